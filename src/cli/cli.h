@@ -1,0 +1,60 @@
+/* The dkvm command line: `dkvm [global options] <noun> <verb> [options]`.
+ *
+ * main.c strips the global options (--json, --sysroot, --root, -v, -q,
+ * --no-color) wherever they appear, applies them to libdkvm, and dispatches to
+ * one handler per command. A handler gets argv starting at its verb (argv[0] is
+ * e.g. "check") and returns the exit status: 0 success, 1 operation or check
+ * failed, 2 usage error. Handlers contain argv parsing and printing only; the
+ * work is in libdkvm.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include <getopt.h>
+
+#define DK_EXIT_OK 0
+#define DK_EXIT_FAIL 1
+#define DK_EXIT_USAGE 2
+
+typedef int (*dk_cmd_fn)(int argc, char **argv);
+
+struct dk_cmd {
+	const char *noun;
+	const char *verb; /* NULL for single-word commands (create, start, ...) */
+	dk_cmd_fn fn;
+	const char *summary;
+};
+
+/* "dkvm: <cmd>: <msg>" + a hint line; returns DK_EXIT_USAGE. */
+int dk_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "dkvm: <dk_errmsg()>" and returns DK_EXIT_FAIL. */
+int dk_cli_fail(void);
+/* Standard getopt loop tail: reports unknown options / missing args as usage errors. */
+int dk_getopt_error(const char *cmd, int c, char **argv);
+/* Print a command's help text (to stdout) and return 0. */
+int dk_print_help(const char *text);
+
+#define DK_CMD(name) int name(int argc, char **argv)
+DK_CMD(dk_cmd_host_check);
+DK_CMD(dk_cmd_host_iommu);
+DK_CMD(dk_cmd_host_report);
+DK_CMD(dk_cmd_smbios_generate);
+DK_CMD(dk_cmd_smbios_decode);
+DK_CMD(dk_cmd_smbios_check_mlb);
+DK_CMD(dk_cmd_opencore_config);
+DK_CMD(dk_cmd_opencore_validate);
+DK_CMD(dk_cmd_opencore_image);
+DK_CMD(dk_cmd_opencore_fetch);
+DK_CMD(dk_cmd_dmg_info);
+DK_CMD(dk_cmd_dmg_verify);
+DK_CMD(dk_cmd_dmg_convert);
+DK_CMD(dk_cmd_fetch_list);
+DK_CMD(dk_cmd_fetch_recovery);
+DK_CMD(dk_cmd_fetch_installer);
+DK_CMD(dk_cmd_chunklist_verify);
+DK_CMD(dk_cmd_create);
+DK_CMD(dk_cmd_start);
+DK_CMD(dk_cmd_stop);
+DK_CMD(dk_cmd_list);
+DK_CMD(dk_cmd_show);
+DK_CMD(dk_cmd_destroy);

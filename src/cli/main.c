@@ -1,0 +1,158 @@
+/* dkvm: argv -> global options -> one command handler. */
+#include "cli/cli.h"
+#include "util/log.h"
+#include "util/output.h"
+#include "util/paths.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct dk_cmd commands[] = {
+	{"host", "check", dk_cmd_host_check, "check this host against everything the guide asks for"},
+	{"host", "iommu", dk_cmd_host_iommu, "list IOMMU groups and judge passthrough viability"},
+	{"host", "report", dk_cmd_host_report, "write a sanitized snapshot of the host files dkvm reads"},
+	{"smbios", "generate", dk_cmd_smbios_generate, "generate a unique SMBIOS identity for a Mac model"},
+	{"smbios", "decode", dk_cmd_smbios_decode, "decode an Apple serial number"},
+	{"smbios", "check-mlb", dk_cmd_smbios_check_mlb, "check a board serial (MLB)"},
+	{"opencore", "config", dk_cmd_opencore_config, "build config.plist from a release's Sample.plist"},
+	{"opencore", "validate", dk_cmd_opencore_validate, "validate a config.plist (schema, rules, EFI tree)"},
+	{"opencore", "image", dk_cmd_opencore_image, "build a bootable OpenCore disk image without root"},
+	{"opencore", "fetch", dk_cmd_opencore_fetch, "download OpenCorePkg and kext releases into the cache"},
+	{"dmg", "info", dk_cmd_dmg_info, "describe a UDIF disk image"},
+	{"dmg", "verify", dk_cmd_dmg_verify, "verify a UDIF image's checksums"},
+	{"dmg", "convert", dk_cmd_dmg_convert, "convert a UDIF image to a raw (sparse) image"},
+	{"fetch", "list", dk_cmd_fetch_list, "list macOS releases and how to fetch them"},
+	{"fetch", "recovery", dk_cmd_fetch_recovery, "download recoveryOS from Apple, verified"},
+	{"fetch", "installer", dk_cmd_fetch_installer, "download a full installer from Apple's catalog"},
+	{"chunklist", "verify", dk_cmd_chunklist_verify, "verify a chunklist's signature (and an image)"},
+	{"create", NULL, dk_cmd_create, "create a macOS VM bundle (and libvirt domain)"},
+	{"start", NULL, dk_cmd_start, "start a VM"},
+	{"stop", NULL, dk_cmd_stop, "stop a VM (ACPI powerdown, then kill)"},
+	{"list", NULL, dk_cmd_list, "list VMs"},
+	{"show", NULL, dk_cmd_show, "show a VM's plan and files"},
+	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: dkvm [global options] <command> [options]\n"
+		   "\n"
+		   "Run macOS as a fast VM on Linux QEMU/KVM, the DarwinKVM way, planned for this host.\n"
+		   "\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s%s%s", commands[i].noun, commands[i].verb ? " " : "",
+			 commands[i].verb ? commands[i].verb : "");
+		fprintf(f, "  %-20s %s\n", name, commands[i].summary);
+	}
+	fprintf(f, "\n"
+		   "Global options (accepted anywhere on the line):\n"
+		   "  --json             machine-readable output on stdout (documented in dkvm(1))\n"
+		   "  --sysroot DIR      read host facts under DIR (default /, or $DKVM_SYSROOT)\n"
+		   "  --root DIR         write system files under DIR (default /)\n"
+		   "  -v, --verbose      more detail (repeat for debug)\n"
+		   "  -q, --quiet        errors only\n"
+		   "  --no-color         no colors (also NO_COLOR=1)\n"
+		   "  -h, --help         this help; 'dkvm <command> --help' for a command\n"
+		   "  --version          print the version\n"
+		   "\n"
+		   "Exit status: 0 success, 1 operation or check failed, 2 usage error.\n"
+		   "See dkvm(1) and dkvm-<command>(1).\n");
+}
+
+/* Remove global options from argv in place; returns new argc or -1 on error. */
+static int strip_globals(int argc, char **argv)
+{
+	int out = 1;
+	bool no_color = getenv("NO_COLOR") && *getenv("NO_COLOR");
+	const char *env_sysroot = getenv("DKVM_SYSROOT");
+	if (env_sysroot && *env_sysroot)
+		dk_set_sysroot(env_sysroot);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "--json") == 0) {
+			dk_json_output = true;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			dk_verbosity++;
+		} else if (strcmp(a, "-vv") == 0) {
+			dk_verbosity += 2;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			dk_verbosity = DK_QUIET;
+		} else if (strcmp(a, "--no-color") == 0) {
+			no_color = true;
+		} else if (strcmp(a, "--sysroot") == 0 || strcmp(a, "--root") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "dkvm: option '%s' needs a directory\n", a);
+				return -1;
+			}
+			if (a[2] == 's')
+				dk_set_sysroot(argv[++i]);
+			else
+				dk_set_root(argv[++i]);
+		} else if (strncmp(a, "--sysroot=", 10) == 0) {
+			dk_set_sysroot(a + 10);
+		} else if (strncmp(a, "--root=", 7) == 0) {
+			dk_set_root(a + 7);
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	argv[out] = NULL;
+	dk_color = !no_color && isatty(STDOUT_FILENO) && !dk_json_output;
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	argc = strip_globals(argc, argv);
+	if (argc < 0)
+		return DK_EXIT_USAGE;
+	if (argc < 2) {
+		usage(stderr);
+		return DK_EXIT_USAGE;
+	}
+	const char *noun = argv[1];
+	if (!strcmp(noun, "-h") || !strcmp(noun, "--help") || !strcmp(noun, "help")) {
+		usage(stdout);
+		return DK_EXIT_OK;
+	}
+	if (!strcmp(noun, "--version") || !strcmp(noun, "version")) {
+		printf("dkvm %s\n", DKVM_VERSION);
+		return DK_EXIT_OK;
+	}
+	bool noun_known = false;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct dk_cmd *c = &commands[i];
+		if (strcmp(c->noun, noun) != 0)
+			continue;
+		noun_known = true;
+		if (!c->verb)
+			return c->fn(argc - 1, argv + 1);
+		if (argc >= 3 && strcmp(c->verb, argv[2]) == 0)
+			return c->fn(argc - 2, argv + 2);
+	}
+	if (!noun_known) {
+		fprintf(stderr, "dkvm: unknown command '%s'\nTry 'dkvm --help'.\n", noun);
+		return DK_EXIT_USAGE;
+	}
+	bool want_help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+	FILE *f = want_help ? stdout : stderr;
+	if (!want_help) {
+		if (argc >= 3)
+			fprintf(stderr, "dkvm: %s: unknown subcommand '%s'\n", noun, argv[2]);
+		else
+			fprintf(stderr, "dkvm: %s: missing subcommand\n", noun);
+	}
+	fprintf(f, "usage: dkvm %s <subcommand> [options]\n\n", noun);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].noun, noun))
+			fprintf(f, "  %-12s %s\n", commands[i].verb, commands[i].summary);
+	return want_help ? DK_EXIT_OK : DK_EXIT_USAGE;
+}

@@ -1,0 +1,303 @@
+#include "util/fs.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/mem.h"
+#include "util/paths.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int dk_read_file(const char *path, char **data, size_t *len, size_t max)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dk_fail_errno("%s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return dk_fail_errno("%s", path);
+	if (S_ISDIR(st.st_mode))
+		return dk_fail("%s: is a directory", path);
+	struct dk_buf b = {0};
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			dk_buf_free(&b);
+			return dk_fail_errno("%s", path);
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			dk_buf_free(&b);
+			return dk_fail("%s: file too large (limit %zu bytes)", path, max);
+		}
+		dk_buf_append(&b, chunk, (size_t)n);
+	}
+	if (!b.data)
+		b.data = dk_calloc(1, 1);
+	*data = b.data;
+	if (len)
+		*len = b.len;
+	return 0;
+}
+
+char *dk_read_host_str(const char *abs)
+{
+	_cleanup_free_ char *p = dk_host_path(abs);
+	char *d = NULL;
+	size_t n;
+	if (dk_read_file(p, &d, &n, 1 << 20) < 0) {
+		dk_errclear();
+		return NULL;
+	}
+	return dk_strstrip(d);
+}
+
+long long dk_read_host_ll(const char *abs, long long def)
+{
+	_cleanup_free_ char *s = dk_read_host_str(abs);
+	if (!s || !*s)
+		return def;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 0);
+	if (errno || (*end && *end != '\n' && *end != ' '))
+		return def;
+	return v;
+}
+
+bool dk_host_exists(const char *abs)
+{
+	_cleanup_free_ char *p = dk_host_path(abs);
+	return access(p, F_OK) == 0;
+}
+
+bool dk_path_exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+int dk_mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = dk_strdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return dk_fail_errno("%s", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return dk_fail_errno("%s", p);
+	struct stat st;
+	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+		return dk_fail("%s: not a directory", p);
+	return 0;
+}
+
+int dk_rm_rf(const char *path)
+{
+	if (!path || !*path || strcmp(path, "/") == 0)
+		return dk_fail("refusing to remove '%s'", path ? path : "");
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : dk_fail_errno("%s", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0)
+			return dk_fail_errno("%s", path);
+		return 0;
+	}
+	DIR *d = opendir(path);
+	if (!d)
+		return dk_fail_errno("%s", path);
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *c = dk_asprintf("%s/%s", path, e->d_name);
+		if (dk_rm_rf(c) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	if (rmdir(path) < 0)
+		return dk_fail_errno("%s", path);
+	return rc;
+}
+
+int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode)
+{
+	a->fd = -1;
+	a->final_path = a->tmp_path = NULL;
+	struct stat st;
+	if (lstat(final_path, &st) == 0) {
+		if (!force)
+			return dk_fail("%s: already exists (use --force to overwrite)", final_path);
+		if (S_ISDIR(st.st_mode))
+			return dk_fail("%s: is a directory", final_path);
+	}
+	_cleanup_free_ char *d1 = dk_strdup(final_path), *d2 = dk_strdup(final_path);
+	const char *dir = dirname(d1), *base = basename(d2);
+	a->tmp_path = dk_asprintf("%s/.%s.XXXXXX", dir, base);
+	a->fd = mkostemp(a->tmp_path, O_CLOEXEC);
+	if (a->fd < 0) {
+		int rc = dk_fail_errno("%s: cannot create temporary file in %s", final_path, dir);
+		free(a->tmp_path);
+		a->tmp_path = NULL;
+		return rc;
+	}
+	fchmod(a->fd, mode);
+	a->final_path = dk_strdup(final_path);
+	return 0;
+}
+
+int dk_atomic_commit(struct dk_atomic *a)
+{
+	int rc = 0;
+	if (fsync(a->fd) < 0)
+		rc = dk_fail_errno("%s", a->final_path);
+	if (close(a->fd) < 0 && rc == 0)
+		rc = dk_fail_errno("%s", a->final_path);
+	a->fd = -1;
+	if (rc == 0 && rename(a->tmp_path, a->final_path) < 0)
+		rc = dk_fail_errno("%s", a->final_path);
+	if (rc < 0) {
+		unlink(a->tmp_path);
+	} else {
+		_cleanup_free_ char *d = dk_strdup(a->final_path);
+		int dfd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	free(a->tmp_path);
+	free(a->final_path);
+	a->tmp_path = a->final_path = NULL;
+	return rc;
+}
+
+void dk_atomic_abort(struct dk_atomic *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->tmp_path)
+		unlink(a->tmp_path);
+	free(a->tmp_path);
+	free(a->final_path);
+	a->fd = -1;
+	a->tmp_path = a->final_path = NULL;
+}
+
+int dk_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return dk_fail_errno("write");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dk_pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return dk_fail_errno("write");
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dk_pread_all(int fd, void *data, size_t len, off_t off)
+{
+	char *p = data;
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return dk_fail_errno("read");
+		}
+		if (n == 0)
+			return dk_fail("short read (file truncated?)");
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int dk_write_file_atomic(const char *path, const void *data, size_t len, bool force, mode_t mode)
+{
+	struct dk_atomic a;
+	if (dk_atomic_open(&a, path, force, mode) < 0)
+		return -1;
+	if (dk_write_all(a.fd, data, len) < 0) {
+		dk_fail_prefix("%s", path);
+		dk_atomic_abort(&a);
+		return -1;
+	}
+	return dk_atomic_commit(&a);
+}
+
+int dk_edit_system_file(const char *abs, const void *data, size_t len, char **backup_out)
+{
+	_cleanup_free_ char *path = dk_root_path(abs);
+	if (backup_out)
+		*backup_out = NULL;
+	_cleanup_free_ char *d = dk_strdup(path);
+	if (dk_mkdir_p(dirname(d), 0755) < 0)
+		return -1;
+	struct stat st;
+	mode_t mode = 0644;
+	if (stat(path, &st) == 0) {
+		mode = st.st_mode & 07777;
+		char *old = NULL;
+		size_t oldlen = 0;
+		if (dk_read_file(path, &old, &oldlen, 64u << 20) < 0)
+			return -1;
+		char stamp[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+		char *bak = dk_asprintf("%s.dkvm-bak.%s", path, stamp);
+		int rc = dk_write_file_atomic(bak, old, oldlen, false, mode);
+		free(old);
+		if (rc < 0) {
+			free(bak);
+			return -1;
+		}
+		if (backup_out)
+			*backup_out = bak;
+		else
+			free(bak);
+	}
+	return dk_write_file_atomic(path, data, len, true, mode);
+}

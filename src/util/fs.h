@@ -1,0 +1,46 @@
+/* Files: whole-file reads, atomic writes (temp + fsync + rename), directories,
+ * and the backup rule for system files. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read a whole file (at most max bytes, else error "too large"). The buffer is
+ * NUL-terminated (not counted in *len). Errors name the path. */
+int dk_read_file(const char *path, char **data, size_t *len, size_t max);
+/* Read a small text file under the sysroot, trimmed. NULL (no error set) if absent. */
+char *dk_read_host_str(const char *abs);
+/* Read an integer from a sysroot file; returns def when absent or malformed. */
+long long dk_read_host_ll(const char *abs, long long def);
+bool dk_host_exists(const char *abs);
+
+bool dk_path_exists(const char *path);
+int dk_mkdir_p(const char *path, mode_t mode);
+/* rm -rf of a directory we created (refuses "/" and empty paths). */
+int dk_rm_rf(const char *path);
+
+/* Atomic output: open "<dir>/.<base>.XXXXXX" beside the final path. Refuses when
+ * the final path exists and !force. Commit fsyncs, renames and fsyncs the dir;
+ * abort unlinks the temp. Always call one of them. */
+struct dk_atomic {
+	int fd;
+	char *final_path;
+	char *tmp_path;
+};
+int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode);
+int dk_atomic_commit(struct dk_atomic *a);
+void dk_atomic_abort(struct dk_atomic *a);
+
+/* Whole-buffer atomic write. */
+int dk_write_file_atomic(const char *path, const void *data, size_t len, bool force, mode_t mode);
+/* Write all bytes (handles short writes / EINTR). */
+int dk_write_all(int fd, const void *data, size_t len);
+int dk_pwrite_all(int fd, const void *data, size_t len, off_t off);
+/* Read exactly len bytes at off; error "short read" on EOF. */
+int dk_pread_all(int fd, void *data, size_t len, off_t off);
+
+/* Edit a system file under --root: a backup "<path>.dkvm-bak.<UTC timestamp>" of
+ * the current content is written first (when the file exists), then the new
+ * content atomically. *backup_out (optional) receives the backup path. */
+int dk_edit_system_file(const char *abs, const void *data, size_t len, char **backup_out);

@@ -1,0 +1,12 @@
+/* Diagnostics on stderr, governed by the CLI's -v / -q. */
+#pragma once
+#include <stdbool.h>
+
+enum dk_verbosity { DK_QUIET = 0, DK_NORMAL = 1, DK_VERBOSE = 2, DK_DEBUG = 3 };
+
+extern int dk_verbosity;
+extern bool dk_color;
+
+void dk_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void dk_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void dk_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

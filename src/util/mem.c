@@ -1,0 +1,202 @@
+#include "util/mem.h"
+#include "util/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void oom(void)
+{
+	fputs("dkvm: out of memory\n", stderr);
+	abort();
+}
+
+void *dk_malloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *dk_calloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *dk_realloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *dk_strdup(const char *s)
+{
+	return dk_strndup(s, strlen(s));
+}
+
+char *dk_strndup(const char *s, size_t n)
+{
+	char *r = dk_malloc(n + 1);
+	memcpy(r, s, n);
+	r[n] = '\0';
+	return r;
+}
+
+char *dk_strjoin(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *r = dk_malloc(la + lb + 1);
+	memcpy(r, a, la);
+	memcpy(r + la, b, lb + 1);
+	return r;
+}
+
+char *dk_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *r = NULL;
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return r;
+}
+
+bool dk_startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool dk_endswith(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+	return ls >= lx && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+char *dk_strstrip(char *s)
+{
+	char *p = s;
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	size_t l = strlen(p);
+	while (l && isspace((unsigned char)p[l - 1]))
+		p[--l] = '\0';
+	if (p != s)
+		memmove(s, p, l + 1);
+	return s;
+}
+
+void dk_buf_append(struct dk_buf *b, const void *data, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = dk_realloc(b->data, cap);
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, data, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void dk_buf_puts(struct dk_buf *b, const char *s)
+{
+	dk_buf_append(b, s, strlen(s));
+}
+
+void dk_buf_printf(struct dk_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	dk_buf_append(b, s, (size_t)n);
+	free(s);
+}
+
+void dk_buf_free(struct dk_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int dk_parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+		return dk_fail("'%s': not a number", s ? s : "");
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || *end)
+		return dk_fail("'%s': not a number", s);
+	*out = v;
+	return 0;
+}
+
+int dk_parse_size(const char *s, uint64_t *out)
+{
+	if (!s || !*s || *s == '-')
+		return dk_fail("'%s': not a size", s ? s : "");
+	errno = 0;
+	char *end;
+	double v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return dk_fail("'%s': not a size", s);
+	double mul = 1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': break;
+	case 'B': break;
+	case 'K': mul = 1024.0; break;
+	case 'M': mul = 1024.0 * 1024; break;
+	case 'G': mul = 1024.0 * 1024 * 1024; break;
+	case 'T': mul = 1024.0 * 1024 * 1024 * 1024; break;
+	default: return dk_fail("'%s': unknown size unit", s);
+	}
+	if (*end && toupper((unsigned char)*end) != 'B') {
+		end++;
+		if (*end == 'i')
+			end++;
+		if (toupper((unsigned char)*end) == 'B')
+			end++;
+	} else if (*end) {
+		end++;
+	}
+	if (*end)
+		return dk_fail("'%s': unknown size unit", s);
+	double bytes = v * mul;
+	if (bytes > 9.0e18)
+		return dk_fail("'%s': size too large", s);
+	*out = (uint64_t)bytes;
+	return 0;
+}
+
+const char *dk_format_size(uint64_t bytes, char *buf, size_t n)
+{
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, n, "%.1f %s", v, units[u]);
+	return buf;
+}

@@ -1,0 +1,24 @@
+#include "util/output.h"
+#include "util/log.h"
+
+#include <stdio.h>
+
+bool dk_json_output = false;
+
+void dk_json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+json_object *dk_json_str(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+const char *dk_c_green(void) { return dk_color ? "\033[32m" : ""; }
+const char *dk_c_yellow(void) { return dk_color ? "\033[33m" : ""; }
+const char *dk_c_red(void) { return dk_color ? "\033[31m" : ""; }
+const char *dk_c_bold(void) { return dk_color ? "\033[1m" : ""; }
+const char *dk_c_reset(void) { return dk_color ? "\033[0m" : ""; }
