@@ -17,9 +17,10 @@ pass=0; fail=0; skip=0
 run_one() {
   local name=$1; shift
   local out rc
-  out=$(timeout --kill-after=10 "${DKVM_TEST_TIMEOUT:-900}" "$@" 2> >(sed 's/^/    /' >&2))
+  out=$(timeout --kill-after=10 "${DKVM_TEST_TIMEOUT:-900}" "$@" 2>"$log")
   rc=$?
   printf '%s\n' "$out"
+  [ -s "$log" ] && sed 's/^/    /' "$log"
   local p f s
   p=$(grep -c '^ok ' <<<"$out"); f=$(grep -c '^not ok ' <<<"$out"); s=$(grep -c '^skip ' <<<"$out")
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
@@ -35,5 +36,6 @@ while IFS= read -r t; do
   [ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
   run_one "$(basename "$t")" bash "$t"
 done < <(find "$src/tests" -type f -name 'test_*.sh' | sort)
+rm -f "$log"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ]
