@@ -1,8 +1,123 @@
+/* dkvm chunklist verify */
 #include "cli/cli.h"
+#include "fetch/chunklist.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <string.h>
+
+static const char help_verify[] =
+	"usage: dkvm chunklist verify FILE.chunklist [--image FILE] [--trust-key PEM] [--allow-unsigned] [--json]\n"
+	"\n"
+	"Check an Apple chunklist: its structure, its RSA-2048 signature (Apple's key, or\n"
+	"the key given with --trust-key) and, with --image, the SHA-256 of every chunk of\n"
+	"the image it describes (naming the first chunk that fails).\n"
+	"\n"
+	"Options:\n"
+	"  --image FILE       also verify this image (e.g. BaseSystem.dmg) chunk by chunk\n"
+	"  --trust-key PEM    RSA public key (PEM) that replaces Apple's (mirrors, tests)\n"
+	"  --allow-unsigned   accept chunklists without a signature (installer integrity\n"
+	"                     data: signature method 0, or 2 = SHA-256 digest only)\n"
+	"  --json             one JSON document on stdout (see dkvm-fetch(1))\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm chunklist verify com.apple.recovery.boot/BaseSystem.chunklist \\\n"
+	"      --image com.apple.recovery.boot/BaseSystem.dmg\n"
+	"  dkvm chunklist verify InstallAssistant.pkg.integrityDataV1 --allow-unsigned --image InstallAssistant.pkg\n"
+	"\n"
+	"Exit status: 0 verified, 1 verification failed or unreadable, 2 usage error.\n";
 
 int dk_cmd_chunklist_verify(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
-}
+	static const struct option opts[] = {
+		{"image", required_argument, NULL, 'i'},
+		{"trust-key", required_argument, NULL, 'k'},
+		{"allow-unsigned", no_argument, NULL, 'u'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *image = NULL, *key = NULL;
+	bool allow_unsigned = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': image = optarg; break;
+		case 'k': key = optarg; break;
+		case 'u': allow_unsigned = true; break;
+		case 'h': return dk_print_help(help_verify);
+		default: return dk_getopt_error("chunklist verify", c, argv);
+		}
+	}
+	if (optind != argc - 1)
+		return dk_usage_error("chunklist verify", optind >= argc ? "missing FILE.chunklist" : "too many arguments");
+	const char *path = argv[optind];
 
+	struct dk_chunklist cl;
+	if (dk_chunklist_load(path, &cl) < 0) {
+		if (dk_json_output) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "chunklist", dk_json_str(path));
+			json_object_object_add(o, "ok", json_object_new_boolean(0));
+			json_object_object_add(o, "error", dk_json_str(dk_errmsg()));
+			dk_json_print(o);
+		}
+		return dk_cli_fail();
+	}
+	const char *status = NULL;
+	int sig_rc = dk_chunklist_verify_sig(&cl, path, key, allow_unsigned, &status);
+	char *sig_err = sig_rc < 0 ? dk_strdup(dk_errmsg()) : NULL;
+	int img_rc = 0;
+	int64_t bad = -1;
+	char *img_err = NULL;
+	if (image && sig_rc == 0) {
+		img_rc = dk_chunklist_verify_image(&cl, image, &bad);
+		if (img_rc < 0)
+			img_err = dk_strdup(dk_errmsg());
+	}
+	bool ok = sig_rc == 0 && img_rc == 0;
+	const char *sig_word = sig_rc < 0 ? "failed" : cl.sig_method == 1 ? "verified" : status;
+	if (dk_json_output) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "chunklist", dk_json_str(path));
+		json_object_object_add(o, "chunks", json_object_new_int64((int64_t)cl.count));
+		json_object_object_add(o, "image_size", json_object_new_int64((int64_t)cl.image_size));
+		json_object_object_add(o, "signature_method", json_object_new_int(cl.sig_method));
+		json_object_object_add(o, "signature", dk_json_str(sig_word));
+		json_object_object_add(o, "key", dk_json_str(cl.sig_method != 1 ? NULL : key ? key : "apple"));
+		char hex[65];
+		dk_hex(cl.digest, 32, hex);
+		json_object_object_add(o, "digest", dk_json_str(hex));
+		json_object_object_add(o, "image", dk_json_str(image));
+		json_object_object_add(o, "image_verified",
+				       image && sig_rc == 0 ? json_object_new_boolean(img_rc == 0) : NULL);
+		json_object_object_add(o, "bad_chunk", bad >= 0 ? json_object_new_int64(bad) : NULL);
+		json_object_object_add(o, "ok", json_object_new_boolean(ok));
+		json_object_object_add(o, "error", dk_json_str(sig_err ? sig_err : img_err));
+		dk_json_print(o);
+	} else {
+		char sz[32];
+		dk_format_size(cl.image_size, sz, sizeof sz);
+		printf("%s: %llu chunks, image %llu bytes (%s)\n", path, (unsigned long long)cl.count,
+		       (unsigned long long)cl.image_size, sz);
+		if (cl.sig_method == 1)
+			printf("signature: RSA-2048, %s%s%s%s\n", sig_rc == 0 ? dk_c_green() : dk_c_red(),
+			       sig_rc == 0 ? "verified" : "FAILED", dk_c_reset(),
+			       sig_rc == 0 ? (key ? " with the trusted key" : " with Apple's key") : "");
+		else
+			printf("signature: none (%s)%s\n", cl.sig_method == 2 ? "SHA-256 digest only" : "unsigned",
+			       sig_rc == 0 ? ", accepted (--allow-unsigned)" : "");
+		if (image && sig_rc == 0)
+			printf("image %s: %s%s%s\n", image, img_rc == 0 ? dk_c_green() : dk_c_red(),
+			       img_rc == 0 ? "all chunks verified" : "FAILED", dk_c_reset());
+	}
+	if (!ok)
+		fprintf(stderr, "dkvm: %s\n", sig_err ? sig_err : img_err);
+	free(sig_err);
+	free(img_err);
+	dk_chunklist_free(&cl);
+	return ok ? DK_EXIT_OK : DK_EXIT_FAIL;
+}

@@ -1,8 +1,190 @@
+/* dkvm create: argv and output only; the work is dk_vm_create(). */
 #include "cli/cli.h"
+#include "vm/vm.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <string.h>
+
+static const char help[] =
+	"usage: dkvm create NAME [options]\n"
+	"\n"
+	"Create the macOS VM NAME, planned for this host: check the host, plan the machine\n"
+	"(CPU identity with the features this host lacks masked, topology, memory, devices),\n"
+	"generate a unique SMBIOS, build config.plist from the OpenCore release's Sample.plist\n"
+	"and the OpenCore disk image (with recoveryOS), create the disk, and write the bundle\n"
+	"$XDG_DATA_HOME/dkvm/NAME/ (manifest.json, OpenCore.img, disk.qcow2, OVMF_VARS.fd,\n"
+	"domain.xml, qemu.argv, start.sh). With --connect the domain is also defined in libvirt.\n"
+	"A failure half way leaves nothing behind.\n"
+	"\n"
+	"Options:\n"
+	"  --model M            Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
+	"                       MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1\n"
+	"  --macos R            release (sonoma, 14, \"Big Sur\"...); default: the model's default\n"
+	"  --cpus N             vCPUs (a power-of-two core count; default: the guide's sizing)\n"
+	"  --memory SIZE        guest RAM (default: a quarter of host RAM, 4 GiB..32 GiB)\n"
+	"  --disk SIZE          main disk size (default 128G)\n"
+	"  --cpu host|model     host-passthrough (Intel hosts with KVM) or the model's CPU (default)\n"
+	"  --pin                pin each guest core's threads to one host core's SMT siblings,\n"
+	"                       the host's first core kept for the host and QEMU (guide write-up)\n"
+	"  --opencore ZIP|DIR   OpenCorePkg release to build from (default: download the latest)\n"
+	"  --opencore-image IMG use a ready OpenCore disk image as is (no config/image build)\n"
+	"  --kexts DIR          kexts (*.kext) to add to the EFI\n"
+	"  --recovery DIR       recoveryOS (com.apple.recovery.boot) to put on the image\n"
+	"  --no-recovery        no recoveryOS (default: download it from Apple)\n"
+	"  --connect URI        define the domain in libvirt (qemu:///system, qemu:///session,\n"
+	"                       qemu+ssh://host/system); default: bundle only, QEMU runs directly\n"
+	"  --pool POOL          with --connect: the disk is a qcow2 volume NAME.qcow2 in this\n"
+	"                       libvirt storage pool instead of disk.qcow2 in the bundle\n"
+	"  --no-libvirt         bundle only (the default)\n"
+	"  --dir DIR            parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
+	"  --accel A            plan for kvm, tcg or auto (default: KVM when it can give the guest\n"
+	"                       the CPU features the release needs, else TCG)\n"
+	"  --dry-run            print the plan, change nothing\n"
+	"  --explain            print every decision with its reason\n"
+	"  --force              replace an existing VM of that name (and its disk)\n"
+	"  --json               print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))\n"
+	"  -h, --help           this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
+	"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
+	"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
+	"\n"
+	"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n";
+
+static void print_plan_text(const struct dk_plan *p)
+{
+	printf("VM %s: %s running macOS %s (%s)\n", p->name, p->model, p->macos, p->macos_version);
+	printf("  CPU       -cpu %s\n", p->cpu_arg);
+	printf("  topology  1 socket, %d cores x %d threads = %d vCPUs\n", p->cores, p->threads, p->vcpus);
+	printf("  memory    %llu MiB\n", (unsigned long long)p->memory_mib);
+	printf("  disk      %llu GiB qcow2 on %s; OpenCore image on virtio (boot 1)\n",
+	       (unsigned long long)(p->disk_bytes >> 30), dk_disk_bus_name(p->disk_bus));
+	printf("  network   %s, MAC %s\n", p->nic_model, p->mac);
+	printf("  display   %s\n", p->video);
+	printf("  firmware  %s\n", p->ovmf_code);
+	printf("  accel     %s\n", dk_accel_name(p->accel));
+}
 
 int dk_cmd_create(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
-}
+	static const struct option opts[] = {
+		{"model", required_argument, NULL, 'm'},   {"macos", required_argument, NULL, 'r'},
+		{"cpus", required_argument, NULL, 'c'},    {"memory", required_argument, NULL, 'M'},
+		{"disk", required_argument, NULL, 'd'},    {"cpu", required_argument, NULL, 'C'},
+		{"opencore", required_argument, NULL, 'o'}, {"opencore-image", required_argument, NULL, 'I'},
+		{"kexts", required_argument, NULL, 'k'},   {"recovery", required_argument, NULL, 'R'},
+		{"no-recovery", no_argument, NULL, 'N'},   {"connect", required_argument, NULL, 'u'},
+		{"no-libvirt", no_argument, NULL, 'L'},    {"dir", required_argument, NULL, 'D'},
+		{"dry-run", no_argument, NULL, 'n'},       {"explain", no_argument, NULL, 'e'},
+		{"force", no_argument, NULL, 'f'},         {"help", no_argument, NULL, 'h'},
+		{"accel", required_argument, NULL, 'a'},   {"pool", required_argument, NULL, 'P'},
+		{"pin", no_argument, NULL, 'p'},
+		{0},
+	};
+	struct dk_create_opts o = {0};
+	bool no_libvirt = false;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		uint64_t v;
+		switch (c) {
+		case 'm': o.plan.model = optarg; break;
+		case 'r': o.plan.macos = optarg; break;
+		case 'c':
+			if (dk_parse_u64(optarg, &v) < 0 || v == 0 || v > 1024)
+				return dk_usage_error("create", "--cpus '%s': not a CPU count", optarg);
+			o.plan.cpus = (int)v;
+			break;
+		case 'M':
+			if (dk_parse_size(optarg, &v) < 0)
+				return dk_usage_error("create", "--memory '%s': %s", optarg, dk_errmsg());
+			/* a bare number is MiB, as QEMU's -m */
+			o.plan.memory_bytes = strspn(optarg, "0123456789") == strlen(optarg) ? v << 20 : v;
+			break;
+		case 'd':
+			if (dk_parse_size(optarg, &v) < 0)
+				return dk_usage_error("create", "--disk '%s': %s", optarg, dk_errmsg());
+			o.plan.disk_bytes = strspn(optarg, "0123456789") == strlen(optarg) ? v << 30 : v;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "host"))
+				o.plan.cpu_host = true;
+			else if (strcmp(optarg, "model") != 0)
+				return dk_usage_error("create", "--cpu '%s': host or model", optarg);
+			break;
+		case 'o': o.opencore = optarg; break;
+		case 'I': o.opencore_image = optarg; break;
+		case 'k': o.kexts = optarg; break;
+		case 'R': o.recovery = optarg; break;
+		case 'N': o.no_recovery = true; break;
+		case 'u': o.uri = optarg; break;
+		case 'P': o.pool = optarg; break;
+		case 'p': o.plan.pin = true; break;
+		case 'L': no_libvirt = true; break;
+		case 'D': o.parent = optarg; break;
+		case 'n': o.dry_run = true; break;
+		case 'e': o.explain = true; break;
+		case 'f': o.force = true; break;
+		case 'a':
+			if (!strcmp(optarg, "kvm"))
+				o.accel = DK_ACCEL_FORCE_KVM;
+			else if (!strcmp(optarg, "tcg"))
+				o.accel = DK_ACCEL_FORCE_TCG;
+			else if (strcmp(optarg, "auto") != 0)
+				return dk_usage_error("create", "--accel '%s': kvm, tcg or auto", optarg);
+			break;
+		case 'h': return dk_print_help(help);
+		default: return dk_getopt_error("create", c, argv);
+		}
+	}
+	if (optind >= argc)
+		return dk_usage_error("create", "missing VM name");
+	if (optind + 1 < argc)
+		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
+	o.name = argv[optind];
+	if (no_libvirt && o.uri)
+		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
+	if (o.pool && !o.uri)
+		return dk_usage_error("create", "--pool needs --connect URI");
+	if (o.recovery && o.no_recovery)
+		return dk_usage_error("create", "--recovery and --no-recovery exclude each other");
+	if (o.opencore && o.opencore_image)
+		return dk_usage_error("create", "--opencore and --opencore-image exclude each other");
 
+	struct dk_create_result r;
+	if (dk_vm_create(&o, &r) < 0)
+		return dk_cli_fail();
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(o.name));
+		json_object_object_add(j, "dir", r.dir ? json_object_new_string(r.dir) : NULL);
+		json_object_object_add(j, "dry_run", json_object_new_boolean(o.dry_run));
+		json_object_object_add(j, "defined", json_object_new_boolean(r.defined));
+		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
+		json_object_object_add(j, "plan", dk_plan_to_json(&r.plan));
+		dk_json_print(j);
+	} else {
+		print_plan_text(&r.plan);
+		if (o.explain) {
+			printf("\nDecisions:\n");
+			dk_plan_explain(&r.plan, stdout);
+		}
+		if (o.dry_run) {
+			printf("\n(dry run: nothing was created)\n");
+		} else {
+			printf("\nCreated %s\n", r.dir);
+			if (r.defined)
+				printf("Defined in libvirt %s; start it: dkvm start %s%s%s\n", o.uri, o.name,
+				       o.parent ? " --dir " : "", o.parent ? o.parent : "");
+			else
+				printf("Start it: dkvm start %s%s%s\n", o.name, o.parent ? " --dir " : "",
+				       o.parent ? o.parent : "");
+		}
+	}
+	dk_create_result_free(&r);
+	return DK_EXIT_OK;
+}

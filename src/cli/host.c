@@ -1,20 +1,357 @@
+/* dkvm host check | iommu | report: argv and output only. */
 #include "cli/cli.h"
+#include "host/host.h"
+#include "host/pci.h"
+#include "host/report.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/output.h"
+#include "util/paths.h"
+
+#include <json-c/json.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char check_help[] =
+	"usage: dkvm host check [--json] [--sysroot DIR]\n"
+	"\n"
+	"Check this host against everything the DarwinKVM guide asks you to verify:\n"
+	"CPU and virtualization, /dev/kvm and a real KVM guest run, kvm module\n"
+	"parameters, the macOS releases this CPU can run, TSC and clocksource, IOMMU\n"
+	"and kernel command line, topology and the recommended guest topology,\n"
+	"memory, hugepages and free disk, QEMU, OVMF, libvirt and group membership.\n"
+	"Every warning or failure comes with the exact fix for this distro and\n"
+	"bootloader (GRUB, systemd-boot, kernelstub).\n"
+	"\n"
+	"With --sysroot DIR (e.g. an unpacked 'dkvm host report') the files are read\n"
+	"under DIR; checks that need the running machine (KVM guest, QEMU and libvirt\n"
+	"queries, free disk) are reported as skip.\n"
+	"\n"
+	"Options:\n"
+	"  --json        one JSON document on stdout (schema in dkvm-host(1))\n"
+	"  -h, --help    this help\n"
+	"\n"
+	"Environment: DKVM_USER names the user the group checks are about (default:\n"
+	"$SUDO_USER, else the invoking user).\n"
+	"\n"
+	"Exit status: 0 no check failed (warnings allowed), 1 a check failed, 2 usage.\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm host check\n"
+	"  dkvm host check --json | python3 -m json.tool\n"
+	"  dkvm host check --sysroot ./host-report-box-2026-01-01\n";
+
+static const char *marker(enum dk_check_status s)
+{
+	static char buf[64];
+	const char *col = s == DK_CHECK_PASS ? dk_c_green() : s == DK_CHECK_WARN ? dk_c_yellow()
+							 : s == DK_CHECK_FAIL ? dk_c_red() : "";
+	static const char *txt[] = {"pass", "warn", "FAIL", "skip"};
+	snprintf(buf, sizeof buf, "%s[%s]%s", col, txt[s], dk_c_reset());
+	return buf;
+}
+
+static void print_indented(const char *prefix, const char *text)
+{
+	const char *p = text;
+	bool first = true;
+	while (*p) {
+		size_t l = strcspn(p, "\n");
+		printf("         %s%.*s\n", first ? prefix : "     ", (int)l, p);
+		first = false;
+		p += l;
+		if (*p == '\n')
+			p++;
+	}
+}
 
 int dk_cmd_host_check(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			dk_json_output = true;
+			break;
+		case 'h':
+			return dk_print_help(check_help);
+		default:
+			return dk_getopt_error("host check", c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("host check", "unexpected argument '%s'", argv[optind]);
+	struct dk_host *h = dk_calloc(1, sizeof *h);
+	if (dk_host_probe(h) < 0)
+		fprintf(stderr, "dkvm: %s\n", dk_errmsg());
+	struct dk_checks cs;
+	dk_host_checks(h, &cs);
+	int fails = 0, counts[4] = {0};
+	for (size_t i = 0; i < cs.n; i++) {
+		counts[cs.v[i].status]++;
+		fails += cs.v[i].status == DK_CHECK_FAIL;
+	}
+	if (dk_json_output) {
+		dk_json_print(dk_host_check_json(h, &cs));
+	} else {
+		printf("%sdkvm host check%s: %s, %s%s%s\n", dk_c_bold(), dk_c_reset(),
+		       h->distro_name[0] ? h->distro_name : "unknown distro", h->bootloader,
+		       h->live ? "" : ", snapshot ", h->live ? "" : dk_sysroot());
+		const char *group = NULL;
+		for (size_t i = 0; i < cs.n; i++) {
+			const struct dk_check *k = &cs.v[i];
+			if (dk_verbosity <= DK_QUIET && (k->status == DK_CHECK_PASS || k->status == DK_CHECK_SKIP))
+				continue;
+			if (!group || strcmp(group, k->group)) {
+				group = k->group;
+				printf("\n%s%s%s\n", dk_c_bold(), group, dk_c_reset());
+			}
+			printf("  %s %s\n", marker(k->status), k->summary);
+			bool show_detail = k->detail && (k->status != DK_CHECK_PASS || dk_verbosity >= DK_VERBOSE ||
+							 !strcmp(k->id, "kvm.smoke"));
+			if (show_detail)
+				print_indented("", k->detail);
+			if (k->fix)
+				print_indented("fix: ", k->fix);
+			if (dk_verbosity >= DK_VERBOSE)
+				printf("         (%s)\n", k->id);
+		}
+		printf("\n%d passed, %d warnings, %d failed, %d skipped\n", counts[0], counts[1], counts[2], counts[3]);
+		if (fails)
+			printf("Fix the %s above first; then run 'dkvm host check' again.\n",
+			       fails == 1 ? "failure" : "failures");
+	}
+	dk_checks_free(&cs);
+	dk_host_free(h);
+	free(h);
+	return fails ? DK_EXIT_FAIL : DK_EXIT_OK;
+}
+
+static const char iommu_help[] =
+	"usage: dkvm host iommu [--json] [--device BDF] [--sysroot DIR]\n"
+	"\n"
+	"List the IOMMU groups and every PCI device in them: BDF, class,\n"
+	"vendor:device and subsystem IDs, names (libpci + pci.ids), the driver in\n"
+	"use, boot_vga and reset methods. Each group gets a passthrough verdict by the\n"
+	"guide's rule: viable when it holds one device (with its own functions) and\n"
+	"otherwise only host/PCI/ISA bridges, non-essential instrumentation or\n"
+	"encryption controllers. GPUs show their paired HDMI audio function.\n"
+	"\n"
+	"Options:\n"
+	"  --device BDF  print the vfio-pci.ids= kernel parameter for this device, its\n"
+	"                audio function and its group's other functions (bridges\n"
+	"                excluded), e.g. --device 03:00.0\n"
+	"  --json        one JSON document on stdout (schema in dkvm-host(1))\n"
+	"  -h, --help    this help\n"
+	"\n"
+	"Exit status: 0 success (also when the IOMMU is off: the list is then empty),\n"
+	"1 unknown device or unreadable sysfs, 2 usage.\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm host iommu\n"
+	"  dkvm host iommu --device 0000:03:00.0\n"
+	"  dkvm host iommu --json\n";
+
+static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
+{
+	printf("    %s [%04x] %04x:%04x", d->bdf, d->class_code >> 8, d->vendor, d->device);
+	if (d->vendor_name || d->name)
+		printf(" %s %s", d->vendor_name ? d->vendor_name : "", d->name ? d->name : "");
+	printf("\n");
+	printf("           %s", d->class_name ? d->class_name : "class ?");
+	if (d->sub_vendor || d->sub_device)
+		printf(", subsystem %04x:%04x%s%s", d->sub_vendor, d->sub_device, d->sub_name ? " " : "",
+		       d->sub_name ? d->sub_name : "");
+	printf(", driver %s", d->driver[0] ? d->driver : "(none)");
+	if (d->boot_vga == 1)
+		printf(", boot VGA");
+	if (d->reset_method[0])
+		printf(", reset: %s", d->reset_method);
+	if (d->ignored) {
+		unsigned sub = d->class_code >> 8;
+		printf(", ignored (%s)", sub == 0x1300 ? "instrumentation" : sub == 0x1080 ? "encryption" : "bridge");
+	}
+	if (d->audio_pair >= 0)
+		printf(", HDMI audio: %s", p->devs[d->audio_pair].bdf);
+	printf("\n");
 }
 
 int dk_cmd_host_iommu(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"device", required_argument, NULL, 'd'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	optind = 0;
+	int c;
+	const char *bdf = NULL;
+	while ((c = getopt_long(argc, argv, "+hd:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			dk_json_output = true;
+			break;
+		case 'd':
+			bdf = optarg;
+			break;
+		case 'h':
+			return dk_print_help(iommu_help);
+		default:
+			return dk_getopt_error("host iommu", c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("host iommu", "unexpected argument '%s'", argv[optind]);
+	struct dk_pci p;
+	if (dk_pci_scan(&p) < 0)
+		return dk_cli_fail();
+	int rc = DK_EXIT_OK;
+	if (bdf) {
+		char *ids = dk_pci_vfio_ids(&p, bdf);
+		if (!ids) {
+			rc = dk_cli_fail();
+		} else if (dk_json_output) {
+			int i = dk_pci_find(&p, bdf);
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "device", dk_json_str(p.devs[i].bdf));
+			json_object_object_add(o, "group", p.devs[i].group >= 0 ? json_object_new_int(p.devs[i].group) : NULL);
+			bool viable = false;
+			for (int g = 0; g < p.ngroups; g++)
+				if (p.groups[g].id == p.devs[i].group)
+					viable = p.groups[g].viable;
+			json_object_object_add(o, "viable", json_object_new_boolean(viable));
+			json_object_object_add(o, "vfio_pci_ids", dk_json_str(ids));
+			dk_json_print(o);
+		} else {
+			printf("%s\n", ids);
+		}
+		free(ids);
+		dk_pci_free(&p);
+		return rc;
+	}
+	if (dk_json_output) {
+		dk_json_print(dk_pci_json(&p));
+		dk_pci_free(&p);
+		return DK_EXIT_OK;
+	}
+	if (p.ngroups == 0) {
+		printf("No IOMMU groups: the IOMMU is off or unsupported (see 'dkvm host check', IOMMU).\n");
+		if (p.ndev)
+			printf("%d PCI devices found; none can be passed through without the IOMMU.\n", p.ndev);
+	}
+	int viable = 0;
+	for (int g = 0; g < p.ngroups; g++) {
+		const struct dk_iommu_group *gr = &p.groups[g];
+		viable += gr->viable;
+		printf("%sIOMMU group %d%s: %s%s%s — %s\n", dk_c_bold(), gr->id, dk_c_reset(),
+		       gr->viable ? dk_c_green() : dk_c_yellow(), gr->viable ? "viable" : "not viable", dk_c_reset(),
+		       gr->reason);
+		for (int i = 0; i < gr->ndev; i++)
+			print_dev(&p, &p.devs[gr->devs[i]]);
+	}
+	for (int i = 0; i < p.ndev; i++)
+		if (p.devs[i].group < 0 && p.ngroups > 0) {
+			printf("%sno group%s:\n", dk_c_bold(), dk_c_reset());
+			print_dev(&p, &p.devs[i]);
+		}
+	if (p.ngroups) {
+		printf("\n%d of %d groups viable for passthrough.", viable, p.ngroups);
+		for (int i = 0; i < p.ndev; i++)
+			if ((p.devs[i].class_code >> 16) == 0x03 && p.devs[i].func == 0) {
+				_cleanup_free_ char *ids = dk_pci_vfio_ids(&p, p.devs[i].bdf);
+				if (ids)
+					printf("\nGPU %s: %s", p.devs[i].bdf, ids);
+			}
+		printf("\n");
+	}
+	if (!p.ids_file[0])
+		fprintf(stderr, "dkvm: warning: no pci.ids found: device names are missing (install pciutils or hwdata)\n");
+	dk_pci_free(&p);
+	return rc;
 }
+
+static const char report_help[] =
+	"usage: dkvm host report [-o FILE.tar] [--force] [--sysroot DIR]\n"
+	"\n"
+	"Write a sanitized snapshot of exactly the /proc, /sys, /dev, /etc and\n"
+	"/usr/share files dkvm reads to a tar archive, so that helpers can run\n"
+	"'dkvm host check --sysroot <unpacked>' and see this host. No serial\n"
+	"numbers, MAC addresses, UUIDs or machine ids are included; from\n"
+	"/etc/default/grub only GRUB_CMDLINE_LINUX*, from /etc/group only the kvm\n"
+	"and libvirt groups, from boot entries only the options lines. Symlinks in\n"
+	"/sys (driver, iommu_group, bus/pci/devices) are kept as relative symlinks;\n"
+	"/dev/kvm and binaries become empty placeholders with the same mode. The\n"
+	"archive also holds dkvm-host-check.json: the full check result including\n"
+	"the live checks a snapshot cannot reproduce.\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output FILE  output (default host-report-<hostname>-<YYYY-MM-DD>.tar)\n"
+	"  -f, --force        replace an existing output file\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Exit status: 0 written, 1 error (nothing left at the output path), 2 usage.\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm host report\n"
+	"  dkvm host report -o /tmp/me.tar && mkdir r && tar -xf /tmp/me.tar -C r &&\n"
+	"    dkvm host check --sysroot r\n";
 
 int dk_cmd_host_report(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+					     {"force", no_argument, NULL, 'f'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	optind = 0;
+	int c;
+	const char *out = NULL;
+	bool force = false;
+	while ((c = getopt_long(argc, argv, "+ho:f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'j':
+			dk_json_output = true;
+			break;
+		case 'h':
+			return dk_print_help(report_help);
+		default:
+			return dk_getopt_error("host report", c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("host report", "unexpected argument '%s'", argv[optind]);
+	if (out && !*out)
+		return dk_usage_error("host report", "empty output file name");
+	_cleanup_free_ char *def = out ? NULL : dk_host_report_default_name();
+	const char *path = out ? out : def;
+	struct dk_report_stats st;
+	if (dk_host_report_write(path, force, &st) < 0)
+		return dk_cli_fail();
+	if (dk_json_output) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "output", dk_json_str(path));
+		json_object_object_add(o, "files", json_object_new_int64((int64_t)st.files));
+		json_object_object_add(o, "symlinks", json_object_new_int64((int64_t)st.links));
+		json_object_object_add(o, "directories", json_object_new_int64((int64_t)st.dirs));
+		json_object_object_add(o, "placeholders", json_object_new_int64((int64_t)st.placeholders));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st.bytes));
+		dk_json_print(o);
+	} else {
+		printf("wrote %s: %zu files (%zu bytes), %zu symlinks, %zu directories, %zu placeholders\n", path, st.files,
+		       st.bytes, st.links, st.dirs, st.placeholders);
+		printf("check it anywhere: mkdir r && tar -xf %s -C r && dkvm host check --sysroot r\n", path);
+	}
+	return DK_EXIT_OK;
 }
-

@@ -1,8 +1,218 @@
+/* dkvm opencore config */
 #include "cli/cli.h"
+#include "opencore/opencore.h"
+#include "smbios/smbios.h"
+#include "smbios/macos.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char config_help[] =
+	"usage: dkvm opencore config --sample Sample.plist --model MODEL --macos RELEASE -o config.plist\n"
+	"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
+	"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
+	"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
+	"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
+	"\n"
+	"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
+	"template of dkvm's) by applying the DarwinKVM guide's changes as declarative\n"
+	"recipes, chosen by Mac model, macOS release, GPU and host CPU. The Sample's\n"
+	"example entries are removed and exactly what the EFI image holds is added: UEFI\n"
+	"drivers for the model and release, the kexts found in --kexts (read from each\n"
+	"kext's Contents/Info.plist, ordered by OSBundleLibraries: Lilu first, plugins\n"
+	"after their parents) and the SSDTs named with --acpi. PlatformInfo/Generic gets a\n"
+	"unique SMBIOS identity. A key a recipe needs that this Sample.plist lacks is an\n"
+	"error naming the key and the release.\n"
+	"\n"
+	"Options:\n"
+	"  -s, --sample FILE      the release's Docs/Sample.plist (required)\n"
+	"  -m, --model MODEL      Mac model (MacPro7,1, MacPro5,1, iMacPro1,1, ...; required)\n"
+	"  -M, --macos RELEASE    target macOS: name (sonoma), marketing name or version (14)\n"
+	"      --gpu KIND         passed-through GPU: amd, nvidia or none (default none)\n"
+	"      --host-cpu KIND    host CPU vendor: auto (read /proc/cpuinfo), amd or intel\n"
+	"      --smbios FILE      identity from FILE.json as printed by 'dkvm smbios generate --json'\n"
+	"      --generate         generate a new identity (the default without --smbios)\n"
+	"      --resolution WxH   UEFI/Output/Resolution (WxH, WxH@BPP or Max)\n"
+	"      --kexts DIR        directory holding the .kext bundles the image will contain\n"
+	"      --driver NAME      an extra UEFI driver in EFI/OC/Drivers (repeatable)\n"
+	"      --acpi NAME        an SSDT in EFI/OC/ACPI (repeatable)\n"
+	"      --release X.Y.Z    OpenCore release of the sample (default: from its path)\n"
+	"      --explain          list every change with its reason\n"
+	"  -o, --output FILE      where to write config.plist (required)\n"
+	"  -f, --force            replace an existing output file\n"
+	"      --json             print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
+	"                         \"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\"}]}\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm opencore config --sample OpenCore-1.0.6/Docs/Sample.plist --model MacPro7,1 \\\n"
+	"      --macos sequoia --kexts kexts/ --resolution 1920x1080 -o config.plist --explain\n"
+	"  dkvm smbios generate --model MacPro5,1 --json > id.json\n"
+	"  dkvm opencore config -s Sample.plist -m MacPro5,1 -M mojave --smbios id.json -o config.plist\n"
+	"\n"
+	"Exit status: 0 written, 1 failed (nothing written), 2 usage error.\n";
+
+enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
 
 int dk_cmd_opencore_config(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
-}
+	static const struct option opts[] = {
+		{"sample", required_argument, NULL, 's'},
+		{"model", required_argument, NULL, 'm'},
+		{"macos", required_argument, NULL, 'M'},
+		{"gpu", required_argument, NULL, O_GPU},
+		{"host-cpu", required_argument, NULL, O_HOSTCPU},
+		{"smbios", required_argument, NULL, O_SMBIOS},
+		{"generate", no_argument, NULL, O_GENERATE},
+		{"resolution", required_argument, NULL, O_RES},
+		{"kexts", required_argument, NULL, O_KEXTS},
+		{"driver", required_argument, NULL, O_DRIVER},
+		{"acpi", required_argument, NULL, O_ACPI},
+		{"release", required_argument, NULL, O_RELEASE},
+		{"explain", no_argument, NULL, O_EXPLAIN},
+		{"output", required_argument, NULL, 'o'},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *cmd = "opencore config";
+	struct dk_oc_config_opts o = {0};
+	const char *model = NULL, *macos = NULL, *smbios_file = NULL, *output = NULL;
+	bool generate = false, explain = false, force = false;
+	const char *drivers[33] = {0}, *acpi[33] = {0};
+	int nd = 0, na = 0;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":s:m:M:o:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o.sample_path = optarg; break;
+		case 'm': model = optarg; break;
+		case 'M': macos = optarg; break;
+		case 'o': output = optarg; break;
+		case 'f': force = true; break;
+		case O_GPU:
+			if (!strcmp(optarg, "amd"))
+				o.gpu = DK_GPU_AMD;
+			else if (!strcmp(optarg, "nvidia"))
+				o.gpu = DK_GPU_NVIDIA;
+			else if (!strcmp(optarg, "none"))
+				o.gpu = DK_GPU_NONE;
+			else
+				return dk_usage_error(cmd, "--gpu must be amd, nvidia or none, not '%s'", optarg);
+			break;
+		case O_HOSTCPU:
+			if (!strcmp(optarg, "auto"))
+				o.host_cpu = DK_HOSTCPU_AUTO;
+			else if (!strcmp(optarg, "amd"))
+				o.host_cpu = DK_HOSTCPU_AMD;
+			else if (!strcmp(optarg, "intel"))
+				o.host_cpu = DK_HOSTCPU_INTEL;
+			else
+				return dk_usage_error(cmd, "--host-cpu must be auto, amd or intel, not '%s'", optarg);
+			break;
+		case O_SMBIOS: smbios_file = optarg; break;
+		case O_GENERATE: generate = true; break;
+		case O_RES: o.resolution = optarg; break;
+		case O_KEXTS: o.kexts_dir = optarg; break;
+		case O_DRIVER:
+			if (nd >= 32)
+				return dk_usage_error(cmd, "too many --driver options");
+			drivers[nd++] = optarg;
+			break;
+		case O_ACPI:
+			if (na >= 32)
+				return dk_usage_error(cmd, "too many --acpi options");
+			acpi[na++] = optarg;
+			break;
+		case O_RELEASE: o.release = optarg; break;
+		case O_EXPLAIN: explain = true; break;
+		case 'h': return dk_print_help(config_help);
+		default: return dk_getopt_error(cmd, c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (!o.sample_path)
+		return dk_usage_error(cmd, "--sample is required (the release's Docs/Sample.plist)");
+	if (!model)
+		return dk_usage_error(cmd, "--model is required (e.g. MacPro7,1)");
+	if (!macos)
+		return dk_usage_error(cmd, "--macos is required (e.g. sonoma)");
+	if (!output)
+		return dk_usage_error(cmd, "-o config.plist is required");
+	if (smbios_file && generate)
+		return dk_usage_error(cmd, "--smbios and --generate exclude each other");
+	o.model = dk_mac_model_find(model);
+	if (!o.model)
+		return dk_usage_error(cmd, "unknown model '%s' (see 'dkvm smbios generate --list')", model);
+	o.macos = dk_macos_find(macos);
+	if (!o.macos)
+		return dk_usage_error(cmd, "unknown macOS release '%s'", macos);
+	o.drivers = nd ? drivers : NULL;
+	o.acpi = na ? acpi : NULL;
+	o.explain = explain;
+	if (!force && dk_path_exists(output)) {
+		fprintf(stderr, "dkvm: %s: exists (use --force to replace it)\n", output);
+		return DK_EXIT_FAIL;
+	}
 
+	struct dk_smbios id;
+	if (smbios_file) {
+		if (dk_smbios_load_json(smbios_file, &id) < 0)
+			return dk_cli_fail();
+	} else if (dk_smbios_generate(o.model, &id) < 0) {
+		return dk_cli_fail();
+	}
+	o.smbios = &id;
+
+	char *xml = NULL;
+	uint32_t len = 0;
+	struct dk_oc_changes ch = {0};
+	if (dk_oc_config_build(&o, &xml, &len, &ch) < 0)
+		return dk_cli_fail();
+	int rc = DK_EXIT_OK;
+	if (dk_write_file_atomic(output, xml, len, force, 0644) < 0) {
+		rc = dk_cli_fail();
+		goto out;
+	}
+	const char *release = dk_oc_sample_release(o.sample_path, o.release);
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "output", json_object_new_string(output));
+		json_object_object_add(j, "sample", json_object_new_string(o.sample_path));
+		json_object_object_add(j, "release", json_object_new_string(release));
+		json_object_object_add(j, "model", json_object_new_string(o.model->name));
+		json_object_object_add(j, "macos", json_object_new_string(o.macos->name));
+		json_object_object_add(j, "smbios", dk_smbios_to_json(&id));
+		json_object *a = json_object_new_array();
+		for (int i = 0; i < ch.n; i++) {
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "path", json_object_new_string(ch.v[i].path));
+			json_object_object_add(e, "value", json_object_new_string(ch.v[i].value));
+			json_object_object_add(e, "reason", json_object_new_string(ch.v[i].reason));
+			json_object_array_add(a, e);
+		}
+		json_object_object_add(j, "changes", a);
+		dk_json_print(j);
+	} else if (explain || dk_verbosity > DK_QUIET) {
+		if (explain) {
+			for (int i = 0; i < ch.n; i++)
+				printf("%s%s%s = %s\n    %s\n", dk_c_bold(), ch.v[i].path, dk_c_reset(), ch.v[i].value,
+				       ch.v[i].reason);
+			printf("\n");
+		}
+		printf("wrote %s: %s, macOS %s (%s), from %s (OpenCore %s), %d changes%s\n", output, o.model->name,
+		       o.macos->marketing, o.macos->version, o.sample_path, release, ch.n,
+		       explain ? "" : " (--explain lists them)");
+		printf("SMBIOS: %s serial %s, MLB %s, UUID %s\n", id.product, id.serial, id.mlb, id.uuid);
+	}
+out:
+	free(xml);
+	dk_oc_changes_free(&ch);
+	return rc;
+}

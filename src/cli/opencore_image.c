@@ -1,8 +1,193 @@
+/* dkvm opencore image: argv -> dk_oc_image_build() -> summary. */
 #include "cli/cli.h"
+#include "opencore/opencore.h"
+#include "util/error.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <string.h>
+
+static const char help[] =
+	"usage: dkvm opencore image --release DIR|ZIP --config config.plist -o IMG [options]\n"
+	"\n"
+	"Build a bootable OpenCore disk image without root: a GPT disk with one EFI System\n"
+	"Partition (FAT32, label OPENCORE) holding EFI/BOOT/BOOTx64.efi, EFI/OC/OpenCore.efi,\n"
+	"EFI/OC/config.plist and EFI/OC/{ACPI,Drivers,Kexts,Resources,Tools}. Only the drivers\n"
+	"and tools config.plist enables are copied from the release; every enabled Kernel/Add\n"
+	"and ACPI/Add entry must be given with --kext / --acpi.\n"
+	"\n"
+	"Options:\n"
+	"  --release DIR|ZIP   OpenCorePkg release (the published zip, or unpacked)\n"
+	"  --config FILE       config.plist to install as EFI/OC/config.plist\n"
+	"  --kext DIR|ZIP      a .kext folder for EFI/OC/Kexts, or a kext release zip (its\n"
+	"                      bundles that config.plist enables are copied) (repeatable)\n"
+	"  --acpi FILE         an .aml table for EFI/OC/ACPI (repeatable)\n"
+	"  --driver FILE       a UEFI driver not in the release, e.g. HfsPlus.efi (repeatable)\n"
+	"  --recovery DIR      copy com.apple.recovery.boot (DIR/com.apple.recovery.boot or\n"
+	"                      DIR itself) to the volume root\n"
+	"  --add SRC:DEST      copy a host file or folder SRC to DEST in the volume (repeatable)\n"
+	"  --size SIZE|auto    disk size (e.g. 2G, 512M); auto = content + 16 MiB, >= 64 MiB\n"
+	"  --format raw|qcow2  output format (default raw; qcow2 through qemu-img)\n"
+	"  --reproducible      fixed timestamps ($SOURCE_DATE_EPOCH or 2000-01-01), GUIDs and\n"
+	"                      volume id derived from the content: same input, same bytes\n"
+	"  --force             overwrite IMG if it exists\n"
+	"  -o, --output IMG    the image to write (required)\n"
+	"  -h, --help          this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm opencore image --release OpenCore-1.0.6-RELEASE.zip --config config.plist \\\n"
+	"      --kext Lilu.kext --kext VMHide.kext --recovery ~/macos-15 --size 2G -o OpenCore.img\n"
+	"  dkvm opencore image --release OC --config config.plist --format qcow2 -o oc.qcow2\n"
+	"\n"
+	"Exit status: 0 written, 1 failed (nothing is left at IMG), 2 usage error.\n"
+	"See dkvm-opencore-image(1).\n";
+
+static void push(const char ***v, size_t *n, const char *s)
+{
+	*v = dk_realloc(*v, (*n + 2) * sizeof **v);
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+static json_object *strv_json(char **v)
+{
+	json_object *a = json_object_new_array();
+	for (; v && *v; v++)
+		json_object_array_add(a, json_object_new_string(*v));
+	return a;
+}
+
+static void print_list(const char *what, char **v)
+{
+	printf("  %-10s", what);
+	if (!v || !*v)
+		printf(" (none)");
+	for (; v && *v; v++)
+		printf(" %s", *v);
+	printf("\n");
+}
 
 int dk_cmd_opencore_image(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"release", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
+		{"kext", required_argument, NULL, 'k'},    {"acpi", required_argument, NULL, 'a'},
+		{"driver", required_argument, NULL, 'd'},  {"recovery", required_argument, NULL, 'R'},
+		{"add", required_argument, NULL, 'A'},     {"size", required_argument, NULL, 's'},
+		{"format", required_argument, NULL, 'f'},  {"reproducible", no_argument, NULL, 'P'},
+		{"force", no_argument, NULL, 'F'},         {"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},          {0},
+	};
+	const char *cmd = "opencore image";
+	struct dk_oc_image_opts o = {0};
+	const char **kexts = NULL, **acpi = NULL, **drivers = NULL, **add = NULL;
+	size_t nk = 0, na = 0, nd = 0, nadd = 0;
+	int rc = DK_EXIT_OK;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o.release = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'k': push(&kexts, &nk, optarg); break;
+		case 'a': push(&acpi, &na, optarg); break;
+		case 'd': push(&drivers, &nd, optarg); break;
+		case 'A':
+			if (!strrchr(optarg, ':') || strrchr(optarg, ':') == optarg || !strrchr(optarg, ':')[1]) {
+				rc = dk_usage_error(cmd, "--add wants SRC:DEST, got '%s'", optarg);
+				goto out;
+			}
+			push(&add, &nadd, optarg);
+			break;
+		case 'R': o.recovery = optarg; break;
+		case 's':
+			if (!strcmp(optarg, "auto")) {
+				o.size = 0;
+			} else if (dk_parse_size(optarg, &o.size) < 0 || o.size == 0) {
+				rc = dk_usage_error(cmd, "--size: '%s' is not a size (e.g. 2G, 512M, auto)", optarg);
+				goto out;
+			}
+			break;
+		case 'f':
+			if (!strcmp(optarg, "raw")) {
+				o.qcow2 = false;
+			} else if (!strcmp(optarg, "qcow2")) {
+				o.qcow2 = true;
+			} else {
+				rc = dk_usage_error(cmd, "--format: '%s' is not raw or qcow2", optarg);
+				goto out;
+			}
+			break;
+		case 'P': o.reproducible = true; break;
+		case 'F': o.force = true; break;
+		case 'o': o.output = optarg; break;
+		case 'h': rc = dk_print_help(help); goto out;
+		default: rc = dk_getopt_error(cmd, c, argv); goto out;
+		}
+	}
+	if (optind < argc) {
+		rc = dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!o.release || !o.config || !o.output) {
+		rc = dk_usage_error(cmd, "--release, --config and -o are required");
+		goto out;
+	}
+	o.kexts = kexts;
+	o.acpi = acpi;
+	o.drivers = drivers;
+	o.add = add;
+	o.progress = true;
+	struct dk_oc_image_result res;
+	o.result = &res;
+	if (dk_oc_image_build(&o) < 0) {
+		rc = dk_cli_fail();
+		goto out;
+	}
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "output", json_object_new_string(o.output));
+		json_object_object_add(j, "format", json_object_new_string(o.qcow2 ? "qcow2" : "raw"));
+		json_object_object_add(j, "disk_bytes", json_object_new_int64((int64_t)res.disk_bytes));
+		json_object_object_add(j, "file_bytes", json_object_new_int64((int64_t)res.file_size));
+		json_object_object_add(j, "disk_guid", json_object_new_string(res.disk_guid));
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "type", json_object_new_string("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"));
+		json_object_object_add(p, "guid", json_object_new_string(res.part_guid));
+		json_object_object_add(p, "name", json_object_new_string("OPENCORE"));
+		json_object_object_add(p, "offset", json_object_new_int64((int64_t)res.part_offset));
+		json_object_object_add(p, "bytes", json_object_new_int64((int64_t)res.part_bytes));
+		json_object_object_add(p, "filesystem", json_object_new_string("FAT32"));
+		json_object_object_add(p, "label", json_object_new_string("OPENCORE"));
+		json_object_object_add(p, "cluster_size", json_object_new_int64(res.cluster_size));
+		json_object_object_add(j, "partition", p);
+		json_object_object_add(j, "payload_bytes", json_object_new_int64((int64_t)res.payload_bytes));
+		json_object_object_add(j, "entries", json_object_new_int64((int64_t)res.nfiles));
+		json_object_object_add(j, "drivers", strv_json(res.drivers));
+		json_object_object_add(j, "tools", strv_json(res.tools));
+		json_object_object_add(j, "kexts", strv_json(res.kexts));
+		json_object_object_add(j, "acpi", strv_json(res.acpi));
+		json_object_object_add(j, "recovery", json_object_new_boolean(res.recovery));
+		json_object_object_add(j, "reproducible", json_object_new_boolean(o.reproducible));
+		dk_json_print(j);
+	} else {
+		char a[32], b[32];
+		printf("%s: %s %s disk, EFI System Partition at %s, FAT32 \"OPENCORE\" (%u-byte clusters), %s of "
+		       "files\n",
+		       o.output, dk_format_size(res.disk_bytes, a, sizeof a), o.qcow2 ? "qcow2" : "raw",
+		       "1 MiB", res.cluster_size, dk_format_size(res.payload_bytes, b, sizeof b));
+		print_list("drivers:", res.drivers);
+		print_list("tools:", res.tools);
+		print_list("kexts:", res.kexts);
+		print_list("acpi:", res.acpi);
+		if (res.recovery)
+			printf("  recovery:  com.apple.recovery.boot\n");
+	}
+	dk_oc_image_result_free(&res);
+out:
+	free(kexts);
+	free(acpi);
+	free(drivers);
+	free(add);
+	return rc;
 }
-

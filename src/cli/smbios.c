@@ -1,20 +1,293 @@
+/* dkvm smbios generate|decode|check-mlb */
 #include "cli/cli.h"
+#include "smbios/smbios.h"
+#include "smbios/macos.h"
+#include "util/error.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char generate_help[] =
+	"usage: dkvm smbios generate --model MODEL [--count N] [--json]\n"
+	"\n"
+	"Generate unique SMBIOS identities for a Mac model: SystemProductName,\n"
+	"SystemSerialNumber, MLB (board serial), ROM (6 bytes, Apple OUI prefix) and\n"
+	"SystemUUID (random version 4, upper case). Serials use the model's own\n"
+	"location and product codes and a production year of the model, so they decode\n"
+	"as valid for it; MLBs carry a valid base-34 checksum. Randomness comes from\n"
+	"the kernel's getrandom(2).\n"
+	"\n"
+	"Options:\n"
+	"  -m, --model MODEL  Mac model, e.g. MacPro7,1 (see --list)\n"
+	"  -n, --count N      number of identities (1-1000, default 1)\n"
+	"  -l, --list         list the known models with board-id, years and macOS range\n"
+	"      --json         print {\"model\",\"board_id\",\"identities\":[{SystemProductName,\n"
+	"                     SystemSerialNumber, MLB, ROM, SystemUUID, BoardProduct}]}\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm smbios generate --model MacPro7,1\n"
+	"  dkvm smbios generate --model iMacPro1,1 --count 5 --json > ids.json\n"
+	"\n"
+	"Exit status: 0 success, 1 generation failed, 2 usage error.\n";
+
+static int list_models(void)
+{
+	if (dk_json_output) {
+		json_object *a = json_object_new_array();
+		for (int i = 0; i < dk_mac_model_count; i++) {
+			const struct dk_mac_model *m = &dk_mac_models[i];
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "name", json_object_new_string(m->name));
+			json_object_object_add(o, "board_id", json_object_new_string(m->board_id));
+			json_object *y = json_object_new_array();
+			for (int k = 0; k < 8 && m->years[k]; k++)
+				json_object_array_add(y, json_object_new_int(m->years[k]));
+			json_object_object_add(o, "years", y);
+			json_object_object_add(o, "preferred_year",
+					       m->preferred_year ? json_object_new_int(m->preferred_year) : NULL);
+			json_object_object_add(o, "macos_min", json_object_new_string(m->macos_min));
+			json_object_object_add(o, "macos_max", json_object_new_string(m->macos_max));
+			json_object_array_add(a, o);
+		}
+		dk_json_print(a);
+		return DK_EXIT_OK;
+	}
+	printf("%-12s %-22s %-11s %s\n", "MODEL", "BOARD-ID", "YEARS", "MACOS");
+	for (int i = 0; i < dk_mac_model_count; i++) {
+		const struct dk_mac_model *m = &dk_mac_models[i];
+		int last = 0;
+		for (int k = 0; k < 8 && m->years[k]; k++)
+			last = m->years[k];
+		char years[16];
+		snprintf(years, sizeof years, "%d-%d", m->years[0], last);
+		const struct dk_macos *lo = dk_macos_find(m->macos_min), *hi = dk_macos_find(m->macos_max);
+		printf("%-12s %-22s %-11s %s - %s\n", m->name, m->board_id, years, lo ? lo->marketing : "?",
+		       hi ? hi->marketing : "?");
+	}
+	return DK_EXIT_OK;
+}
 
 int dk_cmd_smbios_generate(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"model", required_argument, NULL, 'm'},
+		{"count", required_argument, NULL, 'n'},
+		{"list", no_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *model = NULL;
+	long count = 1;
+	bool list = false;
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":m:n:lh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			model = optarg;
+			break;
+		case 'n': {
+			char *end;
+			count = strtol(optarg, &end, 10);
+			if (*end || count < 1 || count > 1000)
+				return dk_usage_error("smbios generate", "--count must be 1-1000, not '%s'", optarg);
+			break;
+		}
+		case 'l':
+			list = true;
+			break;
+		case 'h':
+			return dk_print_help(generate_help);
+		default:
+			return dk_getopt_error("smbios generate", c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("smbios generate", "unexpected argument '%s'", argv[optind]);
+	if (list)
+		return list_models();
+	if (!model)
+		return dk_usage_error("smbios generate", "--model is required (e.g. --model MacPro7,1)");
+	const struct dk_mac_model *m = dk_mac_model_find(model);
+	if (!m) {
+		struct dk_buf b = {0};
+		for (int i = 0; i < dk_mac_model_count; i++)
+			dk_buf_printf(&b, "%s%s", i ? ", " : "", dk_mac_models[i].name);
+		int r = dk_usage_error("smbios generate", "unknown model '%s' (known: %s)", model, b.data);
+		dk_buf_free(&b);
+		return r;
+	}
+	json_object *ids = dk_json_output ? json_object_new_array() : NULL;
+	for (long i = 0; i < count; i++) {
+		struct dk_smbios s;
+		if (dk_smbios_generate(m, &s) < 0) {
+			if (ids)
+				json_object_put(ids);
+			return dk_cli_fail();
+		}
+		if (ids) {
+			json_object_array_add(ids, dk_smbios_to_json(&s));
+			continue;
+		}
+		if (i)
+			putchar('\n');
+		printf("SystemProductName   %s\n", s.product);
+		printf("SystemSerialNumber  %s\n", s.serial);
+		printf("MLB                 %s\n", s.mlb);
+		printf("ROM                 %02X%02X%02X%02X%02X%02X\n", s.rom[0], s.rom[1], s.rom[2], s.rom[3],
+		       s.rom[4], s.rom[5]);
+		printf("SystemUUID          %s\n", s.uuid);
+		printf("BoardProduct        %s\n", m->board_id);
+	}
+	if (ids) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "model", json_object_new_string(m->name));
+		json_object_object_add(o, "board_id", json_object_new_string(m->board_id));
+		json_object_object_add(o, "identities", ids);
+		dk_json_print(o);
+	}
+	return DK_EXIT_OK;
+}
+
+static const char decode_help[] =
+	"usage: dkvm smbios decode SERIAL [--json]\n"
+	"\n"
+	"Decode an Apple serial number: the 11-character legacy format (LL Y WW SSS PPP)\n"
+	"or the 12-character format (LLL Y W SSS PPPP). Prints the manufacturing\n"
+	"location, year, week, production line and copy, and the model the product\n"
+	"code belongs to, then a verdict: \"valid\", or \"unlikely\" with the reason (a\n"
+	"character outside base34, an unknown year or week symbol, a week outside 1-53,\n"
+	"a year the model was not produced in, a bad line symbol). Unknown location or\n"
+	"model codes are reported but do not make a serial unlikely.\n"
+	"\n"
+	"Options:\n"
+	"      --json   print {\"serial\",\"format\",\"location\":{\"code\",\"name\",\"known\"},\n"
+	"               \"year\",\"week\",\"line\",\"copy\",\"model_code\",\"model\",\"valid\",\n"
+	"               \"verdict\",\"reason\"}\n"
+	"  -h, --help   this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm smbios decode F5KZN00HP7QM\n"
+	"  dkvm smbios decode CK151076EUH --json\n"
+	"\n"
+	"Exit status: 0 valid, 1 unlikely, 2 usage error.\n";
+
+static int one_positional(const char *cmd, const char *help, int argc, char **argv, const char **arg)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	int c;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return dk_print_help(help) - 1; /* -1: done */
+		return dk_getopt_error(cmd, c, argv);
+	}
+	if (optind + 1 != argc)
+		return dk_usage_error(cmd, optind >= argc ? "missing argument" : "too many arguments");
+	*arg = argv[optind];
+	return 0;
 }
 
 int dk_cmd_smbios_decode(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	const char *serial = NULL;
+	int r = one_positional("smbios decode", decode_help, argc, argv, &serial);
+	if (r == -1)
+		return DK_EXIT_OK;
+	if (r)
+		return r;
+	struct dk_serial_info si;
+	dk_serial_decode(serial, &si);
+	if (dk_json_output) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "serial", json_object_new_string(si.serial));
+		json_object_object_add(o, "format",
+				       si.length == 11   ? json_object_new_string("legacy")
+				       : si.length == 12 ? json_object_new_string("new")
+							 : NULL);
+		json_object *loc = json_object_new_object();
+		json_object_object_add(loc, "code", json_object_new_string(si.location));
+		json_object_object_add(loc, "name", json_object_new_string(si.location_name));
+		json_object_object_add(loc, "known", json_object_new_boolean(si.location_known));
+		json_object_object_add(o, "location", loc);
+		json_object_object_add(o, "year", si.year ? json_object_new_int(si.year) : NULL);
+		json_object_object_add(o, "week", si.week ? json_object_new_int(si.week) : NULL);
+		json_object_object_add(o, "line", json_object_new_int(si.line));
+		json_object_object_add(o, "copy", json_object_new_int(si.copy));
+		json_object_object_add(o, "model_code", json_object_new_string(si.model_code));
+		json_object_object_add(o, "model", si.model ? json_object_new_string(si.model->name) : NULL);
+		json_object_object_add(o, "valid", json_object_new_boolean(si.valid));
+		json_object_object_add(o, "verdict", json_object_new_string(si.valid ? "valid" : "unlikely"));
+		json_object_object_add(o, "reason", si.valid ? NULL : json_object_new_string(si.reason));
+		dk_json_print(o);
+	} else {
+		printf("Serial      %s (%s)\n", si.serial,
+		       si.length == 11 ? "legacy, 11 characters" : si.length == 12 ? "12 characters" : "bad length");
+		if (si.length == 11 || si.length == 12) {
+			printf("Location    %s: %s\n", si.location, si.location_name);
+			if (si.year)
+				printf("Year        %d\n", si.year);
+			if (si.week)
+				printf("Week        %d\n", si.week);
+			printf("Line        %d (copy %d)\n", si.line, si.copy);
+			printf("Model       %s: %s\n", si.model_code, si.model ? si.model->name : "unknown code");
+		}
+		if (si.valid)
+			printf("Verdict     %svalid%s\n", dk_c_green(), dk_c_reset());
+		else
+			printf("Verdict     %sunlikely%s: %s\n", dk_c_yellow(), dk_c_reset(), si.reason);
+	}
+	return si.valid ? DK_EXIT_OK : DK_EXIT_FAIL;
 }
+
+static const char check_mlb_help[] =
+	"usage: dkvm smbios check-mlb MLB [--json]\n"
+	"\n"
+	"Check a board serial number (MLB): its length class (17 characters, or 13 for\n"
+	"legacy boards) and its base-34 weighted checksum (each character's value in\n"
+	"0-9A-Z without I and O, weighted 3 at positions with the parity of the length\n"
+	"and 1 elsewhere; the sum must be a multiple of 34).\n"
+	"\n"
+	"Options:\n"
+	"      --json   print {\"mlb\",\"length\",\"kind\",\"checksum\",\"valid\",\"reason\"}\n"
+	"  -h, --help   this help\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm smbios check-mlb F5K1211044NK3F7UE\n"
+	"  dkvm smbios check-mlb CK150023ZBH81 --json\n"
+	"\n"
+	"Exit status: 0 valid, 1 invalid, 2 usage error.\n";
 
 int dk_cmd_smbios_check_mlb(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	const char *mlb = NULL;
+	int r = one_positional("smbios check-mlb", check_mlb_help, argc, argv, &mlb);
+	if (r == -1)
+		return DK_EXIT_OK;
+	if (r)
+		return r;
+	struct dk_mlb_info mi;
+	dk_mlb_check(mlb, &mi);
+	if (dk_json_output) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "mlb", json_object_new_string(mlb));
+		json_object_object_add(o, "length", json_object_new_int(mi.length));
+		json_object_object_add(o, "kind", json_object_new_string(mi.kind));
+		json_object_object_add(o, "checksum", json_object_new_boolean(mi.checksum_ok));
+		json_object_object_add(o, "valid", json_object_new_boolean(mi.valid));
+		json_object_object_add(o, "reason", mi.valid ? NULL : json_object_new_string(mi.reason));
+		dk_json_print(o);
+	} else {
+		printf("MLB         %s\n", mlb);
+		printf("Length      %d: %s\n", mi.length, mi.kind);
+		printf("Checksum    %s\n", mi.checksum_ok ? "ok" : "bad");
+		if (mi.valid)
+			printf("Verdict     %svalid%s\n", dk_c_green(), dk_c_reset());
+		else
+			printf("Verdict     %sinvalid%s: %s\n", dk_c_red(), dk_c_reset(), mi.reason);
+	}
+	return mi.valid ? DK_EXIT_OK : DK_EXIT_FAIL;
 }
-

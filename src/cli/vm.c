@@ -1,32 +1,360 @@
+/* dkvm start|stop|list|show|destroy: argv and output only. */
 #include "cli/cli.h"
+#include "vm/vm.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char start_help[] =
+	"usage: dkvm start NAME [--display gtk|spice|vnc|none] [--accel kvm|tcg|auto] [--dir DIR]\n"
+	"\n"
+	"Start the VM. A bundle without libvirt runs QEMU directly, detached, with a QMP socket\n"
+	"(qmp.sock), a pidfile (qemu.pid), qemu.log and the serial console (serial.log) in the\n"
+	"bundle. A VM defined in libvirt is started through libvirt. When KVM cannot run the\n"
+	"firmware (\"KVM internal error\", typical of nested virtualization) dkvm falls back to\n"
+	"TCG with a warning (libvirt: the domain is redefined with type 'qemu').\n"
+	"\n"
+	"Options:\n"
+	"  --display D   gtk (default with $DISPLAY/$WAYLAND_DISPLAY), spice (unix socket in the\n"
+	"                bundle), vnc (127.0.0.1, first free port from 5900; default otherwise), none\n"
+	"  --accel A     kvm, tcg or auto (default: KVM when usable, else TCG)\n"
+	"  --dir DIR     parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
+	"  --json        print {\"name\",\"pid\",\"accel\",\"fell_back\",\"display\"}\n"
+	"\n"
+	"Examples:\n"
+	"  dkvm start mymac\n"
+	"  dkvm start mymac --display none --accel tcg\n"
+	"\n"
+	"Exit status: 0 started, 1 failure, 2 usage error.\n";
+
+static const char stop_help[] =
+	"usage: dkvm stop NAME [--timeout S] [--force] [--dir DIR]\n"
+	"\n"
+	"Stop the VM: ACPI power button (QMP system_powerdown, or libvirt shutdown), wait up to\n"
+	"S seconds (default 60), then quit/kill QEMU (libvirt: destroy). A stopped VM is left as is.\n"
+	"\n"
+	"Options:\n"
+	"  --timeout S   seconds to wait for the guest to power off (default 60)\n"
+	"  --force       do not ask the guest: stop QEMU at once\n"
+	"  --dir DIR     parent directory of bundles\n"
+	"  --json        print {\"name\",\"forced\"}\n"
+	"\n"
+	"Exit status: 0 stopped, 1 failure, 2 usage error.\n";
+
+static const char list_help[] =
+	"usage: dkvm list [--dir DIR] [--json]\n"
+	"\n"
+	"List the VM bundles with their model, release, size and state.\n"
+	"With --json: an array of {\"name\",\"model\",\"macos\",\"vcpus\",\"memory_mib\",\"state\",\n"
+	"\"libvirt_uri\",\"dir\"}.\n"
+	"\n"
+	"Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+static const char show_help[] =
+	"usage: dkvm show NAME [--dir DIR] [--json]\n"
+	"\n"
+	"Show a VM: state, files, plan (every decision and its reason), SMBIOS, versions.\n"
+	"With --json: {\"name\",\"dir\",\"state\",\"pid\",\"libvirt_uri\",\"files\":{...},\"manifest\":{...}}.\n"
+	"\n"
+	"Exit status: 0 success, 1 failure (no such VM), 2 usage error.\n";
+
+static const char destroy_help[] =
+	"usage: dkvm destroy NAME [--yes] [--delete-disks] [--dir DIR]\n"
+	"\n"
+	"Remove a VM: stop it, undefine its libvirt domain (when defined), and delete its bundle.\n"
+	"The main disk (disk.qcow2) is kept unless --delete-disks. Asks for confirmation on a\n"
+	"terminal; without a terminal, --yes is required.\n"
+	"\n"
+	"Options:\n"
+	"  --yes            do not ask\n"
+	"  --delete-disks   delete disk.qcow2 too (and the bundle directory)\n"
+	"  --dir DIR        parent directory of bundles\n"
+	"\n"
+	"Exit status: 0 removed, 1 failure or declined, 2 usage error.\n";
+
+/* Common: NAME + --dir. Returns optind of NAME or -1 after printing usage. */
+static int open_named(const char *cmd, int argc, char **argv, int idx, const char *dir, struct dk_bundle *b)
+{
+	if (idx >= argc) {
+		dk_usage_error(cmd, "missing VM name");
+		return DK_EXIT_USAGE;
+	}
+	if (idx + 1 < argc) {
+		dk_usage_error(cmd, "unexpected argument '%s'", argv[idx + 1]);
+		return DK_EXIT_USAGE;
+	}
+	char *parent = dk_bundle_parent(dir);
+	int r = dk_bundle_open(parent, argv[idx], b);
+	free(parent);
+	return r < 0 ? dk_cli_fail() : 0;
+}
 
 int dk_cmd_start(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"display", required_argument, NULL, 'd'}, {"accel", required_argument, NULL, 'a'},
+		{"dir", required_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct dk_start_opts so = {0};
+	const char *dir = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (dk_display_parse(optarg, &so.display) < 0)
+				return dk_usage_error("start", "%s", dk_errmsg());
+			so.display_set = true;
+			break;
+		case 'a':
+			if (!strcmp(optarg, "kvm"))
+				so.accel = DK_ACCEL_FORCE_KVM;
+			else if (!strcmp(optarg, "tcg"))
+				so.accel = DK_ACCEL_FORCE_TCG;
+			else if (!strcmp(optarg, "auto"))
+				so.accel = DK_ACCEL_AUTO;
+			else
+				return dk_usage_error("start", "--accel '%s': kvm, tcg or auto", optarg);
+			break;
+		case 'D': dir = optarg; break;
+		case 'h': return dk_print_help(start_help);
+		default: return dk_getopt_error("start", c, argv);
+		}
+	}
+	if (!so.display_set) {
+		const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+		so.display = (x && *x) || (w && *w) ? DK_DISPLAY_GTK : DK_DISPLAY_VNC;
+	}
+	struct dk_bundle b;
+	int rc = open_named("start", argc, argv, optind, dir, &b);
+	if (rc)
+		return rc;
+	struct dk_start_result r;
+	if (dk_vm_start(&b, &so, &r) < 0) {
+		dk_bundle_close(&b);
+		return dk_cli_fail();
+	}
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(b.name));
+		json_object_object_add(j, "pid", r.pid ? json_object_new_int(r.pid) : NULL);
+		json_object_object_add(j, "accel", json_object_new_string(dk_accel_name(r.accel)));
+		json_object_object_add(j, "fell_back", json_object_new_boolean(r.fell_back));
+		json_object_object_add(j, "libvirt_uri", b.uri ? json_object_new_string(b.uri) : NULL);
+		json_object_object_add(j, "display", json_object_new_string(r.display));
+		dk_json_print(j);
+	} else {
+		if (r.pid)
+			printf("%s: started (pid %d, %s)\n", b.name, r.pid, dk_accel_name(r.accel));
+		else
+			printf("%s: started in libvirt %s (%s)\n", b.name, b.uri, dk_accel_name(r.accel));
+		printf("  display: %s\n", r.display);
+	}
+	dk_bundle_close(&b);
+	return DK_EXIT_OK;
 }
 
 int dk_cmd_stop(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"timeout", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'f'},
+		{"dir", required_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int timeout = 60;
+	bool force = false;
+	const char *dir = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		uint64_t v;
+		switch (c) {
+		case 't':
+			if (dk_parse_u64(optarg, &v) < 0 || v > 86400)
+				return dk_usage_error("stop", "--timeout '%s': seconds", optarg);
+			timeout = (int)v;
+			break;
+		case 'f': force = true; break;
+		case 'D': dir = optarg; break;
+		case 'h': return dk_print_help(stop_help);
+		default: return dk_getopt_error("stop", c, argv);
+		}
+	}
+	struct dk_bundle b;
+	int rc = open_named("stop", argc, argv, optind, dir, &b);
+	if (rc)
+		return rc;
+	bool forced = false;
+	struct dk_vm_state s;
+	dk_vm_state(&b, &s);
+	bool was = strcmp(s.state, "stopped") != 0 && strcmp(s.state, "undefined") != 0;
+	if (dk_vm_stop(&b, timeout, force, &forced) < 0) {
+		dk_bundle_close(&b);
+		return dk_cli_fail();
+	}
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(b.name));
+		json_object_object_add(j, "was_running", json_object_new_boolean(was));
+		json_object_object_add(j, "forced", json_object_new_boolean(forced));
+		dk_json_print(j);
+	} else if (!was) {
+		printf("%s: not running\n", b.name);
+	} else {
+		printf("%s: stopped%s\n", b.name, forced ? " (forced)" : "");
+	}
+	dk_bundle_close(&b);
+	return DK_EXIT_OK;
 }
 
 int dk_cmd_list(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	const char *dir = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': dir = optarg; break;
+		case 'h': return dk_print_help(list_help);
+		default: return dk_getopt_error("list", c, argv);
+		}
+	}
+	if (optind < argc)
+		return dk_usage_error("list", "unexpected argument '%s'", argv[optind]);
+	char *parent = dk_bundle_parent(dir);
+	json_object *arr = NULL;
+	int r = dk_vm_list(parent, &arr);
+	free(parent);
+	if (r < 0) {
+		json_object_put(arr);
+		return dk_cli_fail();
+	}
+	if (dk_json_output) {
+		dk_json_print(arr);
+		return DK_EXIT_OK;
+	}
+	size_t n = json_object_array_length(arr);
+	if (n)
+		printf("%-20s %-11s %-12s %5s %8s  %s\n", "NAME", "MODEL", "MACOS", "VCPUS", "MEMORY", "STATE");
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *v;
+#define S(k) (json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "-")
+		printf("%-20s %-11s %-12s %5s %6sMi  %s\n", S("name"), S("model"), S("macos"), S("vcpus"),
+		       S("memory_mib"), S("state"));
+#undef S
+	}
+	json_object_put(arr);
+	return DK_EXIT_OK;
 }
 
 int dk_cmd_show(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	const char *dir = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': dir = optarg; break;
+		case 'h': return dk_print_help(show_help);
+		default: return dk_getopt_error("show", c, argv);
+		}
+	}
+	struct dk_bundle b;
+	int rc = open_named("show", argc, argv, optind, dir, &b);
+	if (rc)
+		return rc;
+	json_object *j = dk_vm_show_json(&b);
+	if (dk_json_output) {
+		dk_json_print(j);
+	} else {
+		json_object *v;
+		printf("%s  (%s)\n", b.name, json_object_object_get_ex(j, "state", &v) ? json_object_get_string(v) : "?");
+		printf("  dir       %s\n", b.dir);
+		printf("  libvirt   %s\n", b.uri ? b.uri : "not defined (QEMU runs directly)");
+		json_object *sm;
+		if (json_object_object_get_ex(b.manifest, "smbios", &sm)) {
+			json_object *ser;
+			printf("  SMBIOS    %s\n", json_object_object_get_ex(sm, "SystemSerialNumber", &ser) ? json_object_get_string(ser) : "?");
+		}
+		printf("  model     %s, macOS %s (%s)\n", b.plan.model, b.plan.macos, b.plan.macos_version);
+		printf("  CPU       -cpu %s\n", b.plan.cpu_arg);
+		printf("  topology  %d cores x %d threads = %d vCPUs\n", b.plan.cores, b.plan.threads, b.plan.vcpus);
+		printf("  memory    %llu MiB\n", (unsigned long long)b.plan.memory_mib);
+		printf("  disk      %s (%s)\n", b.disk, dk_disk_bus_name(b.plan.disk_bus));
+		printf("  network   %s %s\n", b.plan.nic_model, b.plan.mac);
+		printf("\nDecisions:\n");
+		dk_plan_explain(&b.plan, stdout);
+		json_object_put(j);
+	}
+	dk_bundle_close(&b);
+	return DK_EXIT_OK;
 }
 
 int dk_cmd_destroy(int argc, char **argv)
 {
-	fprintf(stderr, "dkvm: %s: not implemented yet\n", argv[0]);
-	return DK_EXIT_FAIL;
+	static const struct option opts[] = {
+		{"yes", no_argument, NULL, 'y'}, {"delete-disks", no_argument, NULL, 'x'},
+		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	bool yes = false, del = false;
+	const char *dir = NULL;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
+		switch (c) {
+		case 'y': yes = true; break;
+		case 'x': del = true; break;
+		case 'D': dir = optarg; break;
+		case 'h': return dk_print_help(destroy_help);
+		default: return dk_getopt_error("destroy", c, argv);
+		}
+	}
+	struct dk_bundle b;
+	int rc = open_named("destroy", argc, argv, optind, dir, &b);
+	if (rc)
+		return rc;
+	if (!yes) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "dkvm: destroy %s: refusing without --yes (no terminal to ask)\n", b.name);
+			dk_bundle_close(&b);
+			return DK_EXIT_FAIL;
+		}
+		fprintf(stderr, "Destroy VM %s (%s)%s%s? [y/N] ", b.name, b.dir, b.uri ? ", undefine it in " : "",
+			b.uri ? b.uri : "");
+		if (del)
+			fprintf(stderr, "(the disk is deleted too) ");
+		char line[16] = "";
+		if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+			fprintf(stderr, "dkvm: destroy %s: declined\n", b.name);
+			dk_bundle_close(&b);
+			return DK_EXIT_FAIL;
+		}
+	}
+	if (dk_vm_destroy(&b, del) < 0) {
+		dk_bundle_close(&b);
+		return dk_cli_fail();
+	}
+	if (dk_json_output) {
+		json_object *j = json_object_new_object();
+		json_object_object_add(j, "name", json_object_new_string(b.name));
+		json_object_object_add(j, "disk_kept", del ? NULL : json_object_new_string(b.disk));
+		json_object_object_add(j, "volume", b.volume ? json_object_new_string(b.volume) : NULL);
+		dk_json_print(j);
+	} else {
+		printf("%s: destroyed%s%s\n", b.name, del ? "" : "; disk kept at ", del ? "" : b.disk);
+	}
+	dk_bundle_close(&b);
+	return DK_EXIT_OK;
 }
-

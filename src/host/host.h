@@ -3,6 +3,7 @@
  * (checks, plan, XML) is a pure function of it. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define DK_MAX_CPUS 1024
@@ -30,6 +31,12 @@ struct dk_host_cpu {
 	int core_id[DK_MAX_CPUS], package_id[DK_MAX_CPUS];
 	int sibling_of[DK_MAX_CPUS]; /* lowest-numbered SMT sibling, or itself */
 	char isolcpus[256];   /* from cmdline, "" if none */
+	/* added by the host area */
+	int logical_present;  /* "processor" entries in /proc/cpuinfo */
+	bool topo_from_sysfs; /* topology read from /sys (else guessed from cpuinfo) */
+	bool p_smt;           /* hybrid: the P cores have SMT */
+	int p_cpus[DK_MAX_CPUS], n_p_cpus; /* hybrid: logical CPUs of the P cores */
+	char error[256];      /* why /proc/cpuinfo could not be used, "" when fine */
 };
 
 struct dk_host_memory {
@@ -43,6 +50,13 @@ struct dk_host_kvm {
 	bool usable;            /* the smoke guest ran to HLT */
 	char detail[256];       /* exit reason or why not */
 	int ignore_msrs, report_ignored_msrs, nested; /* -1 unknown */
+	/* added by the host area */
+	bool module_loaded;     /* /sys/module/kvm */
+	char vendor_module[16]; /* "kvm_intel" / "kvm_amd" / "" (none loaded) */
+	bool smoke_ran;         /* the smoke guest was attempted (live only) */
+	unsigned dev_mode;      /* st_mode & 07777 of /dev/kvm */
+	bool dev_is_chr;        /* a character device (false in snapshots) */
+	char dev_group[64];     /* group owning /dev/kvm (from /etc/group), "" if unknown */
 };
 
 struct dk_host_iommu {
@@ -50,6 +64,10 @@ struct dk_host_iommu {
 	int groups;
 	bool cmdline_intel_iommu_on, cmdline_amd_iommu, cmdline_iommu_pt;
 	int irq_remapping; /* -1 unknown, 0 off, 1 on */
+	/* added by the host area */
+	bool cmdline_intel_iommu_off, cmdline_amd_iommu_off, cmdline_iommu_off;
+	bool cmdline_acs_override;
+	int units;         /* entries in /sys/class/iommu */
 };
 
 struct dk_host_qemu {
@@ -59,6 +77,11 @@ struct dk_host_qemu {
 	bool has_applesmc, has_q35;
 	char ovmf_code[512], ovmf_vars[512]; /* chosen firmware pair, "" if none */
 	bool ovmf_4m;
+	/* added by the host area */
+	bool queried;          /* version/help were asked from the binary (live) */
+	char error[256];       /* why the query failed, "" if fine */
+	bool ovmf_secboot;     /* the chosen firmware enforces Secure Boot */
+	char ovmf_source[512]; /* descriptor JSON path, or "fallback path" */
 };
 
 struct dk_host_libvirt {
@@ -67,6 +90,13 @@ struct dk_host_libvirt {
 	bool socket_reachable;
 	bool user_in_libvirt, user_in_kvm;
 	bool virt_manager;
+	/* added by the host area */
+	bool queried;                 /* live: library and daemon were asked */
+	unsigned long lib_version;    /* libvirt library linked into dkvm */
+	char socket_path[128];        /* the socket that answered (or was tried) */
+	char error[256];              /* why the daemon could not be asked */
+	char user[64];                /* the user the group checks are about */
+	bool group_libvirt_exists, group_kvm_exists;
 };
 
 struct dk_host {
@@ -80,6 +110,19 @@ struct dk_host {
 	char distro_id[64];     /* os-release ID: debian, ubuntu, arch, fedora, linuxmint, nobara */
 	char bootloader[32];    /* "grub", "systemd-boot", "kernelstub", "unknown" */
 	uint64_t vm_dir_free_bytes;
+	/* added by the host area */
+	bool live;              /* probed the running host (sysroot "/") */
+	char distro_name[128];  /* os-release PRETTY_NAME */
+	char distro_like[128];  /* os-release ID_LIKE */
+	char distro_family[16]; /* "arch", "debian", "fedora" or "" */
+	char bootloader_file[256];   /* /etc/default/grub, the loader entry, kernelstub config */
+	char grub_cmdline[1024];     /* GRUB_CMDLINE_LINUX value */
+	char grub_cmdline_default[1024]; /* GRUB_CMDLINE_LINUX_DEFAULT value */
+	char clocksource[32];   /* current clocksource, "" if unknown */
+	char clocksource_avail[128];
+	char vm_dir[512];       /* where VMs go ($XDG_DATA_HOME/dkvm) */
+	bool vm_dir_checked;
+	bool hypervisor;        /* "hypervisor" cpu flag: dkvm runs nested in a VM */
 };
 
 /* Probe everything under the sysroot. `live` probes (KVM smoke guest, QEMU
@@ -96,3 +139,45 @@ struct dk_topology_rec {
 	char reason[512];
 };
 void dk_host_recommend(const struct dk_host *h, struct dk_topology_rec *r);
+
+/* ---- added by the host area ---- */
+
+/* The KVM smoke guest on a given device node (normally "/dev/kvm"): creates a
+ * VM with one page of memory and one real-mode vCPU running
+ * "mov al,0x42; out 0x10,al; hlt", in a child process bounded by timeout_ms.
+ * Returns 1 when the guest ran to HLT after the expected port write, 0 when it
+ * did not (detail says why: open/ioctl error with errno, or the unexpected exit
+ * reason), never crashes. */
+int dk_kvm_smoke(const char *dev, int timeout_ms, char *detail, size_t n);
+
+/* Parse a Linux CPU list ("0-5,12-17") into out (sorted as written); returns
+ * the count, -1 on malformed input. */
+int dk_parse_cpulist(const char *s, int *out, int max);
+
+/* Checks: one per host fact the guide asks to verify. */
+enum dk_check_status { DK_CHECK_PASS = 0, DK_CHECK_WARN, DK_CHECK_FAIL, DK_CHECK_SKIP };
+struct dk_check {
+	char id[32];        /* stable id, e.g. "iommu.cmdline" */
+	const char *group;  /* heading, e.g. "IOMMU" */
+	enum dk_check_status status;
+	char *summary;      /* one line */
+	char *detail;       /* facts behind the verdict, may be NULL */
+	char *fix;          /* exact command / file edit for this distro, may be NULL */
+	bool live;          /* depends on the running host (not reproducible from a snapshot) */
+};
+struct dk_checks {
+	struct dk_check *v;
+	size_t n;
+};
+const char *dk_check_status_name(enum dk_check_status s);
+void dk_host_checks(const struct dk_host *h, struct dk_checks *out);
+void dk_checks_free(struct dk_checks *c);
+/* The whole `host check --json` document (see dkvm-host(1)). */
+struct json_object *dk_host_check_json(const struct dk_host *h, const struct dk_checks *c);
+
+/* Kernel parameter advice for this host's bootloader and distro: the text
+ * telling how to add `params` (e.g. "intel_iommu=on iommu=pt"). malloc'd. */
+char *dk_host_kernel_param_fix(const struct dk_host *h, const char *params);
+/* The distro's package install command for the given packages per family
+ * (arch, debian, fedora); NULL entries fall back to the debian name. malloc'd. */
+char *dk_host_pkg_fix(const struct dk_host *h, const char *arch, const char *debian, const char *fedora);

@@ -22,6 +22,8 @@ struct dk_oc_config_opts {
 	const char *const *drivers;       /* extra UEFI drivers, NULL-terminated, or NULL */
 	const char *const *acpi;          /* SSDT file names placed in ACPI/, NULL-terminated, or NULL */
 	bool explain;                     /* collect explanations */
+	/* additions (config engineer) */
+	const char *release;              /* OpenCore release of the sample ("1.0.6"), NULL = detect */
 };
 
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
@@ -42,7 +44,7 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 struct dk_oc_image_opts {
 	const char *release;      /* OpenCorePkg release: zip or unpacked dir */
 	const char *config;       /* config.plist path */
-	const char *const *kexts; /* .kext dirs, NULL-terminated, or NULL */
+	const char *const *kexts; /* .kext dirs or kext release zips, NULL-terminated, or NULL */
 	const char *const *acpi;  /* .aml files, NULL-terminated, or NULL */
 	const char *recovery;     /* dir holding com.apple.recovery.boot (or the dir itself), or NULL */
 	uint64_t size;            /* bytes, 0 = auto */
@@ -50,5 +52,75 @@ struct dk_oc_image_opts {
 	bool reproducible;
 	bool force;
 	const char *output;
+	/* additions (image engineer) */
+	const char *const *drivers; /* extra UEFI driver .efi files (not in the release), or NULL */
+	const char *const *add;     /* "SRC:DEST" host file/dir copied to DEST in the volume, or NULL */
+	bool progress;              /* progress bar while copying data */
+	struct dk_oc_image_result *result; /* optional: what was built */
 };
+struct dk_oc_image_result {
+	uint64_t disk_bytes;      /* raw disk size */
+	uint64_t file_size;       /* output file length (qcow2 differs) */
+	uint64_t part_offset, part_bytes, payload_bytes;
+	uint32_t cluster_size;
+	char disk_guid[37], part_guid[37];
+	size_t nfiles;            /* files + directories in the volume */
+	char **drivers, **tools, **kexts, **acpi; /* copied names, NULL-terminated */
+	bool recovery;
+};
+void dk_oc_image_result_free(struct dk_oc_image_result *r);
+/* Build the image: GPT + FAT32 ESP (label OPENCORE) holding EFI/BOOT/BOOTx64.efi,
+ * EFI/OC/{OpenCore.efi,config.plist,ACPI,Drivers,Kexts,Resources,Tools}; only the
+ * drivers and tools the config enables are copied; every enabled Kernel/Add and
+ * ACPI/Add entry must be among the given kexts / ACPI files. */
 int dk_oc_image_build(const struct dk_oc_image_opts *o);
+
+/* Download a release zip (OpenCorePkg or a kext) from GitHub releases into the
+ * cache ($XDG_CACHE_HOME/dkvm/releases/<repo>/<version>/<asset>), verified by the
+ * SHA-256 the release API publishes. name: "OpenCorePkg", "Lilu", "VMHide", ...
+ * or "owner/repo"; version NULL = latest; mirror NULL = https://api.github.com
+ * and github.com (a mirror serves both the API paths and the download paths). */
+struct dk_oc_fetched {
+	char *name, *repo, *version, *asset, *path, *url, *sha256;
+	uint64_t size;
+	bool cached;    /* already in the cache, nothing downloaded */
+	bool verified;  /* SHA-256 matched a published digest */
+};
+int dk_oc_fetch(const char *name, const char *version, const char *mirror, struct dk_oc_fetched *out);
+void dk_oc_fetched_free(struct dk_oc_fetched *f);
+/* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
+const char *dk_oc_fetch_repo(const char *name);
+
+/* ---- additions (config engineer): release detection, validation ---- */
+
+/* The OpenCore release a Sample.plist belongs to: `given` when set, else a
+ * version X.Y.Z found in its path (e.g. OpenCore-1.0.6-RELEASE/Docs/Sample.plist,
+ * Sample-1.0.6.plist), else the release whose Sample.plist has the same SHA-256
+ * (known: 1.0.5, 1.0.6/1.0.7), else "unknown". Returns a static or the given string. */
+const char *dk_oc_sample_release(const char *sample_path, const char *given);
+
+enum dk_oc_severity { DK_OC_ERROR = 0, DK_OC_WARNING = 1 };
+struct dk_oc_finding {
+	enum dk_oc_severity severity;
+	char *path;    /* "Kernel/Add[2]/BundlePath", "" for the whole file */
+	char *rule;    /* "schema.unknown-key", "kernel.plugin-order", "efi.missing-file", ... */
+	char *message;
+};
+struct dk_oc_findings {
+	struct dk_oc_finding *v;
+	int n, errors, warnings;
+};
+void dk_oc_findings_free(struct dk_oc_findings *f);
+
+struct dk_oc_validate_opts {
+	const char *config_path; /* NULL with image: EFI/OC/config.plist of the image */
+	const char *sample_path; /* schema source, or NULL (rules only) */
+	const char *efi_dir;     /* EFI tree to check against (the dir holding OC/, or EFI/OC itself), or NULL */
+	const char *image;       /* disk image (GPT ESP or bare FAT32) holding EFI/OC, or NULL */
+};
+/* Validate; -1 only when the inputs cannot be read/parsed (dk_fail set). The
+ * findings say whether the config is good: errors == 0. */
+int dk_oc_validate(const struct dk_oc_validate_opts *o, struct dk_oc_findings *out);
+/* The same on an in-memory XML config, schema from an optional in-memory sample. */
+int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *sample_xml, uint32_t sample_len,
+		       const char *efi_dir, struct dk_oc_findings *out);

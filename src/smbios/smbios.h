@@ -1,6 +1,7 @@
 /* Mac models and SMBIOS identities (serial, MLB, ROM, UUID). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct dk_mac_model {

@@ -1,0 +1,688 @@
+#include "fetch/download.h"
+#include "fetch/http.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define PIECE_NOCL (8u << 20)
+#define RUN_CAP (32ull << 20)
+
+enum { P_PENDING, P_INFLIGHT, P_DONE };
+
+struct piece {
+	uint64_t off;
+	uint32_t size;
+	const uint8_t *sha; /* NULL: unverified */
+	int state;
+	int retries;
+};
+
+struct job {
+	struct dk_download *d;
+	struct piece *p;
+	uint64_t n, total, done_count, run_cap;
+	int fd;
+	char *part, *state_path, *id;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool abort;
+	bool no_ranges; /* the server answered 200 to a ranged GET: one full stream instead */
+	char err[DK_ERRMSG_MAX];
+	struct dk_progress prog;
+	uint64_t bytes, refetched;
+};
+
+struct req {
+	struct job *j;
+	CURL *curl;
+	uint64_t first, last, cur, cur_got;
+	EVP_MD_CTX *md;
+	bool checked, complete, fatal;
+	bool full;     /* a whole-file GET (server without Range support) */
+	bool fellback; /* this ranged GET got a 200: released, not a failure */
+	char range_hdr[160];
+	char why[256];
+};
+
+/* ---- state file ---- */
+
+static void save_state(struct job *j)
+{
+	/* called with the lock held */
+	struct dk_buf b = {0};
+	dk_buf_printf(&b, "dkvm-download 1\nid %s\nsize %" PRIu64 "\npieces %" PRIu64 "\ndone ", j->id, j->total, j->n);
+	for (uint64_t i = 0; i < j->n; i++)
+		dk_buf_append(&b, j->p[i].state == P_DONE ? "1" : "0", 1);
+	dk_buf_append(&b, "\n", 1);
+	_cleanup_free_ char *tmp = dk_asprintf("%s.tmp", j->state_path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		int rc = dk_write_all(fd, b.data, b.len);
+		close(fd);
+		if (rc == 0 && rename(tmp, j->state_path) == 0) {
+			dk_buf_free(&b);
+			return;
+		}
+		unlink(tmp);
+	}
+	dk_errclear();
+	dk_buf_free(&b);
+}
+
+/* Load a matching state: marks DONE pieces; returns how many. */
+static uint64_t load_state(struct job *j)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (dk_read_file(j->state_path, &data, &len, 16u << 20) < 0) {
+		dk_errclear();
+		return 0;
+	}
+	char id[200];
+	uint64_t size, n;
+	int off = 0;
+	if (sscanf(data, "dkvm-download 1\nid %199s\nsize %" SCNu64 "\npieces %" SCNu64 "\ndone %n", id, &size, &n,
+		   &off) != 3 ||
+	    off == 0)
+		return 0;
+	if (strcmp(id, j->id) != 0 || size != j->total || n != j->n || len - (size_t)off < n)
+		return 0;
+	struct stat st;
+	if (stat(j->part, &st) < 0 || (uint64_t)st.st_size != j->total)
+		return 0;
+	const char *bits = data + off;
+	uint64_t count = 0;
+	_cleanup_close_ int fd = open(j->part, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint8_t *buf = NULL;
+	for (uint64_t i = 0; i < n; i++) {
+		if (bits[i] != '1')
+			continue;
+		struct piece *p = &j->p[i];
+		if (p->sha && !j->d->no_verify) {
+			/* re-check from disk: local read, no download */
+			buf = dk_realloc(buf, p->size);
+			uint8_t h[32];
+			unsigned int hl = 32;
+			if (dk_pread_all(fd, buf, p->size, (off_t)p->off) < 0) {
+				dk_errclear();
+				continue;
+			}
+			if (EVP_Digest(buf, p->size, h, &hl, EVP_sha256(), NULL) != 1 || memcmp(h, p->sha, 32) != 0)
+				continue;
+		}
+		p->state = P_DONE;
+		count++;
+	}
+	free(buf);
+	return count;
+}
+
+/* ---- transfer callbacks ---- */
+
+static void set_fatal(struct job *j, const char *msg)
+{
+	pthread_mutex_lock(&j->lock);
+	if (!j->abort) {
+		j->abort = true;
+		snprintf(j->err, sizeof j->err, "%s", msg);
+	}
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+static size_t hdr_cb(char *p, size_t sz, size_t n, void *ud)
+{
+	struct req *r = ud;
+	size_t len = sz * n;
+	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0)
+		r->range_hdr[0] = '\0';
+	if (len > 14 && strncasecmp(p, "content-range:", 14) == 0) {
+		size_t m = len - 14 < sizeof r->range_hdr - 1 ? len - 14 : sizeof r->range_hdr - 1;
+		memcpy(r->range_hdr, p + 14, m);
+		r->range_hdr[m] = '\0';
+	}
+	return len;
+}
+
+/* Check the response once, at its first body byte. 0 ok, -1 stop. */
+static int check_response(struct req *r)
+{
+	struct job *j = r->j;
+	long st = 0;
+	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &st);
+	char msg[DK_ERRMSG_MAX];
+	uint64_t start = j->p[r->first].off;
+	bool whole = start == 0 && r->last == j->n - 1;
+	if (st == 206) {
+		unsigned long long a = 0, b = 0, tot = 0;
+		const char *s = r->range_hdr;
+		while (*s == ' ')
+			s++;
+		int k = sscanf(s, "bytes %llu-%llu/%llu", &a, &b, &tot);
+		if (k < 2 || a != start) {
+			snprintf(msg, sizeof msg, "%s: bad Content-Range '%s' for a request at %" PRIu64, j->d->url,
+				 dk_strstrip(r->range_hdr), start);
+			set_fatal(j, msg);
+			return -1;
+		}
+		if (k == 3 && tot != j->total) {
+			snprintf(msg, sizeof msg, "%s: server has %llu bytes, expected %" PRIu64 "%s", j->d->url, tot,
+				 j->total, tot < j->total ? " (short file)" : "");
+			set_fatal(j, msg);
+			return -1;
+		}
+		return 0;
+	}
+	if (st == 200 && (whole || r->full)) {
+		curl_off_t cl = -1;
+		curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl >= 0 && (uint64_t)cl != j->total) {
+			snprintf(msg, sizeof msg, "%s: server has %lld bytes, expected %" PRIu64 "%s", j->d->url,
+				 (long long)cl, j->total, (uint64_t)cl < j->total ? " (short file)" : "");
+			set_fatal(j, msg);
+			return -1;
+		}
+		return 0;
+	}
+	if (st == 200) {
+		/* no Range support: stop the parallel workers, then one full stream */
+		pthread_mutex_lock(&j->lock);
+		if (!j->no_ranges)
+			dk_verbose("%s: server ignores Range requests; falling back to one stream", j->d->url);
+		j->no_ranges = true;
+		pthread_cond_broadcast(&j->cond);
+		pthread_mutex_unlock(&j->lock);
+		r->fellback = true;
+		return -1;
+	}
+	if (st == 416) {
+		snprintf(msg, sizeof msg, "%s: range %" PRIu64 "- not satisfiable (file on the server is shorter than %" PRIu64
+			 " bytes)", j->d->url, start, j->total);
+		set_fatal(j, msg);
+		return -1;
+	}
+	if (st >= 400 && st < 500) {
+		snprintf(msg, sizeof msg, "%s: HTTP %ld%s", j->d->url, st,
+			 st == 401 || st == 403 ? " (access denied: AssetToken or cookie rejected)" :
+			 st == 404		? " (not found)" :
+						  "");
+		set_fatal(j, msg);
+		return -1;
+	}
+	snprintf(r->why, sizeof r->why, "HTTP %ld", st);
+	return -1; /* 5xx etc.: retry */
+}
+
+/* Take back progress for bytes that will be fetched again (unsigned wrap = subtraction). */
+static void progress_sub(struct job *j, uint64_t n)
+{
+	if (n)
+		dk_progress_add(&j->prog, (uint64_t)0 - n);
+}
+
+static void piece_failed(struct job *j, uint64_t i, const char *why)
+{
+	/* lock held */
+	struct piece *p = &j->p[i];
+	p->state = P_PENDING;
+	p->retries++;
+	j->refetched++;
+	dk_verbose("%s: chunk %" PRIu64 ": %s; fetching it again (attempt %d)", j->d->label, i, why, p->retries + 1);
+	if (p->retries > j->d->max_retries && !j->abort) {
+		j->abort = true;
+		snprintf(j->err, sizeof j->err, "%s: chunk %" PRIu64 " (bytes %" PRIu64 "-%" PRIu64 "): %s, %d attempts",
+			 j->d->url, i, p->off, p->off + p->size - 1, why, p->retries);
+	}
+}
+
+static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
+{
+	struct req *r = ud;
+	struct job *j = r->j;
+	size_t len = sz * n, used = 0, skipped = 0;
+	if (!r->checked) {
+		r->checked = true;
+		if (check_response(r) < 0) {
+			r->fatal = __atomic_load_n(&j->abort, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	if (__atomic_load_n(&j->abort, __ATOMIC_RELAXED))
+		return 0;
+	while (used < len) {
+		if (r->cur > r->last) {
+			r->complete = true; /* more than we asked for: stop here */
+			return 0;
+		}
+		struct piece *p = &j->p[r->cur];
+		size_t take = len - used;
+		if (take > p->size - r->cur_got)
+			take = p->size - r->cur_got;
+		if (r->full && p->state == P_DONE) {
+			/* whole-file stream: this chunk is already verified, skip its bytes */
+			skipped += take;
+			r->cur_got += take;
+			used += take;
+			if (r->cur_got == p->size) {
+				r->cur++;
+				r->cur_got = 0;
+			}
+			continue;
+		}
+		if (dk_pwrite_all(j->fd, data + used, take, (off_t)(p->off + r->cur_got)) < 0) {
+			char msg[DK_ERRMSG_MAX];
+			snprintf(msg, sizeof msg, "%s: write: %s", j->part, dk_errmsg());
+			set_fatal(j, msg);
+			r->fatal = true;
+			return 0;
+		}
+		if (p->sha && !j->d->no_verify)
+			EVP_DigestUpdate(r->md, data + used, take);
+		r->cur_got += take;
+		used += take;
+		if (r->cur_got == p->size) {
+			bool ok = true;
+			if (p->sha && !j->d->no_verify) {
+				uint8_t h[32];
+				unsigned int hl = 32;
+				EVP_DigestFinal_ex(r->md, h, &hl);
+				ok = memcmp(h, p->sha, 32) == 0;
+				EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+			}
+			pthread_mutex_lock(&j->lock);
+			if (ok) {
+				p->state = P_DONE;
+				j->done_count++;
+				save_state(j);
+			} else {
+				piece_failed(j, r->cur, "SHA-256 mismatch");
+				progress_sub(j, p->size);
+			}
+			pthread_cond_broadcast(&j->cond);
+			pthread_mutex_unlock(&j->lock);
+			r->cur++;
+			r->cur_got = 0;
+		}
+	}
+	dk_progress_add(&j->prog, len - skipped);
+	__atomic_add_fetch(&j->bytes, len, __ATOMIC_RELAXED);
+	return len;
+}
+
+static int xferinfo_cb(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct req *r = ud;
+	if (!r->full && __atomic_load_n(&r->j->no_ranges, __ATOMIC_RELAXED)) {
+		r->fellback = true;
+		return 1;
+	}
+	return __atomic_load_n(&r->j->abort, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
+/* ---- workers ---- */
+
+static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
+{
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		if (j->abort || j->no_ranges || j->done_count == j->n) {
+			pthread_mutex_unlock(&j->lock);
+			return false;
+		}
+		uint64_t i = 0;
+		while (i < j->n && j->p[i].state != P_PENDING)
+			i++;
+		if (i == j->n) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+			continue;
+		}
+		uint64_t k = i, bytes = j->p[i].size;
+		if (j->p[i].retries == 0)
+			while (k + 1 < j->n && j->p[k + 1].state == P_PENDING && j->p[k + 1].retries == 0 &&
+			       bytes + j->p[k + 1].size <= j->run_cap) {
+				k++;
+				bytes += j->p[k].size;
+			}
+		for (uint64_t m = i; m <= k; m++)
+			j->p[m].state = P_INFLIGHT;
+		*first = i;
+		*last = k;
+		*retries = j->p[i].retries;
+		pthread_mutex_unlock(&j->lock);
+		return true;
+	}
+}
+
+static void backoff(int retries)
+{
+	/* exponential: 100 ms, 200 ms, 400 ms ... capped at 5 s */
+	long ms = 100L << (retries - 1 < 6 ? retries - 1 : 6);
+	if (ms > 5000)
+		ms = 5000;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* One GET of pieces [first, last] (ranged), or of the whole file (full). */
+static void one_request(struct job *j, CURL *c, EVP_MD_CTX *md, uint64_t first, uint64_t last, bool full)
+{
+	struct req r = {.j = j, .curl = c, .first = first, .last = last, .cur = first, .md = md, .full = full};
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	char range[64];
+	uint64_t a = j->p[first].off, b = j->p[last].off + j->p[last].size - 1;
+	snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, a, b);
+	curl_easy_setopt(c, CURLOPT_RANGE, full ? NULL : range);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &r);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	CURLcode rc = curl_easy_perform(c);
+	if (!r.checked && rc == CURLE_OK) {
+		/* no body at all */
+		r.checked = true;
+		if (check_response(&r) == 0)
+			snprintf(r.why, sizeof r.why, "empty response");
+	}
+	pthread_mutex_lock(&j->lock);
+	while (r.cur <= r.last && j->p[r.cur].state == P_DONE) /* full stream cut inside a verified chunk */
+		r.cur++, r.cur_got = 0;
+	if (r.cur <= r.last && !j->abort && !r.fellback) {
+		if (!r.why[0]) {
+			if (rc != CURLE_OK)
+				snprintf(r.why, sizeof r.why, "connection failed: %s",
+					 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			else
+				snprintf(r.why, sizeof r.why, "response ended early (%" PRIu64 " of %u bytes)", r.cur_got,
+					 j->p[r.cur].size);
+		}
+		piece_failed(j, r.cur, r.why);
+		progress_sub(j, r.cur_got);
+	}
+	for (uint64_t m = r.cur; m <= r.last; m++)
+		if (j->p[m].state == P_INFLIGHT)
+			j->p[m].state = P_PENDING;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+struct wctx {
+	struct job *j;
+	bool full;
+};
+
+static void *worker(void *arg)
+{
+	struct wctx *w = arg;
+	struct job *j = w->j;
+	struct dk_download *d = j->d;
+	CURL *c = dk_http_easy(d->url, d->allow_http, d->user_agent);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	struct curl_slist *h = NULL;
+	char *cookie = NULL;
+	if (!c || !md) {
+		set_fatal(j, "cannot initialise libcurl/OpenSSL");
+		goto out;
+	}
+	if (d->cookie) {
+		cookie = dk_asprintf("Cookie: %s", d->cookie);
+		h = curl_slist_append(h, cookie);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hdr_cb);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (w->full) {
+		/* one stream at a time, skipping verified chunks; bounded passes */
+		for (int pass = 0; pass <= d->max_retries; pass++) {
+			pthread_mutex_lock(&j->lock);
+			bool stop = j->abort || j->done_count == j->n;
+			pthread_mutex_unlock(&j->lock);
+			if (stop)
+				break;
+			if (pass)
+				backoff(pass);
+			one_request(j, c, md, 0, j->n - 1, true);
+		}
+		goto out;
+	}
+	uint64_t first, last;
+	int retries;
+	while (claim(j, &first, &last, &retries)) {
+		if (retries > 0)
+			backoff(retries);
+		one_request(j, c, md, first, last, false);
+	}
+out:
+	curl_slist_free_all(h);
+	free(cookie);
+	if (c)
+		curl_easy_cleanup(c);
+	EVP_MD_CTX_free(md);
+	return NULL;
+}
+
+static int head_size(struct dk_download *d, uint64_t *size)
+{
+	CURL *c = dk_http_easy(d->url, d->allow_http, d->user_agent);
+	if (!c)
+		return dk_fail("%s: cannot initialise libcurl", d->url);
+	struct curl_slist *h = NULL;
+	_cleanup_free_ char *cookie = d->cookie ? dk_asprintf("Cookie: %s", d->cookie) : NULL;
+	if (cookie)
+		h = curl_slist_append(h, cookie);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	CURLcode rc = curl_easy_perform(c);
+	long st = 0;
+	curl_off_t cl = -1;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK)
+		return dk_fail("%s: %s", d->url, curl_easy_strerror(rc));
+	if (st < 200 || st > 299)
+		return dk_fail("%s: HTTP %ld", d->url, st);
+	if (cl <= 0)
+		return dk_fail("%s: server does not report the size", d->url);
+	*size = (uint64_t)cl;
+	return 0;
+}
+
+static char *beside(const char *path, const char *suffix)
+{
+	_cleanup_free_ char *a = dk_strdup(path), *b = dk_strdup(path);
+	return dk_asprintf("%s/.%s.%s", dirname(a), basename(b), suffix);
+}
+
+int dk_download_run(struct dk_download *d)
+{
+	if (!d->connections)
+		d->connections = 4;
+	if (d->connections < 1 || d->connections > 32)
+		return dk_fail("%s: --connections must be 1..32", d->path);
+	if (!d->max_retries)
+		d->max_retries = 5;
+	if (!d->label)
+		d->label = d->path;
+	d->bytes_downloaded = d->pieces_resumed = d->pieces_refetched = 0;
+	d->already_complete = false;
+	if (dk_url_is_http(d->url) && !d->allow_http)
+		return dk_fail("%s: refusing plain HTTP here (use https)", d->url);
+
+	struct job j = {.d = d, .fd = -1};
+	/* pieces */
+	if (d->cl) {
+		j.n = d->cl->count;
+		j.total = d->cl->image_size;
+		j.p = dk_calloc(j.n, sizeof *j.p);
+		for (uint64_t i = 0; i < j.n; i++) {
+			j.p[i].off = d->cl->chunks[i].offset;
+			j.p[i].size = d->cl->chunks[i].size;
+			j.p[i].sha = d->cl->chunks[i].sha256;
+		}
+		char hex[65];
+		dk_hex(d->cl->file_sha256, 32, hex);
+		j.id = dk_asprintf("chunklist-%s", hex);
+	} else {
+		uint64_t size = d->size;
+		if (!size && head_size(d, &size) < 0)
+			return -1;
+		j.total = size;
+		j.n = (size + PIECE_NOCL - 1) / PIECE_NOCL;
+		j.p = dk_calloc(j.n ? j.n : 1, sizeof *j.p);
+		for (uint64_t i = 0; i < j.n; i++) {
+			j.p[i].off = i * PIECE_NOCL;
+			j.p[i].size = (uint32_t)(size - j.p[i].off < PIECE_NOCL ? size - j.p[i].off : PIECE_NOCL);
+		}
+		_cleanup_free_ char *base = dk_url_basename(d->url);
+		j.id = dk_asprintf("size-%" PRIu64 "-%s", size, base);
+	}
+	d->pieces = j.n;
+	int ret = -1;
+	j.part = beside(d->path, "dkvm-part");
+	j.state_path = beside(d->path, "dkvm-state");
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.cond, NULL);
+
+	/* an existing final file */
+	struct stat st;
+	if (lstat(d->path, &st) == 0 && !d->force) {
+		if (d->cl && !d->no_verify) {
+			if (dk_chunklist_verify_image(d->cl, d->path, NULL) == 0) {
+				d->already_complete = true;
+				ret = 0;
+			} else {
+				dk_fail("%s: already exists and does not match its chunklist (use --force to replace it)",
+					d->path);
+			}
+		} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == j.total) {
+			d->already_complete = true;
+			ret = 0;
+		} else {
+			dk_fail("%s: already exists (use --force to replace it)", d->path);
+		}
+		goto done;
+	}
+
+	uint64_t resumed = load_state(&j);
+	if (d->resume && resumed == 0) {
+		dk_fail("%s: nothing to resume (no matching partial download beside it)", d->path);
+		goto done;
+	}
+	d->pieces_resumed = resumed;
+	j.done_count = resumed;
+	if (resumed)
+		dk_info("%s: resuming: %" PRIu64 " of %" PRIu64 " chunks already verified", d->label, resumed, j.n);
+	j.fd = open(j.part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
+	if (j.fd < 0) {
+		dk_fail_errno("%s", j.part);
+		goto done;
+	}
+	if (ftruncate(j.fd, (off_t)j.total) < 0) {
+		dk_fail_errno("%s", j.part);
+		goto done;
+	}
+	if (!resumed) {
+		pthread_mutex_lock(&j.lock);
+		save_state(&j);
+		pthread_mutex_unlock(&j.lock);
+	}
+	uint64_t pending = 0, resumed_bytes = 0;
+	for (uint64_t i = 0; i < j.n; i++) {
+		if (j.p[i].state == P_DONE)
+			resumed_bytes += j.p[i].size;
+		else
+			pending += j.p[i].size;
+	}
+	j.run_cap = (pending + (uint64_t)d->connections - 1) / (uint64_t)d->connections;
+	if (j.run_cap > RUN_CAP)
+		j.run_cap = RUN_CAP;
+	dk_progress_start(&j.prog, d->label, j.total);
+	dk_progress_set(&j.prog, resumed_bytes);
+	int nw = d->connections;
+	if ((uint64_t)nw > j.n - resumed)
+		nw = (int)(j.n - resumed);
+	pthread_t th[32];
+	int started = 0;
+	struct wctx par = {&j, false}, seq = {&j, true};
+	for (int i = 0; i < nw; i++) {
+		if (pthread_create(&th[i], NULL, worker, &par) != 0) {
+			set_fatal(&j, "cannot start a download thread");
+			break;
+		}
+		started++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (j.no_ranges && !j.abort && j.done_count != j.n)
+		worker(&seq);
+	dk_progress_finish(&j.prog);
+	d->bytes_downloaded = j.bytes;
+	d->pieces_refetched = j.refetched;
+	if (j.abort || j.done_count != j.n) {
+		dk_fail("%s", j.abort ? j.err : "download incomplete");
+		goto done;
+	}
+	if (fsync(j.fd) < 0) {
+		dk_fail_errno("%s", j.part);
+		goto done;
+	}
+	close(j.fd);
+	j.fd = -1;
+	if (rename(j.part, d->path) < 0) {
+		dk_fail_errno("%s", d->path);
+		goto done;
+	}
+	unlink(j.state_path);
+	{
+		_cleanup_free_ char *dd = dk_strdup(d->path);
+		_cleanup_close_ int dfd = open(dirname(dd), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0)
+			fsync(dfd);
+	}
+	ret = 0;
+done:
+	if (j.fd >= 0) {
+		close(j.fd);
+		if (ret < 0 && j.done_count == 0) {
+			/* nothing worth keeping for a resume */
+			unlink(j.part);
+			unlink(j.state_path);
+		}
+	}
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.cond);
+	free(j.p);
+	free(j.part);
+	free(j.state_path);
+	free(j.id);
+	return ret;
+}

@@ -1,0 +1,39 @@
+/* Parallel, verified, resumable download of one file.
+ *
+ * The file is split into pieces: the chunks of its chunklist when there is one
+ * (each piece's SHA-256 is checked as its bytes arrive, no second pass), else
+ * fixed 8 MiB pieces (size checked only). N workers, each with its own libcurl
+ * handle, claim runs of consecutive pending pieces and fetch them with one
+ * ranged GET, writing with pwrite into "<dir>/.<name>.dkvm-part". A piece that
+ * fails its hash, or is cut short by a dropped connection, is re-fetched alone
+ * by range (bounded retries, exponential backoff); the others are kept.
+ * "<dir>/.<name>.dkvm-state" records the finished pieces, so an interrupted run
+ * resumes (finished pieces are re-hashed from disk, not downloaded again).
+ * The final path appears only when every piece is complete and verified. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fetch/chunklist.h"
+
+struct dk_download {
+	const char *url;
+	const char *cookie;     /* Cookie header value ("AssetToken=..."), or NULL */
+	const char *user_agent; /* NULL: dkvm/VERSION */
+	bool allow_http;
+	const char *path;              /* final path */
+	const struct dk_chunklist *cl; /* piece hashes, or NULL */
+	uint64_t size;                 /* without cl: expected size, 0 = ask the server */
+	int connections;               /* default 4 */
+	int max_retries;               /* per piece; default 5 */
+	bool resume;                   /* require an interrupted download to resume */
+	bool force;                    /* replace an existing final file */
+	bool no_verify;                /* (bench) do not hash */
+	const char *label;             /* progress label */
+	/* results */
+	uint64_t bytes_downloaded; /* body bytes received in this run */
+	uint64_t pieces, pieces_resumed, pieces_refetched;
+	bool already_complete;     /* final path existed and verified */
+};
+
+int dk_download_run(struct dk_download *d);

@@ -1,0 +1,50 @@
+/* Small libcurl helpers shared by the fetch area: one-shot requests into
+ * memory and easy-handle setup (protocol restrictions, TLS verification,
+ * timeouts). HTTPS is verified; plain HTTP is refused unless the caller allows
+ * it (Apple's osrecovery protocol, loopback test servers). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <curl/curl.h>
+
+#include "util/mem.h"
+
+#define DK_RECOVERY_UA "InternetRecovery/1.0"
+
+/* curl_global_init exactly once (thread-safe). */
+void dk_http_init(void);
+
+/* A new easy handle for url with dkvm's defaults. */
+CURL *dk_http_easy(const char *url, bool allow_http, const char *user_agent);
+
+struct dk_http_req {
+	const char *url;
+	const char *post;         /* body; POST when non-NULL */
+	const char *content_type; /* for POST */
+	const char *cookie;       /* Cookie: header value */
+	const char *user_agent;
+	bool allow_http;
+	bool connection_close;
+	long timeout_s;           /* whole request; 0: none */
+	long connect_timeout_s;   /* 0: 15 s */
+	size_t max_body;          /* 0: 64 MiB */
+};
+
+struct dk_http_resp {
+	long status;
+	struct dk_buf body;
+	struct dk_buf headers; /* raw header lines of the final response */
+};
+
+/* Perform the request. Returns 0 on any HTTP answer (check status), -1 on a
+ * transport error (message names the URL). */
+int dk_http_request(const struct dk_http_req *r, struct dk_http_resp *resp);
+/* GET url into resp; fails unless the status is 2xx. */
+int dk_http_get(const struct dk_http_req *r, struct dk_http_resp *resp);
+void dk_http_resp_free(struct dk_http_resp *resp);
+/* Value of the first response header name (case-insensitive), malloc'd, or NULL. */
+char *dk_http_header(const struct dk_http_resp *resp, const char *name);
+/* Whether url is plain http:// */
+bool dk_url_is_http(const char *url);
+/* Last path component of a URL (query and fragment dropped), malloc'd. */
+char *dk_url_basename(const char *url);

@@ -1,0 +1,631 @@
+/* config.plist = the release's Sample.plist + the recipes (recipes.c) + the
+ * entries for what the EFI image holds (drivers, kexts, SSDTs) + the SMBIOS. */
+#include "opencore/oc_internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/paths.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dk_oc_changes_free(struct dk_oc_changes *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->n; i++) {
+		free(c->v[i].path);
+		free(c->v[i].value);
+		free(c->v[i].reason);
+	}
+	free(c->v);
+	c->v = NULL;
+	c->n = 0;
+}
+
+/* SHA-256 of the Docs/Sample.plist of known releases (1.0.6 and 1.0.7 ship
+ * the same file). */
+static const struct {
+	const char *sha256, *release;
+} known_samples[] = {
+	{"81e498e89c42c6b150880e6e35fb8e7df961bd37ae85308f672eb27ae302640c", "1.0.5"},
+	{"1bd3a503d2d71b531249e9d52fb1b8307e61547f6e593743da4969e5e2574203", "1.0.6/1.0.7"},
+};
+
+static const char *sample_fingerprint(const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (!path || dk_read_file(path, &data, &len, 64u << 20) < 0) {
+		dk_errclear();
+		return "unknown";
+	}
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+		return "unknown";
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	for (size_t i = 0; i < DK_ARRAY_SIZE(known_samples); i++)
+		if (!strcmp(hex, known_samples[i].sha256))
+			return known_samples[i].release;
+	return "unknown";
+}
+
+const char *dk_oc_sample_release(const char *sample_path, const char *given)
+{
+	static _Thread_local char buf[32];
+	if (given && *given)
+		return given;
+	const char *best = NULL;
+	size_t bestlen = 0;
+	for (const char *p = sample_path ? sample_path : ""; *p; p++) {
+		if (!isdigit((unsigned char)*p) || (p > sample_path && (isdigit((unsigned char)p[-1]) || p[-1] == '.')))
+			continue;
+		const char *q = p;
+		int dots = 0;
+		while (isdigit((unsigned char)*q) || (*q == '.' && isdigit((unsigned char)q[1]))) {
+			if (*q == '.')
+				dots++;
+			q++;
+		}
+		if (dots == 2 && (size_t)(q - p) < sizeof buf) {
+			best = p;
+			bestlen = (size_t)(q - p);
+		}
+	}
+	if (!best)
+		return sample_fingerprint(sample_path);
+	memcpy(buf, best, bestlen);
+	buf[bestlen] = 0;
+	return buf;
+}
+
+struct ctx {
+	const struct dk_oc_config_opts *o;
+	plist_t root, pristine;
+	const char *sample_name;
+	const char *release;
+	enum dk_host_cpu_kind cpu;
+	struct dk_kext *kexts;
+	int nkexts;
+	struct dk_oc_changes *changes;
+	char **bootargs;      /* tokens to add */
+	const char **bootarg_reasons;
+	int nbootargs;
+};
+
+static int missing(struct ctx *c, const char *path)
+{
+	return dk_fail("%s (OpenCore %s): missing key %s", c->sample_name, c->release, path);
+}
+
+static void record(struct ctx *c, const char *path, const char *value, const char *reason, bool merge)
+{
+	if (!c->changes)
+		return;
+	if (merge)
+		for (int i = 0; i < c->changes->n; i++)
+			if (!strcmp(c->changes->v[i].path, path)) {
+				free(c->changes->v[i].value);
+				free(c->changes->v[i].reason);
+				c->changes->v[i].value = dk_strdup(value);
+				c->changes->v[i].reason = dk_strdup(reason);
+				return;
+			}
+	c->changes->v = dk_realloc(c->changes->v, sizeof *c->changes->v * (size_t)(c->changes->n + 1));
+	struct dk_oc_change *ch = &c->changes->v[c->changes->n++];
+	ch->path = dk_strdup(path);
+	ch->value = dk_strdup(value);
+	ch->reason = dk_strdup(reason ? reason : "");
+}
+
+static int hexnib(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* A node from a typed textual value; NULL + dk_fail on a bad table value. */
+static plist_t make_node(char type, const char *value)
+{
+	switch (type) {
+	case 'b':
+		return plist_new_bool(!strcmp(value, "true"));
+	case 'i': {
+		char *end;
+		long long v = strtoll(value, &end, 0);
+		if (*end) {
+			dk_fail("recipe value '%s' is not an integer", value);
+			return NULL;
+		}
+		return plist_new_uint((uint64_t)v);
+	}
+	case 's':
+		return plist_new_string(value);
+	case 'a':
+		return plist_new_data(value, strlen(value));
+	case 'x': {
+		size_t n = strlen(value);
+		if (n % 2) {
+			dk_fail("recipe value '%s' is not hex", value);
+			return NULL;
+		}
+		uint8_t buf[64];
+		if (n / 2 > sizeof buf) {
+			dk_fail("recipe value '%s' too long", value);
+			return NULL;
+		}
+		for (size_t i = 0; i < n / 2; i++) {
+			int h = hexnib(value[2 * i]), l = hexnib(value[2 * i + 1]);
+			if (h < 0 || l < 0) {
+				dk_fail("recipe value '%s' is not hex", value);
+				return NULL;
+			}
+			buf[i] = (uint8_t)(h << 4 | l);
+		}
+		return plist_new_data((const char *)buf, n / 2);
+	}
+	}
+	dk_fail("recipe type '%c' unknown", type);
+	return NULL;
+}
+
+/* '$' values from the context; *skip when the value is not given. */
+static plist_t context_node(struct ctx *c, const char *what, bool *skip)
+{
+	const struct dk_smbios *s = c->o->smbios;
+	*skip = false;
+	if (!strcmp(what, "product"))
+		return plist_new_string(s->product);
+	if (!strcmp(what, "serial"))
+		return plist_new_string(s->serial);
+	if (!strcmp(what, "mlb"))
+		return plist_new_string(s->mlb);
+	if (!strcmp(what, "uuid"))
+		return plist_new_string(s->uuid);
+	if (!strcmp(what, "rom"))
+		return plist_new_data((const char *)s->rom, 6);
+	if (!strcmp(what, "resolution")) {
+		if (!c->o->resolution) {
+			*skip = true;
+			return NULL;
+		}
+		return plist_new_string(c->o->resolution);
+	}
+	dk_fail("recipe context value '%s' unknown", what);
+	return NULL;
+}
+
+static bool list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && !strncasecmp(p, name, n))
+			return true;
+		p += len;
+		if (*p == '|')
+			p++;
+	}
+	return false;
+}
+
+static bool kext_present(struct ctx *c, const char *id)
+{
+	for (int i = 0; i < c->nkexts; i++)
+		if (!strcmp(c->kexts[i].identifier, id))
+			return true;
+	return false;
+}
+
+static bool applies(struct ctx *c, const struct dk_oc_recipe *r)
+{
+	const struct dk_oc_config_opts *o = c->o;
+	if (r->models && !list_has(r->models, o->model->name))
+		return false;
+	if (r->os_min && dk_macos_cmp(o->macos, dk_macos_find(r->os_min)) < 0)
+		return false;
+	if (r->os_max && dk_macos_cmp(o->macos, dk_macos_find(r->os_max)) > 0)
+		return false;
+	if (r->gpus && !(r->gpus & (1u << o->gpu)))
+		return false;
+	if (r->cpus && !(r->cpus & (1u << c->cpu)))
+		return false;
+	if (r->kext) {
+		bool neg = r->kext[0] == '!';
+		if (kext_present(c, r->kext + neg) == neg)
+			return false;
+	}
+	return true;
+}
+
+static bool is_map_parent(const char *parent)
+{
+	return dk_startswith(parent, "NVRAM/Add/") || dk_startswith(parent, "DeviceProperties/Add/");
+}
+
+static int set_node(struct ctx *c, const char *path, plist_t node, const char *reason)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *parent_path = dk_strndup(path, (size_t)(slash - path));
+	const char *key = slash + 1;
+	plist_t parent = dk_pl_get(c->root, parent_path);
+	if (!dk_pl_is(parent, PLIST_DICT)) {
+		plist_free(node);
+		return missing(c, parent_path);
+	}
+	plist_t old = plist_dict_get_item(parent, key);
+	if (!old && !is_map_parent(parent_path)) {
+		plist_free(node);
+		return missing(c, path);
+	}
+	if (old && plist_get_node_type(old) != plist_get_node_type(node)) {
+		plist_type ot = plist_get_node_type(old), nt = plist_get_node_type(node);
+		plist_free(node);
+		return dk_fail("%s (OpenCore %s): %s is a %s, the recipe expects a %s", c->sample_name, c->release,
+			       path, dk_pl_type_name(ot), dk_pl_type_name(nt));
+	}
+	_cleanup_free_ char *before = dk_pl_render(old);
+	_cleanup_free_ char *after = dk_pl_render(node);
+	bool same = old && !strcmp(before, after);
+	_cleanup_free_ char *why = same ? dk_asprintf("%s [Sample value kept]", reason) : dk_strdup(reason);
+	record(c, path, after, why, true);
+	plist_dict_set_item(parent, key, node);
+	return 0;
+}
+
+static int do_clear(struct ctx *c, const char *path, const char *reason)
+{
+	plist_t n = dk_pl_get(c->root, path);
+	if (!n)
+		return missing(c, path);
+	uint32_t before = 0;
+	if (dk_pl_is(n, PLIST_ARRAY)) {
+		before = plist_array_get_size(n);
+		while (plist_array_get_size(n) > 0)
+			plist_array_remove_item(n, plist_array_get_size(n) - 1);
+	} else if (dk_pl_is(n, PLIST_DICT)) {
+		before = plist_dict_get_size(n);
+		for (;;) {
+			plist_dict_iter it = NULL;
+			plist_dict_new_iter(n, &it);
+			char *key = NULL;
+			plist_t v = NULL;
+			plist_dict_next_item(n, it, &key, &v);
+			free(it);
+			if (!key)
+				break;
+			plist_dict_remove_item(n, key);
+			free(key);
+		}
+	} else {
+		return dk_fail("%s (OpenCore %s): %s is a %s, expected an array or dictionary", c->sample_name,
+			       c->release, path, dk_pl_type_name(plist_get_node_type(n)));
+	}
+	if (before) {
+		_cleanup_free_ char *v = dk_asprintf("emptied (%u Sample entries removed)", before);
+		record(c, path, v, reason, true);
+	}
+	return 0;
+}
+
+/* Append an entry built on the Sample's own entry schema. */
+static int do_append(struct ctx *c, const char *path, const struct dk_oc_field *fields, const char *reason)
+{
+	plist_t arr = dk_pl_get(c->root, path);
+	if (!dk_pl_is(arr, PLIST_ARRAY))
+		return missing(c, path);
+	plist_t tarr = dk_pl_get(c->pristine, path);
+	plist_t tmpl = dk_pl_is(tarr, PLIST_ARRAY) && plist_array_get_size(tarr) > 0 ? plist_array_get_item(tarr, 0) : NULL;
+	if (tmpl && !dk_pl_is(tmpl, PLIST_DICT))
+		tmpl = NULL;
+	plist_t e = tmpl ? plist_copy(tmpl) : plist_new_dict();
+	const char *label = NULL;
+	for (const struct dk_oc_field *f = fields; f->key; f++) {
+		plist_t v = make_node(f->type, f->value);
+		if (!v) {
+			plist_free(e);
+			return -1;
+		}
+		plist_t t = tmpl ? plist_dict_get_item(tmpl, f->key) : NULL;
+		if (tmpl && !t) {
+			plist_free(v);
+			plist_free(e);
+			_cleanup_free_ char *p = dk_asprintf("%s[]/%s", path, f->key);
+			return missing(c, p);
+		}
+		if (t && plist_get_node_type(t) != plist_get_node_type(v)) {
+			plist_type tt = plist_get_node_type(t), vt = plist_get_node_type(v);
+			plist_free(v);
+			plist_free(e);
+			return dk_fail("%s (OpenCore %s): %s[]/%s is a %s, dkvm writes a %s", c->sample_name,
+				       c->release, path, f->key, dk_pl_type_name(tt), dk_pl_type_name(vt));
+		}
+		plist_dict_set_item(e, f->key, v);
+		if (!label && (!strcmp(f->key, "Path") || !strcmp(f->key, "BundlePath") || !strcmp(f->key, "Comment")))
+			label = f->value;
+	}
+	uint32_t idx = plist_array_get_size(arr);
+	plist_array_append_item(arr, e);
+	_cleanup_free_ char *p = dk_asprintf("%s[%u]", path, idx);
+	_cleanup_free_ char *v = dk_asprintf("+ %s", label ? label : "entry");
+	record(c, p, v, reason, false);
+	return 0;
+}
+
+static int apply_recipe(struct ctx *c, const struct dk_oc_recipe *r)
+{
+	switch (r->op) {
+	case DK_OC_CLEAR:
+		return do_clear(c, r->path, r->reason);
+	case DK_OC_APPEND:
+		return do_append(c, r->path, r->fields, r->reason);
+	case DK_OC_BOOTARG:
+		c->bootargs = dk_realloc(c->bootargs, sizeof *c->bootargs * (size_t)(c->nbootargs + 1));
+		c->bootarg_reasons = dk_realloc(c->bootarg_reasons, sizeof *c->bootarg_reasons * (size_t)(c->nbootargs + 1));
+		c->bootargs[c->nbootargs] = dk_strdup(r->value);
+		c->bootarg_reasons[c->nbootargs++] = r->reason;
+		return 0;
+	case DK_OC_SET: {
+		plist_t n;
+		if (r->type == '$') {
+			bool skip;
+			n = context_node(c, r->value, &skip);
+			if (skip)
+				return 0;
+		} else {
+			n = make_node(r->type, r->value);
+		}
+		if (!n)
+			return -1;
+		return set_node(c, r->path, n, r->reason);
+	}
+	}
+	return 0;
+}
+
+static bool has_token(const char *args, const char *tok)
+{
+	size_t n = strlen(tok);
+	for (const char *p = args; (p = strstr(p, tok)); p += n)
+		if ((p == args || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+			return true;
+	return false;
+}
+
+static int apply_bootargs(struct ctx *c)
+{
+	if (c->nbootargs == 0)
+		return 0;
+	const char *path = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
+	plist_t n = dk_pl_get(c->root, path);
+	if (!n)
+		return missing(c, path);
+	if (!dk_pl_is(n, PLIST_STRING))
+		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, path);
+	struct dk_buf b = {0};
+	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
+	for (int i = 0; i < c->nbootargs; i++) {
+		if (has_token(b.data, c->bootargs[i]))
+			continue;
+		if (b.len)
+			dk_buf_puts(&b, " ");
+		dk_buf_puts(&b, c->bootargs[i]);
+		_cleanup_free_ char *v = dk_asprintf("+ %s", c->bootargs[i]);
+		record(c, path, v, c->bootarg_reasons[i], false);
+	}
+	plist_set_string_val(n, b.data);
+	_cleanup_free_ char *v = dk_asprintf("\"%s\"", b.data);
+	record(c, path, v, "resulting boot-args (Sample's \"-v keepsyms=1\" plus the tokens above)", false);
+	dk_buf_free(&b);
+	return 0;
+}
+
+static int add_kexts(struct ctx *c)
+{
+	for (int i = 0; i < c->nkexts; i++) {
+		const struct dk_kext *k = &c->kexts[i];
+		_cleanup_free_ char *comment = k->version ? dk_asprintf("%s %s", k->name, k->version) : dk_strdup(k->name);
+		struct dk_oc_field f[] = {
+			{"Arch", 's', "Any"},
+			{"BundlePath", 's', k->bundle_path},
+			{"Comment", 's', comment},
+			{"Enabled", 'b', "true"},
+			{"ExecutablePath", 's', k->executable},
+			{"MaxKernel", 's', k->max_kernel},
+			{"MinKernel", 's', k->min_kernel},
+			{"PlistPath", 's', "Contents/Info.plist"},
+			{NULL, 0, NULL},
+		};
+		struct dk_buf why = {0};
+		dk_buf_printf(&why, "kext %s (%s) from %s", k->identifier, k->executable[0] ? k->executable : "plist-only",
+			      c->o->kexts_dir);
+		if (k->parent >= 0)
+			dk_buf_printf(&why, "; plugin of %s, placed after it", c->kexts[k->parent].bundle_path);
+		for (int d = 0; d < k->ndeps; d++)
+			for (int j = 0; j < i; j++)
+				if (!strcmp(c->kexts[j].identifier, k->deps[d]))
+					dk_buf_printf(&why, "; after %s (OSBundleLibraries)", c->kexts[j].name);
+		if (k->kernel_reason)
+			dk_buf_printf(&why, "; MinKernel %s%s%s: %s", k->min_kernel, k->max_kernel[0] ? " MaxKernel " : "",
+				      k->max_kernel, k->kernel_reason);
+		int r = do_append(c, "Kernel/Add", f, why.data);
+		dk_buf_free(&why);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_named(struct ctx *c, const char *path, const char *const *names, const char *suffix1,
+		     const char *suffix2, bool driver)
+{
+	for (int i = 0; names && names[i]; i++) {
+		const char *n = names[i];
+		if (!dk_name_is_safe(n) || !(dk_endswith(n, suffix1) || (suffix2 && dk_endswith(n, suffix2))))
+			return dk_fail("%s: '%s' is not a plain %s%s%s file name", path, n, suffix1, suffix2 ? " or " : "",
+				       suffix2 ? suffix2 : "");
+		/* skip duplicates of what the recipes already added */
+		plist_t arr = dk_pl_get(c->root, path);
+		bool dup = false;
+		for (uint32_t j = 0; dk_pl_is(arr, PLIST_ARRAY) && j < plist_array_get_size(arr); j++) {
+			const char *p = dk_pl_str(plist_array_get_item(arr, j), "Path");
+			if (p && !strcasecmp(p, n))
+				dup = true;
+		}
+		if (dup)
+			continue;
+		struct dk_oc_field fd[] = {
+			{"Path", 's', n}, {"Enabled", 'b', "true"}, {"LoadEarly", 'b', "false"},
+			{"Arguments", 's', ""}, {"Comment", 's', n}, {NULL, 0, NULL},
+		};
+		struct dk_oc_field fa[] = {
+			{"Path", 's', n}, {"Enabled", 'b', "true"}, {"Comment", 's', n}, {NULL, 0, NULL},
+		};
+		if (do_append(c, path, driver ? fd : fa, driver ? "extra UEFI driver requested" : "SSDT placed in EFI/OC/ACPI") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum dk_host_cpu_kind detect_cpu(void)
+{
+	_cleanup_free_ char *p = dk_host_path("/proc/cpuinfo");
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	if (dk_read_file(p, &data, &len, 16u << 20) < 0) {
+		dk_errclear();
+		return DK_HOSTCPU_INTEL;
+	}
+	if (strstr(data, "AuthenticAMD"))
+		return DK_HOSTCPU_AMD;
+	return DK_HOSTCPU_INTEL;
+}
+
+static bool resolution_ok(const char *s)
+{
+	if (!strcmp(s, "Max"))
+		return true;
+	const char *p = s;
+	int parts = 0;
+	while (parts < 3) {
+		if (!isdigit((unsigned char)*p) || *p == '0')
+			return false;
+		while (isdigit((unsigned char)*p))
+			p++;
+		parts++;
+		if (parts == 1 && *p == 'x') {
+			p++;
+			continue;
+		}
+		if (parts == 2 && *p == '@') {
+			p++;
+			continue;
+		}
+		break;
+	}
+	return *p == 0 && parts >= 2;
+}
+
+/* Run the validator on the result (schema against the pristine sample); what
+ * it finds comes from the inputs (an extra driver, a kext), so warn. */
+static void self_check(struct ctx *c, const char *xml, uint32_t len)
+{
+	char *sx = NULL;
+	uint32_t slen = 0;
+	plist_to_xml(c->pristine, &sx, &slen);
+	struct dk_oc_findings f;
+	if (dk_oc_validate_xml(xml, len, sx, slen, NULL, &f) == 0) {
+		for (int i = 0; i < f.n; i++)
+			if (f.v[i].severity == DK_OC_ERROR)
+				dk_warn("config.plist: %s: %s [%s]", f.v[i].path, f.v[i].message, f.v[i].rule);
+		dk_oc_findings_free(&f);
+	} else {
+		dk_errclear();
+	}
+	if (sx)
+		plist_to_xml_free(sx);
+}
+
+int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *len,
+		       struct dk_oc_changes *changes)
+{
+	*xml = NULL;
+	*len = 0;
+	if (changes)
+		memset(changes, 0, sizeof *changes);
+	if (!o || !o->sample_path || !o->model || !o->macos || !o->smbios)
+		return dk_fail("opencore config: sample, model, macOS release and SMBIOS are required");
+	if (!dk_mac_model_supports(o->model, o->macos)) {
+		const struct dk_macos *lo = dk_macos_find(o->model->macos_min), *hi = dk_macos_find(o->model->macos_max);
+		return dk_fail("%s does not run macOS %s (%s): it supports %s to %s", o->model->name, o->macos->marketing,
+			       o->macos->version, lo ? lo->marketing : "?", hi ? hi->marketing : "?");
+	}
+	if (strcasecmp(o->smbios->product, o->model->name) != 0)
+		return dk_fail("SMBIOS identity is for %s, not %s", o->smbios->product, o->model->name);
+	if (o->resolution && !resolution_ok(o->resolution))
+		return dk_fail("resolution '%s': expected WxH, WxH@BPP or Max", o->resolution);
+
+	struct ctx c = {.o = o, .changes = changes};
+	const char *slash = strrchr(o->sample_path, '/');
+	c.sample_name = slash ? slash + 1 : o->sample_path;
+	c.release = dk_oc_sample_release(o->sample_path, o->release);
+	c.cpu = o->host_cpu == DK_HOSTCPU_AUTO ? detect_cpu() : o->host_cpu;
+	int r = -1;
+	if (dk_pl_load(o->sample_path, &c.root) < 0)
+		goto out;
+	c.pristine = plist_copy(c.root);
+	if (o->kexts_dir && dk_kexts_scan(o->kexts_dir, &c.kexts, &c.nkexts) < 0)
+		goto out;
+	for (int i = 0; i < dk_oc_recipe_count; i++)
+		if (applies(&c, &dk_oc_recipes[i]) && apply_recipe(&c, &dk_oc_recipes[i]) < 0)
+			goto out;
+	if (apply_bootargs(&c) < 0)
+		goto out;
+	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
+		goto out;
+	if (add_named(&c, "ACPI/Add", o->acpi, ".aml", ".bin", false) < 0)
+		goto out;
+	if (add_kexts(&c) < 0)
+		goto out;
+	char *out = NULL;
+	uint32_t olen = 0;
+	plist_to_xml(c.root, &out, &olen);
+	if (!out) {
+		dk_fail("%s: cannot serialize the configuration", c.sample_name);
+		goto out;
+	}
+	*xml = dk_malloc((size_t)olen + 1);
+	memcpy(*xml, out, olen);
+	(*xml)[olen] = 0;
+	*len = olen;
+	plist_to_xml_free(out);
+	self_check(&c, *xml, olen);
+	r = 0;
+out:
+	if (r < 0 && changes)
+		dk_oc_changes_free(changes);
+	if (c.root)
+		plist_free(c.root);
+	if (c.pristine)
+		plist_free(c.pristine);
+	dk_kexts_free(c.kexts, c.nkexts);
+	for (int i = 0; i < c.nbootargs; i++)
+		free(c.bootargs[i]);
+	free(c.bootargs);
+	free(c.bootarg_reasons);
+	return r;
+}

@@ -1,0 +1,91 @@
+/* Internal helpers of the config/validate part of src/opencore (config engineer). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <plist/plist.h>
+
+#include "opencore/opencore.h"
+
+/* ---- plist helpers (ocplist.c) ---- */
+/* Parse XML (or binary) plist bytes; NULL when malformed. */
+plist_t dk_pl_parse(const char *data, size_t len);
+/* Read and parse a file; the root must be a dict. Errors name the file. */
+int dk_pl_load(const char *path, plist_t *out);
+/* Walk "A/B/C" through dicts (no '/' inside keys on the way). */
+plist_t dk_pl_get(plist_t root, const char *path);
+const char *dk_pl_type_name(plist_type t);
+/* A short rendering for explanations and messages (malloc'd). */
+char *dk_pl_render(plist_t node);
+/* Typed getters tolerant of NULL / wrong types. */
+bool dk_pl_bool(plist_t dict, const char *key, bool def);
+int64_t dk_pl_int(plist_t dict, const char *key, int64_t def);
+const char *dk_pl_str(plist_t dict, const char *key); /* NULL unless a string */
+const uint8_t *dk_pl_data(plist_t dict, const char *key, size_t *len); /* NULL unless data */
+bool dk_pl_is(plist_t node, plist_type t);
+
+/* ---- kexts (kexts.c) ---- */
+struct dk_kext {
+	char *bundle_path;  /* relative to the Kexts dir: "A.kext" or "A.kext/Contents/PlugIns/B.kext" */
+	char *identifier;   /* CFBundleIdentifier */
+	char *executable;   /* "Contents/MacOS/<CFBundleExecutable>" or "" */
+	char *name;         /* bundle directory name without ".kext" */
+	char *version;      /* CFBundleShortVersionString / CFBundleVersion, or NULL */
+	char **deps;        /* OSBundleLibraries keys */
+	int ndeps;
+	int parent;         /* index of the containing kext for plugins, -1 */
+	const char *min_kernel, *max_kernel; /* from the known-kext table, or "" */
+	const char *kernel_reason;
+};
+/* Read every *.kext in dir (and their Contents/PlugIns), ordered so that each
+ * kext follows the kexts it depends on (OSBundleLibraries) and its parent;
+ * Lilu first among equals. */
+int dk_kexts_scan(const char *dir, struct dk_kext **out, int *n);
+void dk_kexts_free(struct dk_kext *v, int n);
+/* Read one kext bundle's Info.plist: identifier, executable, deps. */
+int dk_kext_read_info(const char *bundle_dir, struct dk_kext *k);
+/* The same from a parsed Info.plist (what names it in errors). */
+int dk_kext_parse_info(plist_t info, const char *what, struct dk_kext *k);
+
+/* ---- recipes (recipes.c) ---- */
+enum dk_oc_op {
+	DK_OC_SET,      /* path = value */
+	DK_OC_CLEAR,    /* empty the array/dict at path */
+	DK_OC_BOOTARG,  /* append a token to boot-args */
+	DK_OC_APPEND,   /* append an entry (fields) to the array at path */
+};
+struct dk_oc_field {
+	const char *key;
+	char type;          /* 'b' bool, 'i' integer, 's' string, 'x' data (hex), 'a' data (ASCII) */
+	const char *value;
+};
+struct dk_oc_recipe {
+	enum dk_oc_op op;
+	const char *path;
+	char type;                  /* as dk_oc_field.type; '$' = from context (smbios, resolution) */
+	const char *value;
+	const struct dk_oc_field *fields; /* DK_OC_APPEND, terminated by {NULL} */
+	/* conditions (all must hold) */
+	const char *models;         /* '|'-separated model names, NULL = any */
+	const char *os_min, *os_max; /* dk_macos names, NULL = open */
+	unsigned gpus;              /* bitmask 1 << enum dk_gpu, 0 = any */
+	unsigned cpus;              /* bitmask 1 << enum dk_host_cpu_kind, 0 = any */
+	const char *kext;           /* "id" = present, "!id" = absent, NULL = any */
+	const char *reason;
+};
+extern const struct dk_oc_recipe dk_oc_recipes[];
+extern const int dk_oc_recipe_count;
+
+struct dk_oc_known_kext {
+	const char *name;        /* bundle name without .kext */
+	const char *executable;  /* expected ExecutablePath, "" for plist-only, NULL = not checked */
+	const char *parent;      /* bundle name that must come first, or NULL */
+	const char *min_kernel, *max_kernel; /* "" = none */
+	const char *reason;
+};
+extern const struct dk_oc_known_kext dk_oc_known_kexts[];
+extern const int dk_oc_known_kext_count;
+const struct dk_oc_known_kext *dk_oc_known_kext_find(const char *name);
+
+/* Darwin version "22.0.0" -> comparable number; -1 when malformed. */
+long dk_oc_kernel_version(const char *s);

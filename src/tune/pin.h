@@ -1,0 +1,25 @@
+/* Thread pinning, the guide's write-up (§8.3 Thread Pinning, §8.4 emulator pin):
+ * each guest core's two threads on one host core's SMT siblings, the host's
+ * first physical core left to the host and given the emulator threads. */
+#pragma once
+#include <stdbool.h>
+#include "host/host.h"
+
+#define DK_PIN_MAX 256
+
+struct dk_pinning {
+	int n;                   /* vCPUs pinned (0: no pinning, see reason) */
+	int cpu[DK_PIN_MAX];     /* host logical CPU per vCPU */
+	char emulator[128];      /* cpuset of the host's reserved core, e.g. "0,12" */
+	char reason[256];
+};
+
+/* Plan the pins for a guest of `cores` x `threads` (QEMU numbers the threads
+ * of a core consecutively). Always returns 0; n == 0 when the host cannot
+ * give every guest core its own host core (reason says why). */
+int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinning *out);
+/* "1-3,8" style rendering of a CPU list. */
+void dk_cpuset_format(const int *cpus, int n, char *out, size_t len);
+/* Apply: pid = QEMU's main thread (gets the emulator set), tids[i] = the
+ * thread of vCPU i. -1 + dk_fail on a sched_setaffinity error. */
+int dk_pin_apply(const struct dk_pinning *p, int pid, const int *tids, int ntids);

@@ -1,0 +1,132 @@
+/* The VM plan: a pure function of the host's facts, a Mac model profile, a
+ * macOS target and the user's options. Everything the VM is made of (CPU
+ * identity and masks, topology, memory, devices, firmware) is decided here,
+ * once, with a reason per decision; the libvirt XML and the QEMU argv are two
+ * renderers of the same plan (vm/render.h). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "host/host.h"
+#include "smbios/macos.h"
+
+/* A Mac model as a VM profile (data, vm/profiles.c). */
+struct dk_vm_profile {
+	const char *model;       /* "MacPro7,1" */
+	const char *cpu_model;   /* QEMU CPU model: "Cascadelake-Server" */
+	const char *cpu_extra;   /* extra -cpu flags the guide adds ("+rdrand"), or "" */
+	const char *macos_min;   /* dk_macos names */
+	const char *macos_max;
+	const char *macos_default;
+	const char *video;       /* "vmware-svga" or "VGA" */
+	const char *why;         /* the guide's reason for this identity */
+};
+extern const struct dk_vm_profile dk_vm_profiles[];
+extern const int dk_vm_profile_count;
+const struct dk_vm_profile *dk_vm_profile_find(const char *model); /* case-insensitive */
+/* The profile the guide picks for a release (MacPro7,1 for Catalina+, ...). */
+const struct dk_vm_profile *dk_vm_profile_for_macos(const struct dk_macos *os);
+
+/* Features (QEMU names) of a QEMU CPU model, static table; NULL if unknown. */
+const char *const *dk_cpu_model_features(const char *qemu_model);
+/* The /proc/cpuinfo flag a QEMU feature name corresponds to (static buffer or
+ * the input itself). */
+const char *dk_cpu_feature_to_flag(const char *qemu_feature);
+
+enum dk_cpu_mode { DK_CPU_MODEL = 0, DK_CPU_HOST };
+enum dk_disk_bus { DK_BUS_VIRTIO = 0, DK_BUS_SATA };
+enum dk_accel { DK_ACCEL_KVM = 0, DK_ACCEL_TCG };
+
+#define DK_PLAN_MAX_MASK 64
+#define DK_PLAN_MAX_EXPLAIN 48
+
+struct dk_plan_decision {
+	char key[32];
+	char value[256];
+	char reason[384];
+};
+
+struct dk_plan {
+	char name[201];
+	char model[32];           /* profile model */
+	char macos[24];           /* dk_macos name */
+	char macos_version[16];
+	/* CPU */
+	enum dk_cpu_mode cpu_mode;
+	char cpu_model[48];       /* QEMU model, or "host" */
+	char cpu_arg[2048];       /* the complete -cpu value */
+	char masked[DK_PLAN_MAX_MASK][32]; /* features the host lacks (QEMU names) */
+	int n_masked;
+	bool amd_host;
+	bool topoext;
+	bool invtsc;
+	/* topology */
+	int sockets, dies, cores, threads, vcpus;
+	/* memory */
+	uint64_t memory_mib;
+	bool nosharepages;
+	/* devices */
+	uint64_t disk_bytes;
+	enum dk_disk_bus disk_bus;
+	char nic_model[24];       /* QEMU device: virtio-net-pci, vmxnet3, e1000-82545em */
+	char mac[18];             /* "52:54:00:xx:xx:xx" */
+	char video[24];           /* QEMU device: vmware-svga, VGA, or "none" */
+	bool watchdog;            /* iTCO (built into q35's ICH9) with action none */
+	/* firmware */
+	char qemu_path[512];
+	char ovmf_code[512];
+	char ovmf_vars[512];      /* the template copied into the bundle */
+	/* acceleration */
+	enum dk_accel accel;
+	char uuid[40];
+	/* thread pinning (--pin): host CPU per vCPU, emulator cpuset */
+	int n_pin;
+	int pin[256];
+	char emulator_pin[128];
+	/* explanations, in order */
+	struct dk_plan_decision why[DK_PLAN_MAX_EXPLAIN];
+	int n_why;
+};
+
+struct dk_plan_opts {
+	const char *name;
+	const char *model;        /* NULL: the profile for the release */
+	const char *macos;        /* NULL: the profile's default */
+	int cpus;                 /* 0: recommended */
+	uint64_t memory_bytes;    /* 0: recommended */
+	uint64_t disk_bytes;      /* 0: 128 GiB */
+	bool cpu_host;            /* --cpu host */
+	bool passthrough_gpu;     /* no emulated display */
+	bool pin;                 /* pin vCPUs to host cores (guide write-up) */
+	enum dk_accel accel;      /* what the VM will run on (create decides) */
+	/* features the host lacks for the profile's CPU model (QEMU names), as
+	 * QEMU reported them (query-cpu-definitions); NULL: compute from the
+	 * static model table and the host's /proc/cpuinfo flags. */
+	const char *const *unavailable;
+	const char *accel_reason; /* why this accel (NULL: KVM usable / not usable) */
+	/* Deterministic values for tests: NULL picks a random one. */
+	const char *mac;
+	const char *uuid;
+};
+
+/* Build the plan. -1 + dk_fail for bad input (unknown model or release, model
+ * that does not support the release, ISA the host lacks, too many vCPUs...). */
+int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p);
+
+/* Re-plan the CPU for another accelerator (start-time fallback to TCG), with
+ * QEMU's list of unavailable model features for it (may be NULL). */
+int dk_plan_set_accel(struct dk_plan *p, enum dk_accel a, const char *const *unavailable, const char *reason);
+
+json_object *dk_plan_to_json(const struct dk_plan *p);
+int dk_plan_from_json(json_object *o, struct dk_plan *p);
+/* Print the decisions ("key: value\n    reason") to f. */
+#include <stdio.h>
+void dk_plan_explain(const struct dk_plan *p, FILE *f);
+
+const char *dk_disk_bus_name(enum dk_disk_bus b);
+const char *dk_accel_name(enum dk_accel a);
+
+/* OVMF: find a CODE/VARS pair under the sysroot (QEMU firmware descriptors are
+ * the host engineer's job; this is the guide's known-path search, 4M first). */
+int dk_ovmf_find(char *code, size_t ncode, char *vars, size_t nvars);

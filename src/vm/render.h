@@ -1,0 +1,54 @@
+/* Two renderers of one plan: the QEMU argv and the libvirt domain XML. */
+#pragma once
+#include <stdbool.h>
+#include "vm/plan.h"
+
+/* Paths of a bundle's files (vm/bundle.h fills them). */
+struct dk_vm_files {
+	const char *dir;        /* bundle directory */
+	const char *opencore;   /* OpenCore.img */
+	const char *disk;       /* disk.qcow2 */
+	const char *vars;       /* OVMF_VARS.fd (per-VM copy) */
+};
+
+/* ---- QEMU ---- */
+enum dk_display { DK_DISPLAY_NONE = 0, DK_DISPLAY_GTK, DK_DISPLAY_SPICE, DK_DISPLAY_VNC };
+const char *dk_display_name(enum dk_display d);
+int dk_display_parse(const char *s, enum dk_display *d);
+
+struct dk_qemu_opts {
+	enum dk_display display;
+	bool daemonize;         /* -daemonize, QMP socket and pidfile in the bundle */
+	bool direct_io;         /* cache=none (O_DIRECT); false when the bundle's FS lacks it */
+	bool serial_file;       /* serial console to <dir>/serial.log */
+};
+
+struct dk_argv {
+	char **v;
+	int n, cap;
+};
+void dk_argv_add(struct dk_argv *a, const char *s);
+void dk_argv_addf(struct dk_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dk_argv_free(struct dk_argv *a);
+/* Shell-quoted, one argument per line continuation ("\\\n  "): the qemu.argv file. */
+char *dk_argv_to_shell(const struct dk_argv *a);
+
+int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
+		 struct dk_argv *out);
+
+/* ---- libvirt ---- */
+struct dk_virt_caps {
+	unsigned long version;    /* libvirt library version of the connection, 1e6*major... */
+	bool kvm;                 /* domain type kvm available */
+	bool itco_watchdog;       /* <watchdog model='itco'> known (libvirt >= 9.1) */
+	bool firmware_efi_with_loader; /* <os firmware='efi'> + explicit loader accepted (>= 9.2) */
+	bool video_vmvga;         /* video model vmvga supported */
+	bool spice;               /* graphics type spice supported */
+	bool has_default_network; /* the "default" network exists and is active */
+};
+/* Capabilities by version alone (tests; the live path reads domain capabilities). */
+void dk_virt_caps_for_version(unsigned long version, struct dk_virt_caps *c);
+
+/* The domain XML (libxml2), as a malloc'd NUL-terminated string. */
+int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_virt_caps *c,
+		   char **xml);

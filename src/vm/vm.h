@@ -1,0 +1,120 @@
+/* VM bundles and their life cycle: create, start, stop, list, show, destroy.
+ *
+ * A bundle is a directory <parent>/<NAME>/ (parent: $XDG_DATA_HOME/dkvm, or
+ * --dir) holding manifest.json (plan + versions + SMBIOS + libvirt binding),
+ * OpenCore.img, disk.qcow2, OVMF_VARS.fd, domain.xml, qemu.argv and start.sh;
+ * while QEMU runs directly also qmp.sock, qemu.pid, qemu.log, serial.log. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "vm/plan.h"
+#include "vm/render.h"
+
+struct dk_bundle {
+	char *parent, *dir, *name;
+	char *opencore, *disk, *vars;  /* file paths */
+	json_object *manifest;
+	struct dk_plan plan;
+	char *uri;                     /* libvirt connection, NULL when QEMU runs directly */
+	char *pool, *volume;           /* the disk is a libvirt storage volume (else NULL) */
+};
+/* The parent directory: override, else dk_data_dir(). malloc'd. */
+char *dk_bundle_parent(const char *override);
+/* Fill the file paths of a bundle at dir. */
+void dk_bundle_paths(struct dk_bundle *b, const char *parent, const char *name);
+int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b);
+void dk_bundle_close(struct dk_bundle *b);
+struct dk_vm_files dk_bundle_files(const struct dk_bundle *b);
+
+/* Runtime state: "running", "paused", "stopped" (+ pid / libvirt state). */
+struct dk_vm_state {
+	char state[32];
+	int pid;            /* direct QEMU, 0 if none */
+	bool libvirt;
+	char detail[256];
+};
+int dk_vm_state(const struct dk_bundle *b, struct dk_vm_state *s);
+
+/* ---- QMP ---- */
+struct dk_qmp {
+	int fd;
+	char buf[65536];
+	size_t len;
+};
+int dk_qmp_connect(struct dk_qmp *q, const char *sock_path, int timeout_ms);
+/* Execute a command (args may be NULL); *ret receives "return" (may be NULL). */
+int dk_qmp_exec(struct dk_qmp *q, const char *cmd, json_object *args, json_object **ret, int timeout_ms);
+void dk_qmp_close(struct dk_qmp *q);
+/* Ask QEMU which features of a CPU model the accelerator cannot provide
+ * (query-cpu-definitions on `-machine none -accel A`). NULL-terminated list. */
+int dk_qemu_cpu_unavailable(const char *qemu, const char *accel, const char *model, char ***out);
+void dk_strv_free(char **v);
+
+/* ---- start / stop ---- */
+enum dk_accel_choice { DK_ACCEL_AUTO = 0, DK_ACCEL_FORCE_KVM, DK_ACCEL_FORCE_TCG };
+struct dk_start_opts {
+	enum dk_display display;
+	bool display_set;
+	enum dk_accel_choice accel;
+	int kvm_probe_ms;   /* how long to watch a KVM start for an internal error (default 2500) */
+};
+struct dk_start_result {
+	int pid;
+	enum dk_accel accel;
+	bool fell_back;     /* KVM could not run the firmware: TCG */
+	char display[128];  /* how to reach the display */
+};
+int dk_vm_start(struct dk_bundle *b, const struct dk_start_opts *o, struct dk_start_result *r);
+int dk_vm_stop(struct dk_bundle *b, int timeout_s, bool force, bool *forced);
+
+/* ---- libvirt ---- */
+/* Open a connection (errors are one line, no libvirt stderr noise). Returns a
+ * virConnectPtr as void* to keep libvirt out of this header. */
+void *dk_virt_open(const char *uri);
+void dk_virt_close(void *conn);
+int dk_virt_caps(void *conn, struct dk_virt_caps *c);
+int dk_virt_define(void *conn, const char *xml);
+int dk_virt_undefine(void *conn, const char *name); /* absent: 0 */
+bool dk_virt_defined(void *conn, const char *name);
+/* A qcow2 volume NAME in a storage pool; *path receives its path (malloc'd). */
+int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, char **path);
+int dk_virt_vol_delete(void *conn, const char *pool, const char *name); /* absent: 0 */
+
+/* ---- destroy, list ---- */
+int dk_vm_destroy(struct dk_bundle *b, bool delete_disks);
+/* Array of {name, model, macos, state, dir, libvirt} objects. */
+int dk_vm_list(const char *parent, json_object **out);
+json_object *dk_vm_show_json(const struct dk_bundle *b);
+
+/* ---- create ---- */
+struct dk_create_opts {
+	const char *name;
+	const char *parent;        /* NULL: dk_data_dir() */
+	struct dk_plan_opts plan;
+	const char *opencore;      /* OpenCorePkg release zip or dir; NULL: fetch */
+	const char *opencore_image;/* a ready OpenCore disk image to use as is */
+	const char *kexts;
+	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
+	bool no_recovery;
+	const char *uri;           /* libvirt connection, NULL: bundle only */
+	const char *pool;          /* libvirt storage pool for the disk (needs uri), NULL: disk.qcow2 */
+	bool dry_run, force, explain;
+	bool no_host_check;        /* tests: skip refusing on host check failures */
+	int accel;                 /* enum dk_accel_choice: auto, or force KVM / TCG */
+};
+struct dk_create_result {
+	struct dk_plan plan;
+	char *dir;
+	bool defined;
+	char **warnings;           /* NULL-terminated */
+	json_object *manifest;
+};
+int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
+void dk_create_result_free(struct dk_create_result *r);
+
+/* The host facts create uses: dk_host_probe(), plus the OVMF pair. */
+int dk_vm_host(struct dk_host *h);
+/* Run a program (no shell) and wait; output to /dev/null unless capture. */
+int dk_run(char *const argv[], char **capture, int timeout_ms);

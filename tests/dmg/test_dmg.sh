@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# dkvm dmg info|verify|convert against the hdiutil fixtures, peer tools
+# (qemu-img, dmg2img), images from our test writer, and damaged images.
+. "$(dirname "$0")/../lib.sh"
+FX="$SHARED/fixtures/dmg"
+MK="$DKVM_SRCDIR/tests/dmg/mkudif.py"
+CODECS="raw zlib bz2 adc lzfse"
+# md5 of the 5 MiB disk all five fixtures hold
+DISK_MD5=2e126e3716d656287eb9e754270095d6
+
+flip() { # flip FILE OFFSET OUT
+  python3 -c 'import sys; d=bytearray(open(sys.argv[1],"rb").read()); d[int(sys.argv[2])]^=1; open(sys.argv[3],"wb").write(d)' "$@"
+}
+
+test_fixtures_convert_identical() {
+  for c in $CODECS; do
+    t_ok "$DKVM" dmg convert "$FX/compression-$c.dmg" -o "$c.img"
+    t_eq "$(stat -c %s "$c.img")" 5242880 "$c size"
+    t_eq "$(md5sum < "$c.img" | cut -d' ' -f1)" "$DISK_MD5" "$c content"
+  done
+  for c in zlib bz2 adc lzfse; do cmp raw.img "$c.img" || t_fail "$c differs from raw"; done
+  # zero runs are holes
+  [ "$(stat -c %b raw.img)" -lt 2048 ] || t_fail "output is not sparse ($(stat -c %b raw.img) blocks)"
+}
+
+test_fixtures_verify() {
+  for c in $CODECS; do
+    t_ok "$DKVM" dmg verify "$FX/compression-$c.dmg"
+    t_contains "$OUT" "ok      data fork"
+    t_contains "$OUT" "ok      master: CRC32 0x2b76e491"
+    t_not_contains "$OUT" "FAILED"
+  done
+}
+
+test_cross_qemu_img() {
+  command -v qemu-img >/dev/null || t_skip "qemu-img not installed"
+  for c in raw zlib; do
+    qemu-img convert -f dmg -O raw "$FX/compression-$c.dmg" "q-$c.img" 2>/dev/null
+    t_ok "$DKVM" dmg convert "$FX/compression-$c.dmg" -o "k-$c.img"
+    cmp "q-$c.img" "k-$c.img" || t_fail "qemu-img and dkvm differ on $c"
+  done
+  python3 "$MK" --generate 6M --raw-out gen.raw --chunk-sectors 512 --partitions 2 gen.dmg
+  qemu-img convert -f dmg -O raw gen.dmg q-gen.img 2>/dev/null
+  t_ok "$DKVM" dmg convert gen.dmg -o k-gen.img
+  cmp q-gen.img k-gen.img || t_fail "qemu-img and dkvm differ on a generated UDZO"
+  cmp gen.raw k-gen.img || t_fail "dkvm output differs from the generated content"
+}
+
+test_cross_dmg2img() {
+  command -v dmg2img >/dev/null || t_skip "dmg2img not installed"
+  for c in raw zlib bz2 adc; do
+    dmg2img -s "$FX/compression-$c.dmg" "d-$c.img" >/dev/null 2>&1
+    t_ok "$DKVM" dmg convert "$FX/compression-$c.dmg" -o "k-$c.img"
+    cmp "d-$c.img" "k-$c.img" || t_fail "dmg2img and dkvm differ on $c"
+  done
+}
+
+test_writer_codecs_threads_partitions() {
+  python3 "$MK" --generate 5M --raw-out src.raw --codec zlib x.dmg
+  for codec in raw zlib bz2 lzma; do
+    for zero in ignore zero; do
+      python3 "$MK" --codec "$codec" --zero "$zero" --chunk-sectors 300 --partitions 3 src.raw "w.dmg"
+      for th in 1 3; do
+        t_ok "$DKVM" dmg convert w.dmg -o "w.img" --threads "$th" --force
+        cmp src.raw w.img || t_fail "$codec/$zero/$th threads: output differs"
+      done
+      t_ok "$DKVM" dmg verify w.dmg
+      t_not_contains "$OUT" "FAILED"
+    done
+  done
+  # our own decoders on many chunks, in parallel: ADC and LZFSE (LZVN blocks)
+  head -c 2097152 src.raw > small.raw
+  for codec in adc lzvn; do
+    python3 "$MK" --codec "$codec" --chunk-sectors 256 --partitions 2 small.raw "$codec.dmg"
+    for th in 1 4; do
+      t_ok "$DKVM" dmg convert "$codec.dmg" -o "$codec.img" --threads "$th" --force
+      cmp small.raw "$codec.img" || t_fail "$codec/$th threads: output differs"
+    done
+  done
+  t_ok "$DKVM" --json dmg info lzvn.dmg
+  t_eq "$(t_jget "$OUT" '"lzfse" in d["chunk_types"]')" True "lzfse chunks"
+  python3 "$MK" --codec lzma src.raw l.dmg
+  t_ok "$DKVM" --json dmg info l.dmg
+  t_eq "$(t_jget "$OUT" 'd["chunk_types"]["lzma"]["chunks"] > 0')" True "lzma chunks"
+}
+
+test_partition() {
+  t_ok "$DKVM" dmg convert "$FX/compression-raw.dmg" -o all.img
+  t_ok "$DKVM" dmg convert "$FX/compression-lzfse.dmg" -o p2.img --partition 2
+  t_eq "$(stat -c %s p2.img)" $((2048 * 512)) "partition size"
+  dd if=all.img of=slice.img bs=512 skip=128 count=2048 status=none
+  cmp slice.img p2.img || t_fail "partition 2 differs from sectors 128..2175"
+  t_exit 1 "$DKVM" dmg convert "$FX/compression-raw.dmg" -o p9.img --partition 9
+  t_contains "$ERR" "no partition 9"
+  [ ! -e p9.img ] || t_fail "output left behind"
+}
+
+test_damage_flipped_byte() {
+  for c in $CODECS; do
+    flip "$FX/compression-$c.dmg" 20 bad.dmg
+    t_exit 1 "$DKVM" dmg convert bad.dmg -o bad.img
+    t_contains "$ERR" "dkvm: bad.dmg: "
+    [ "$(wc -l <<<"$ERR")" = 1 ] || t_fail "$c: error is not one line: $ERR"
+    [ ! -e bad.img ] || t_fail "$c: output left behind"
+    ls -A | grep -q '^\.bad\.img' && t_fail "$c: temporary file left behind"
+    case $c in raw|adc|lzfse) t_contains "$ERR" "checksum mismatch";; esac
+    t_exit 1 "$DKVM" dmg verify bad.dmg
+  done
+  # verify names the table that failed and keeps going
+  flip "$FX/compression-raw.dmg" 600 bad.dmg
+  t_exit 1 "$DKVM" dmg verify bad.dmg
+  t_contains "$OUT" "FAILED  blkx 2"
+  t_contains "$OUT" "ok      blkx 3"
+  t_contains "$ERR" "checksum mismatch: data fork, blkx 2"
+  # --no-verify converts it anyway
+  t_ok "$DKVM" dmg convert bad.dmg -o nv.img --no-verify
+}
+
+test_damage_tables() {
+  python3 "$MK" --generate 3M --chunk-sectors 300 --partitions 2 --raw-out g.raw good.dmg
+  for m in chunk-count chunk-length overlap sector-overflow bad-type table-trunc data-outside; do
+    python3 "$MK" --chunk-sectors 300 --partitions 2 --mutate "$m" g.raw m.dmg
+    t_exit 1 "$DKVM" dmg convert m.dmg -o m.img
+    t_contains "$ERR" "dkvm: m.dmg: "
+    [ "$(wc -l <<<"$ERR")" = 1 ] || t_fail "$m: error is not one line"
+    [ ! -e m.img ] || t_fail "$m: output left behind"
+    t_exit 1 "$DKVM" dmg info m.dmg
+  done
+  # truncations: at every tenth of the file, and inside the trailer
+  local size; size=$(stat -c %s good.dmg)
+  for cut in $((size / 10)) $((size / 2)) $((size - 600)) $((size - 100)) 300 0; do
+    head -c "$cut" good.dmg > t.dmg
+    t_exit 1 "$DKVM" dmg convert t.dmg -o t.img
+    [ ! -e t.img ] || t_fail "truncated at $cut: output left behind"
+  done
+  # data fork truncated but trailer kept
+  head -c 100000 good.dmg > t.dmg; tail -c 512 good.dmg >> t.dmg
+  t_exit 1 "$DKVM" dmg verify t.dmg
+  t_contains "$ERR" "lies outside the file"
+  # a corrupt compressed chunk in the middle
+  flip good.dmg 50000 c.dmg
+  t_exit 1 "$DKVM" dmg convert c.dmg -o c.img --threads 2
+  [ ! -e c.img ] || t_fail "corrupt chunk: output left behind"
+}
+
+test_refused_kinds() {
+  { printf encrcdsa; head -c 4096 /dev/zero; } > enc.dmg
+  t_exit 1 "$DKVM" dmg info enc.dmg
+  t_contains "$ERR" "encrypted disk image (encrcdsa"
+  { head -c 4096 /dev/zero; printf cdsaencr; } > enc1.dmg
+  t_exit 1 "$DKVM" dmg convert enc1.dmg -o x.img
+  t_contains "$ERR" "encrypted disk image (cdsaencr"
+  { printf sprs; head -c 4096 /dev/zero; } > s.sparseimage
+  t_exit 1 "$DKVM" dmg verify s.sparseimage
+  t_contains "$ERR" "sparse disk image"
+  mkdir -p b.sparsebundle/bands
+  t_exit 1 "$DKVM" dmg info b.sparsebundle
+  t_contains "$ERR" "sparse bundle"
+  head -c 8192 /dev/urandom > junk.dmg
+  t_exit 1 "$DKVM" dmg info junk.dmg
+  t_contains "$ERR" "not a UDIF image"
+  [ ! -e x.img ] || t_fail "output left behind"
+}
+
+test_force_and_usage() {
+  echo keep > out.img
+  t_exit 1 "$DKVM" dmg convert "$FX/compression-zlib.dmg" -o out.img
+  t_contains "$ERR" "already exists"
+  t_eq "$(cat out.img)" keep "existing output untouched"
+  t_ok "$DKVM" dmg convert "$FX/compression-zlib.dmg" -o out.img --force
+  t_eq "$(stat -c %s out.img)" 5242880 "replaced"
+  t_exit 2 "$DKVM" dmg convert "$FX/compression-zlib.dmg"
+  t_contains "$ERR" "missing -o"
+  t_exit 2 "$DKVM" dmg convert "$FX/compression-zlib.dmg" -o y.img --threads 0
+  t_exit 2 "$DKVM" dmg info
+  t_exit 2 "$DKVM" dmg verify --bogus x
+  for v in info verify convert; do
+    t_ok "$DKVM" dmg "$v" --help
+    t_contains "$OUT" "usage: dkvm dmg $v"
+    t_contains "$OUT" "Exit status"
+  done
+}
+
+test_json() {
+  t_ok "$DKVM" --json dmg info "$FX/compression-lzfse.dmg"
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" 'd["sector_count"]')" 10240
+  t_eq "$(t_jget "$OUT" 'd["checksums"]["master"]["value"]')" 0x2b76e491
+  t_eq "$(t_jget "$OUT" 'd["chunk_types"]["lzfse"]["chunks"]')" 3
+  t_eq "$(t_jget "$OUT" 'len(d["partitions"])')" 5
+  t_eq "$(t_jget "$OUT" 'd["partitions"][2]["checksum"]["value"]')" 0xc31c2437
+  t_ok "$DKVM" --json dmg verify "$FX/compression-adc.dmg"
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" 'd["ok"]')" True
+  t_eq "$(t_jget "$OUT" '[c["state"] for c in d["checks"]].count("ok")')" 7
+  t_ok "$DKVM" --json dmg convert "$FX/compression-bz2.dmg" -o j.img
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" 'd["bytes"]')" 5242880
+  t_ok "$DKVM" dmg info "$FX/compression-zlib.dmg"
+  t_contains "$OUT" "Windows_FAT_16 : 2"
+  t_contains "$OUT" "zlib"
+}
+
+t_main

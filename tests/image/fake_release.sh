@@ -1,0 +1,107 @@
+# Helpers for the image tests (sourced): a fake OpenCorePkg release (files
+# with arbitrary bytes named like the real ones), a kext, an SSDT, a config.
+# Deterministic content (seeded), so failures reproduce.
+
+# rbytes SEED SIZE > file
+rbytes() { python3 -c 'import random,sys; r=random.Random(sys.argv[1]); sys.stdout.buffer.write(r.randbytes(int(sys.argv[2])))' "$1" "$2"; }
+
+# rfiles SEED:SIZE:PATH...: several files in one python run
+rfiles() {
+  python3 - "$@" <<'PY'
+import os, random, sys
+for spec in sys.argv[1:]:
+    seed, size, path = spec.split(":", 2)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(random.Random(seed).randbytes(int(size)))
+PY
+}
+
+# mk_release DIR: unpacked release in DIR, zip beside it (DIR.zip)
+mk_release() {
+  local d=$1 f specs=()
+  mkdir -p "$d/X64/EFI/BOOT" "$d/X64/EFI/OC/Drivers" "$d/X64/EFI/OC/Tools" "$d/X64/EFI/OC/ACPI" \
+    "$d/X64/EFI/OC/Kexts" "$d/X64/EFI/OC/Resources" "$d/Docs" "$d/IA32/EFI/OC"
+  specs+=("boot:20480:$d/X64/EFI/BOOT/BOOTx64.efi" "oc:700001:$d/X64/EFI/OC/OpenCore.efi" "ia32:1000:$d/IA32/EFI/OC/OpenCore.efi")
+  for f in OpenRuntime OpenHfsPlus OpenCanopy ResetNvramEntry AudioDxe OpenPartitionDxe Ext4Dxe; do
+    specs+=("$f:$((9000 + ${#f} * 777)):$d/X64/EFI/OC/Drivers/$f.efi")
+  done
+  for f in OpenShell ResetSystem CleanNvram ControlMsrE2; do
+    specs+=("$f:$((5000 + ${#f} * 333)):$d/X64/EFI/OC/Tools/$f.efi")
+  done
+  rfiles "${specs[@]}"
+  printf 'OpenCore' > "$d/X64/EFI/BOOT/.contentFlavour"
+  printf 'Disabled' > "$d/X64/EFI/BOOT/.contentVisibility"
+  printf 'OpenCore' > "$d/X64/EFI/OC/.contentFlavour"
+  printf '<?xml version="1.0"?><plist version="1.0"><dict/></plist>\n' > "$d/Docs/Sample.plist"
+  (cd "$d" && zip -qr "../$(basename "$d").zip" X64 IA32 Docs)
+}
+
+# mk_kext DIR NAME: DIR/NAME.kext with Info.plist and an executable
+mk_kext() {
+  local k="$1/$2.kext"
+  mkdir -p "$k/Contents/MacOS"
+  cat > "$k/Contents/Info.plist" <<PL
+<?xml version="1.0" encoding="UTF-8"?>
+<plist version="1.0"><dict><key>CFBundleIdentifier</key><string>as.vit9696.$2</string></dict></plist>
+PL
+  rbytes "$2" 40000 > "$k/Contents/MacOS/$2"
+}
+
+# mk_config FILE [extra driver dict entries...]: a config enabling OpenRuntime and
+# OpenHfsPlus (AudioDxe disabled), tool OpenShell (CleanNvram disabled), kext Lilu,
+# SSDT-EC.aml (SSDT-OFF.aml disabled)
+mk_config() {
+  cat > "$1" <<'PL'
+<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+  <key>ACPI</key><dict><key>Add</key><array>
+    <dict><key>Enabled</key><true/><key>Path</key><string>SSDT-EC.aml</string></dict>
+    <dict><key>Enabled</key><false/><key>Path</key><string>SSDT-OFF.aml</string></dict>
+  </array></dict>
+  <key>Kernel</key><dict><key>Add</key><array>
+    <dict><key>BundlePath</key><string>Lilu.kext</string><key>Enabled</key><true/>
+      <key>ExecutablePath</key><string>Contents/MacOS/Lilu</string><key>PlistPath</key><string>Contents/Info.plist</string></dict>
+    <dict><key>BundlePath</key><string>Disabled.kext</string><key>Enabled</key><false/>
+      <key>ExecutablePath</key><string></string><key>PlistPath</key><string>Contents/Info.plist</string></dict>
+  </array></dict>
+  <key>Misc</key><dict><key>Tools</key><array>
+    <dict><key>Enabled</key><true/><key>Path</key><string>OpenShell.efi</string></dict>
+    <dict><key>Enabled</key><false/><key>Path</key><string>CleanNvram.efi</string></dict>
+  </array></dict>
+  <key>UEFI</key><dict><key>Drivers</key><array>
+    <dict><key>Enabled</key><true/><key>Path</key><string>OpenRuntime.efi</string></dict>
+    <dict><key>Enabled</key><true/><key>Path</key><string>OpenHfsPlus.efi</string></dict>
+    <dict><key>Enabled</key><false/><key>Path</key><string>AudioDxe.efi</string></dict>
+PL
+  local extra
+  for extra in "${@:2}"; do
+    printf '    <dict><key>Enabled</key><true/><key>Path</key><string>%s</string></dict>\n' "$extra" >> "$1"
+  done
+  cat >> "$1" <<'PL'
+  </array></dict>
+</dict>
+</plist>
+PL
+}
+
+# mk_inputs: release "rel" + rel.zip, Lilu.kext, SSDT-EC.aml, config.plist in $PWD
+mk_inputs() {
+  mk_release rel
+  mk_kext . Lilu
+  rfiles ssdt:321:SSDT-EC.aml
+  mk_config config.plist
+}
+
+# esp_offset IMG: byte offset of the first partition per sfdisk
+esp_offset() { sfdisk -J "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*d.get("sectorsize",512))'; }
+esp_sectors() { sfdisk -J "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["size"])'; }
+
+# extract_esp IMG OUT: the partition as its own (sparse) file
+extract_esp() {
+  dd if="$1" of="$2" bs=512 skip=$(( $(esp_offset "$1") / 512 )) count="$(esp_sectors "$1")" conv=sparse status=none
+}
+
+export MTOOLS_SKIP_CHECK=1

@@ -1,0 +1,468 @@
+/* opencore config + validate: library-level tests on the real Sample.plist
+ * files of OpenCore 1.0.5, 1.0.6 and 1.0.7. */
+#include "t.h"
+#include "opencore/opencore.h"
+#include "opencore/oc_internal.h"
+#include "smbios/smbios.h"
+#include "smbios/macos.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/cleanup.h"
+
+#include <plist/plist.h>
+#include <string.h>
+
+static const char *const releases[] = {"1.0.5", "1.0.6", "1.0.7"};
+
+static char *sample_path(const char *rel)
+{
+	char *name = dk_asprintf("fixtures/opencore/Sample-%s.plist", rel);
+	char *p = t_path(t_shared(), name);
+	free(name);
+	return p;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	char *d = NULL;
+	if (dk_read_file(path, &d, len, 64u << 20) < 0)
+		return NULL;
+	return d;
+}
+
+/* Build a config; returns XML or NULL. */
+static char *build(const char *sample, const char *model, const char *os, enum dk_gpu gpu, enum dk_host_cpu_kind cpu,
+		   const char *resolution, uint32_t *len, struct dk_oc_changes *ch)
+{
+	const struct dk_mac_model *m = dk_mac_model_find(model);
+	struct dk_smbios id;
+	if (!m || dk_smbios_generate(m, &id) < 0)
+		return NULL;
+	struct dk_oc_config_opts o = {
+		.sample_path = sample, .model = m, .macos = dk_macos_find(os), .gpu = gpu, .host_cpu = cpu,
+		.smbios = &id, .resolution = resolution,
+	};
+	char *xml = NULL;
+	if (dk_oc_config_build(&o, &xml, len, ch) < 0)
+		return NULL;
+	return xml;
+}
+
+static int count_errors(const char *xml, uint32_t len, const char *sample_xml, size_t slen, bool show)
+{
+	struct dk_oc_findings f;
+	if (dk_oc_validate_xml(xml, len, sample_xml, (uint32_t)slen, NULL, &f) < 0)
+		return -1;
+	int e = f.errors;
+	if (show)
+		for (int i = 0; i < f.n; i++)
+			if (f.v[i].severity == DK_OC_ERROR)
+				fprintf(stderr, "    %s: %s [%s]\n", f.v[i].path, f.v[i].message, f.v[i].rule);
+	dk_oc_findings_free(&f);
+	return e;
+}
+
+static bool has_finding(const char *xml, uint32_t len, const char *sample_xml, size_t slen, const char *path,
+			const char *rule)
+{
+	struct dk_oc_findings f;
+	if (dk_oc_validate_xml(xml, len, sample_xml, (uint32_t)slen, NULL, &f) < 0)
+		return false;
+	bool hit = false;
+	for (int i = 0; i < f.n; i++)
+		if (!strcmp(f.v[i].path, path) && (!rule || !strcmp(f.v[i].rule, rule)) && f.v[i].severity == DK_OC_ERROR)
+			hit = true;
+	if (!hit) {
+		fprintf(stderr, "    expected %s [%s]; got:\n", path, rule ? rule : "*");
+		for (int i = 0; i < f.n; i++)
+			fprintf(stderr, "      %s: %s [%s]\n", f.v[i].path, f.v[i].message, f.v[i].rule);
+	}
+	dk_oc_findings_free(&f);
+	return hit;
+}
+
+TEST(kernel_versions)
+{
+	CHECK(dk_oc_kernel_version("22.0.0") == 220000);
+	CHECK(dk_oc_kernel_version("29.99.99") == 299999);
+	CHECK(dk_oc_kernel_version("8") == 80000);
+	CHECK(dk_oc_kernel_version("22.") < 0);
+	CHECK(dk_oc_kernel_version("abc") < 0);
+	CHECK(dk_oc_kernel_version("") < 0);
+	CHECK(dk_oc_kernel_version("100.0.0") < 0);
+}
+
+TEST(release_detection)
+{
+	CHECK_STR(dk_oc_sample_release("/x/Sample-1.0.6.plist", NULL), "1.0.6");
+	CHECK_STR(dk_oc_sample_release("/c/OpenCore-1.0.5-RELEASE/Docs/Sample.plist", NULL), "1.0.5");
+	CHECK_STR(dk_oc_sample_release("/nonexistent/Sample.plist", NULL), "unknown");
+	/* content fingerprint when the path has no version */
+	char *sp = sample_path("1.0.5");
+	char *data = NULL;
+	size_t len;
+	CHECK(dk_read_file(sp, &data, &len, 1 << 24) == 0);
+	char *copy = t_path(t_tmpdir(), "Sample.plist");
+	CHECK(dk_write_file_atomic(copy, data, len, true, 0644) == 0);
+	CHECK_STR(dk_oc_sample_release(copy, NULL), "1.0.5");
+	free(sp);
+	free(data);
+	free(copy);
+	CHECK_STR(dk_oc_sample_release("/tmp/Sample.plist", "0.9.9"), "0.9.9");
+}
+
+/* Every model x every supported release of interest x every sample -> valid. */
+TEST(matrix_validates)
+{
+	const char *targets[] = {"lion", "elcapitan", "highsierra", "mojave", "catalina", "bigsur",
+				 "monterey", "ventura", "sonoma", "sequoia", "tahoe"};
+	int built = 0;
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		CHECK(sx != NULL);
+		for (int mi = 0; sx && mi < dk_mac_model_count; mi++) {
+			const struct dk_mac_model *m = &dk_mac_models[mi];
+			for (size_t t = 0; t < DK_ARRAY_SIZE(targets); t++) {
+				if (!dk_mac_model_supports(m, dk_macos_find(targets[t])))
+					continue;
+				for (int gpu = 0; gpu < 3; gpu++) {
+					uint32_t len;
+					char *xml = build(sp, m->name, targets[t], (enum dk_gpu)gpu,
+							  gpu == 1 ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL, "1920x1080", &len, NULL);
+					if (!xml) {
+						fprintf(stderr, "    %s %s %s: %s\n", releases[r], m->name, targets[t], dk_errmsg());
+						CHECK(xml != NULL);
+						continue;
+					}
+					built++;
+					int e = count_errors(xml, len, sx, slen, true);
+					if (e != 0)
+						fprintf(stderr, "    ^ %s %s %s gpu %d\n", releases[r], m->name, targets[t], gpu);
+					CHECK_INT(e, 0);
+					free(xml);
+				}
+			}
+		}
+		free(sx);
+		free(sp);
+	}
+	CHECK(built > 200);
+}
+
+static plist_t parse(const char *xml, uint32_t len)
+{
+	plist_t p = NULL;
+	plist_from_xml(xml, len, &p);
+	return p;
+}
+
+static char *serialize(plist_t p, uint32_t *len)
+{
+	char *x = NULL;
+	plist_to_xml(p, &x, len);
+	char *r = dk_strndup(x, *len);
+	plist_to_xml_free(x);
+	return r;
+}
+
+TEST(values_per_model)
+{
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	char *xml = build(sp, "MacPro7,1", "sonoma", DK_GPU_NONE, DK_HOSTCPU_INTEL, "2560x1440", &len, NULL);
+	CHECK(xml != NULL);
+	plist_t p = xml ? parse(xml, len) : NULL;
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Security"), "SecureBootModel"), "Disabled");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Security"), "DmgLoading"), "Any");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Security"), "Vault"), "Optional");
+		CHECK(dk_pl_int(dk_pl_get(p, "Misc/Security"), "ScanPolicy", -5) == 0);
+		CHECK(dk_pl_bool(dk_pl_get(p, "Booter/Quirks"), "RebuildAppleMemoryMap", false));
+		CHECK(!dk_pl_bool(dk_pl_get(p, "Booter/Quirks"), "SetupVirtualMap", true));
+		CHECK(dk_pl_bool(dk_pl_get(p, "Kernel/Quirks"), "ForceSecureBootScheme", false));
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "UEFI/Output"), "Resolution"), "2560x1440");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "PlatformInfo/Generic"), "SystemProductName"), "MacPro7,1");
+		size_t rl;
+		CHECK(dk_pl_data(dk_pl_get(p, "PlatformInfo/Generic"), "ROM", &rl) && rl == 6);
+		plist_t patches = dk_pl_get(p, "Kernel/Patch");
+		CHECK_INT(plist_array_get_size(patches), 1);
+		plist_t p0 = plist_array_get_item(patches, 0);
+		CHECK_STR(dk_pl_str(p0, "MaxKernel"), "29.99.99");
+		CHECK_STR(dk_pl_str(p0, "Identifier"), "com.apple.iokit.IOPCIFamily");
+		plist_t drv = dk_pl_get(p, "UEFI/Drivers");
+		CHECK_INT(plist_array_get_size(drv), 3);
+		CHECK_STR(dk_pl_str(plist_array_get_item(drv, 0), "Path"), "OpenRuntime.efi");
+		CHECK_STR(dk_pl_str(plist_array_get_item(drv, 1), "Path"), "OpenHfsPlus.efi");
+		CHECK_INT(plist_array_get_size(dk_pl_get(p, "ACPI/Add")), 0);
+		CHECK_INT(plist_dict_get_size(dk_pl_get(p, "DeviceProperties/Add")), 0);
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"), "boot-args"),
+			  "-v keepsyms=1 debug=0x100");
+		size_t kl;
+		const uint8_t *kbd = dk_pl_data(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"), "prev-lang:kbd", &kl);
+		CHECK(kbd && kl == 6 && !memcmp(kbd, "en:252", 6));
+		plist_free(p);
+	}
+	free(xml);
+
+	xml = build(sp, "MacPro5,1", "mojave", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &len, NULL);
+	CHECK(xml != NULL);
+	p = xml ? parse(xml, len) : NULL;
+	if (p) {
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Security"), "SecureBootModel"), "Disabled");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Security"), "DmgLoading"), "Signed");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "Misc/Boot"), "HibernateMode"), "RTC");
+		CHECK(dk_pl_bool(dk_pl_get(p, "Kernel/Emulate"), "DummyPowerManagement", false));
+		CHECK(!dk_pl_bool(dk_pl_get(p, "Kernel/Quirks"), "DisableLinkeditJettison", true));
+		CHECK(dk_pl_bool(dk_pl_get(p, "Booter/Quirks"), "AllowRelocationBlock", false));
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "UEFI/Output"), "GopPassThrough"), "Enabled");
+		CHECK(dk_pl_int(dk_pl_get(p, "UEFI/APFS"), "MinDate", 0) == -1);
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "UEFI/Output"), "Resolution"), "Max"); /* Sample value kept */
+		CHECK_INT(plist_array_get_size(dk_pl_get(p, "Kernel/Patch")), 0);
+		plist_t drv = dk_pl_get(p, "UEFI/Drivers");
+		CHECK_INT(plist_array_get_size(drv), 4);
+		CHECK_STR(dk_pl_str(plist_array_get_item(drv, 2), "Path"), "HfsPlusLegacy.efi");
+		CHECK_STR(dk_pl_str(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"), "boot-args"),
+			  "-v keepsyms=1 debug=0x100 -nehalem_error_disable");
+		plist_free(p);
+	}
+	free(xml);
+
+	/* unsupported combination */
+	CHECK(build(sp, "MacPro5,1", "sonoma", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &len, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "MacPro5,1 does not run macOS Sonoma");
+	CHECK(build(sp, "MacPro7,1", "sonoma", DK_GPU_NONE, DK_HOSTCPU_INTEL, "big", &len, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "resolution 'big'");
+	free(sp);
+}
+
+TEST(explain_records_reasons)
+{
+	char *sp = sample_path("1.0.5");
+	uint32_t len;
+	struct dk_oc_changes ch = {0};
+	char *xml = build(sp, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &len, &ch);
+	CHECK(xml != NULL);
+	bool scan = false, dmg = false, drv = false;
+	for (int i = 0; i < ch.n; i++) {
+		CHECK(ch.v[i].reason && *ch.v[i].reason);
+		if (!strcmp(ch.v[i].path, "Misc/Security/ScanPolicy") && !strcmp(ch.v[i].value, "0"))
+			scan = true;
+		if (!strcmp(ch.v[i].path, "Misc/Security/DmgLoading") && strstr(ch.v[i].reason, "Sonoma"))
+			dmg = true;
+		if (!strcmp(ch.v[i].path, "UEFI/Drivers[0]") && strstr(ch.v[i].value, "OpenRuntime.efi"))
+			drv = true;
+	}
+	CHECK(scan && dmg && drv);
+	dk_oc_changes_free(&ch);
+	free(xml);
+	free(sp);
+}
+
+/* Take a valid config, break it one way, check the finding's path. */
+TEST(broken_copies_detected)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	uint32_t len;
+	char *xml = build(sp, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &len, NULL);
+	CHECK(xml && sx);
+	if (!xml || !sx)
+		return;
+	CHECK_INT(count_errors(xml, len, sx, slen, true), 0);
+
+	struct {
+		const char *what, *path, *rule;
+	} cases[] = {
+		{"unknown", "Misc/Security/Bogus", "schema.unknown-key"},
+		{"removed", "Misc/Security/DmgLoading", "schema.missing-key"},
+		{"type", "Misc/Security/ScanPolicy", "schema.wrong-type"},
+		{"enum", "Misc/Security/Vault", "enum"},
+		{"dupkext", "Kernel/Add[1]/BundlePath", "kernel.duplicate"},
+		{"entrykey", "UEFI/Drivers[1]/Bogus", "schema.unknown-key"},
+		{"entrymissing", "UEFI/Drivers[0]/LoadEarly", "schema.missing-key"},
+		{"dmgany", "Misc/Security/DmgLoading", "misc.secureboot"},
+		{"noruntime", "Booter/Quirks/ProvideCustomSlide", "booter.openruntime"},
+		{"rom", "PlatformInfo/Generic/ROM", "platform.rom"},
+		{"suffix", "ACPI/Add[0]/Path", "path.suffix"},
+		{"plugin", "Kernel/Add[0]/BundlePath", "kernel.plugin-order"},
+		{"scan", "Misc/Security/ScanPolicy", "misc.scanpolicy"},
+		{"nvram", "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/csr-active-config", "nvram.size"},
+		{"patch", "Kernel/Patch[0]/Replace", "patch.size"},
+		{"lilu", "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu"},
+		{"noot", "Kernel/Add[2]/BundlePath", "kernel.conflict"},
+	};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(cases); i++) {
+		plist_t p = parse(xml, len);
+		plist_t sec = dk_pl_get(p, "Misc/Security");
+		const char *w = cases[i].what;
+		plist_t kadd = dk_pl_get(p, "Kernel/Add");
+		plist_t kext = plist_new_dict();
+		plist_dict_set_item(kext, "Arch", plist_new_string("Any"));
+		plist_dict_set_item(kext, "BundlePath", plist_new_string("Lilu.kext"));
+		plist_dict_set_item(kext, "Comment", plist_new_string(""));
+		plist_dict_set_item(kext, "Enabled", plist_new_bool(1));
+		plist_dict_set_item(kext, "ExecutablePath", plist_new_string("Contents/MacOS/Lilu"));
+		plist_dict_set_item(kext, "MaxKernel", plist_new_string(""));
+		plist_dict_set_item(kext, "MinKernel", plist_new_string(""));
+		plist_dict_set_item(kext, "PlistPath", plist_new_string("Contents/Info.plist"));
+		if (!strcmp(w, "unknown")) {
+			plist_dict_set_item(sec, "Bogus", plist_new_bool(1));
+			plist_free(kext);
+		} else if (!strcmp(w, "removed")) {
+			plist_dict_remove_item(sec, "DmgLoading");
+			plist_free(kext);
+		} else if (!strcmp(w, "type")) {
+			plist_dict_set_item(sec, "ScanPolicy", plist_new_string("0"));
+			plist_free(kext);
+		} else if (!strcmp(w, "enum")) {
+			plist_dict_set_item(sec, "Vault", plist_new_string("optional"));
+			plist_free(kext);
+		} else if (!strcmp(w, "dupkext")) {
+			plist_array_append_item(kadd, plist_copy(kext));
+			plist_array_append_item(kadd, kext);
+			plist_dict_set_item(dk_pl_get(p, "Kernel/Quirks"), "DisableLinkeditJettison", plist_new_bool(1));
+		} else if (!strcmp(w, "entrykey")) {
+			plist_dict_set_item(plist_array_get_item(dk_pl_get(p, "UEFI/Drivers"), 1), "Bogus", plist_new_uint(1));
+			plist_free(kext);
+		} else if (!strcmp(w, "entrymissing")) {
+			plist_dict_remove_item(plist_array_get_item(dk_pl_get(p, "UEFI/Drivers"), 0), "LoadEarly");
+			plist_free(kext);
+		} else if (!strcmp(w, "dmgany")) {
+			plist_dict_set_item(sec, "DmgLoading", plist_new_string("Any"));
+			plist_dict_set_item(sec, "SecureBootModel", plist_new_string("Default"));
+			plist_free(kext);
+		} else if (!strcmp(w, "noruntime")) {
+			plist_array_remove_item(dk_pl_get(p, "UEFI/Drivers"), 0);
+			plist_dict_set_item(dk_pl_get(p, "Booter/Quirks"), "ProvideCustomSlide", plist_new_bool(1));
+			plist_free(kext);
+		} else if (!strcmp(w, "rom")) {
+			plist_dict_set_item(dk_pl_get(p, "PlatformInfo/Generic"), "ROM", plist_new_data("abc", 3));
+			plist_free(kext);
+		} else if (!strcmp(w, "suffix")) {
+			plist_t a = plist_new_dict();
+			plist_dict_set_item(a, "Comment", plist_new_string(""));
+			plist_dict_set_item(a, "Enabled", plist_new_bool(1));
+			plist_dict_set_item(a, "Path", plist_new_string("SSDT-EC.dsl"));
+			plist_array_append_item(dk_pl_get(p, "ACPI/Add"), a);
+			plist_free(kext);
+		} else if (!strcmp(w, "plugin")) {
+			plist_dict_set_item(kext, "BundlePath", plist_new_string("WhateverGreen.kext"));
+			plist_dict_set_item(kext, "ExecutablePath", plist_new_string("Contents/MacOS/WhateverGreen"));
+			plist_array_append_item(kadd, kext);
+		} else if (!strcmp(w, "scan")) {
+			plist_dict_set_item(sec, "ScanPolicy", plist_new_uint(0x100));
+			plist_free(kext);
+		} else if (!strcmp(w, "nvram")) {
+			plist_dict_set_item(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"),
+					    "csr-active-config", plist_new_data("\x67\x00", 2));
+			plist_free(kext);
+		} else if (!strcmp(w, "patch")) {
+			plist_dict_set_item(plist_array_get_item(dk_pl_get(p, "Kernel/Patch"), 0), "Replace",
+					    plist_new_data("\x00\x00\xEB", 3));
+			plist_free(kext);
+		} else if (!strcmp(w, "noot")) {
+			const char *names[] = {"WhateverGreen", "NootRX"};
+			plist_array_append_item(kadd, plist_copy(kext));
+			for (int k = 0; k < 2; k++) {
+				plist_t e = plist_copy(kext);
+				char bp[64], ex[64];
+				snprintf(bp, sizeof bp, "%s.kext", names[k]);
+				snprintf(ex, sizeof ex, "Contents/MacOS/%s", names[k]);
+				plist_dict_set_item(e, "BundlePath", plist_new_string(bp));
+				plist_dict_set_item(e, "ExecutablePath", plist_new_string(ex));
+				plist_array_append_item(kadd, e);
+			}
+			plist_free(kext);
+			plist_dict_set_item(dk_pl_get(p, "Kernel/Quirks"), "DisableLinkeditJettison", plist_new_bool(1));
+		} else if (!strcmp(w, "lilu")) {
+			plist_array_append_item(kadd, kext);
+			plist_dict_set_item(dk_pl_get(p, "Kernel/Quirks"), "DisableLinkeditJettison", plist_new_bool(0));
+		}
+		uint32_t blen;
+		char *broken = serialize(p, &blen);
+		plist_free(p);
+		bool hit = has_finding(broken, blen, sx, slen, cases[i].path, cases[i].rule);
+		if (!hit)
+			fprintf(stderr, "    case %s\n", w);
+		CHECK(hit);
+		free(broken);
+	}
+	free(xml);
+	free(sx);
+	free(sp);
+}
+
+TEST(missing_key_in_sample)
+{
+	char *sp = sample_path("1.0.6");
+	plist_t s;
+	CHECK(dk_pl_load(sp, &s) == 0);
+	plist_dict_remove_item(dk_pl_get(s, "Misc/Security"), "DmgLoading");
+	uint32_t len;
+	char *x = serialize(s, &len);
+	plist_free(s);
+	char *p = t_path(t_tmpdir(), "Sample-1.0.6.plist");
+	CHECK(dk_write_file_atomic(p, x, len, true, 0644) == 0);
+	free(x);
+	uint32_t olen;
+	CHECK(build(p, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &olen, NULL) == NULL);
+	CHECK_STR(dk_errmsg(), "Sample-1.0.6.plist (OpenCore 1.0.6): missing key Misc/Security/DmgLoading");
+
+	/* a whole section missing */
+	CHECK(dk_pl_load(sp, &s) == 0);
+	plist_dict_remove_item(s, "Booter");
+	x = serialize(s, &len);
+	plist_free(s);
+	CHECK(dk_write_file_atomic(p, x, len, true, 0644) == 0);
+	free(x);
+	CHECK(build(p, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &olen, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "missing key Booter/");
+	/* a key with another type than the recipe expects */
+	CHECK(dk_pl_load(sp, &s) == 0);
+	plist_dict_set_item(dk_pl_get(s, "Misc/Security"), "ScanPolicy", plist_new_string("0"));
+	x = serialize(s, &len);
+	plist_free(s);
+	CHECK(dk_write_file_atomic(p, x, len, true, 0644) == 0);
+	free(x);
+	CHECK(build(p, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &olen, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "Misc/Security/ScanPolicy is a string");
+	free(p);
+	free(sp);
+}
+
+TEST(malformed_inputs)
+{
+	char *p = t_path(t_tmpdir(), "bad.plist");
+	CHECK(dk_write_file_atomic(p, "<plist><dict><key>x</key>", 25, true, 0644) == 0);
+	uint32_t len;
+	CHECK(build(p, "MacPro7,1", "sequoia", DK_GPU_NONE, DK_HOSTCPU_INTEL, NULL, &len, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "bad.plist: not a valid property list");
+	CHECK(strchr(dk_errmsg(), '\n') == NULL);
+	struct dk_oc_findings f;
+	struct dk_oc_validate_opts vo = {.config_path = p};
+	CHECK(dk_oc_validate(&vo, &f) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "bad.plist");
+	CHECK(dk_write_file_atomic(p, "<plist><array/></plist>", 23, true, 0644) == 0);
+	CHECK(dk_oc_validate(&vo, &f) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "not a dictionary");
+	CHECK(dk_oc_validate_xml("junk", 4, NULL, 0, NULL, &f) < 0);
+	free(p);
+}
+
+int main(void)
+{
+	RUN(kernel_versions);
+	RUN(release_detection);
+	RUN(matrix_validates);
+	RUN(values_per_model);
+	RUN(explain_records_reasons);
+	RUN(broken_copies_detected);
+	RUN(missing_key_in_sample);
+	RUN(malformed_inputs);
+	return t_done();
+}

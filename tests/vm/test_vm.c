@@ -1,0 +1,598 @@
+/* vm: plans for fixture hosts (field by field), golden XML/argv, bad input.
+ * DKVM_REGEN=1 rewrites the golden files under tests/vm/golden/ (review the diff). */
+#include "t.h"
+#include "vm/plan.h"
+#include "vm/render.h"
+#include "vm/vm.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "tune/pin.h"
+
+#include <stdbool.h>
+#include <unistd.h>
+
+/* ---- fixture hosts (C initializers) ---- */
+
+#define COMMON_FLAGS "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm constant_tsc rep_good nopl nonstop_tsc cpuid pni pclmulqdq ssse3 fma cx16 sse4_1 sse4_2 x2apic movbe popcnt aes xsave avx f16c rdrand lahf_lm abm 3dnowprefetch fsgsbase bmi1 avx2 smep bmi2 rdseed adx smap clflushopt xsaveopt xsavec xgetbv1 arat"
+
+/* AMD Ryzen 9 5900X: Zen 3, 12 cores / 24 threads, 2 CCX, 32 GiB. */
+static const char amd_flags[] = COMMON_FLAGS " mmxext fxsr_opt pdpe1gb rdtscp svm extapic cr8_legacy sse4a misalignsse topoext perfctr_core clwb sha_ni pku ospke vaes vpclmulqdq ibrs ibpb stibp ssbd invpcid pcid erms";
+/* Intel i9-12900K: Alder Lake, 8P (SMT) + 8E, 24 threads, 64 GiB. */
+static const char hybrid_flags[] = COMMON_FLAGS " vmx pdpe1gb rdtscp pcid tsc_deadline_timer erms invpcid clwb sha_ni umip pku ospke gfni vaes vpclmulqdq movdiri movdir64b serialize ibrs ibpb stibp ssbd";
+/* Intel i5-6600K: Skylake, 4 cores, no SMT, 16 GiB. */
+static const char skylake_flags[] = COMMON_FLAGS " vmx pdpe1gb rdtscp pcid tsc_deadline_timer erms invpcid mpx ibrs ibpb stibp ssbd";
+/* Intel Xeon Platinum (Cascade Lake), 32 cores / 64 threads, 256 GiB. */
+static const char cascade_flags[] = COMMON_FLAGS " vmx pdpe1gb rdtscp pcid tsc_deadline_timer erms invpcid hle rtm avx512f avx512dq avx512cd avx512bw avx512vl avx512_vnni clwb pku ospke ibrs ibpb stibp ssbd";
+/* Core 2 Duo E8400 (Penryn): SSE4.1, no SSE4.2, no AVX; 8 GiB. */
+static const char penryn_flags[] = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm constant_tsc pni ssse3 cx16 sse4_1 lahf_lm vmx";
+
+static void base_host(struct dk_host *h, enum dk_cpu_vendor v, const char *flags, int logical, int cores, bool smt,
+		      uint64_t mem_gib)
+{
+	memset(h, 0, sizeof *h);
+	h->cpu.vendor = v;
+	snprintf(h->cpu.vendor_id, sizeof h->cpu.vendor_id, "%s", v == DK_VENDOR_AMD ? "AuthenticAMD" : "GenuineIntel");
+	h->cpu.flags = (char *)flags;
+	h->cpu.logical = logical;
+	h->cpu.sockets = 1;
+	h->cpu.cores = cores;
+	h->cpu.threads_per_core = smt ? 2 : 1;
+	h->cpu.smt = smt;
+	h->mem.total_kib = mem_gib << 20;
+	snprintf(h->qemu.path, sizeof h->qemu.path, "/usr/bin/qemu-system-x86_64");
+	snprintf(h->qemu.ovmf_code, sizeof h->qemu.ovmf_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+	snprintf(h->qemu.ovmf_vars, sizeof h->qemu.ovmf_vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+}
+
+static void host_amd(struct dk_host *h) { base_host(h, DK_VENDOR_AMD, amd_flags, 24, 12, true, 32); h->cpu.n_l3 = 2; }
+static void host_hybrid(struct dk_host *h)
+{
+	base_host(h, DK_VENDOR_INTEL, hybrid_flags, 24, 16, true, 64);
+	h->cpu.hybrid = true;
+	h->cpu.p_cores = 8;
+	h->cpu.e_cores = 8;
+	h->cpu.p_smt = true;
+}
+static void host_4core(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, skylake_flags, 4, 4, false, 16); }
+static void host_64t(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, cascade_flags, 64, 32, true, 256); }
+static void host_penryn(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, penryn_flags, 2, 2, false, 8); }
+
+static struct dk_plan_opts opts(const char *name)
+{
+	return (struct dk_plan_opts){.name = name, .mac = "52:54:00:12:34:56",
+				     .uuid = "6c1d6f2e-3b1a-4c8e-9f00-0123456789ab", .accel = DK_ACCEL_KVM};
+}
+
+static bool masked(const struct dk_plan *p, const char *f)
+{
+	for (int i = 0; i < p->n_masked; i++)
+		if (!strcmp(p->masked[i], f))
+			return true;
+	return false;
+}
+
+/* ---- golden files ---- */
+
+static char *read_all(const char *path)
+{
+	char *d = NULL;
+	size_t n;
+	if (dk_read_file(path, &d, &n, 1 << 22) < 0)
+		return NULL;
+	return d;
+}
+
+static void golden(const char *name, const char *actual)
+{
+	char *path = dk_asprintf("%s/tests/vm/golden/%s", t_srcdir(), name);
+	if (getenv("DKVM_REGEN")) {
+		CHECK(dk_write_file_atomic(path, actual, strlen(actual), true, 0644) == 0);
+		fprintf(stderr, "  regenerated %s\n", path);
+	} else {
+		char *want = read_all(path);
+		if (!want) {
+			fprintf(stderr, "  %s: missing golden file (DKVM_REGEN=1 creates it)\n", path);
+			t_case_failed = 1;
+		} else if (strcmp(want, actual) != 0) {
+			char *got = dk_asprintf("%s/%s.actual", t_tmpdir(), name);
+			dk_write_file_atomic(got, actual, strlen(actual), true, 0644);
+			fprintf(stderr, "  %s differs from the rendering; diff -u %s %s (DKVM_REGEN=1 to accept)\n", path,
+				path, got);
+			t_case_failed = 1;
+			free(got);
+		}
+		free(want);
+	}
+	free(path);
+}
+
+static void render_goldens(const char *fixture, const struct dk_plan *p)
+{
+	char dir[256];
+	snprintf(dir, sizeof dir, "/var/lib/dkvm/%s", p->name);
+	char *oc = dk_asprintf("%s/OpenCore.img", dir), *disk = dk_asprintf("%s/disk.qcow2", dir),
+	     *vars = dk_asprintf("%s/OVMF_VARS.fd", dir);
+	struct dk_vm_files f = {.dir = dir, .opencore = oc, .disk = disk, .vars = vars};
+	struct dk_argv a;
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_VNC, .daemonize = true, .direct_io = true, .serial_file = true};
+	CHECK(dk_qemu_argv(p, &f, &qo, &a) == 0);
+	char *sh = dk_argv_to_shell(&a);
+	char name[128];
+	snprintf(name, sizeof name, "%s.argv", fixture);
+	golden(name, sh);
+	free(sh);
+	dk_argv_free(&a);
+	struct dk_virt_caps c90, c100;
+	dk_virt_caps_for_version(9000000, &c90);
+	dk_virt_caps_for_version(10000000, &c100);
+	char *xml = NULL;
+	CHECK(dk_libvirt_xml(p, &f, &c90, &xml) == 0);
+	snprintf(name, sizeof name, "%s.libvirt-9.0.xml", fixture);
+	golden(name, xml);
+	free(xml);
+	CHECK(dk_libvirt_xml(p, &f, &c100, &xml) == 0);
+	snprintf(name, sizeof name, "%s.libvirt-10.0.xml", fixture);
+	golden(name, xml);
+	free(xml);
+	free(oc);
+	free(disk);
+	free(vars);
+}
+
+/* ---- plans per fixture host ---- */
+
+TEST(plan_amd_ryzen)
+{
+	struct dk_host h;
+	host_amd(&h);
+	struct dk_plan_opts o = opts("ryzen");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.model, "MacPro7,1");
+	CHECK_STR(p.macos, "sequoia");
+	CHECK_STR(p.cpu_model, "Cascadelake-Server");
+	CHECK(p.amd_host);
+	CHECK(p.topoext);
+	CHECK(p.invtsc);
+	CHECK_INT(p.sockets, 1);
+	CHECK_INT(p.dies, 1);
+	CHECK_INT(p.cores, 4);
+	CHECK_INT(p.threads, 2);
+	CHECK_INT(p.vcpus, 8);
+	CHECK_INT(p.memory_mib, 8192);
+	CHECK(p.nosharepages);
+	/* Zen 3 lacks AVX-512 and TSX: masked; has AVX2, PKU, CLWB: kept */
+	CHECK(masked(&p, "avx512f"));
+	CHECK(masked(&p, "avx512vnni"));
+	CHECK(masked(&p, "hle"));
+	CHECK(masked(&p, "rtm"));
+	CHECK(!masked(&p, "avx2"));
+	CHECK(!masked(&p, "pku"));
+	CHECK(!masked(&p, "x2apic")); /* KVM emulates it */
+	CHECK_INT(p.n_masked, 8);
+	CHECK_STR(p.cpu_arg, "Cascadelake-Server,vendor=GenuineIntel,-avx512bw,-avx512cd,-avx512dq,-avx512f,-avx512vl,"
+			     "-avx512vnni,-hle,-rtm,+invtsc,+topoext,vmware-cpuid-freq=on");
+	CHECK_STR(p.nic_model, "virtio-net-pci");
+	CHECK_STR(p.video, "vmware-svga");
+	CHECK_INT(p.disk_bus, DK_BUS_VIRTIO);
+	CHECK(p.disk_bytes == (uint64_t)128 << 30);
+	CHECK_STR(p.mac, "52:54:00:12:34:56");
+	CHECK(p.watchdog);
+	render_goldens("amd-ryzen", &p);
+}
+
+TEST(plan_intel_hybrid)
+{
+	struct dk_host h;
+	host_hybrid(&h);
+	struct dk_plan_opts o = opts("hybrid");
+	o.macos = "sonoma";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.macos, "sonoma");
+	CHECK(!p.amd_host);
+	CHECK(!p.topoext);
+	CHECK(p.invtsc);
+	/* 8 P-cores: band 8-15 -> 4 cores, SMT -> 8 vCPUs */
+	CHECK_INT(p.cores, 4);
+	CHECK_INT(p.threads, 2);
+	CHECK_INT(p.vcpus, 8);
+	CHECK_INT(p.memory_mib, 16384);
+	CHECK(masked(&p, "avx512f"));
+	CHECK(masked(&p, "hle"));
+	CHECK(!masked(&p, "avx2"));
+	CHECK(!masked(&p, "tsc-deadline"));
+	CHECK_CONTAINS(p.cpu_arg, "-avx512f");
+	CHECK(strstr(p.cpu_arg, "topoext") == NULL);
+	render_goldens("intel-hybrid", &p);
+}
+
+TEST(plan_4core_nosmt)
+{
+	struct dk_host h;
+	host_4core(&h);
+	struct dk_plan_opts o = opts("four");
+	o.macos = "catalina";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.cores, 2);
+	CHECK_INT(p.threads, 1);
+	CHECK_INT(p.vcpus, 2);
+	CHECK_INT(p.memory_mib, 4096);
+	CHECK_STR(p.nic_model, "vmxnet3"); /* Catalina */
+	CHECK_INT(p.disk_bus, DK_BUS_VIRTIO);
+	CHECK(masked(&p, "pku"));
+	CHECK(masked(&p, "clwb"));
+	CHECK(masked(&p, "hle"));
+	render_goldens("4core-nosmt", &p);
+}
+
+TEST(plan_64_threads)
+{
+	struct dk_host h;
+	host_64t(&h);
+	struct dk_plan_opts o = opts("big");
+	o.macos = "tahoe";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.cores, 8);
+	CHECK_INT(p.threads, 2);
+	CHECK_INT(p.vcpus, 16);
+	CHECK_INT(p.memory_mib, 32768); /* a quarter of 256 GiB, capped */
+	CHECK_INT(p.n_masked, 0);       /* a Cascade Lake host has every feature */
+	CHECK_STR(p.cpu_arg, "Cascadelake-Server,vendor=GenuineIntel,+invtsc,vmware-cpuid-freq=on");
+	render_goldens("64-threads", &p);
+}
+
+TEST(plan_legacy_macpro51)
+{
+	struct dk_host h;
+	host_4core(&h);
+	struct dk_plan_opts o = opts("legacy");
+	o.macos = "mojave";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.model, "MacPro5,1"); /* the guide's model before Catalina */
+	CHECK_STR(p.cpu_model, "Westmere-v2");
+	CHECK_CONTAINS(p.cpu_arg, "Westmere-v2,vendor=GenuineIntel,+rdrand");
+	CHECK_INT(p.disk_bus, DK_BUS_SATA);
+	CHECK_STR(p.nic_model, "e1000-82545em");
+	CHECK_STR(p.video, "VGA");
+	render_goldens("legacy-macpro51", &p);
+}
+
+TEST(plan_explicit_cpus_memory)
+{
+	struct dk_host h;
+	host_amd(&h);
+	struct dk_plan_opts o = opts("x");
+	o.cpus = 16;
+	o.memory_bytes = (uint64_t)12 << 30;
+	o.disk_bytes = (uint64_t)256 << 30;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.cores, 8);
+	CHECK_INT(p.threads, 2);
+	CHECK_INT(p.memory_mib, 12288);
+	CHECK(p.disk_bytes == (uint64_t)256 << 30);
+}
+
+TEST(plan_unavailable_from_qemu)
+{
+	/* QEMU's list wins over the static table. */
+	struct dk_host h;
+	host_64t(&h);
+	struct dk_plan_opts o = opts("q");
+	const char *un[] = {"avx512f", "pcid", NULL};
+	o.unavailable = un;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_masked, 2);
+	CHECK_CONTAINS(p.cpu_arg, "-avx512f,-pcid");
+	/* Re-planned for TCG at start. */
+	const char *tcg[] = {"x2apic", NULL};
+	CHECK(dk_plan_set_accel(&p, DK_ACCEL_TCG, tcg, "test") == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_STR(p.cpu_arg, "Cascadelake-Server,vendor=GenuineIntel,-x2apic,vmware-cpuid-freq=on");
+}
+
+TEST(plan_cpu_host)
+{
+	struct dk_host h;
+	host_64t(&h);
+	struct dk_plan_opts o = opts("h");
+	o.cpu_host = true;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.cpu_mode, DK_CPU_HOST);
+	CHECK_STR(p.cpu_arg, "host,vendor=GenuineIntel,+invtsc,vmware-cpuid-freq=on");
+	/* AMD: refused; TCG: refused */
+	host_amd(&h);
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "Intel");
+	host_64t(&h);
+	o.accel = DK_ACCEL_TCG;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "KVM");
+}
+
+TEST(plan_tcg_domain)
+{
+	struct dk_host h;
+	host_4core(&h);
+	struct dk_plan_opts o = opts("tcg");
+	o.accel = DK_ACCEL_TCG;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_masked, 0);
+	CHECK(!p.invtsc);
+	render_goldens("tcg", &p);
+	struct dk_vm_files f = {.dir = "/d", .opencore = "/d/OpenCore.img", .disk = "/d/disk.qcow2", .vars = "/d/v.fd"};
+	struct dk_virt_caps c;
+	dk_virt_caps_for_version(9000000, &c);
+	char *xml = NULL;
+	CHECK(dk_libvirt_xml(&p, &f, &c, &xml) == 0);
+	CHECK_CONTAINS(xml, "type=\"qemu\">");
+	CHECK_CONTAINS(xml, "mode=\"custom\"");
+	CHECK(strstr(xml, "host-passthrough") == NULL);
+	free(xml);
+}
+
+TEST(xml_capabilities)
+{
+	struct dk_host h;
+	host_amd(&h);
+	struct dk_plan_opts o = opts("caps");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	struct dk_vm_files f = {.dir = "/d", .opencore = "/d/OpenCore.img", .disk = "/d/disk.qcow2", .vars = "/d/v.fd"};
+	struct dk_virt_caps c;
+	char *xml = NULL;
+	/* libvirt 9.0 (Debian 12): no itco watchdog, no firmware='efi' with the explicit loader */
+	dk_virt_caps_for_version(9000000, &c);
+	CHECK(dk_libvirt_xml(&p, &f, &c, &xml) == 0);
+	CHECK(strstr(xml, "itco") == NULL);
+	CHECK(strstr(xml, "firmware=") == NULL);
+	CHECK_CONTAINS(xml, "<loader readonly=\"yes\" type=\"pflash\">/usr/share/OVMF/OVMF_CODE_4M.fd</loader>");
+	CHECK_CONTAINS(xml, "<nvram template=\"/usr/share/OVMF/OVMF_VARS_4M.fd\">/d/v.fd</nvram>");
+	CHECK_CONTAINS(xml, "<feature policy=\"require\" name=\"topoext\"/>");
+	CHECK_CONTAINS(xml, "<qemu:arg value=\"isa-applesmc,osk=ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc\"/>");
+	CHECK_CONTAINS(xml, "<qemu:arg value=\"ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off\"/>");
+	CHECK_CONTAINS(xml, "<memballoon model=\"none\"/>");
+	CHECK_CONTAINS(xml, "<nosharepages/>");
+	CHECK_CONTAINS(xml, "<topology sockets=\"1\" dies=\"1\" cores=\"4\" threads=\"2\"/>");
+	free(xml);
+	/* 9.1+: the itco watchdog */
+	dk_virt_caps_for_version(9001000, &c);
+	CHECK(dk_libvirt_xml(&p, &f, &c, &xml) == 0);
+	CHECK_CONTAINS(xml, "<watchdog model=\"itco\" action=\"none\"/>");
+	free(xml);
+	/* no vmvga, no spice */
+	c.video_vmvga = false;
+	c.spice = false;
+	CHECK(dk_libvirt_xml(&p, &f, &c, &xml) == 0);
+	CHECK_CONTAINS(xml, "<model type=\"vga\"");
+	CHECK_CONTAINS(xml, "<graphics type=\"vnc\"");
+	free(xml);
+}
+
+TEST(argv_escaping)
+{
+	struct dk_host h;
+	host_4core(&h);
+	struct dk_plan_opts o = opts("esc");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	struct dk_vm_files f = {.dir = "/a,b", .opencore = "/a,b/OpenCore.img", .disk = "/a,b/disk.qcow2", .vars = "/a,b/v.fd"};
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_NONE, .direct_io = true};
+	struct dk_argv a;
+	CHECK(dk_qemu_argv(&p, &f, &qo, &a) == 0);
+	bool found = false;
+	for (int i = 0; i < a.n; i++)
+		if (strstr(a.v[i], "file=/a,,b/disk.qcow2,cache=none"))
+			found = true;
+	CHECK(found);
+	char *sh = dk_argv_to_shell(&a);
+	CHECK_CONTAINS(sh, "'isa-applesmc,osk=ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc'");
+	free(sh);
+	dk_argv_free(&a);
+	/* no direct I/O: writeback */
+	qo.direct_io = false;
+	CHECK(dk_qemu_argv(&p, &f, &qo, &a) == 0);
+	found = false;
+	for (int i = 0; i < a.n; i++)
+		if (strstr(a.v[i], "cache=writeback"))
+			found = true;
+	CHECK(found);
+	dk_argv_free(&a);
+}
+
+TEST(plan_json_roundtrip)
+{
+	struct dk_host h;
+	host_hybrid(&h);
+	struct dk_plan_opts o = opts("rt");
+	struct dk_plan p, q;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	json_object *j = dk_plan_to_json(&p);
+	CHECK(dk_plan_from_json(j, &q) == 0);
+	json_object *j2 = dk_plan_to_json(&q);
+	CHECK_STR(json_object_to_json_string(j), json_object_to_json_string(j2));
+	json_object_put(j2);
+	/* corrupt: inconsistent topology */
+	json_object *t;
+	json_object_object_get_ex(j, "topology", &t);
+	json_object_object_add(t, "vcpus", json_object_new_int(7));
+	CHECK(dk_plan_from_json(j, &q) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "topology");
+	json_object_object_add(j, "name", json_object_new_string("../x"));
+	CHECK(dk_plan_from_json(j, &q) < 0);
+	json_object_put(j);
+	CHECK(dk_plan_from_json(NULL, &q) < 0);
+}
+
+TEST(plan_bad_input)
+{
+	struct dk_host h;
+	host_amd(&h);
+	struct dk_plan p;
+	struct dk_plan_opts o = opts("bad");
+	o.model = "MacPro9,9";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "model 'MacPro9,9': unknown");
+	o = opts("bad");
+	o.macos = "cheetah";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "macOS release 'cheetah': unknown");
+	o = opts("bad");
+	o.model = "MacPro5,1";
+	o.macos = "sonoma";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "does not run macOS Sonoma");
+	o = opts("bad");
+	o.cpus = 48;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "only 24 logical CPUs");
+	o.cpus = 12;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "power-of-two");
+	o = opts("a/b");
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "not a safe name");
+	o = opts("it's");
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	o = opts("bad");
+	o.memory_bytes = (uint64_t)1 << 30;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "at least 2 GiB");
+	o.memory_bytes = (uint64_t)64 << 30;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	o = opts("bad");
+	o.disk_bytes = (uint64_t)1 << 30;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	/* ISA: a Penryn cannot run Sonoma (AVX2) nor Mojave (SSE4.2) under KVM */
+	host_penryn(&h);
+	o = opts("old");
+	o.macos = "sonoma";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "macOS Sonoma needs the CPU feature");
+	o.macos = "mojave";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "'sse4_2'");
+	o.macos = "highsierra";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.model, "MacPro5,1");
+	/* Conroe (MacPro4,1) lacks SSE4.1, which Sierra needs */
+	o.model = "MacPro4,1";
+	o.macos = "sierra";
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+}
+
+TEST(profiles_data)
+{
+	for (int i = 0; i < dk_vm_profile_count; i++) {
+		const struct dk_vm_profile *pr = &dk_vm_profiles[i];
+		CHECK(dk_cpu_model_features(pr->cpu_model) != NULL);
+		CHECK(dk_macos_find(pr->macos_min) != NULL);
+		CHECK(dk_macos_find(pr->macos_max) != NULL);
+		CHECK(dk_macos_find(pr->macos_default) != NULL);
+		CHECK(dk_vm_profile_find(pr->model) == pr);
+	}
+	CHECK(dk_vm_profile_find("macpro7,1") == dk_vm_profile_find("MacPro7,1"));
+	CHECK_STR(dk_vm_profile_for_macos(dk_macos_find("catalina"))->model, "MacPro7,1");
+	CHECK_STR(dk_vm_profile_for_macos(dk_macos_find("mojave"))->model, "MacPro5,1");
+	CHECK_STR(dk_cpu_feature_to_flag("sse4.2"), "sse4_2");
+	CHECK_STR(dk_cpu_feature_to_flag("tsc-deadline"), "tsc_deadline_timer");
+	CHECK_STR(dk_cpu_feature_to_flag("avx2"), "avx2");
+}
+
+TEST(pinning)
+{
+	struct dk_host h;
+	host_amd(&h);
+	for (int i = 0; i < 12; i++) {
+		h.cpu.sibling_of[i] = i;
+		h.cpu.sibling_of[i + 12] = i;
+	}
+	struct dk_plan_opts o = opts("pin");
+	o.pin = true;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 8);
+	static const int want[] = {1, 13, 2, 14, 3, 15, 4, 16};
+	for (int i = 0; i < 8; i++)
+		CHECK_INT(p.pin[i], want[i]);
+	CHECK_STR(p.emulator_pin, "0,12");
+	render_goldens("amd-ryzen-pinned", &p);
+	/* round trip keeps the pins */
+	json_object *j = dk_plan_to_json(&p);
+	struct dk_plan q;
+	CHECK(dk_plan_from_json(j, &q) == 0);
+	CHECK_INT(q.n_pin, 8);
+	CHECK_INT(q.pin[7], 16);
+	CHECK_STR(q.emulator_pin, "0,12");
+	json_object_put(j);
+
+	/* hybrid: P-cores only (ADL numbering: P siblings 2k,2k+1; E-cores 16-23) */
+	host_hybrid(&h);
+	for (int i = 0; i < 24; i++)
+		h.cpu.sibling_of[i] = i < 16 ? i & ~1 : i;
+	h.cpu.n_p_cpus = 16;
+	for (int i = 0; i < 16; i++)
+		h.cpu.p_cpus[i] = i;
+	o = opts("pinh");
+	o.pin = true;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 8);
+	CHECK_INT(p.pin[0], 2);
+	CHECK_INT(p.pin[1], 3);
+	CHECK_INT(p.pin[7], 9);
+	CHECK_STR(p.emulator_pin, "0,1");
+
+	/* no SMT: one vCPU per host core */
+	host_4core(&h);
+	for (int i = 0; i < 4; i++)
+		h.cpu.sibling_of[i] = i;
+	o = opts("pin4");
+	o.pin = true;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 2);
+	CHECK_INT(p.pin[0], 1);
+	CHECK_INT(p.pin[1], 2);
+	CHECK_STR(p.emulator_pin, "0");
+	/* too many cores requested for pinning: planned, not pinned, with the reason */
+	o.cpus = 4;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 0);
+	bool said = false;
+	for (int i = 0; i < p.n_why; i++)
+		if (!strcmp(p.why[i].key, "pinning") && strstr(p.why[i].reason, "host cores"))
+			said = true;
+	CHECK(said);
+
+	char buf[64];
+	int cpus[] = {5, 0, 1, 2, 7, 8};
+	dk_cpuset_format(cpus, 6, buf, sizeof buf);
+	CHECK_STR(buf, "0-2,5,7,8");
+}
+
+int main(void)
+{
+	RUN(plan_amd_ryzen);
+	RUN(plan_intel_hybrid);
+	RUN(plan_4core_nosmt);
+	RUN(plan_64_threads);
+	RUN(plan_legacy_macpro51);
+	RUN(plan_explicit_cpus_memory);
+	RUN(plan_unavailable_from_qemu);
+	RUN(plan_cpu_host);
+	RUN(plan_tcg_domain);
+	RUN(xml_capabilities);
+	RUN(argv_escaping);
+	RUN(plan_json_roundtrip);
+	RUN(plan_bad_input);
+	RUN(profiles_data);
+	RUN(pinning);
+	return t_done();
+}

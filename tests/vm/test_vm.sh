@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# dkvm create / start / stop / list / show / destroy, against real QEMU, OVMF and libvirtd.
+source "$(dirname "$0")/../lib.sh"
+
+# A small OpenCore-like disk: GPT + FAT ESP whose BOOTx64.efi is junk, so OVMF
+# falls through to the UEFI Shell, which runs startup.nsh and prints the marker.
+mk_esp() { # mk_esp IMG
+  local img=$1
+  truncate -s 64M "$img"
+  printf 'label: gpt\nstart=2048, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B\n' | sfdisk -q "$img"
+  printf 'echo DKVM-VM-BOOT-MARKER\r\n' > "$T/startup.nsh"
+  echo junk > "$T/BOOTx64.efi"
+  mformat -i "$img@@1M" -v OPENCORE -T 126976 -h 64 -s 32 ::
+  mmd -i "$img@@1M" ::/EFI ::/EFI/BOOT
+  mcopy -i "$img@@1M" "$T/BOOTx64.efi" ::/EFI/BOOT/
+  mcopy -i "$img@@1M" "$T/startup.nsh" ::/
+}
+
+# On any exit of a test: no QEMU of ours left running.
+stop_vms() {
+  local m
+  for m in "$T"/vms/*/manifest.json; do
+    [ -e "$m" ] || continue
+    "$DKVM" stop "$(basename "$(dirname "$m")")" --dir "$T/vms" --force >/dev/null 2>&1 || true
+  done
+}
+
+need_qemu() {
+  trap stop_vms EXIT
+  command -v qemu-system-x86_64 >/dev/null || t_skip "qemu-system-x86_64 not installed"
+  [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || t_skip "OVMF not installed"
+}
+
+# Nothing but the listed names in DIR (no temp dirs, no half bundles).
+only_entries() { # only_entries DIR names...
+  local dir=$1; shift
+  local got want
+  got=$(ls -A "$dir" 2>/dev/null | sort | tr '\n' ' ')
+  want=$(printf '%s\n' "$@" | sed '/^$/d' | sort | tr '\n' ' ')
+  t_eq "$got" "$want" "entries of $dir"
+}
+
+wait_marker() { # wait_marker FILE SECONDS
+  local i
+  for ((i = 0; i < $2 * 2; i++)); do
+    grep -q 'DKVM-VM-BOOT-MARKER' "$1" 2>/dev/null && grep -a 'DKVM-VM-BOOT-MARKER' "$1" | grep -qv 'echo' && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+test_goldens_validate() {
+  command -v virt-xml-validate >/dev/null || t_skip "virt-xml-validate not installed"
+  local f n=0
+  for f in "$DKVM_SRCDIR"/tests/vm/golden/*.libvirt-9.0.xml; do
+    t_ok virt-xml-validate "$f" domain
+    n=$((n + 1))
+  done
+  [ "$n" -ge 5 ] || t_fail "only $n golden XML files"
+  # The schema of the installed libvirt decides about the 10.0 renderings (itco watchdog).
+  local v; v=$(libvirtd --version | awk '{print $NF}')
+  if [ "$(printf '%s\n9.1.0\n' "$v" | sort -V | head -n1)" = "9.1.0" ]; then
+    t_ok virt-xml-validate "$DKVM_SRCDIR/tests/vm/golden/amd-ryzen.libvirt-10.0.xml" domain
+  else
+    t_exit 3 virt-xml-validate "$DKVM_SRCDIR/tests/vm/golden/amd-ryzen.libvirt-10.0.xml" domain
+    t_contains "$ERR" "fails to validate"
+  fi
+}
+
+test_dry_run_json() {
+  need_qemu
+  t_ok "$DKVM" --json create dry1 --dry-run --dir "$T/vms" --macos sonoma --memory 4G
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" 'd["dry_run"]')" "True"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["model"]')" "MacPro7,1"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["macos"]')" "sonoma"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["memory_mib"]')" "4096"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["topology"]["sockets"]')" "1"
+  t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "Cascadelake-Server,vendor=GenuineIntel"
+  t_contains "$(t_jget "$OUT" '[x["key"] for x in d["plan"]["decisions"]]')" "topology"
+  [ ! -e "$T/vms" ] || t_fail "dry run created $T/vms"
+  # --explain prints every decision with its reason
+  t_ok "$DKVM" create dry2 --dry-run --explain --dir "$T/vms" --model MacPro5,1 --macos mojave
+  t_contains "$OUT" "Westmere-v2"
+  t_contains "$OUT" "e1000-82545em"
+  t_contains "$OUT" "qcow2 on SATA"
+  t_contains "$OUT" "dry run: nothing was created"
+}
+
+test_bad_input() {
+  need_qemu
+  mkdir -p "$T/vms"
+  t_exit 1 "$DKVM" create bad --model MacPro9,9 --dir "$T/vms"
+  t_contains "$ERR" "dkvm: model 'MacPro9,9': unknown"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  t_exit 1 "$DKVM" create bad --macos cheetah --dir "$T/vms"
+  t_contains "$ERR" "macOS release 'cheetah': unknown"
+  t_exit 1 "$DKVM" create bad --model MacPro5,1 --macos sonoma --dir "$T/vms"
+  t_contains "$ERR" "does not run macOS Sonoma"
+  t_exit 1 "$DKVM" create bad --cpus 1000 --dir "$T/vms"
+  t_contains "$ERR" "logical CPUs"
+  t_exit 1 "$DKVM" create 'a/b' --dir "$T/vms"
+  t_contains "$ERR" "not a safe name"
+  t_exit 1 "$DKVM" create "it's" --dir "$T/vms"
+  t_contains "$ERR" "not a safe name"
+  t_exit 1 "$DKVM" create 'q"x' --dir "$T/vms"
+  t_exit 2 "$DKVM" create
+  t_exit 2 "$DKVM" create x --cpus zero
+  t_exit 2 "$DKVM" create x --connect qemu:///system --no-libvirt
+  # unreachable libvirt: one line, nothing created
+  t_exit 1 "$DKVM" create bad --connect "qemu:///system?socket=$T/nonexistent/sock" --dir "$T/vms" --no-recovery
+  t_contains "$ERR" "dkvm: libvirt qemu:///system?socket="
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  # no OpenCore source: clear error, nothing left
+  t_exit 1 "$DKVM" create bad --opencore "$T/nope.zip" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "nope.zip"
+  t_exit 1 "$DKVM" create bad --opencore-image "$T/nope.img" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "nope.img"
+  only_entries "$T/vms"
+  # an existing bundle (or kept disk) is refused without --force
+  mkdir -p "$T/vms/taken" && echo x > "$T/vms/taken/disk.qcow2"
+  t_exit 1 "$DKVM" create taken --dir "$T/vms"
+  t_contains "$ERR" "use --force"
+  t_eq "$(cat "$T/vms/taken/disk.qcow2")" "x" "kept disk"
+  only_entries "$T/vms" taken
+  # commands on missing VMs
+  t_exit 1 "$DKVM" start nosuch --dir "$T/vms"
+  t_contains "$ERR" "nosuch: no such VM"
+  t_exit 1 "$DKVM" show nosuch --dir "$T/vms"
+  t_exit 1 "$DKVM" destroy nosuch --yes --dir "$T/vms"
+  t_exit 2 "$DKVM" start --display nope x
+}
+
+# A fake OpenCorePkg release: real Sample.plist (shared fixture), junk EFI binaries.
+mk_fake_release() { # mk_fake_release DIR
+  local d=$1 f
+  mkdir -p "$d/X64/EFI/BOOT" "$d/X64/EFI/OC/Drivers" "$d/X64/EFI/OC/Tools" "$d/Docs"
+  head -c 20000 /dev/urandom > "$d/X64/EFI/BOOT/BOOTx64.efi"
+  head -c 70000 /dev/urandom > "$d/X64/EFI/OC/OpenCore.efi"
+  for f in OpenRuntime OpenHfsPlus OpenCanopy ResetNvramEntry AudioDxe OpenPartitionDxe; do
+    head -c 9000 /dev/urandom > "$d/X64/EFI/OC/Drivers/$f.efi"
+  done
+  for f in OpenShell ResetSystem CleanNvram; do head -c 5000 /dev/urandom > "$d/X64/EFI/OC/Tools/$f.efi"; done
+  cp "$SHARED/fixtures/opencore/Sample-1.0.6.plist" "$d/Docs/Sample.plist"
+}
+
+# The whole pipeline: SMBIOS -> config.plist from the release's Sample.plist -> image -> disk.
+test_full_pipeline() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  t_ok "$DKVM" --json create full --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  local dir="$T/vms/full"
+  only_entries "$T/vms" full
+  only_entries "$dir" OVMF_VARS.fd OpenCore.img config.plist disk.qcow2 domain.xml manifest.json qemu.argv start.sh
+  local serial; serial=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["smbios"]["SystemSerialNumber"])' "$dir/manifest.json")
+  # the image is a GPT disk whose ESP holds OpenCore and our config with this VM's serial
+  local off; off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  export MTOOLS_SKIP_CHECK=1
+  t_contains "$(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/config.plist)" "<string>$serial</string>"
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/OpenCore.efi) "$T/rel/X64/EFI/OC/OpenCore.efi" || t_fail "OpenCore.efi differs"
+  t_contains "$(cat "$dir/config.plist")" "MacPro7,1"
+  # a release without Sample.plist fails half way: nothing left behind
+  rm "$T/rel/Docs/Sample.plist"
+  t_exit 1 "$DKVM" create broken --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G
+  t_contains "$ERR" "Sample.plist"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  only_entries "$T/vms" full
+  # --force replaces a VM
+  mk_fake_release "$T/rel2"
+  t_ok "$DKVM" create full --force --opencore "$T/rel2" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  local serial2; serial2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["smbios"]["SystemSerialNumber"])' "$dir/manifest.json")
+  [ "$serial" != "$serial2" ] || t_fail "--force kept the old identity"
+  only_entries "$T/vms" full
+}
+
+# Plans from the host area's fixture sysroots (dkvm --sysroot).
+test_fixture_sysroots() {
+  local fx="$DKVM_SRCDIR/tests/fixtures/host"
+  [ -d "$fx/amd-ryzen" ] || t_skip "host fixtures missing"
+  [ -e "$fx/amd-ryzen/usr/share/OVMF" ] || [ -e "$fx/amd-ryzen/usr/share/qemu" ] || true
+  local f n=0
+  for f in "$fx"/*/; do
+    f=${f%/}
+    set +e
+    "$DKVM" --sysroot "$f" --json create fx --dry-run --dir "$T/vms" >"$T/out" 2>"$T/err"
+    local rc=$?
+    set -e
+    if [ $rc = 0 ]; then
+      OUT=$(cat "$T/out"); t_json "$OUT"
+      t_eq "$(t_jget "$OUT" 'd["plan"]["topology"]["sockets"]')" "1" "$f sockets"
+      t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["topoext"] == d["plan"]["cpu"]["amd_host"] and d["plan"]["topology"]["threads"] == 2 or not d["plan"]["cpu"]["topoext"]')" "True" "$f topoext"
+      t_eq "$(t_jget "$OUT" 'bin(d["plan"]["topology"]["cores"]).count("1")')" "1" "$f power-of-two cores"
+      n=$((n + 1))
+    else
+      t_eq "$rc" "1" "$f exit status"
+      t_eq "$(grep -vc '^dkvm: warning' "$T/err")" "1" "$f error lines"
+    fi
+  done
+  [ "$n" -ge 2 ] || t_fail "only $n fixture hosts could be planned"
+  [ ! -e "$T/vms" ] || t_fail "dry runs created files"
+  if [ -d "$fx/amd-ryzen" ]; then
+    t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create fx --dry-run
+    t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["amd_host"]')" "True"
+    t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "vendor=GenuineIntel"
+  fi
+}
+
+# --pin: vCPU threads of a directly run QEMU are pinned as planned.
+test_direct_pinning() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  t_ok "$DKVM" --json create p1 --pin --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
+  local pins; pins=$(t_jget "$OUT" 'd["plan"].get("pinning", {}).get("vcpus", [])')
+  [ "$pins" != "[]" ] || t_skip "this host has too few cores to pin ($(t_jget "$OUT" '[x["reason"] for x in d["plan"]["decisions"] if x["key"] == "pinning"]'))"
+  t_contains "$(cat "$T/vms/p1/domain.xml")" "<vcpupin vcpu=\"0\" cpuset="
+  t_ok "$DKVM" --json start p1 --dir "$T/vms" --display none
+  local pid; pid=$(t_jget "$OUT" 'd["pid"]')
+  local want; want=$(t_jget "$pins" 'd[0]' 2>/dev/null || python3 -c "import sys; print(eval(sys.argv[1])[0])" "$pins")
+  local task found=""
+  for task in /proc/"$pid"/task/*; do
+    if grep -q '^CPU 0/' "$task/comm" 2>/dev/null; then
+      found=$(awk '/^Cpus_allowed_list/ {print $2}' "$task/status")
+    fi
+  done
+  t_ok "$DKVM" stop p1 --dir "$T/vms" --force
+  t_eq "$found" "$want" "CPU 0 thread affinity"
+}
+
+# The README path without libvirt: bundle, QEMU directly, OVMF -> UEFI Shell marker.
+test_direct_qemu_lifecycle() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  t_ok "$DKVM" --json create m1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
+  t_json "$OUT"
+  local dir="$T/vms/m1"
+  only_entries "$T/vms" m1
+  only_entries "$dir" OVMF_VARS.fd OpenCore.img disk.qcow2 domain.xml manifest.json qemu.argv start.sh
+  cmp -s "$T/oc.img" "$dir/OpenCore.img" || t_fail "OpenCore.img differs from the given image"
+  t_contains "$(qemu-img info "$dir/disk.qcow2")" "file format: qcow2"
+  t_contains "$(qemu-img info "$dir/disk.qcow2")" "virtual size: 16 GiB"
+  t_ok virt-xml-validate "$dir/domain.xml" domain
+  t_contains "$(cat "$dir/qemu.argv")" "isa-applesmc,osk=ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc"
+  sh -n "$dir/qemu.argv" || t_fail "qemu.argv is not valid sh"
+  local man; man=$(cat "$dir/manifest.json")
+  t_json "$man"
+  t_eq "$(t_jget "$man" 'd["plan"]["name"]')" "m1"
+  t_eq "$(t_jget "$man" 'len(d["smbios"]["SystemSerialNumber"]) in (11, 12)')" "True"
+  # list / show
+  t_ok "$DKVM" --json list --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" '[(x["name"], x["state"]) for x in d]')" "[('m1', 'stopped')]"
+  t_ok "$DKVM" show m1 --dir "$T/vms"
+  t_contains "$OUT" "Decisions:"
+  # a second create of the same name is refused and changes nothing
+  t_exit 1 "$DKVM" create m1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery
+  t_contains "$ERR" "exists"
+  # start: QEMU directly, detached, QMP + pidfile in the bundle
+  t_ok "$DKVM" --json start m1 --dir "$T/vms" --display none
+  local pid; pid=$(t_jget "$OUT" 'd["pid"]')
+  [ -S "$dir/qmp.sock" ] || t_fail "no QMP socket"
+  t_eq "$(cat "$dir/qemu.pid")" "$pid" "pidfile"
+  t_exit 1 "$DKVM" start m1 --dir "$T/vms" --display none
+  t_contains "$ERR" "already running"
+  if ! wait_marker "$dir/serial.log" 240; then
+    "$DKVM" stop m1 --dir "$T/vms" --force >/dev/null 2>&1
+    t_fail "no boot marker on the serial console: $(tail -c 400 "$dir/serial.log" | tr -d '\033')"
+  fi
+  t_ok "$DKVM" --json show m1 --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["state"]')" "running"
+  # stop: ACPI powerdown (the UEFI Shell ignores it), then quit
+  t_ok "$DKVM" --json stop m1 --dir "$T/vms" --timeout 2
+  t_eq "$(t_jget "$OUT" 'd["forced"]')" "True"
+  ! kill -0 "$pid" 2>/dev/null || grep -q '^State:.*Z' "/proc/$pid/status" || t_fail "QEMU $pid still alive"
+  [ ! -e "$dir/qmp.sock" ] || t_fail "qmp.sock left behind"
+  t_ok "$DKVM" stop m1 --dir "$T/vms"
+  t_contains "$OUT" "not running"
+  # destroy: refused without a terminal, keeps the disk by default
+  t_exit 1 "$DKVM" destroy m1 --dir "$T/vms"
+  t_contains "$ERR" "--yes"
+  t_ok "$DKVM" destroy m1 --dir "$T/vms" --yes
+  only_entries "$dir" disk.qcow2
+  t_ok "$DKVM" --json list --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'len(d)')" "0" "VMs listed"
+}
+
+# KVM that cannot run OVMF (nested): start falls back to TCG with a warning.
+test_direct_kvm_fallback() {
+  need_qemu
+  [ -w /dev/kvm ] || t_skip "/dev/kvm not usable here"
+  mk_esp "$T/oc.img"
+  t_ok "$DKVM" create k1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G --accel kvm
+  t_ok "$DKVM" show k1 --dir "$T/vms" --json
+  t_eq "$(t_jget "$OUT" 'd["manifest"]["plan"]["accel"]')" "kvm"
+  t_ok "$DKVM" --json start k1 --dir "$T/vms" --display none
+  local accel fb
+  accel=$(t_jget "$OUT" 'd["accel"]'); fb=$(t_jget "$OUT" 'd["fell_back"]')
+  if [ "$fb" = "True" ]; then
+    t_eq "$accel" "tcg"
+    t_contains "$ERR" "falling back to TCG"
+  else
+    t_eq "$accel" "kvm"
+  fi
+  wait_marker "$T/vms/k1/serial.log" 240 || { "$DKVM" stop k1 --dir "$T/vms" --force; t_fail "no boot marker"; }
+  t_ok "$DKVM" stop k1 --dir "$T/vms" --force
+  t_ok "$DKVM" destroy k1 --dir "$T/vms" --yes --delete-disks
+  only_entries "$T/vms"
+}
+
+# A private libvirtd (+ virtlogd) on a private socket, unless one already runs.
+LV_PIDS=()
+lv_stop() {
+  local p d
+  stop_vms
+  if [ -n "${URI:-}" ]; then # leave no definitions behind (they persist in /etc/libvirt)
+    for d in $(virsh -c "$URI" list --all --name 2>/dev/null | grep "^dkvm-test-$$"); do
+      virsh -c "$URI" destroy "$d" >/dev/null 2>&1 || true
+      virsh -c "$URI" undefine --keep-nvram "$d" >/dev/null 2>&1 || true
+    done
+    virsh -c "$URI" pool-destroy "dkvmtest$$" >/dev/null 2>&1 || true
+    virsh -c "$URI" pool-undefine "dkvmtest$$" >/dev/null 2>&1 || true
+  fi
+  for p in "${LV_PIDS[@]}"; do
+    kill "$p" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
+}
+lv_start() {
+  if timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; then
+    URI=qemu:///system; return 0
+  fi
+  [ "$(id -u)" = 0 ] || t_skip "no libvirtd running and not root to start one"
+  [ -x /usr/sbin/libvirtd ] || t_skip "libvirtd not installed"
+  mkdir -p "$T/lv/sock"
+  cat > "$T/lv/libvirtd.conf" <<EOF
+unix_sock_dir = "$T/lv/sock"
+unix_sock_rw_perms = "0700"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+EOF
+  trap lv_stop EXIT
+  if [ ! -S /run/libvirt/virtlogd-sock ] || ! pgrep -x virtlogd >/dev/null; then
+    /usr/sbin/virtlogd -d -p "$T/lv/virtlogd.pid" || t_skip "virtlogd cannot start"
+    for _ in $(seq 50); do [ -s "$T/lv/virtlogd.pid" ] && break; sleep 0.1; done
+    LV_PIDS+=("$(cat "$T/lv/virtlogd.pid")")
+  fi
+  /usr/sbin/libvirtd -d --config "$T/lv/libvirtd.conf" -p "$T/lv/libvirtd.pid" 2>"$T/lv/err" ||
+    t_skip "libvirtd cannot start: $(head -c 300 "$T/lv/err")"
+  for _ in $(seq 100); do [ -s "$T/lv/libvirtd.pid" ] && [ -S "$T/lv/sock/libvirt-sock" ] && break; sleep 0.1; done
+  [ -s "$T/lv/libvirtd.pid" ] && LV_PIDS+=("$(cat "$T/lv/libvirtd.pid")")
+  URI="qemu:///system?socket=$T/lv/sock/libvirt-sock"
+  timeout 20 virsh -c "$URI" version >/dev/null 2>&1 || t_skip "private libvirtd does not answer"
+}
+
+test_libvirt_domain() {
+  need_qemu
+  chmod 755 "$T"   # libvirt's QEMU (user libvirt-qemu) reaches the bundle
+  lv_start
+  mk_esp "$T/oc.img"
+  local name="dkvm-test-$$"
+  # --accel kvm: define a KVM domain; start detects when KVM cannot run OVMF
+  local accel=(--accel kvm); [ -w /dev/kvm ] || accel=()
+  t_ok "$DKVM" --json create "$name" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
+    --connect "$URI" "${accel[@]}"
+  t_eq "$(t_jget "$OUT" 'd["defined"]')" "True"
+  t_ok virsh -c "$URI" dominfo "$name"
+  t_ok virt-xml-validate "$T/vms/$name/domain.xml" domain
+  # virsh accepts our XML as is, too
+  t_ok virsh -c "$URI" define "$T/vms/$name/domain.xml"
+  # a second create of the same name is refused: the domain exists
+  t_exit 1 "$DKVM" create "$name" --dir "$T/vms2" --opencore-image "$T/oc.img" --no-recovery --connect "$URI"
+  t_contains "$ERR" "already defined"
+  [ ! -e "$T/vms2/$name" ] || t_fail "refused create left files"
+  t_ok "$DKVM" --json start "$name" --dir "$T/vms"
+  local accel_used; accel_used=$(t_jget "$OUT" 'd["accel"]')
+  if [ "$(t_jget "$OUT" 'd["fell_back"]')" = "True" ]; then
+    t_eq "$accel_used" "tcg"
+    t_contains "$(virsh -c "$URI" dumpxml "$name")" "<domain type='qemu'"
+  fi
+  t_contains "$(virsh -c "$URI" domstate "$name")" "running"
+  t_ok "$DKVM" --json show "$name" --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["state"]')" "running"
+  t_ok "$DKVM" --json list --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd[0]["state"]')" "running"
+  t_ok "$DKVM" --json stop "$name" --dir "$T/vms" --timeout 2
+  t_contains "$(virsh -c "$URI" domstate "$name")" "shut off"
+  t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
+  t_exit 1 virsh -c "$URI" dominfo "$name"
+  only_entries "$T/vms"
+  # the disk as a volume of a libvirt storage pool
+  local pool="dkvmtest$$"
+  mkdir -p "$T/pool"
+  t_ok virsh -c "$URI" pool-define-as "$pool" dir --target "$T/pool"
+  t_ok virsh -c "$URI" pool-start "$pool"
+  t_exit 2 "$DKVM" create p1 --pool "$pool" --dir "$T/vms"
+  t_ok "$DKVM" create "$name-p" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
+    --connect "$URI" --pool "$pool"
+  t_contains "$(virsh -c "$URI" vol-list "$pool")" "$name-p.qcow2"
+  t_contains "$(virsh -c "$URI" dumpxml "$name-p")" "$T/pool/$name-p.qcow2"
+  t_contains "$(qemu-img info "$T/pool/$name-p.qcow2")" "virtual size: 16 GiB"
+  only_entries "$T/vms/$name-p" OVMF_VARS.fd OpenCore.img domain.xml manifest.json qemu.argv start.sh
+  t_ok "$DKVM" destroy "$name-p" --dir "$T/vms" --yes --delete-disks
+  t_not_contains "$(virsh -c "$URI" vol-list "$pool")" "$name-p.qcow2"
+  only_entries "$T/vms"
+  virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
+  virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
+}
+
+t_main
