@@ -55,6 +55,18 @@ sync tools.img
 t1=$(now)
 tools_rec=$(secs "$t0" "$t1")
 
+echo "== qcow2: dkvm --format qcow2 vs the raw image + qemu-img convert"
+t0=$(now)
+"$DKVM" -q opencore image --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml \
+  --recovery rec --size 2G --format qcow2 -o dkvm.qcow2 > /dev/null
+t1=$(now)
+dkvm_q=$(secs "$t0" "$t1")
+t0=$(now)
+qemu-img convert -f raw -O qcow2 tools.img tools.qcow2
+sync tools.qcow2
+t1=$(now)
+conv_q=$(python3 -c "print(f'{$(secs "$t0" "$t1") + $tools_rec:.2f}')")
+
 echo "== dkvm opencore image (auto size, no recovery)"
 t0=$(now)
 "$DKVM" -q opencore image --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml \
@@ -66,5 +78,8 @@ echo
 printf '%-52s %8s s\n' "dkvm opencore image, 2 GiB + ${DMG_MB} MB recovery" "$dkvm_rec"
 printf '%-52s %8s s\n' "truncate+sfdisk+mformat+mcopy, same content" "$tools_rec"
 printf '%-52s %8s x\n' "ratio (pipeline / dkvm)" "$(python3 -c "print(f'{$tools_rec / max($dkvm_rec, 1e-9):.2f}')")"
+printf '%-52s %8s s\n' "dkvm opencore image --format qcow2, same content" "$dkvm_q"
+printf '%-52s %8s s\n' "pipeline + qemu-img convert -O qcow2" "$conv_q"
+printf '%-52s %8s x\n' "ratio (pipeline+qemu-img / dkvm)" "$(python3 -c "print(f'{$conv_q / max($dkvm_q, 1e-9):.2f}')")"
 printf '%-52s %8s s\n' "dkvm opencore image, no recovery ($(du -h --apparent-size small.img | cut -f1) sparse)" "$dkvm_small"
 printf '%-52s %8s / %s\n' "allocated on disk (dkvm / pipeline)" "$(du -h dkvm.img | cut -f1)" "$(du -h tools.img | cut -f1)"

@@ -218,7 +218,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 	printf("Encrypted:    no\n");
 	printf("Disk:         %" PRIu64 " sectors (%s)\n", img->sector_count, dk_format_size(bytes, s1, sizeof s1));
 	printf("Data fork:    offset %" PRIu64 ", length %" PRIu64 "\n", img->data_fork_offset, img->data_fork_length);
-	printf("Property list: offset %" PRIu64 ", length %" PRIu64 "\n", img->xml_offset, img->xml_length);
+	printf("XML plist:    offset %" PRIu64 ", length %" PRIu64 "\n", img->xml_offset, img->xml_length);
 	printf("Segment:      %" PRIu32 " of %" PRIu32 ", id %s\n", img->segment_number, img->segment_count, uuid);
 	printf("Checksums:    data fork %s", cktype(img->data_cksum.type));
 	if (img->data_cksum.type != DMG_CKSUM_NONE)

@@ -156,10 +156,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	o.drivers = nd ? drivers : NULL;
 	o.acpi = na ? acpi : NULL;
 	o.explain = explain;
-	if (!force && dk_path_exists(output)) {
-		fprintf(stderr, "dkvm: %s: exists (use --force to replace it)\n", output);
-		return DK_EXIT_FAIL;
-	}
+	if (dk_output_check(output, force) < 0)
+		return dk_cli_fail();
 
 	struct dk_smbios id;
 	if (smbios_file) {

@@ -27,7 +27,7 @@ static const char help[] =
 	"                      DIR itself) to the volume root\n"
 	"  --add SRC:DEST      copy a host file or folder SRC to DEST in the volume (repeatable)\n"
 	"  --size SIZE|auto    disk size (e.g. 2G, 512M); auto = content + 16 MiB, >= 64 MiB\n"
-	"  --format raw|qcow2  output format (default raw; qcow2 through qemu-img)\n"
+	"  --format raw|qcow2  output format (default raw; qcow2 written directly)\n"
 	"  --reproducible      fixed timestamps ($SOURCE_DATE_EPOCH or 2000-01-01), GUIDs and\n"
 	"                      volume id derived from the content: same input, same bytes\n"
 	"  --force             overwrite IMG if it exists\n"

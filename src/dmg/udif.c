@@ -357,6 +357,7 @@ int dmg_parse_mish(struct dmg_image *img, const uint8_t *d, size_t len, const ch
 	}
 	img->nchunks += added;
 	b.name = dk_strdup(name ? name : "");
+	dk_strstrip(b.name);
 	b.attributes = attributes ? dk_strdup(attributes) : NULL;
 	b.id = id;
 	img->blkx = dk_realloc(img->blkx, (img->nblkx + 1) * sizeof *img->blkx);

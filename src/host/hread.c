@@ -59,27 +59,19 @@ char *hreadf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *p = NULL;
-	if (vasprintf(&p, fmt, ap) < 0)
-		abort();
+	_cleanup_free_ char *p = dk_vasprintf(fmt, ap);
 	va_end(ap);
-	char *r = hread(p);
-	free(p);
-	return r;
+	return hread(p);
 }
 
 long long hread_llf(long long def, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *p = NULL;
-	if (vasprintf(&p, fmt, ap) < 0)
-		abort();
+	_cleanup_free_ char *p = dk_vasprintf(fmt, ap);
 	va_end(ap);
 	rec(p, HREC_FILE);
-	long long v = dk_read_host_ll(p, def);
-	free(p);
-	return v;
+	return dk_read_host_ll(p, def);
 }
 
 char *hread_raw(const char *abs, size_t *len)

@@ -535,8 +535,8 @@ int dk_host_report_write(const char *out_path, bool force, struct dk_report_stat
 	if (!stats)
 		stats = &local;
 	memset(stats, 0, sizeof *stats);
-	if (!force && dk_path_exists(out_path))
-		return dk_fail("%s: already exists (use --force to replace it)", out_path);
+	if (dk_output_check(out_path, force) < 0)
+		return -1;
 
 	hrec_reset();
 	hrec_start();

@@ -1,5 +1,6 @@
 #include "image/disk.h"
 #include "image/gpt.h"
+#include "image/qcow2.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -11,11 +12,9 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <openssl/evp.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MiB (1ull << 20)
@@ -58,56 +57,6 @@ static void random_bytes(uint8_t *p, size_t n)
 		p += r;
 		n -= r;
 	}
-}
-
-/* Run qemu-img convert raw -> qcow2; error carries qemu-img's first stderr line. */
-static int qemu_img_convert(const char *raw, const char *out)
-{
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return dk_fail_errno("pipe");
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return dk_fail_errno("fork");
-	}
-	if (pid == 0) {
-		dup2(pfd[1], STDERR_FILENO);
-		dup2(pfd[1], STDOUT_FILENO);
-		execlp("qemu-img", "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, out, (char *)NULL);
-		dprintf(pfd[1], "cannot run qemu-img: %s\n", strerror(errno));
-		_exit(127);
-	}
-	close(pfd[1]);
-	char msg[512] = "";
-	size_t ml = 0;
-	for (;;) {
-		ssize_t r = read(pfd[0], msg + ml, sizeof msg - 1 - ml);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		ml += r;
-		if (ml >= sizeof msg - 1) {
-			char sink[512];
-			while (read(pfd[0], sink, sizeof sink) > 0)
-				;
-			break;
-		}
-	}
-	msg[ml] = 0;
-	close(pfd[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *nl = strchr(msg, '\n');
-		if (nl)
-			*nl = 0;
-		return dk_fail("%s: qemu-img convert to qcow2 failed: %s", out, *msg ? msg : "unknown error");
-	}
-	return 0;
 }
 
 int dk_disk_write(struct dk_fat_builder *b, const char *output, const struct dk_disk_opts *o,
@@ -200,11 +149,9 @@ int dk_disk_write(struct dk_fat_builder *b, const char *output, const struct dk_
 	if (o->progress)
 		dk_progress_finish(&prog);
 	if (o->qcow2) {
-		if (r == 0 && fsync(rawfd) < 0)
-			r = dk_fail_errno("%s", rawtmp);
-		close(rawfd);
 		if (r == 0)
-			r = qemu_img_convert(rawtmp, out.tmp_path);
+			r = dk_qcow2_from_raw(rawfd, disk, out.fd, output);
+		close(rawfd);
 		unlink(rawtmp);
 	}
 	if (r < 0) {

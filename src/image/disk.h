@@ -1,6 +1,6 @@
 /* A whole disk image: GPT with one EFI System Partition (1 MiB aligned)
  * holding a FAT32 volume, written sparse into a temp file and renamed into
- * place; optionally converted to qcow2 with qemu-img. */
+ * place; optionally as qcow2 (written directly, see qcow2.h). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -58,19 +58,11 @@ int dk_kext_parse_info(plist_t p, const char *what, struct dk_kext *k)
 	k->version = ver ? dk_strdup(ver) : NULL;
 	plist_t libs = plist_dict_get_item(p, "OSBundleLibraries");
 	if (dk_pl_is(libs, PLIST_DICT)) {
-		plist_dict_iter it = NULL;
-		plist_dict_new_iter(libs, &it);
-		for (;;) {
-			char *key = NULL;
-			plist_t val = NULL;
-			plist_dict_next_item(libs, it, &key, &val);
-			if (!key)
-				break;
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = libs};
+		while (dk_pl_next(&it)) {
 			k->deps = dk_realloc(k->deps, sizeof *k->deps * (size_t)(k->ndeps + 1));
-			k->deps[k->ndeps++] = dk_strdup(key);
-			free(key);
+			k->deps[k->ndeps++] = DK_TAKE_PTR(it.key);
 		}
-		free(it);
 	}
 	return 0;
 }
@@ -187,7 +179,7 @@ int dk_kexts_scan(const char *dir, struct dk_kext **out, int *n)
 	*out = NULL;
 	*n = 0;
 	if (!is_dir(dir))
-		return dk_fail("%s: not a directory", dir);
+		return dk_path_exists(dir) ? dk_fail("%s: not a directory", dir) : dk_fail_errno("%s", dir);
 	char **names;
 	int count;
 	if (list_kexts(dir, &names, &count) < 0)

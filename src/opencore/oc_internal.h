@@ -24,6 +24,22 @@ const char *dk_pl_str(plist_t dict, const char *key); /* NULL unless a string */
 const uint8_t *dk_pl_data(plist_t dict, const char *key, size_t *len); /* NULL unless data */
 bool dk_pl_is(plist_t node, plist_type t);
 
+/* Walk a dict's items in order:
+ *     _cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = d};
+ *     while (dk_pl_next(&it)) use(it.key, it.val);
+ * it.key lives until the next step; leaving the loop early is safe with the
+ * cleanup attribute (or an explicit dk_pl_iter_end()). */
+struct dk_pl_iter {
+	plist_t dict;
+	plist_dict_iter it;
+	char *key;
+	plist_t val;
+};
+bool dk_pl_next(struct dk_pl_iter *i);
+void dk_pl_iter_end(struct dk_pl_iter *i);
+/* "parent/key", or "key" when parent is "" (malloc'd). */
+char *dk_pl_join(const char *parent, const char *key);
+
 /* ---- kexts (kexts.c) ---- */
 struct dk_kext {
 	char *bundle_path;  /* relative to the Kexts dir: "A.kext" or "A.kext/Contents/PlugIns/B.kext" */

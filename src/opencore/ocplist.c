@@ -28,6 +28,8 @@ int dk_pl_load(const char *path, plist_t *out)
 	*out = NULL;
 	if (dk_read_file(path, &data, &len, 64u << 20) < 0)
 		return -1;
+	if (len == 0)
+		return dk_fail("%s: empty file (expected a property list)", path);
 	plist_t p = dk_pl_parse(data, len);
 	if (!p)
 		return dk_fail("%s: not a valid property list (malformed XML)", path);
@@ -128,6 +130,38 @@ char *dk_pl_render(plist_t n)
 bool dk_pl_is(plist_t node, plist_type t)
 {
 	return node && plist_get_node_type(node) == t;
+}
+
+void dk_pl_iter_end(struct dk_pl_iter *i)
+{
+	free(i->key);
+	free(i->it);
+	i->key = NULL;
+	i->it = NULL;
+	i->val = NULL;
+	i->dict = NULL;
+}
+
+bool dk_pl_next(struct dk_pl_iter *i)
+{
+	if (!i->dict)
+		return false;
+	if (!i->it)
+		plist_dict_new_iter(i->dict, &i->it);
+	free(i->key);
+	i->key = NULL;
+	i->val = NULL;
+	plist_dict_next_item(i->dict, i->it, &i->key, &i->val);
+	if (!i->key) {
+		dk_pl_iter_end(i);
+		return false;
+	}
+	return true;
+}
+
+char *dk_pl_join(const char *parent, const char *key)
+{
+	return *parent ? dk_asprintf("%s/%s", parent, key) : dk_strdup(key);
 }
 
 bool dk_pl_bool(plist_t dict, const char *key, bool def)

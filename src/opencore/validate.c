@@ -92,40 +92,20 @@ static void schema_map(struct vctx *v, plist_t c, plist_t s, const char *path)
 {
 	/* free-form keys; children typed like the Sample's first child */
 	plist_t first = NULL;
-	plist_dict_iter it = NULL;
-	plist_dict_new_iter(s, &it);
-	for (;;) {
-		char *k = NULL;
-		plist_t val = NULL;
-		plist_dict_next_item(s, it, &k, &val);
-		if (!k)
-			break;
-		bool comment = is_comment_key(k);
-		free(k);
-		if (!comment) {
-			first = val;
-			break;
-		}
-	}
-	free(it);
+	_cleanup_(dk_pl_iter_end) struct dk_pl_iter si = {.dict = s};
+	while (!first && dk_pl_next(&si))
+		if (!is_comment_key(si.key))
+			first = si.val;
 	if (!first)
 		return;
-	it = NULL;
-	plist_dict_new_iter(c, &it);
-	for (;;) {
-		char *k = NULL;
-		plist_t val = NULL;
-		plist_dict_next_item(c, it, &k, &val);
-		if (!k)
-			break;
-		if (!is_comment_key(k) && plist_get_node_type(val) != plist_get_node_type(first)) {
-			_cleanup_free_ char *p = dk_asprintf("%s/%s", path, k);
+	_cleanup_(dk_pl_iter_end) struct dk_pl_iter ci = {.dict = c};
+	while (dk_pl_next(&ci)) {
+		if (!is_comment_key(ci.key) && plist_get_node_type(ci.val) != plist_get_node_type(first)) {
+			_cleanup_free_ char *p = dk_asprintf("%s/%s", path, ci.key);
 			ERR(v, p, "schema.wrong-type", "is a %s, the Sample has a %s here",
-			    dk_pl_type_name(plist_get_node_type(val)), dk_pl_type_name(plist_get_node_type(first)));
+			    dk_pl_type_name(plist_get_node_type(ci.val)), dk_pl_type_name(plist_get_node_type(first)));
 		}
-		free(k);
 	}
-	free(it);
 }
 
 static void schema_dict(struct vctx *v, plist_t c, plist_t s, const char *path)
@@ -134,36 +114,24 @@ static void schema_dict(struct vctx *v, plist_t c, plist_t s, const char *path)
 		schema_map(v, c, s, path);
 		return;
 	}
-	plist_dict_iter it = NULL;
-	plist_dict_new_iter(s, &it);
-	for (;;) {
-		char *k = NULL;
-		plist_t sv = NULL;
-		plist_dict_next_item(s, it, &k, &sv);
-		if (!k)
-			break;
-		if (!is_comment_key(k)) {
-			_cleanup_free_ char *p = *path ? dk_asprintf("%s/%s", path, k) : dk_strdup(k);
-			plist_t cv = plist_dict_get_item(c, k);
+	_cleanup_(dk_pl_iter_end) struct dk_pl_iter si = {.dict = s};
+	while (dk_pl_next(&si)) {
+		if (!is_comment_key(si.key)) {
+			_cleanup_free_ char *p = dk_pl_join(path, si.key);
+			plist_t cv = plist_dict_get_item(c, si.key);
 			if (!cv)
 				finding(v, in_list(deletable_paths, p) ? DK_OC_WARNING : DK_OC_ERROR, p, "schema.missing-key",
-					"missing key (the Sample has a %s)", dk_pl_type_name(plist_get_node_type(sv)));
+					"missing key (the Sample has a %s)", dk_pl_type_name(plist_get_node_type(si.val)));
 			else
-				schema_node(v, cv, sv, p);
+				schema_node(v, cv, si.val, p);
 		}
-		free(k);
 	}
-	free(it);
-	it = NULL;
-	plist_dict_new_iter(c, &it);
-	for (;;) {
-		char *k = NULL;
-		plist_t cv = NULL;
-		plist_dict_next_item(c, it, &k, &cv);
-		if (!k)
-			break;
+	_cleanup_(dk_pl_iter_end) struct dk_pl_iter ci = {.dict = c};
+	while (dk_pl_next(&ci)) {
+		const char *k = ci.key;
+		plist_t cv = ci.val;
 		if (!is_comment_key(k) && !plist_dict_get_item(s, k)) {
-			_cleanup_free_ char *p = *path ? dk_asprintf("%s/%s", path, k) : dk_strdup(k);
+			_cleanup_free_ char *p = dk_pl_join(path, k);
 			if (in_list(optional_paths, p)) {
 				if (!dk_pl_is(cv, PLIST_DICT))
 					ERR(v, p, "schema.wrong-type", "is a %s, expected a dictionary",
@@ -172,9 +140,7 @@ static void schema_dict(struct vctx *v, plist_t c, plist_t s, const char *path)
 				ERR(v, p, "schema.unknown-key", "unknown key (not in this release's Sample.plist)");
 			}
 		}
-		free(k);
 	}
-	free(it);
 }
 
 static void schema_array(struct vctx *v, plist_t c, plist_t s, const char *path)
@@ -210,18 +176,12 @@ static void schema_array(struct vctx *v, plist_t c, plist_t s, const char *path)
 			plist_t se = plist_array_get_item(s, j);
 			if (!dk_pl_is(se, PLIST_DICT))
 				continue;
-			plist_dict_iter it = NULL;
-			plist_dict_new_iter(se, &it);
-			for (;;) {
-				char *k = NULL;
-				plist_t sv = NULL;
-				plist_dict_next_item(se, it, &k, &sv);
-				if (!k)
-					break;
-				if (is_comment_key(k)) {
-					free(k);
+			_cleanup_(dk_pl_iter_end) struct dk_pl_iter si = {.dict = se};
+			while (dk_pl_next(&si)) {
+				const char *k = si.key;
+				plist_t sv = si.val;
+				if (is_comment_key(k))
 					continue;
-				}
 				/* only judge each key once: at the first Sample entry holding it */
 				bool first_holder = true;
 				for (uint32_t q = 0; q < j; q++)
@@ -242,19 +202,12 @@ static void schema_array(struct vctx *v, plist_t c, plist_t s, const char *path)
 						schema_node(v, cv, sv, p);
 					}
 				}
-				free(k);
 			}
-			free(it);
 		}
 		/* unknown */
-		plist_dict_iter it = NULL;
-		plist_dict_new_iter(e, &it);
-		for (;;) {
-			char *k = NULL;
-			plist_t cv = NULL;
-			plist_dict_next_item(e, it, &k, &cv);
-			if (!k)
-				break;
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter ei = {.dict = e};
+		while (dk_pl_next(&ei)) {
+			const char *k = ei.key;
 			bool known = is_comment_key(k);
 			for (uint32_t j = 0; j < ns && !known; j++)
 				if (plist_dict_get_item(plist_array_get_item(s, j), k))
@@ -263,9 +216,7 @@ static void schema_array(struct vctx *v, plist_t c, plist_t s, const char *path)
 				_cleanup_free_ char *p = dk_asprintf("%s/%s", ep, k);
 				ERR(v, p, "schema.unknown-key", "unknown key (not in this release's Sample.plist entries)");
 			}
-			free(k);
 		}
-		free(it);
 	}
 }
 
@@ -555,19 +506,11 @@ static void walk_strings(struct vctx *v, plist_t n, const char *path, int depth)
 		break;
 	}
 	case PLIST_DICT: {
-		plist_dict_iter it = NULL;
-		plist_dict_new_iter(n, &it);
-		for (;;) {
-			char *k = NULL;
-			plist_t c = NULL;
-			plist_dict_next_item(n, it, &k, &c);
-			if (!k)
-				break;
-			_cleanup_free_ char *p = *path ? dk_asprintf("%s/%s", path, k) : dk_strdup(k);
-			free(k);
-			walk_strings(v, c, p, depth + 1);
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = n};
+		while (dk_pl_next(&it)) {
+			_cleanup_free_ char *p = dk_pl_join(path, it.key);
+			walk_strings(v, it.val, p, depth + 1);
 		}
-		free(it);
 		break;
 	}
 	case PLIST_ARRAY:
@@ -681,21 +624,13 @@ static void rules_devprops(struct vctx *v)
 		plist_t d = get(v, *s);
 		if (!dk_pl_is(d, PLIST_DICT))
 			continue;
-		plist_dict_iter it = NULL;
-		plist_dict_new_iter(d, &it);
-		for (;;) {
-			char *k = NULL;
-			plist_t c = NULL;
-			plist_dict_next_item(d, it, &k, &c);
-			if (!k)
-				break;
-			if (!is_comment_key(k) && !devpath_ok(k)) {
-				_cleanup_free_ char *p = dk_asprintf("%s/%s", *s, k);
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = d};
+		while (dk_pl_next(&it)) {
+			if (!is_comment_key(it.key) && !devpath_ok(it.key)) {
+				_cleanup_free_ char *p = dk_asprintf("%s/%s", *s, it.key);
 				ERR(v, p, "deviceproperties.path", "is not a device path (e.g. PciRoot(0x0)/Pci(0x1b,0x0))");
 			}
-			free(k);
 		}
-		free(it);
 	}
 }
 
@@ -927,37 +862,22 @@ static void rules_nvram(struct vctx *v)
 		plist_t d = get(v, *s);
 		if (!dk_pl_is(d, PLIST_DICT))
 			continue;
-		plist_dict_iter it = NULL;
-		plist_dict_new_iter(d, &it);
-		for (;;) {
-			char *guid = NULL;
-			plist_t c = NULL;
-			plist_dict_next_item(d, it, &guid, &c);
-			if (!guid)
-				break;
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = d};
+		while (dk_pl_next(&it)) {
+			const char *guid = it.key;
+			plist_t c = it.val;
 			if (!is_comment_key(guid)) {
 				_cleanup_free_ char *p = dk_asprintf("%s/%s", *s, guid);
 				if (!guid_ok(guid))
 					ERR(v, p, "nvram.guid", "is not a well-formed GUID");
 				if (!strcmp(*s, "NVRAM/Add") && dk_pl_is(c, PLIST_DICT)) {
-					plist_dict_iter it2 = NULL;
-					plist_dict_new_iter(c, &it2);
-					for (;;) {
-						char *k = NULL;
-						plist_t val = NULL;
-						plist_dict_next_item(c, it2, &k, &val);
-						if (!k)
-							break;
-						if (!is_comment_key(k))
-							nvram_value(v, guid, k, val);
-						free(k);
-					}
-					free(it2);
+					_cleanup_(dk_pl_iter_end) struct dk_pl_iter vi = {.dict = c};
+					while (dk_pl_next(&vi))
+						if (!is_comment_key(vi.key))
+							nvram_value(v, guid, vi.key, vi.val);
 				}
 			}
-			free(guid);
 		}
-		free(it);
 	}
 }
 
@@ -1274,6 +1194,8 @@ static int run(plist_t cfg, plist_t sample, const char *efi_dir, struct dk_fat_v
 			oc = DK_TAKE_PTR(b);
 		else if (exists_dir(efi_dir))
 			oc = dk_strdup(efi_dir);
+		else if (!dk_path_exists(efi_dir))
+			return dk_fail_errno("%s", efi_dir);
 		else
 			return dk_fail("%s: not a directory", efi_dir);
 		v.oc_dir = oc;

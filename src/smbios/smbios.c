@@ -633,6 +633,8 @@ int dk_smbios_load_json(const char *path, struct dk_smbios *out)
 	size_t len;
 	if (dk_read_file(path, &data, &len, 1 << 20) < 0)
 		return -1;
+	if (len == 0)
+		return dk_fail("%s: empty file (expected JSON from 'dkvm smbios generate --json')", path);
 	json_tokener *tok = json_tokener_new();
 	json_object *o = json_tokener_parse_ex(tok, data, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
@@ -640,7 +642,8 @@ int dk_smbios_load_json(const char *path, struct dk_smbios *out)
 	if (!o || jerr != json_tokener_success) {
 		if (o)
 			json_object_put(o);
-		return dk_fail("%s: not valid JSON: %s", path, json_tokener_error_desc(jerr));
+		return dk_fail("%s: not valid JSON: %s", path,
+			       jerr == json_tokener_continue ? "truncated" : json_tokener_error_desc(jerr));
 	}
 	int r = dk_smbios_from_json(o, out);
 	json_object_put(o);

@@ -6,12 +6,34 @@
 
 static _Thread_local char errbuf[DK_ERRMSG_MAX];
 
+/* Keep the message on one line: control characters (a newline in a file name,
+ * say) become C escapes, so "dkvm: <what>: <why>" stays one line. */
+static void one_line(void)
+{
+	char tmp[DK_ERRMSG_MAX];
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)errbuf; *p && o + 5 < sizeof tmp; p++) {
+		if (*p >= 0x20 && *p != 0x7f) {
+			tmp[o++] = (char)*p;
+			continue;
+		}
+		const char *esc = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ? "\\r" : NULL;
+		if (esc)
+			o += (size_t)snprintf(tmp + o, sizeof tmp - o, "%s", esc);
+		else
+			o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\x%02x", *p);
+	}
+	tmp[o] = '\0';
+	memcpy(errbuf, tmp, o + 1);
+}
+
 int dk_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
 	va_end(ap);
+	one_line();
 	return -1;
 }
 
@@ -24,6 +46,7 @@ int dk_fail_errno(const char *fmt, ...)
 	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
 	snprintf(errbuf, sizeof errbuf, "%s: %s", tmp, strerror(e));
+	one_line();
 	errno = e;
 	return -1;
 }
@@ -37,6 +60,7 @@ int dk_fail_prefix(const char *fmt, ...)
 	va_end(ap);
 	snprintf(old, sizeof old, "%s", errbuf);
 	snprintf(errbuf, sizeof errbuf, "%s: %s", pre, old);
+	one_line();
 	return -1;
 }
 

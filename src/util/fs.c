@@ -163,6 +163,18 @@ int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode
 	return 0;
 }
 
+int dk_output_check(const char *path, bool force)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode))
+		return dk_fail("%s: is a directory", path);
+	if (!force)
+		return dk_fail("%s: already exists (use --force to replace it)", path);
+	return 0;
+}
+
 int dk_atomic_commit(struct dk_atomic *a)
 {
 	int rc = 0;

@@ -29,6 +29,10 @@ struct dk_atomic {
 	char *tmp_path;
 };
 int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode);
+/* The refusal dk_atomic_open() would give, checked up front (before long work):
+ * "<path>: is a directory", or "<path>: already exists (use --force to replace
+ * it)" when it exists and !force. 0 when the path may be written. */
+int dk_output_check(const char *path, bool force);
 int dk_atomic_commit(struct dk_atomic *a);
 void dk_atomic_abort(struct dk_atomic *a);
 

@@ -61,13 +61,19 @@ char *dk_strjoin(const char *a, const char *b)
 	return r;
 }
 
+char *dk_vasprintf(const char *fmt, va_list ap)
+{
+	char *r = NULL;
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom();
+	return r;
+}
+
 char *dk_asprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *r = NULL;
-	if (vasprintf(&r, fmt, ap) < 0)
-		oom();
+	char *r = dk_vasprintf(fmt, ap);
 	va_end(ap);
 	return r;
 }

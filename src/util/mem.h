@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <stdarg.h>
 
 void *dk_malloc(size_t n);
 void *dk_calloc(size_t n, size_t sz);
@@ -11,6 +12,8 @@ char *dk_strdup(const char *s);
 char *dk_strndup(const char *s, size_t n);
 char *dk_strjoin(const char *a, const char *b);
 char *dk_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* dk_asprintf() for wrappers that take a va_list. */
+char *dk_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 bool dk_startswith(const char *s, const char *prefix);
 bool dk_endswith(const char *s, const char *suffix);

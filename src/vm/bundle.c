@@ -24,7 +24,17 @@
 
 char *dk_bundle_parent(const char *override)
 {
-	return override && *override ? dk_strdup(override) : dk_data_dir();
+	if (!override || !*override)
+		return dk_data_dir();
+	if (override[0] == '/')
+		return dk_strdup(override);
+	/* QEMU and libvirt get absolute paths, whatever their working directory. */
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return dk_strdup(override);
+	char *r = dk_asprintf("%s/%s", cwd, override);
+	free(cwd);
+	return r;
 }
 
 void dk_bundle_paths(struct dk_bundle *b, const char *parent, const char *name)

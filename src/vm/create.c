@@ -485,6 +485,17 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;
 
+	/* Failed host checks: the ISA, QEMU and OVMF refuse below (plan); the rest
+	 * is said (IOMMU only matters for passthrough). */
+	{
+		struct dk_checks cs = {0};
+		dk_host_checks(&h, &cs);
+		for (size_t i = 0; i < cs.n; i++)
+			if (cs.v[i].status == DK_CHECK_FAIL && strncmp(cs.v[i].id, "iommu", 5) != 0 &&
+			    strncmp(cs.v[i].id, "macos", 5) != 0)
+				dk_warn("host check %s: %s (see dkvm host check)", cs.v[i].id, cs.v[i].summary);
+		dk_checks_free(&cs);
+	}
 	/* Host checks that matter: QEMU and its firmware. */
 	const char *qemu = h.qemu.path[0] ? h.qemu.path : "/usr/bin/qemu-system-x86_64";
 	bool live = dk_sysroot_is_live();
@@ -562,6 +573,24 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	}
 	if (dk_plan_build(&h, &po, &r->plan) < 0)
 		goto out;
+	/* --force over a defined domain: keep its UUID, so the define replaces it. */
+	if (conn && o->force)
+		dk_virt_uuid(conn, o->name, r->plan.uuid, sizeof r->plan.uuid);
+	/* --force never pulls a bundle away from a running QEMU. */
+	if (exists && o->force && !o->dry_run) {
+		struct dk_bundle old;
+		if (dk_bundle_open(parent, o->name, &old) == 0) {
+			struct dk_vm_state st;
+			dk_vm_state(&old, &st);
+			bool running = !strcmp(st.state, "running") || !strcmp(st.state, "paused");
+			dk_bundle_close(&old);
+			if (running) {
+				dk_fail("%s: is running; stop it first (dkvm stop %s)", o->name, o->name);
+				goto out;
+			}
+		}
+		dk_errclear();
+	}
 	if (o->dry_run) {
 		rc = 0;
 		goto out;

@@ -4,6 +4,7 @@
 #include "util/mem.h"
 #include "util/cleanup.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -190,4 +191,20 @@ int dk_virt_vol_delete(void *conn, const char *pool, const char *name)
 	virResetLastError();
 	virStoragePoolFree(sp);
 	return rc;
+}
+
+int dk_virt_uuid(void *conn, const char *name, char *out, size_t n)
+{
+	virDomainPtr d = virDomainLookupByName(conn, name);
+	if (!d) {
+		virResetLastError();
+		return -1;
+	}
+	char buf[VIR_UUID_STRING_BUFLEN];
+	int r = virDomainGetUUIDString(d, buf);
+	virDomainFree(d);
+	if (r < 0)
+		return -1;
+	snprintf(out, n, "%s", buf);
+	return 0;
 }

@@ -337,7 +337,14 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 		prop(cpu, "mode", "custom");
 		prop(cpu, "match", "exact");
 		prop(cpu, "check", "none");
-		prop(child(cpu, "model", p->cpu_model), "fallback", "allow");
+		/* libvirt's CPU map knows the unversioned names ("Westmere", not
+		 * "Westmere-v2"); the -cpu below sets the exact model anyway. */
+		char model[48];
+		snprintf(model, sizeof model, "%s", p->cpu_model);
+		char *v = strrchr(model, '-');
+		if (v && v[1] == 'v' && v[2] >= '0' && v[2] <= '9')
+			*v = '\0';
+		prop(child(cpu, "model", model), "fallback", "allow");
 	}
 	xmlNodePtr topo = child(cpu, "topology", NULL);
 	propf(topo, "sockets", "%d", p->sockets);

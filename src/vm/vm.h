@@ -78,6 +78,8 @@ int dk_virt_caps(void *conn, struct dk_virt_caps *c);
 int dk_virt_define(void *conn, const char *xml);
 int dk_virt_undefine(void *conn, const char *name); /* absent: 0 */
 bool dk_virt_defined(void *conn, const char *name);
+/* The UUID of a defined domain; -1 when absent. */
+int dk_virt_uuid(void *conn, const char *name, char *out, size_t n);
 /* A qcow2 volume NAME in a storage pool; *path receives its path (malloc'd). */
 int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, char **path);
 int dk_virt_vol_delete(void *conn, const char *pool, const char *name); /* absent: 0 */

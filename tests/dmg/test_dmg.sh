@@ -143,6 +143,18 @@ test_damage_tables() {
   [ ! -e c.img ] || t_fail "corrupt chunk: output left behind"
 }
 
+test_memory_bounded() {
+  [ -x /usr/bin/time ] || t_skip "GNU time not installed (package time)"
+  [ -z "${ASAN_OPTIONS:-}" ] || t_skip "RSS is not meaningful under ASan"
+  # 48 MiB disk in 1 MiB chunks: peak RSS must stay well under 64 MiB and
+  # not depend on the image size (the bench checks 1 and 8 GiB)
+  python3 "$MK" --generate 48M --raw-out m.raw m.dmg
+  /usr/bin/time -f %M -o rss.txt "$DKVM" -q dmg convert m.dmg -o m.img --threads 4
+  cmp m.raw m.img || t_fail "output differs"
+  local rss; rss=$(tail -n1 rss.txt)
+  [ "$rss" -lt $((64 * 1024)) ] || t_fail "peak RSS ${rss} KiB"
+}
+
 test_refused_kinds() {
   { printf encrcdsa; head -c 4096 /dev/zero; } > enc.dmg
   t_exit 1 "$DKVM" dmg info enc.dmg

@@ -105,3 +105,5 @@ extract_esp() {
 }
 
 export MTOOLS_SKIP_CHECK=1
+# fsck.fat, sfdisk and mkfs.fat live in /usr/sbin, not on a normal user's PATH
+export PATH="$PATH:/usr/sbin:/sbin"

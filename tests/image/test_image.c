@@ -376,7 +376,7 @@ TEST(reader_survives_damage)
  * there by mcopy (long names, subfolders, fragmented-looking chains). */
 TEST(reader_reads_mkfs_and_mtools_volumes)
 {
-	if (system("command -v mkfs.fat >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && "
+	if (system("PATH=\"$PATH:/usr/sbin:/sbin\"; command -v mkfs.fat >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 && "
 		   "command -v sfdisk >/dev/null 2>&1") != 0) {
 		printf("skip reader_reads_mkfs_and_mtools_volumes (no dosfstools/mtools/fdisk)\n");
 		return;
@@ -384,7 +384,7 @@ TEST(reader_reads_mkfs_and_mtools_volumes)
 	const char *tmp = t_tmpdir();
 	char cmd[4096];
 	snprintf(cmd, sizeof cmd,
-		 "set -e; cd '%s'; export MTOOLS_SKIP_CHECK=1; rm -rf ext; mkdir -p ext/sub;"
+		 "set -e; cd '%s'; export MTOOLS_SKIP_CHECK=1 PATH=\"$PATH:/usr/sbin:/sbin\"; rm -rf ext; mkdir -p ext/sub;"
 		 "head -c 200000 /dev/urandom > 'ext/A long name with spaces.bin';"
 		 "printf small > ext/sub/config.plist; printf x > ext/UP.TXT;"
 		 "rm -f sf.img; mkfs.fat -F 32 -n DKVMTEST -C sf.img 65536 >/dev/null;"

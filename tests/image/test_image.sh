@@ -120,12 +120,24 @@ test_recovery_size_and_long_names() {
 
 test_qcow2() {
   mk_inputs
-  build --format qcow2 -o oc.qcow2
+  mkdir -p rec/com.apple.recovery.boot
+  rfiles dmg:3000000:rec/com.apple.recovery.boot/BaseSystem.dmg
+  build --format qcow2 --reproducible --recovery rec -o oc.qcow2
+  build --reproducible --recovery rec -o oc.img
   t_contains "$(qemu-img info oc.qcow2)" "file format: qcow2"
+  qemu-img check oc.qcow2 > check.log 2>&1 || t_fail "qemu-img check: $(cat check.log)"
+  t_contains "$(cat check.log)" "No errors were found"
+  qemu-img compare -f raw -F qcow2 oc.img oc.qcow2 > cmp.log 2>&1 || t_fail "qemu-img compare: $(cat cmp.log)"
   qemu-img convert -f qcow2 -O raw oc.qcow2 back.img
+  cmp back.img oc.img
   mcopy -i back.img@@1M ::/EFI/OC/OpenCore.efi oc.efi
   cmp oc.efi rel/X64/EFI/OC/OpenCore.efi
-  t_eq "$(ls -A | grep -cE '^\.(oc|dkvm-raw)' || true)" "0" "temp files left"
+  # a 3 GiB disk with little data: the qcow2 stays small
+  build --format qcow2 --size 3G -o big.qcow2
+  t_contains "$(qemu-img info big.qcow2)" "virtual size: 3 GiB"
+  qemu-img check big.qcow2 > check2.log 2>&1 || t_fail "qemu-img check: $(cat check2.log)"
+  [ "$(stat -c %s big.qcow2)" -lt 10000000 ] || t_fail "qcow2 too large: $(stat -c %s big.qcow2)"
+  t_eq "$(ls -A | grep -cE '^\.(oc|big|dkvm-raw)' || true)" "0" "temp files left"
 }
 
 # bad input: exit 1, one line naming the file, nothing at -o, no temp files

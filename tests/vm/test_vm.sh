@@ -168,9 +168,16 @@ test_full_pipeline() {
   only_entries "$T/vms" full
   # --force replaces a VM
   mk_fake_release "$T/rel2"
-  t_ok "$DKVM" create full --force --opencore "$T/rel2" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  mkdir -p "$T/rec/com.apple.recovery.boot"
+  head -c 100000 /dev/urandom > "$T/rec/com.apple.recovery.boot/BaseSystem.dmg"
+  echo chunk > "$T/rec/com.apple.recovery.boot/BaseSystem.chunklist"
+  t_ok "$DKVM" create full --force --opencore "$T/rel2" --recovery "$T/rec" --dir "$T/vms" --disk 16G --memory 2G
   local serial2; serial2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["smbios"]["SystemSerialNumber"])' "$dir/manifest.json")
   [ "$serial" != "$serial2" ] || t_fail "--force kept the old identity"
+  # recoveryOS given: on the image, byte for byte
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/com.apple.recovery.boot/BaseSystem.dmg) "$T/rec/com.apple.recovery.boot/BaseSystem.dmg" ||
+    t_fail "recovery dmg not on the image"
   only_entries "$T/vms" full
 }
 
@@ -261,6 +268,8 @@ test_direct_qemu_lifecycle() {
   t_eq "$(cat "$dir/qemu.pid")" "$pid" "pidfile"
   t_exit 1 "$DKVM" start m1 --dir "$T/vms" --display none
   t_contains "$ERR" "already running"
+  t_exit 1 "$DKVM" create m1 --force --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery
+  t_contains "$ERR" "is running; stop it first"
   if ! wait_marker "$dir/serial.log" 240; then
     "$DKVM" stop m1 --dir "$T/vms" --force >/dev/null 2>&1
     t_fail "no boot marker on the serial console: $(tail -c 400 "$dir/serial.log" | tr -d '\033')"
@@ -371,6 +380,11 @@ test_libvirt_domain() {
   t_exit 1 "$DKVM" create "$name" --dir "$T/vms2" --opencore-image "$T/oc.img" --no-recovery --connect "$URI"
   t_contains "$ERR" "already defined"
   [ ! -e "$T/vms2/$name" ] || t_fail "refused create left files"
+  # --force replaces the bundle and redefines the domain in place (same UUID)
+  local uuid; uuid=$(virsh -c "$URI" domuuid "$name")
+  t_ok "$DKVM" create "$name" --force --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
+    --connect "$URI" "${accel[@]}"
+  t_eq "$(virsh -c "$URI" domuuid "$name")" "$uuid" "UUID after --force"
   t_ok "$DKVM" --json start "$name" --dir "$T/vms"
   local accel_used; accel_used=$(t_jget "$OUT" 'd["accel"]')
   if [ "$(t_jget "$OUT" 'd["fell_back"]')" = "True" ]; then
