@@ -12,7 +12,7 @@
 set -u
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd)
-dkvm=$build/src/cli/dkvm
+dkvm=${DKVM:-$build/src/cli/dkvm}
 mk=$src/tests/dmg/mkudif.py
 shared=${DKVM_SHARED:-$(cd "$src/.." && pwd)/shared}
 sizes=${BENCH_SIZES:-1G}

@@ -9,6 +9,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <getopt.h>
 
@@ -33,6 +34,19 @@ int dk_cli_fail(void);
 int dk_getopt_error(const char *cmd, int c, char **argv);
 /* Print a command's help text (to stdout) and return 0. */
 int dk_print_help(const char *text);
+/* After the getopt loop of a command without operands: 0, or the usage error
+ * "unexpected argument 'X'" (DK_EXIT_USAGE). */
+int dk_cli_no_operands(const char *cmd, int argc, char **argv);
+/* A command whose only option is --help and that takes exactly one operand:
+ * 0 with *arg set, DK_EXIT_USAGE after a usage error, or -1 after printing
+ * help (the caller then exits DK_EXIT_OK). */
+int dk_cli_one_operand(const char *cmd, const char *help, int argc, char **argv, const char **arg);
+/* Look val up in the NULL-terminated names: its index, or -1 after the usage
+ * error "OPT must be a, b or c, not 'val'". */
+int dk_cli_choice(const char *cmd, const char *opt, const char *val, const char *const *names);
+/* A count/number option: an unsigned integer in [min, max], else the usage
+ * error "OPT must be MIN..MAX, not 'val'" and -1. */
+int dk_cli_uint(const char *cmd, const char *opt, const char *val, uint64_t min, uint64_t max, uint64_t *out);
 
 #define DK_CMD(name) int name(int argc, char **argv)
 DK_CMD(dk_cmd_host_check);

@@ -13,8 +13,8 @@
 static int parse_conns(const char *cmd, const char *s, int *out)
 {
 	uint64_t v;
-	if (dk_parse_u64(s, &v) < 0 || v < 1 || v > 32)
-		return dk_usage_error(cmd, "--connections must be 1..32, not '%s'", s);
+	if (dk_cli_uint(cmd, "--connections", s, 1, 32, &v) < 0)
+		return DK_EXIT_USAGE;
 	*out = (int)v;
 	return 0;
 }
@@ -87,11 +87,13 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 		case O_MACOS: o.macos = optarg; break;
 		case O_BOARD: o.board_id = optarg; break;
 		case O_MLB: o.mlb = optarg; break;
-		case O_OS:
-			if (strcmp(optarg, "latest") && strcmp(optarg, "default"))
-				return dk_usage_error(cmd, "--os must be 'latest' or 'default'");
+		case O_OS: {
+			static const char *const names[] = {"default", "latest", NULL};
+			if (dk_cli_choice(cmd, "--os", optarg, names) < 0)
+				return DK_EXIT_USAGE;
 			o.os = optarg;
 			break;
+		}
 		case 'o': o.outdir = optarg; break;
 		case O_CONN:
 			if (parse_conns(cmd, optarg, &o.connections))
@@ -107,8 +109,8 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
-	if (optind != argc)
-		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands(cmd, argc, argv))
+		return DK_EXIT_USAGE;
 	if (!o.macos && !o.board_id)
 		return dk_usage_error(cmd, "give --macos RELEASE or --board-id ID");
 	if (o.macos && !dk_macos_find(o.macos))
@@ -194,8 +196,8 @@ int dk_cmd_fetch_list(int argc, char **argv)
 		case O_OFFLINE: offline = true; break;
 		case O_TIMEOUT: {
 			uint64_t v;
-			if (dk_parse_u64(optarg, &v) < 0 || v < 1 || v > 600)
-				return dk_usage_error(cmd, "--timeout must be 1..600 seconds");
+			if (dk_cli_uint(cmd, "--timeout", optarg, 1, 600, &v) < 0)
+				return DK_EXIT_USAGE;
 			timeout = (long)v;
 			break;
 		}
@@ -203,8 +205,8 @@ int dk_cmd_fetch_list(int argc, char **argv)
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
-	if (optind != argc)
-		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands(cmd, argc, argv))
+		return DK_EXIT_USAGE;
 	struct dk_catalog cat = {0};
 	bool reachable = false;
 	char *cat_err = NULL;
@@ -310,6 +312,22 @@ static const char help_installer[] =
 	"\n"
 	"Exit status: 0 every package downloaded and verified, 1 failure, 2 usage error.\n";
 
+/* 1 to 3 dot-separated numbers: 15, 14.6, 14.6.1 */
+static bool version_ok(const char *v)
+{
+	int parts = 0;
+	for (const char *p = v;; p++) {
+		size_t n = strspn(p, "0123456789");
+		if (n == 0 || ++parts > 3)
+			return false;
+		p += n;
+		if (*p == '\0')
+			return true;
+		if (*p != '.')
+			return false;
+	}
+}
+
 int dk_cmd_fetch_installer(int argc, char **argv)
 {
 	enum { O_VERSION = 256, O_CATALOG, O_CONN, O_FORCE };
@@ -340,13 +358,12 @@ int dk_cmd_fetch_installer(int argc, char **argv)
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
-	if (optind != argc)
-		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands(cmd, argc, argv))
+		return DK_EXIT_USAGE;
 	if (!o.version)
 		return dk_usage_error(cmd, "--version is required");
-	for (const char *p = o.version; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '.'))
-			return dk_usage_error(cmd, "--version must look like 15, 14.6 or 14.6.1");
+	if (!version_ok(o.version))
+		return dk_usage_error(cmd, "--version must look like 15, 14.6 or 14.6.1, not '%s'", o.version);
 	struct dk_fetch_installer_result r;
 	if (dk_fetch_installer(&o, &r) < 0) {
 		dk_fetch_installer_result_free(&r);

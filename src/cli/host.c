@@ -72,22 +72,21 @@ static void print_indented(const char *prefix, const char *text)
 
 int dk_cmd_host_check(int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":+h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			dk_json_output = true;
-			break;
 		case 'h':
 			return dk_print_help(check_help);
 		default:
 			return dk_getopt_error("host check", c, argv);
 		}
 	}
-	if (optind < argc)
-		return dk_usage_error("host check", "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands("host check", argc, argv))
+		return DK_EXIT_USAGE;
+	if (dk_host_sysroot_check() < 0)
+		return dk_cli_fail();
 	struct dk_host *h = dk_calloc(1, sizeof *h);
 	if (dk_host_probe(h) < 0)
 		fprintf(stderr, "dkvm: %s\n", dk_errmsg());
@@ -185,18 +184,14 @@ static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
 
 int dk_cmd_host_iommu(int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-					     {"device", required_argument, NULL, 'd'},
+	static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	optind = 0;
 	int c;
 	const char *bdf = NULL;
-	while ((c = getopt_long(argc, argv, "+hd:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":+hd:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j':
-			dk_json_output = true;
-			break;
 		case 'd':
 			bdf = optarg;
 			break;
@@ -206,8 +201,10 @@ int dk_cmd_host_iommu(int argc, char **argv)
 			return dk_getopt_error("host iommu", c, argv);
 		}
 	}
-	if (optind < argc)
-		return dk_usage_error("host iommu", "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands("host iommu", argc, argv))
+		return DK_EXIT_USAGE;
+	if (dk_host_sysroot_check() < 0)
+		return dk_cli_fail();
 	struct dk_pci p;
 	if (dk_pci_scan(&p) < 0)
 		return dk_cli_fail();
@@ -306,14 +303,13 @@ int dk_cmd_host_report(int argc, char **argv)
 {
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
 					     {"force", no_argument, NULL, 'f'},
-					     {"json", no_argument, NULL, 'j'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	optind = 0;
 	int c;
 	const char *out = NULL;
 	bool force = false;
-	while ((c = getopt_long(argc, argv, "+ho:f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":+ho:f", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -321,19 +317,18 @@ int dk_cmd_host_report(int argc, char **argv)
 		case 'f':
 			force = true;
 			break;
-		case 'j':
-			dk_json_output = true;
-			break;
 		case 'h':
 			return dk_print_help(report_help);
 		default:
 			return dk_getopt_error("host report", c, argv);
 		}
 	}
-	if (optind < argc)
-		return dk_usage_error("host report", "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands("host report", argc, argv))
+		return DK_EXIT_USAGE;
 	if (out && !*out)
 		return dk_usage_error("host report", "empty output file name");
+	if (dk_host_sysroot_check() < 0)
+		return dk_cli_fail();
 	_cleanup_free_ char *def = out ? NULL : dk_host_report_default_name();
 	const char *path = out ? out : def;
 	struct dk_report_stats st;

@@ -95,26 +95,24 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		case 'M': macos = optarg; break;
 		case 'o': output = optarg; break;
 		case 'f': force = true; break;
-		case O_GPU:
-			if (!strcmp(optarg, "amd"))
-				o.gpu = DK_GPU_AMD;
-			else if (!strcmp(optarg, "nvidia"))
-				o.gpu = DK_GPU_NVIDIA;
-			else if (!strcmp(optarg, "none"))
-				o.gpu = DK_GPU_NONE;
-			else
-				return dk_usage_error(cmd, "--gpu must be amd, nvidia or none, not '%s'", optarg);
+		case O_GPU: {
+			static const char *const names[] = {"amd", "nvidia", "none", NULL};
+			static const enum dk_gpu vals[] = {DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NONE};
+			int i = dk_cli_choice(cmd, "--gpu", optarg, names);
+			if (i < 0)
+				return DK_EXIT_USAGE;
+			o.gpu = vals[i];
 			break;
-		case O_HOSTCPU:
-			if (!strcmp(optarg, "auto"))
-				o.host_cpu = DK_HOSTCPU_AUTO;
-			else if (!strcmp(optarg, "amd"))
-				o.host_cpu = DK_HOSTCPU_AMD;
-			else if (!strcmp(optarg, "intel"))
-				o.host_cpu = DK_HOSTCPU_INTEL;
-			else
-				return dk_usage_error(cmd, "--host-cpu must be auto, amd or intel, not '%s'", optarg);
+		}
+		case O_HOSTCPU: {
+			static const char *const names[] = {"auto", "amd", "intel", NULL};
+			static const enum dk_host_cpu_kind vals[] = {DK_HOSTCPU_AUTO, DK_HOSTCPU_AMD, DK_HOSTCPU_INTEL};
+			int i = dk_cli_choice(cmd, "--host-cpu", optarg, names);
+			if (i < 0)
+				return DK_EXIT_USAGE;
+			o.host_cpu = vals[i];
 			break;
+		}
 		case O_SMBIOS: smbios_file = optarg; break;
 		case O_GENERATE: generate = true; break;
 		case O_RES: o.resolution = optarg; break;
@@ -135,8 +133,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
-	if (optind < argc)
-		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands(cmd, argc, argv))
+		return DK_EXIT_USAGE;
 	if (!o.sample_path)
 		return dk_usage_error(cmd, "--sample is required (the release's Docs/Sample.plist)");
 	if (!model)
@@ -147,6 +145,9 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		return dk_usage_error(cmd, "-o config.plist is required");
 	if (smbios_file && generate)
 		return dk_usage_error(cmd, "--smbios and --generate exclude each other");
+	if (o.release && (strspn(o.release, "0123456789.") != strlen(o.release) || !*o.release ||
+			  o.release[0] == '.' || strstr(o.release, "..")))
+		return dk_usage_error(cmd, "--release must look like 1.0.6, not '%s'", o.release);
 	o.model = dk_mac_model_find(model);
 	if (!o.model)
 		return dk_usage_error(cmd, "unknown model '%s' (see 'dkvm smbios generate --list')", model);

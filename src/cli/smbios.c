@@ -80,7 +80,7 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 		{0},
 	};
 	const char *model = NULL;
-	long count = 1;
+	uint64_t count = 1;
 	bool list = false;
 	int c;
 	optind = 0;
@@ -89,13 +89,10 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 		case 'm':
 			model = optarg;
 			break;
-		case 'n': {
-			char *end;
-			count = strtol(optarg, &end, 10);
-			if (*end || count < 1 || count > 1000)
-				return dk_usage_error("smbios generate", "--count must be 1-1000, not '%s'", optarg);
+		case 'n':
+			if (dk_cli_uint("smbios generate", "--count", optarg, 1, 1000, &count) < 0)
+				return DK_EXIT_USAGE;
 			break;
-		}
 		case 'l':
 			list = true;
 			break;
@@ -105,8 +102,8 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 			return dk_getopt_error("smbios generate", c, argv);
 		}
 	}
-	if (optind < argc)
-		return dk_usage_error("smbios generate", "unexpected argument '%s'", argv[optind]);
+	if (dk_cli_no_operands("smbios generate", argc, argv))
+		return DK_EXIT_USAGE;
 	if (list)
 		return list_models();
 	if (!model)
@@ -121,7 +118,7 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 		return r;
 	}
 	json_object *ids = dk_json_output ? json_object_new_array() : NULL;
-	for (long i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count; i++) {
 		struct dk_smbios s;
 		if (dk_smbios_generate(m, &s) < 0) {
 			if (ids)
@@ -175,26 +172,10 @@ static const char decode_help[] =
 	"\n"
 	"Exit status: 0 valid, 1 unlikely, 2 usage error.\n";
 
-static int one_positional(const char *cmd, const char *help, int argc, char **argv, const char **arg)
-{
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	int c;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return dk_print_help(help) - 1; /* -1: done */
-		return dk_getopt_error(cmd, c, argv);
-	}
-	if (optind + 1 != argc)
-		return dk_usage_error(cmd, optind >= argc ? "missing argument" : "too many arguments");
-	*arg = argv[optind];
-	return 0;
-}
-
 int dk_cmd_smbios_decode(int argc, char **argv)
 {
 	const char *serial = NULL;
-	int r = one_positional("smbios decode", decode_help, argc, argv, &serial);
+	int r = dk_cli_one_operand("smbios decode", decode_help, argc, argv, &serial);
 	if (r == -1)
 		return DK_EXIT_OK;
 	if (r)
@@ -203,7 +184,8 @@ int dk_cmd_smbios_decode(int argc, char **argv)
 	dk_serial_decode(serial, &si);
 	if (dk_json_output) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "serial", json_object_new_string(si.serial));
+		/* a bad-length serial is shown as given (si.serial holds at most 15 bytes) */
+		json_object_object_add(o, "serial", json_object_new_string(si.length == 11 || si.length == 12 ? si.serial : serial));
 		json_object_object_add(o, "format",
 				       si.length == 11   ? json_object_new_string("legacy")
 				       : si.length == 12 ? json_object_new_string("new")
@@ -224,7 +206,7 @@ int dk_cmd_smbios_decode(int argc, char **argv)
 		json_object_object_add(o, "reason", si.valid ? NULL : json_object_new_string(si.reason));
 		dk_json_print(o);
 	} else {
-		printf("Serial      %s (%s)\n", si.serial,
+		printf("Serial      %s (%s)\n", si.length == 11 || si.length == 12 ? si.serial : serial,
 		       si.length == 11 ? "legacy, 11 characters" : si.length == 12 ? "12 characters" : "bad length");
 		if (si.length == 11 || si.length == 12) {
 			printf("Location    %s: %s\n", si.location, si.location_name);
@@ -264,7 +246,7 @@ static const char check_mlb_help[] =
 int dk_cmd_smbios_check_mlb(int argc, char **argv)
 {
 	const char *mlb = NULL;
-	int r = one_positional("smbios check-mlb", check_mlb_help, argc, argv, &mlb);
+	int r = dk_cli_one_operand("smbios check-mlb", check_mlb_help, argc, argv, &mlb);
 	if (r == -1)
 		return DK_EXIT_OK;
 	if (r)

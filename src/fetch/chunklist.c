@@ -200,6 +200,15 @@ static EVP_PKEY *pem_key(const char *path)
 	return pkey;
 }
 
+int dk_chunklist_check_key(const char *trust_key)
+{
+	EVP_PKEY *k = pem_key(trust_key);
+	if (!k)
+		return -1;
+	EVP_PKEY_free(k);
+	return 0;
+}
+
 int dk_chunklist_verify_sig(const struct dk_chunklist *cl, const char *name, const char *trust_key,
 			    bool allow_unsigned, const char **status)
 {
@@ -248,10 +257,12 @@ int dk_chunklist_verify_image(const struct dk_chunklist *cl, const char *image, 
 	if (fd < 0)
 		return dk_fail_errno("%s", image);
 	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return dk_fail_errno("%s", image);
 	if (bad_chunk)
 		*bad_chunk = -1;
+	if (fstat(fd, &st) < 0)
+		return dk_fail_errno("%s", image);
+	if (S_ISDIR(st.st_mode))
+		return dk_fail("%s: is a directory", image);
 	uint32_t maxsz = 0;
 	for (uint64_t i = 0; i < cl->count; i++)
 		if (cl->chunks[i].size > maxsz)

@@ -45,6 +45,10 @@ void dk_chunklist_free(struct dk_chunklist *cl);
 int dk_chunklist_verify_sig(const struct dk_chunklist *cl, const char *name, const char *trust_key,
 			    bool allow_unsigned, const char **status);
 
+/* Check up front that trust_key is a usable PEM RSA public key (the error
+ * dk_chunklist_verify_sig() would give later). */
+int dk_chunklist_check_key(const char *trust_key);
+
 /* Verify an image file chunk by chunk. On a mismatch, *bad_chunk (optional)
  * receives the failing chunk's index (or count when the size is wrong) and
  * the error names it. */

@@ -686,3 +686,11 @@ done:
 	free(j.id);
 	return ret;
 }
+
+int dk_fetch_check_outdir(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : dk_fail("%s: not a directory", dir);
+	return errno == ENOENT ? 0 : dk_fail_errno("%s", dir);
+}

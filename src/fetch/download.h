@@ -37,3 +37,7 @@ struct dk_download {
 };
 
 int dk_download_run(struct dk_download *d);
+
+/* Before any network work: an output directory must be a directory when it
+ * exists (it is created later when it does not). */
+int dk_fetch_check_outdir(const char *dir);

@@ -100,6 +100,8 @@ int dk_fetch_installer(const struct dk_fetch_installer_opts *o, struct dk_fetch_
 {
 	memset(r, 0, sizeof *r);
 	const char *curl = o->catalog ? o->catalog : DK_SUCATALOG_URL;
+	if (dk_fetch_check_outdir(o->outdir ? o->outdir : ".") < 0)
+		return -1;
 	struct dk_catalog cat;
 	if (dk_catalog_fetch(curl, 60, &cat) < 0)
 		return -1;

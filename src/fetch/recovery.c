@@ -143,6 +143,10 @@ int dk_fetch_recovery(const struct dk_fetch_recovery_opts *o, struct dk_fetch_re
 	_cleanup_free_ char *base = dk_strndup(server, sl);
 	const char *outdir = o->outdir ? o->outdir : ".";
 	_cleanup_free_ char *dir = dk_asprintf("%s/com.apple.recovery.boot", outdir);
+	if (dk_fetch_check_outdir(outdir) < 0 || dk_fetch_check_outdir(dir) < 0)
+		return -1;
+	if (o->trust_key && dk_chunklist_check_key(o->trust_key) < 0)
+		return -1;
 
 	/* 1. session cookie */
 	_cleanup_free_ char *root = dk_asprintf("%s/", base);

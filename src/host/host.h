@@ -125,6 +125,9 @@ struct dk_host {
 	bool hypervisor;        /* "hypervisor" cpu flag: dkvm runs nested in a VM */
 };
 
+/* The sysroot (--sysroot / DKVM_SYSROOT) must be an existing directory: 0, or
+ * -1 with "<dir>: sysroot: <why>". Always 0 on the live host. */
+int dk_host_sysroot_check(void);
 /* Probe everything under the sysroot. `live` probes (KVM smoke guest, QEMU
  * queries, libvirt connection) run only when the sysroot is "/". Returns 0, or
  * -1 with dk_fail() for input so broken nothing can be said (e.g. no cpuinfo). */

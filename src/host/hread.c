@@ -163,3 +163,16 @@ int hex_u32(const char *s, unsigned *out)
 	*out = (unsigned)v;
 	return 0;
 }
+
+int dk_host_sysroot_check(void)
+{
+	const char *root = dk_sysroot();
+	if (!*root)
+		return 0;
+	struct stat st;
+	if (stat(root, &st) < 0)
+		return dk_fail_errno("%s: sysroot", root);
+	if (!S_ISDIR(st.st_mode))
+		return dk_fail("%s: sysroot: not a directory", root);
+	return 0;
+}

@@ -24,10 +24,6 @@
 #include <unistd.h>
 #include <libvirt/libvirt.h>
 
-/* Consumed APIs that may not exist yet: resolved at link time when present. */
-#pragma weak dk_oc_fetch
-#pragma weak dk_oc_fetched_free
-
 int dk_vm_host(struct dk_host *h)
 {
 	memset(h, 0, sizeof *h);
@@ -124,15 +120,14 @@ static int build_opencore(const struct dk_create_opts *o, const struct dk_plan *
 	_cleanup_free_ char *release = NULL;
 	if (o->opencore) {
 		release = dk_strdup(o->opencore);
-	} else if (dk_oc_fetch) {
-		struct dk_oc_fetched f = {0};
-		if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0)
-			return dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR)");
-		release = dk_strdup(f.path);
-		if (dk_oc_fetched_free)
-			dk_oc_fetched_free(&f);
 	} else {
-		return dk_fail("OpenCore: no release given and this build cannot download one: pass --opencore ZIP|DIR (an OpenCorePkg release)");
+		struct dk_oc_fetched f = {0};
+		if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0) {
+			dk_oc_fetched_free(&f);
+			return dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR)");
+		}
+		release = dk_strdup(f.path);
+		dk_oc_fetched_free(&f);
 	}
 	struct dk_oc_release *rel = NULL;
 	if (dk_oc_release_open(release, &rel) < 0)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Bad input to 'opencore config' and 'opencore validate': one-line errors that
+# name the file and the cause, the right exit status, nothing left behind.
+. "$(dirname "$0")/../lib.sh"
+SAMPLE="$SHARED/fixtures/opencore/Sample-1.0.6.plist"
+NL=$'sp ace\'q"uo\nte'
+CFG=(opencore config -m MacPro7,1 -M sonoma)
+
+one_line() { t_eq "$(wc -l <<<"$ERR")" 1 "stderr lines"; t_contains "$ERR" "dkvm: $1"; }
+
+test_validate_empty_file_says_empty() {
+  : >empty.plist
+  t_exit 1 "$DKVM" opencore validate empty.plist
+  one_line "empty.plist: empty file"
+  t_eq "$OUT" ""
+}
+
+test_validate_newline_name_stays_one_line() {
+  : >"$NL"
+  t_exit 1 "$DKVM" opencore validate "$NL"
+  one_line 'sp ace'"'"'q"uo\nte: empty file'
+  t_exit 1 "$DKVM" --json opencore validate "$NL"
+  one_line 'sp ace'
+  t_eq "$OUT" ""
+}
+
+test_validate_missing_efi_dir_says_no_such_file() {
+  t_exit 1 "$DKVM" opencore validate "$SAMPLE" --efi nonexist
+  one_line "nonexist: No such file or directory"
+  echo x >afile
+  t_exit 1 "$DKVM" opencore validate "$SAMPLE" --efi afile
+  one_line "afile: not a directory"
+}
+
+test_config_missing_kexts_dir_says_no_such_file() {
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --kexts nonexist
+  one_line "nonexist: No such file or directory"
+  [ ! -e out.plist ] || t_fail "partial output"
+}
+
+test_config_output_is_a_directory() {
+  mkdir adir
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o adir
+  one_line "adir: is a directory"
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o adir --force
+  one_line "adir: is a directory"
+  t_eq "$(ls -A adir)" ""
+}
+
+test_config_existing_output_refused_same_words_as_host_report() {
+  echo keep >"$NL"
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o "$NL"
+  one_line 'sp ace'"'"'q"uo\nte: already exists (use --force to replace it)'
+  t_eq "$(cat "$NL")" keep
+  t_eq "$(ls -A | grep -c '^\.sp')" 0 "temporary files left"
+}
+
+test_config_empty_smbios_json() {
+  : >id.json
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --smbios id.json
+  one_line "id.json: empty file"
+  printf '{"SystemProductName": "MacPro7,1"' >id.json
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --smbios id.json
+  one_line "id.json: not valid JSON: truncated"
+  [ ! -e out.plist ] || t_fail "partial output"
+}
+
+test_config_bad_release_is_usage_error() {
+  for r in ../x "" 1..2 .1 1.0.6x; do
+    t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --release "$r"
+    t_contains "$ERR" "--release must look like 1.0.6"
+  done
+  t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --release 1.0.6
+}
+
+test_config_choice_errors() {
+  t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu intel
+  t_contains "$ERR" "dkvm: opencore config: --gpu must be amd, nvidia or none, not 'intel'"
+  t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --host-cpu arm
+  t_contains "$ERR" "--host-cpu must be auto, amd or intel, not 'arm'"
+  t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu nvidia --host-cpu amd --explain
+  t_contains "$OUT" "AMD host: no Intel power-management MSRs"
+}
+
+t_main
