@@ -10,18 +10,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static bool is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static void kext_clear(struct dk_kext *k)
 {
 	free(k->bundle_path);
@@ -70,7 +58,7 @@ int dk_kext_parse_info(plist_t p, const char *what, struct dk_kext *k)
 int dk_kext_read_info(const char *bundle_dir, struct dk_kext *k)
 {
 	_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", bundle_dir);
-	if (!is_file(info))
+	if (!dk_oc_is_file(info))
 		return dk_fail("%s: no Contents/Info.plist (not a kext bundle)", bundle_dir);
 	plist_t p;
 	if (dk_pl_load(info, &p) < 0)
@@ -103,7 +91,7 @@ static int list_kexts(const char *dir, char ***names, int *count)
 		if (e->d_name[0] == '.' || !dk_endswith(e->d_name, ".kext"))
 			continue;
 		_cleanup_free_ char *full = dk_asprintf("%s/%s", dir, e->d_name);
-		if (!is_dir(full))
+		if (!dk_oc_is_dir(full))
 			continue;
 		*names = dk_realloc(*names, sizeof **names * (size_t)(*count + 1));
 		(*names)[(*count)++] = dk_strdup(e->d_name);
@@ -121,13 +109,12 @@ static int scan_one(struct scan *s, const char *root, const char *rel, int paren
 	if (dk_kext_read_info(full, &k) < 0)
 		return -1;
 	k.bundle_path = dk_strdup(rel);
-	const char *base = strrchr(rel, '/');
-	base = base ? base + 1 : rel;
+	const char *base = dk_oc_basename(rel);
 	k.name = dk_strndup(base, strlen(base) - 5);
 	k.parent = parent;
 	if (k.executable[0]) {
 		_cleanup_free_ char *exe = dk_asprintf("%s/%s", full, k.executable);
-		if (!is_file(exe)) {
+		if (!dk_oc_is_file(exe)) {
 			dk_fail("%s: Info.plist names executable %s, which is missing", full, k.executable);
 			kext_clear(&k);
 			return -1;
@@ -149,7 +136,7 @@ static int scan_one(struct scan *s, const char *root, const char *rel, int paren
 	if (depth >= 4)
 		return 0;
 	_cleanup_free_ char *plugdir = dk_asprintf("%s/Contents/PlugIns", full);
-	if (!is_dir(plugdir))
+	if (!dk_oc_is_dir(plugdir))
 		return 0;
 	char **names;
 	int count;
@@ -178,7 +165,7 @@ int dk_kexts_scan(const char *dir, struct dk_kext **out, int *n)
 {
 	*out = NULL;
 	*n = 0;
-	if (!is_dir(dir))
+	if (!dk_oc_is_dir(dir))
 		return dk_path_exists(dir) ? dk_fail("%s: not a directory", dir) : dk_fail_errno("%s", dir);
 	char **names;
 	int count;

@@ -40,6 +40,12 @@ void dk_pl_iter_end(struct dk_pl_iter *i);
 /* "parent/key", or "key" when parent is "" (malloc'd). */
 char *dk_pl_join(const char *parent, const char *key);
 
+/* ---- small file helpers (ocplist.c) ---- */
+/* The part after the last '/' (the whole string when there is none). */
+const char *dk_oc_basename(const char *path);
+bool dk_oc_is_dir(const char *path);  /* stat(): an existing directory */
+bool dk_oc_is_file(const char *path); /* stat(): an existing regular file */
+
 /* ---- kexts (kexts.c) ---- */
 struct dk_kext {
 	char *bundle_path;  /* relative to the Kexts dir: "A.kext" or "A.kext/Contents/PlugIns/B.kext" */

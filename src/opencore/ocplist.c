@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 
 plist_t dk_pl_parse(const char *data, size_t len)
 {
@@ -232,4 +233,22 @@ long dk_oc_kernel_version(const char *s)
 	if (*p)
 		return -1;
 	return part[0] * 10000 + part[1] * 100 + part[2];
+}
+
+const char *dk_oc_basename(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+bool dk_oc_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool dk_oc_is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }

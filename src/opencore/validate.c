@@ -456,8 +456,7 @@ static int driver_index(struct vctx *v, const char *name)
 		const char *p = dk_pl_str(e, "Path");
 		if (!p || !entry_enabled(e))
 			continue;
-		const char *base = strrchr(p, '/');
-		base = base ? base + 1 : p;
+		const char *base = dk_oc_basename(p);
 		if (!strcasecmp(base, name))
 			return (int)i;
 	}
@@ -466,9 +465,7 @@ static int driver_index(struct vctx *v, const char *name)
 
 static const char *bundle_name(const char *bundle_path, char *buf, size_t n)
 {
-	const char *base = strrchr(bundle_path, '/');
-	base = base ? base + 1 : bundle_path;
-	snprintf(buf, n, "%s", base);
+	snprintf(buf, n, "%s", dk_oc_basename(bundle_path));
 	size_t l = strlen(buf);
 	if (l > 5 && !strcasecmp(buf + l - 5, ".kext"))
 		buf[l - 5] = 0;
@@ -965,8 +962,7 @@ static void rules_uefi(struct vctx *v)
 		const char *p = dk_pl_str(e, "Path");
 		if (!p)
 			continue;
-		const char *base = strrchr(p, '/');
-		base = base ? base + 1 : p;
+		const char *base = dk_oc_basename(p);
 		bool early = dk_pl_bool(e, "LoadEarly", false);
 		bool want_early = !strcasecmp(base, "OpenVariableRuntimeDxe.efi") ||
 				  (ovrd >= 0 && !strcasecmp(base, "OpenRuntime.efi"));
@@ -1028,24 +1024,12 @@ static void rules_uefi(struct vctx *v)
 
 /* ---------------- EFI tree ---------------- */
 
-static bool exists_file(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static bool exists_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* rel is relative to EFI/OC; kind 'f' file, 'd' directory. */
 static bool efi_has(struct vctx *v, const char *rel, char kind)
 {
 	_cleanup_free_ char *full = dk_asprintf("%s/%s", v->oc_dir, rel);
 	if (!v->vol)
-		return kind == 'd' ? exists_dir(full) : exists_file(full);
+		return kind == 'd' ? dk_oc_is_dir(full) : dk_oc_is_file(full);
 	struct dk_fat_dirent de;
 	if (dk_fat_stat(v->vol, full, &de) != 0) {
 		dk_errclear();
@@ -1188,11 +1172,11 @@ static int run(plist_t cfg, plist_t sample, const char *efi_dir, struct dk_fat_v
 	} else if (efi_dir) {
 		_cleanup_free_ char *a = dk_asprintf("%s/OC", efi_dir);
 		_cleanup_free_ char *b = dk_asprintf("%s/EFI/OC", efi_dir);
-		if (exists_dir(a))
+		if (dk_oc_is_dir(a))
 			oc = DK_TAKE_PTR(a);
-		else if (exists_dir(b))
+		else if (dk_oc_is_dir(b))
 			oc = DK_TAKE_PTR(b);
-		else if (exists_dir(efi_dir))
+		else if (dk_oc_is_dir(efi_dir))
 			oc = dk_strdup(efi_dir);
 		else if (!dk_path_exists(efi_dir))
 			return dk_fail_errno("%s", efi_dir);
