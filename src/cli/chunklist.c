@@ -57,7 +57,8 @@ int dk_cmd_chunklist_verify(int argc, char **argv)
 	const char *path = argv[optind];
 
 	struct dk_chunklist cl;
-	if (dk_chunklist_load(path, &cl) < 0) {
+	/* a bad --trust-key is the user's input error: report it before any result */
+	if ((key && dk_chunklist_check_key(key) < 0) || dk_chunklist_load(path, &cl) < 0) {
 		if (dk_json_output) {
 			json_object *o = json_object_new_object();
 			json_object_object_add(o, "chunklist", dk_json_str(path));

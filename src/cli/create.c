@@ -69,6 +69,30 @@ static void print_plan_text(const struct dk_plan *p)
 	printf("  accel     %s\n", dk_accel_name(p->accel));
 }
 
+/* A size option: a bare number is in units of 1 << unit_shift bytes. 0 is not a
+ * size (the default is chosen by leaving the option out). */
+static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint64_t *out)
+{
+	uint64_t v;
+	if (dk_parse_size(arg, &v) < 0) {
+		dk_usage_error("create", "%s '%s': %s", opt, arg, dk_errmsg());
+		return -1;
+	}
+	if (strspn(arg, "0123456789") == strlen(arg)) {
+		if (v > UINT64_MAX >> unit_shift) {
+			dk_usage_error("create", "%s '%s': too large", opt, arg);
+			return -1;
+		}
+		v <<= unit_shift;
+	}
+	if (v == 0) {
+		dk_usage_error("create", "%s '%s': must be more than 0", opt, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int dk_cmd_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -100,15 +124,14 @@ int dk_cmd_create(int argc, char **argv)
 			o.plan.cpus = (int)v;
 			break;
 		case 'M':
-			if (dk_parse_size(optarg, &v) < 0)
-				return dk_usage_error("create", "--memory '%s': %s", optarg, dk_errmsg());
 			/* a bare number is MiB, as QEMU's -m */
-			o.plan.memory_bytes = strspn(optarg, "0123456789") == strlen(optarg) ? v << 20 : v;
+			if (parse_size_opt("--memory", optarg, 20, &o.plan.memory_bytes) < 0)
+				return DK_EXIT_USAGE;
 			break;
 		case 'd':
-			if (dk_parse_size(optarg, &v) < 0)
-				return dk_usage_error("create", "--disk '%s': %s", optarg, dk_errmsg());
-			o.plan.disk_bytes = strspn(optarg, "0123456789") == strlen(optarg) ? v << 30 : v;
+			/* a bare number is GiB */
+			if (parse_size_opt("--disk", optarg, 30, &o.plan.disk_bytes) < 0)
+				return DK_EXIT_USAGE;
 			break;
 		case 'C':
 			if (!strcmp(optarg, "host"))
@@ -177,12 +200,19 @@ int dk_cmd_create(int argc, char **argv)
 			printf("\n(dry run: nothing was created)\n");
 		} else {
 			printf("\nCreated %s\n", r.dir);
+			/* a command to paste: the name and folder quoted for the shell */
+			struct dk_buf cmd = {0};
+			dk_buf_puts(&cmd, "dkvm start ");
+			dk_shell_quote(&cmd, o.name);
+			if (o.parent) {
+				dk_buf_puts(&cmd, " --dir ");
+				dk_shell_quote(&cmd, o.parent);
+			}
 			if (r.defined)
-				printf("Defined in libvirt %s; start it: dkvm start %s%s%s\n", o.uri, o.name,
-				       o.parent ? " --dir " : "", o.parent ? o.parent : "");
+				printf("Defined in libvirt %s; start it: %s\n", o.uri, cmd.data);
 			else
-				printf("Start it: dkvm start %s%s%s\n", o.name, o.parent ? " --dir " : "",
-				       o.parent ? o.parent : "");
+				printf("Start it: %s\n", cmd.data);
+			dk_buf_free(&cmd);
 		}
 	}
 	dk_create_result_free(&r);

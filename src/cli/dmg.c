@@ -107,6 +107,15 @@ static int parse_file_arg(const char *cmd, int argc, char **argv, const char **f
 	return 0;
 }
 
+/* The FILE operand, opened: 0, or the exit code (usage error, or failure printed). */
+static int open_file_arg(const char *cmd, int argc, char **argv, struct dmg_image **img)
+{
+	const char *file = NULL;
+	if (parse_file_arg(cmd, argc, argv, &file))
+		return DK_EXIT_USAGE;
+	return dmg_open(file, img) < 0 ? dk_cli_fail() : 0;
+}
+
 static const char *uuid_str(const uint8_t *u, char *b)
 {
 	sprintf(b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
@@ -124,12 +133,10 @@ int dk_cmd_dmg_info(int argc, char **argv)
 			return dk_print_help(info_help);
 		return dk_getopt_error("dmg info", c, argv);
 	}
-	const char *file;
-	if (parse_file_arg("dmg info", argc, argv, &file))
-		return DK_EXIT_USAGE;
 	struct dmg_image *img;
-	if (dmg_open(file, &img) < 0)
-		return dk_cli_fail();
+	int rc = open_file_arg("dmg info", argc, argv, &img);
+	if (rc)
+		return rc;
 
 	/* histogram */
 	static const uint32_t types[] = {DMG_CHUNK_ZERO, DMG_CHUNK_RAW, DMG_CHUNK_IGNORE, DMG_CHUNK_ADC, DMG_CHUNK_ZLIB,
@@ -149,7 +156,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 
 	if (dk_json_output) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "file", json_object_new_string(file));
+		json_object_object_add(o, "file", json_object_new_string(img->path));
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)img->file_size));
 		json_object_object_add(o, "format", json_object_new_string("UDIF"));
 		json_object_object_add(o, "encrypted", json_object_new_boolean(0));
@@ -212,7 +219,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 		return DK_EXIT_OK;
 	}
 
-	printf("%sFile:%s         %s (%s)\n", dk_c_bold(), dk_c_reset(), file, dk_format_size(img->file_size, s1, sizeof s1));
+	printf("%sFile:%s         %s (%s)\n", dk_c_bold(), dk_c_reset(), img->path, dk_format_size(img->file_size, s1, sizeof s1));
 	printf("Format:       UDIF %s, koly version %" PRIu32 ", flags 0x%" PRIx32 "%s\n", dmg_variant_name(img->image_variant),
 	       img->version, img->flags, img->flags & 1 ? " (flattened)" : "");
 	printf("Encrypted:    no\n");
@@ -318,12 +325,10 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 		}
 		return dk_getopt_error("dmg verify", c, argv);
 	}
-	const char *file;
-	if (parse_file_arg("dmg verify", argc, argv, &file))
-		return DK_EXIT_USAGE;
 	struct dmg_image *img;
-	if (dmg_open(file, &img) < 0)
-		return dk_cli_fail();
+	int rc = open_file_arg("dmg verify", argc, argv, &img);
+	if (rc)
+		return rc;
 	o.progress = dk_verbosity >= DK_NORMAL;
 	struct dmg_report r;
 	if (dmg_run(img, &o, &r) < 0) {
@@ -333,7 +338,7 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 	bool failed = dmg_report_failed(&r);
 	if (dk_json_output) {
 		json_object *j = json_object_new_object();
-		json_object_object_add(j, "file", json_object_new_string(file));
+		json_object_object_add(j, "file", json_object_new_string(img->path));
 		json_object_object_add(j, "ok", json_object_new_boolean(!failed));
 		json_object_object_add(j, "bytes", json_object_new_int64((int64_t)r.bytes_out));
 		json_object_object_add(j, "seconds", json_object_new_double(r.seconds));
@@ -347,7 +352,7 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 		for (size_t i = 0; i < r.nchecks; i++)
 			if (r.checks[i].state == DMG_CHECK_FAILED)
 				dk_buf_printf(&b, "%s%s", b.len ? ", " : "", r.checks[i].what);
-		fprintf(stderr, "dkvm: %s: checksum mismatch: %s\n", file, b.data);
+		fprintf(stderr, "dkvm: %s: checksum mismatch: %s\n", img->path, b.data);
 		dk_buf_free(&b);
 	}
 	dmg_report_free(&r);
@@ -392,7 +397,7 @@ int dk_cmd_dmg_convert(int argc, char **argv)
 			return dk_getopt_error("dmg convert", c, argv);
 		}
 	}
-	const char *file;
+	const char *file = NULL;
 	if (parse_file_arg("dmg convert", argc, argv, &file))
 		return DK_EXIT_USAGE;
 	if (!o.out || !*o.out)

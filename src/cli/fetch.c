@@ -113,6 +113,8 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 		return DK_EXIT_USAGE;
 	if (!o.macos && !o.board_id)
 		return dk_usage_error(cmd, "give --macos RELEASE or --board-id ID");
+	if (o.outdir && !*o.outdir)
+		return dk_usage_error(cmd, "empty output directory name");
 	if (o.macos && !dk_macos_find(o.macos))
 		return dk_usage_error(cmd, "unknown release '%s' (see 'dkvm fetch list')", o.macos);
 	struct dk_fetch_recovery_result r;
@@ -362,6 +364,8 @@ int dk_cmd_fetch_installer(int argc, char **argv)
 		return DK_EXIT_USAGE;
 	if (!o.version)
 		return dk_usage_error(cmd, "--version is required");
+	if (o.outdir && !*o.outdir)
+		return dk_usage_error(cmd, "empty output directory name");
 	if (!version_ok(o.version))
 		return dk_usage_error(cmd, "--version must look like 15, 14.6 or 14.6.1, not '%s'", o.version);
 	struct dk_fetch_installer_result r;

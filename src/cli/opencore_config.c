@@ -57,6 +57,11 @@ static const char config_help[] =
 	"\n"
 	"Exit status: 0 written, 1 failed (nothing written), 2 usage error.\n";
 
+/* indexed by the enums, for dk_cli_choice() */
+static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia", NULL};
+static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
+					[DK_HOSTCPU_AMD] = "amd", NULL};
+
 enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
 
 int dk_cmd_opencore_config(int argc, char **argv)
@@ -86,7 +91,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	bool generate = false, explain = false, force = false;
 	const char *drivers[33] = {0}, *acpi[33] = {0};
 	int nd = 0, na = 0;
-	int c;
+	int c, k;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":s:m:M:o:fh", opts, NULL)) != -1) {
 		switch (c) {
@@ -95,24 +100,16 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		case 'M': macos = optarg; break;
 		case 'o': output = optarg; break;
 		case 'f': force = true; break;
-		case O_GPU: {
-			static const char *const names[] = {"amd", "nvidia", "none", NULL};
-			static const enum dk_gpu vals[] = {DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NONE};
-			int i = dk_cli_choice(cmd, "--gpu", optarg, names);
-			if (i < 0)
+		case O_GPU:
+			if ((k = dk_cli_choice(cmd, "--gpu", optarg, gpu_names)) < 0)
 				return DK_EXIT_USAGE;
-			o.gpu = vals[i];
+			o.gpu = (enum dk_gpu)k;
 			break;
-		}
-		case O_HOSTCPU: {
-			static const char *const names[] = {"auto", "amd", "intel", NULL};
-			static const enum dk_host_cpu_kind vals[] = {DK_HOSTCPU_AUTO, DK_HOSTCPU_AMD, DK_HOSTCPU_INTEL};
-			int i = dk_cli_choice(cmd, "--host-cpu", optarg, names);
-			if (i < 0)
+		case O_HOSTCPU:
+			if ((k = dk_cli_choice(cmd, "--host-cpu", optarg, cpu_names)) < 0)
 				return DK_EXIT_USAGE;
-			o.host_cpu = vals[i];
+			o.host_cpu = (enum dk_host_cpu_kind)k;
 			break;
-		}
 		case O_SMBIOS: smbios_file = optarg; break;
 		case O_GENERATE: generate = true; break;
 		case O_RES: o.resolution = optarg; break;
@@ -143,6 +140,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		return dk_usage_error(cmd, "--macos is required (e.g. sonoma)");
 	if (!output)
 		return dk_usage_error(cmd, "-o config.plist is required");
+	if (!*output)
+		return dk_usage_error(cmd, "empty output file name");
 	if (smbios_file && generate)
 		return dk_usage_error(cmd, "--smbios and --generate exclude each other");
 	if (o.release && (strspn(o.release, "0123456789.") != strlen(o.release) || !*o.release ||

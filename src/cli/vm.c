@@ -94,6 +94,25 @@ static int open_named(const char *cmd, int argc, char **argv, int idx, const cha
 	return r < 0 ? dk_cli_fail() : 0;
 }
 
+/* Commands whose only option is --dir: -1 to go on (argv[optind] is the first operand),
+ * else the exit code (help printed or usage error). */
+static int parse_dir_only(const char *cmd, const char *help, int argc, char **argv, const char **dir)
+{
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
+	};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': *dir = optarg; break;
+		case 'h': return dk_print_help(help);
+		default: return dk_getopt_error(cmd, c, argv);
+		}
+	}
+	return -1;
+}
+
 int dk_cmd_start(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -215,19 +234,10 @@ int dk_cmd_stop(int argc, char **argv)
 
 int dk_cmd_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
 	const char *dir = NULL;
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'D': dir = optarg; break;
-		case 'h': return dk_print_help(list_help);
-		default: return dk_getopt_error("list", c, argv);
-		}
-	}
+	int rc = parse_dir_only("list", list_help, argc, argv, &dir);
+	if (rc >= 0)
+		return rc;
 	if (optind < argc)
 		return dk_usage_error("list", "unexpected argument '%s'", argv[optind]);
 	char *parent = dk_bundle_parent(dir);
@@ -258,21 +268,12 @@ int dk_cmd_list(int argc, char **argv)
 
 int dk_cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
 	const char *dir = NULL;
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'D': dir = optarg; break;
-		case 'h': return dk_print_help(show_help);
-		default: return dk_getopt_error("show", c, argv);
-		}
-	}
+	int rc = parse_dir_only("show", show_help, argc, argv, &dir);
+	if (rc >= 0)
+		return rc;
 	struct dk_bundle b;
-	int rc = open_named("show", argc, argv, optind, dir, &b);
+	rc = open_named("show", argc, argv, optind, dir, &b);
 	if (rc)
 		return rc;
 	json_object *j = dk_vm_show_json(&b);

@@ -4,6 +4,7 @@
  * the per-table checksums. Memory is bounded by the ring and a byte budget,
  * independent of the image size. */
 #include "dmg/dmg.h"
+#include "image/sigclean.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <libdeflate.h>
 #include <pthread.h>
@@ -326,6 +328,31 @@ static int read_job(struct engine *e, struct job *j, uint64_t off, size_t len)
 	return 0;
 }
 
+/* Claim a job for chunk c with the given budget cost and output range. */
+static struct job *claim_chunk(struct engine *e, const struct dmg_chunk *c, size_t cost, uint64_t out_off,
+			       size_t out_len)
+{
+	struct job *j = claim(e, cost);
+	if (!j)
+		return NULL;
+	j->c = c;
+	j->type = c->type;
+	j->out_off = out_off;
+	j->out_len = out_len;
+	return j;
+}
+
+/* Read len stored bytes at off into j, feed them to the CRC of the file, and publish j. */
+static int read_publish(struct engine *e, struct dfcrc *d, struct job *j, uint64_t off, size_t len)
+{
+	if (read_job(e, j, off, len) < 0 || df_feed(e, d, off, j->in, len) < 0) {
+		set_failed(e, dk_errmsg());
+		return -1;
+	}
+	publish(e, j);
+	return 0;
+}
+
 static int reader(struct engine *e, size_t c0, size_t c1, uint64_t base_sector, struct dfcrc *d)
 {
 	for (size_t ci = c0; ci < c1; ci++) {
@@ -335,42 +362,20 @@ static int reader(struct engine *e, size_t c0, size_t c1, uint64_t base_sector, 
 		if (c->type == DMG_CHUNK_RAW) {
 			for (uint64_t done = 0; done < total; done += RAW_PIECE) {
 				size_t n = total - done > RAW_PIECE ? RAW_PIECE : (size_t)(total - done);
-				struct job *j = claim(e, n);
-				if (!j)
+				struct job *j = claim_chunk(e, c, n, out_off + done, n);
+				if (!j || read_publish(e, d, j, c->off + done, n) < 0)
 					return -1;
-				j->c = c;
-				j->type = c->type;
-				j->out_off = out_off + done;
-				j->out_len = n;
-				if (read_job(e, j, c->off + done, n) < 0 || df_feed(e, d, c->off + done, j->in, n) < 0) {
-					set_failed(e, dk_errmsg());
-					return -1;
-				}
-				publish(e, j);
 			}
 		} else if (c->type == DMG_CHUNK_ZERO || c->type == DMG_CHUNK_IGNORE) {
-			struct job *j = claim(e, 0);
+			struct job *j = claim_chunk(e, c, 0, out_off, total);
 			if (!j)
 				return -1;
-			j->c = c;
-			j->type = c->type;
-			j->out_off = out_off;
-			j->out_len = total;
 			j->in_len = 0;
 			publish(e, j);
 		} else {
-			struct job *j = claim(e, c->len + total);
-			if (!j)
+			struct job *j = claim_chunk(e, c, c->len + total, out_off, total);
+			if (!j || read_publish(e, d, j, c->off, c->len) < 0)
 				return -1;
-			j->c = c;
-			j->type = c->type;
-			j->out_off = out_off;
-			j->out_len = total;
-			if (read_job(e, j, c->off, c->len) < 0 || df_feed(e, d, c->off, j->in, c->len) < 0) {
-				set_failed(e, dk_errmsg());
-				return -1;
-			}
-			publish(e, j);
 		}
 	}
 	return 0;
@@ -466,10 +471,18 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 
 	struct dk_atomic at = {.fd = -1};
 	bool have_out = false;
+	int guard = -1; /* the temp file is removed on SIGINT/SIGTERM */
 	if (o->out) {
-		if (dk_atomic_open(&at, o->out, o->force, 0644) < 0)
+		struct stat ost, ist;
+		if (stat(o->out, &ost) == 0 && fstat(img->fd, &ist) == 0 && ost.st_dev == ist.st_dev &&
+		    ost.st_ino == ist.st_ino) {
+			dk_fail("%s: is the image being converted; write the raw image elsewhere", o->out);
+			goto fail_early;
+		}
+		if (dk_out_check_kind(o->out) < 0 || dk_atomic_open(&at, o->out, o->force, 0644) < 0)
 			goto fail_early;
 		have_out = true;
+		guard = dk_sigclean_add(at.tmp_path);
 		e.out_fd = at.fd;
 		if (ftruncate(e.out_fd, (off_t)out_size) < 0) {
 			dk_fail_errno("%s: cannot size output to %" PRIu64 " bytes", o->out, out_size);
@@ -564,6 +577,7 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 			rc = -1;
 		else if (rc < 0)
 			dk_atomic_abort(&at);
+		dk_sigclean_del(guard);
 		rep->seconds = dk_now() - t0;
 	}
 	free(d.scratch);
@@ -583,6 +597,7 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 fail_early:
 	if (have_out)
 		dk_atomic_abort(&at);
+	dk_sigclean_del(guard);
 	free(e.ring);
 	free(e.crc_incl);
 	free(e.crc_excl);

@@ -117,9 +117,6 @@ struct val_entry {
 	int32_t vbase;
 };
 
-/* For each symbol with frequency f, f consecutive states: the first j0 of
- * them read k bits, the rest k-1 bits, where k makes f << k land in
- * [nstates, 2 * nstates). */
 static int check_freq(const uint16_t *freq, int nsym, int nstates)
 {
 	int sum = 0;
@@ -128,7 +125,11 @@ static int check_freq(const uint16_t *freq, int nsym, int nstates)
 	return sum > nstates ? -1 : 0;
 }
 
-static void build_sym(int nstates, int nsym, const uint16_t *freq, struct sym_entry *t)
+/* For each symbol with frequency f, f consecutive states: the first j0 of
+ * them read k bits, the rest k-1 bits, where k makes f << k land in
+ * [nstates, 2 * nstates). Returns the number of states filled; the rest
+ * (when the frequencies sum to less than nstates) are zero. */
+static int build_sym(int nstates, int nsym, const uint16_t *freq, struct sym_entry *t)
 {
 	memset(t, 0, sizeof *t * (size_t)nstates);
 	int nclz = __builtin_clz((unsigned)nstates), pos = 0;
@@ -150,31 +151,23 @@ static void build_sym(int nstates, int nsym, const uint16_t *freq, struct sym_en
 			}
 		}
 	}
+	return pos;
 }
 
+/* A value table is a symbol table whose symbol indexes the extra-bit count
+ * and base of the value. */
 static void build_val(int nstates, int nsym, const uint16_t *freq, const uint8_t *vbits,
 		      const int32_t *vbase, struct val_entry *t)
 {
+	struct sym_entry s[D_STATES]; /* the largest value table */
+	int filled = build_sym(nstates, nsym, freq, s);
 	memset(t, 0, sizeof *t * (size_t)nstates);
-	int nclz = __builtin_clz((unsigned)nstates), pos = 0;
-	for (int s = 0; s < nsym; s++) {
-		int f = freq[s];
-		if (!f)
-			continue;
-		int k = __builtin_clz((unsigned)f) - nclz;
-		int j0 = ((2 * nstates) >> k) - f;
-		for (int j = 0; j < f; j++, pos++) {
-			struct val_entry *e = &t[pos];
-			e->vbits = vbits[s];
-			e->vbase = vbase[s];
-			if (j < j0) {
-				e->total = (uint8_t)(k + vbits[s]);
-				e->delta = (int16_t)(((f + j) << k) - nstates);
-			} else {
-				e->total = (uint8_t)(k - 1 + vbits[s]);
-				e->delta = (int16_t)((j - j0) << (k - 1));
-			}
-		}
+	for (int i = 0; i < filled; i++) {
+		uint8_t sym = s[i].sym;
+		t[i] = (struct val_entry){.total = (uint8_t)(s[i].k + vbits[sym]),
+					  .vbits = vbits[sym],
+					  .delta = s[i].delta,
+					  .vbase = vbase[sym]};
 	}
 }
 

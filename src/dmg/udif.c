@@ -425,7 +425,7 @@ static int refuse_kind(const char *path, int fd, uint64_t size)
 int dmg_open(const char *path, struct dmg_image **out)
 {
 	*out = NULL;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return dk_fail_errno("%s: cannot open", path);
 	struct stat st;

@@ -689,6 +689,8 @@ done:
 
 int dk_fetch_check_outdir(const char *dir)
 {
+	if (!*dir)
+		return dk_fail("empty output directory name");
 	struct stat st;
 	if (stat(dir, &st) == 0)
 		return S_ISDIR(st.st_mode) ? 0 : dk_fail("%s: not a directory", dir);

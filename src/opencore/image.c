@@ -2,8 +2,10 @@
  * (+ recoveryOS) -> a GPT disk image with a FAT32 ESP, built in userspace. */
 #include "opencore/opencore.h"
 #include "opencore/release.h"
+#include "opencore/oc_internal.h"
 #include "image/disk.h"
 #include "image/fat32.h"
+#include "image/sigclean.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -101,29 +103,11 @@ static char *base_dup(const char *p)
 	return dk_strndup(b, l);
 }
 
-static plist_t dict_get(plist_t d, const char *key)
-{
-	if (!d || plist_get_node_type(d) != PLIST_DICT)
-		return NULL;
-	return plist_dict_get_item(d, key);
-}
-
+/* A string node's value, malloc'd; NULL unless a string. */
 static char *str_of(plist_t n)
 {
-	if (!n || plist_get_node_type(n) != PLIST_STRING)
-		return NULL;
-	char *s = NULL;
-	plist_get_string_val(n, &s);
-	return s;
-}
-
-static bool bool_of(plist_t n, bool def)
-{
-	if (!n || plist_get_node_type(n) != PLIST_BOOLEAN)
-		return def;
-	uint8_t b = 0;
-	plist_get_bool_val(n, &b);
-	return b != 0;
+	const char *v = dk_pl_is(n, PLIST_STRING) ? plist_get_string_ptr(n, NULL) : NULL;
+	return v ? dk_strdup(v) : NULL;
 }
 
 /* A config path must stay inside its folder. */
@@ -151,7 +135,7 @@ static int enabled_entries(plist_t root, const char *sect, const char *key, cons
 {
 	*out = NULL;
 	*nout = 0;
-	plist_t arr = dict_get(dict_get(root, sect), key);
+	plist_t arr = dk_pl_get(dk_pl_get(root, sect), key);
 	if (!arr)
 		return 0;
 	if (plist_get_node_type(arr) != PLIST_ARRAY)
@@ -170,9 +154,9 @@ static int enabled_entries(plist_t root, const char *sect, const char *key, cons
 				continue;
 			}
 		} else if (plist_get_node_type(it) == PLIST_DICT) {
-			if (!bool_of(dict_get(it, "Enabled"), false))
+			if (!dk_pl_bool(it, "Enabled", false))
 				continue;
-			path = str_of(dict_get(it, field));
+			path = str_of(dk_pl_get(it, field));
 		}
 		if (!path || !path_ok(path)) {
 			dk_fail("%s: %s/%s[%u]: %s '%s' is missing or not a relative path", cfg, sect, key, i, field,
@@ -208,16 +192,14 @@ static int add_release_file(struct dk_fat_builder *b, struct dk_oc_release *r, c
 	return dk_fat_add_data(b, dest, data, len);
 }
 
-static bool is_dir(const char *p)
+/* Why path cannot be used as a regular file (want_dir: as a directory):
+ * "No such file or directory" and the like, or the wrong kind. */
+static int fail_kind(const char *path, bool want_dir)
 {
 	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	if (stat(path, &st) < 0)
+		return dk_fail_errno("%s", path);
+	return dk_fail("%s: not a %s", path, want_dir ? "directory" : "regular file");
 }
 
 /* A kext to install: a host .kext folder, or a bundle inside a release zip. */
@@ -261,7 +243,7 @@ static bool kext_has(const struct kext_src *ks, const char *rel)
 {
 	if (ks->dir) {
 		_cleanup_free_ char *f = dk_asprintf("%s/%s", ks->dir, rel);
-		return is_file(f);
+		return dk_oc_is_file(f);
 	}
 	_cleanup_free_ char *f = dk_asprintf("%s/%s", ks->zpath, rel);
 	return dk_oc_release_has(ks->zip, f);
@@ -283,18 +265,18 @@ static int collect_kexts(const struct dk_oc_image_opts *o, struct kexts *k)
 	for (size_t i = 0; o->kexts && o->kexts[i]; i++) {
 		const char *arg = o->kexts[i];
 		_cleanup_free_ char *bn = base_dup(arg);
-		if (is_dir(arg)) {
+		if (dk_oc_is_dir(arg)) {
 			_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", arg);
 			if (!dk_endswith(bn, ".kext"))
 				return dk_fail("%s: a kext folder's name must end in .kext", arg);
-			if (!is_file(info))
+			if (!dk_oc_is_file(info))
 				return dk_fail("%s: missing Contents/Info.plist (not a kext)", arg);
 			if (kext_add(k, bn, arg) < 0)
 				return -1;
 			k->v[k->n - 1].dir = arg;
 			continue;
 		}
-		if (!is_file(arg))
+		if (!dk_oc_is_file(arg))
 			return dk_fail("%s: no such kext folder or zip", arg);
 		struct dk_oc_release *z;
 		if (dk_oc_release_open(arg, &z) < 0)
@@ -341,8 +323,8 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	int r = collect_kexts(o, &ks);
 	for (size_t i = 0; r == 0 && o->acpi && o->acpi[i]; i++) {
 		_cleanup_free_ char *bn = base_dup(o->acpi[i]);
-		if (!is_file(o->acpi[i]))
-			r = dk_fail("%s: not a regular file", o->acpi[i]);
+		if (!dk_oc_is_file(o->acpi[i]))
+			r = fail_kind(o->acpi[i], false);
 		else if (names_has(&acpi_names, bn))
 			r = dk_fail("%s: an ACPI table named %s is given twice", o->acpi[i], bn);
 		else
@@ -351,8 +333,8 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	struct names extra_drv = {0};
 	for (size_t i = 0; r == 0 && o->drivers && o->drivers[i]; i++) {
 		_cleanup_free_ char *bn = base_dup(o->drivers[i]);
-		if (!is_file(o->drivers[i]))
-			r = dk_fail("%s: not a regular file", o->drivers[i]);
+		if (!dk_oc_is_file(o->drivers[i]))
+			r = fail_kind(o->drivers[i], false);
 		else
 			names_add(&extra_drv, bn);
 	}
@@ -395,8 +377,8 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		const char *inner = bp + strlen(top);
 		if (*inner == '/')
 			inner++;
-		_cleanup_free_ char *plp = str_of(dict_get(ka[i].dict, "PlistPath"));
-		_cleanup_free_ char *exe = str_of(dict_get(ka[i].dict, "ExecutablePath"));
+		_cleanup_free_ char *plp = str_of(dk_pl_get(ka[i].dict, "PlistPath"));
+		_cleanup_free_ char *exe = str_of(dk_pl_get(ka[i].dict, "ExecutablePath"));
 		if (plp && *plp) {
 			_cleanup_free_ char *f = dk_asprintf("%s%s%s", inner, *inner ? "/" : "", plp);
 			if (!path_ok(plp) || !kext_has(kx, f))
@@ -516,12 +498,12 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	}
 	if (r == 0 && o->recovery) {
 		_cleanup_free_ char *sub = dk_asprintf("%s/com.apple.recovery.boot", o->recovery);
-		if (is_dir(sub))
+		if (dk_oc_is_dir(sub))
 			r = dk_fat_add_tree(b, "com.apple.recovery.boot", sub);
-		else if (is_dir(o->recovery))
+		else if (dk_oc_is_dir(o->recovery))
 			r = dk_fat_add_tree(b, "com.apple.recovery.boot", o->recovery);
 		else
-			r = dk_fail("%s: not a directory", o->recovery);
+			r = fail_kind(o->recovery, true);
 	}
 	for (size_t i = 0; r == 0 && o->add && o->add[i]; i++) {
 		const char *colon = strrchr(o->add[i], ':');
@@ -531,7 +513,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		}
 		_cleanup_free_ char *src = dk_strndup(o->add[i], colon - o->add[i]);
 		const char *dst = colon + 1;
-		if (is_dir(src))
+		if (dk_oc_is_dir(src))
 			r = dk_fat_add_tree(b, dst, src);
 		else
 			r = dk_fat_add_file(b, dst, src);
@@ -553,6 +535,12 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 	/* refuse early, before any work */
 	if (!o->force && dk_path_exists(o->output))
 		return dk_fail("%s: already exists (use --force to overwrite)", o->output);
+	if (dk_out_check_kind(o->output) < 0)
+		return -1;
+	/* a FIFO or a device as config.plist would block or never end */
+	struct stat cst;
+	if (stat(o->config, &cst) == 0 && !S_ISREG(cst.st_mode) && !S_ISDIR(cst.st_mode))
+		return fail_kind(o->config, false);
 	_cleanup_free_ char *cfgdata = NULL;
 	size_t cfglen;
 	if (dk_read_file(o->config, &cfgdata, &cfglen, CONFIG_MAX) < 0)

@@ -90,7 +90,8 @@ int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
 	free(data);
 	json_object *plan = NULL, *lv = NULL, *uri = NULL;
 	if (!b->manifest || !json_object_object_get_ex(b->manifest, "plan", &plan)) {
-		dk_fail("%s: not a dkvm manifest (no plan)", mpath);
+		dk_fail("%s: %s (a damaged bundle: remove %s by hand)", mpath,
+			b->manifest ? "not a dkvm manifest (no plan)" : "not valid JSON", b->dir);
 		dk_bundle_close(b);
 		return -1;
 	}

@@ -5,6 +5,7 @@
 #include "opencore/opencore.h"
 #include "opencore/release.h"
 #include "fetch/fetch.h"
+#include "image/gpt.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -84,6 +85,31 @@ static int copy_file(const char *src, const char *dst)
 	}
 	if (fsync(out) < 0)
 		return dk_fail_errno("%s", dst);
+	return 0;
+}
+
+/* A ready OpenCore image must be what the VM boots from: a raw GPT disk with an
+ * EFI System Partition (it is attached with format=raw). */
+static int check_opencore_image(const char *path)
+{
+	/* O_NONBLOCK: a FIFO is refused, not waited on */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return dk_fail_errno("%s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return dk_fail_errno("%s", path);
+	if (!S_ISREG(st.st_mode))
+		return dk_fail("%s: not a regular file", path);
+	uint8_t magic[4] = {0};
+	if (st.st_size >= 4 && dk_pread_all(fd, magic, 4, 0) < 0)
+		return dk_fail_prefix("%s", path);
+	if (!memcmp(magic, "QFI\xfb", 4))
+		return dk_fail("%s: a qcow2 image; --opencore-image takes a raw disk image "
+			       "(dkvm opencore image --format raw)", path);
+	struct dk_gpt_part esp;
+	if (dk_gpt_find(fd, (uint64_t)st.st_size, dk_gpt_type_esp, &esp, path) < 0)
+		return dk_fail_prefix("--opencore-image");
 	return 0;
 }
 
@@ -310,7 +336,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 
 	/* OpenCore image */
 	if (o->opencore_image) {
-		if (copy_file(o->opencore_image, t_oc) < 0)
+		if (check_opencore_image(o->opencore_image) < 0 || copy_file(o->opencore_image, t_oc) < 0)
 			goto fail;
 		json_object *oc = json_object_new_object();
 		json_object_object_add(oc, "image", json_object_new_string(o->opencore_image));

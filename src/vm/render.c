@@ -47,12 +47,9 @@ void dk_argv_addf(struct dk_argv *a, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
+	_cleanup_free_ char *s = dk_vasprintf(fmt, ap);
 	va_end(ap);
 	dk_argv_add(a, s);
-	free(s);
 }
 
 void dk_argv_free(struct dk_argv *a)
@@ -63,7 +60,7 @@ void dk_argv_free(struct dk_argv *a)
 	memset(a, 0, sizeof *a);
 }
 
-static void shell_quote(struct dk_buf *b, const char *s)
+void dk_shell_quote(struct dk_buf *b, const char *s)
 {
 	bool plain = *s != '\0';
 	for (const char *p = s; *p; p++)
@@ -90,7 +87,7 @@ char *dk_argv_to_shell(const struct dk_argv *a)
 		/* an option and its value on one line */
 		if (i > 0)
 			dk_buf_puts(&b, a->v[i][0] == '-' ? " \\\n  " : " ");
-		shell_quote(&b, a->v[i]);
+		dk_shell_quote(&b, a->v[i]);
 	}
 	dk_buf_puts(&b, "\n");
 	return b.data;

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include "vm/plan.h"
 
+struct dk_buf;
+
 /* Paths of a bundle's files (vm/bundle.h fills them). */
 struct dk_vm_files {
 	const char *dir;        /* bundle directory */
@@ -32,6 +34,8 @@ void dk_argv_addf(struct dk_argv *a, const char *fmt, ...) __attribute__((format
 void dk_argv_free(struct dk_argv *a);
 /* Shell-quoted, one argument per line continuation ("\\\n  "): the qemu.argv file. */
 char *dk_argv_to_shell(const struct dk_argv *a);
+/* Append s to b as one shell word: as is when plain, else in single quotes. */
+void dk_shell_quote(struct dk_buf *b, const char *s);
 
 int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
 		 struct dk_argv *out);

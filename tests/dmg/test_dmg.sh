@@ -181,6 +181,21 @@ test_force_and_usage() {
   t_eq "$(cat out.img)" keep "existing output untouched"
   t_ok "$DKVM" dmg convert "$FX/compression-zlib.dmg" -o out.img --force
   t_eq "$(stat -c %s out.img)" 5242880 "replaced"
+  # --force never replaces the image being converted (directly or through a link)
+  cp "$FX/compression-zlib.dmg" in.dmg
+  ln -s in.dmg link.dmg
+  t_exit 1 "$DKVM" dmg convert in.dmg -o in.dmg --force
+  t_contains "$ERR" "in.dmg: is the image being converted"
+  t_exit 1 "$DKVM" dmg convert in.dmg -o link.dmg --force
+  cmp in.dmg "$FX/compression-zlib.dmg" || t_fail "the input was replaced"
+  t_eq "$(ls -A | grep -c '^\.in\.dmg' || true)" "0" "temp files left"
+  # a FIFO is neither waited on as input nor replaced as output, even with --force
+  mkfifo fifo
+  t_exit 1 timeout 20 "$DKVM" dmg info fifo
+  t_contains "$ERR" "fifo: not a regular file"
+  t_exit 1 "$DKVM" dmg convert in.dmg -o fifo --force
+  t_contains "$ERR" "fifo: not a regular file (a device, FIFO or socket); refusing to replace it"
+  [ -p fifo ] || t_fail "the FIFO was replaced"
   t_exit 2 "$DKVM" dmg convert "$FX/compression-zlib.dmg"
   t_contains "$ERR" "missing -o"
   t_exit 2 "$DKVM" dmg convert "$FX/compression-zlib.dmg" -o y.img --threads 0
@@ -211,6 +226,21 @@ test_json() {
   t_ok "$DKVM" dmg info "$FX/compression-zlib.dmg"
   t_contains "$OUT" "Windows_FAT_16 : 2"
   t_contains "$OUT" "zlib"
+}
+
+test_interrupt_removes_temp() {
+  source "$DKVM_SRCDIR/tests/image/interrupt.sh"
+  # bzip2 in one thread: slow enough to be caught while writing
+  python3 "$MK" --generate 48M --codec bz2 big.dmg
+  local sig want
+  for sig in INT TERM; do
+    want=$((128 + $(kill -l "$sig")))
+    interrupt_midway "$sig" "$DKVM" dmg convert big.dmg -o out.img --threads 1 ||
+      t_skip "the conversion finished before it could be interrupted"
+    t_eq "$IRC" "$want" "exit status after SIG$sig"
+    [ ! -e out.img ] || t_fail "SIG$sig: output left at out.img"
+    no_temp_left
+  done
 }
 
 t_main

@@ -25,6 +25,14 @@ test_recovery_bad_trust_key_before_network() {
   [ ! -e com.apple.recovery.boot ] || t_fail "output directory created"
 }
 
+test_empty_output_dir_is_usage_error() {
+  # "" must not become "/com.apple.recovery.boot"
+  t_exit 2 "$DKVM" fetch recovery --macos sonoma --server $NOSRV -o ""
+  t_contains "$ERR" "dkvm: fetch recovery: empty output directory name"
+  t_exit 2 "$DKVM" fetch installer --version 14 --catalog $NOSRV/c.sucatalog -o ""
+  t_contains "$ERR" "dkvm: fetch installer: empty output directory name"
+}
+
 test_installer_output_is_a_file() {
   echo x >afile
   t_exit 1 "$DKVM" fetch installer --version 14 --catalog $NOSRV/c.sucatalog -o afile
@@ -57,6 +65,15 @@ test_chunklist_image_is_a_directory() {
   t_json "$OUT"
   t_eq "$(t_jget "$OUT" 'd["bad_chunk"]')" None
   t_eq "$(t_jget "$OUT" 'd["error"]')" "adir: is a directory"
+}
+
+test_chunklist_bad_trust_key_reported_before_any_result() {
+  echo junk >junk.pem
+  t_exit 1 "$DKVM" chunklist verify "$CL" --trust-key junk.pem
+  t_eq "$OUT" ""
+  one_line "junk.pem: not a PEM RSA public key"
+  t_exit 1 "$DKVM" --json chunklist verify "$CL" --trust-key junk.pem
+  t_eq "$(t_jget "$OUT" 'd["ok"], d["error"].startswith("junk.pem: not a PEM")')" "(False, True)"
 }
 
 test_chunklist_newline_name_one_line() {

@@ -187,6 +187,24 @@ PY
   bad "ExecutablePath Contents/MacOS/Lilu not found" --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
 }
 
+# a missing --acpi/--driver/--recovery says so (not "not a regular file")
+test_missing_vs_wrong_kind() {
+  mk_inputs
+  local a="--release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml"
+  bad "nope.aml: No such file or directory" $a --acpi nope.aml
+  bad "rel: not a regular file" $a --acpi rel
+  bad "Nope.efi: No such file or directory" $a --driver Nope.efi
+  bad "rel: not a regular file" $a --driver rel
+  bad "norecovery: No such file or directory" $a --recovery norecovery
+  bad "config.plist: not a directory" $a --recovery config.plist
+  # FIFOs: not waited on as config.plist, not replaced as the output (even with --force)
+  mkfifo fifo
+  bad "fifo: not a regular file" --release rel.zip --config fifo
+  t_exit 1 timeout 60 "$DKVM" opencore image $a --force -o fifo
+  t_contains "$ERR" "fifo: not a regular file (a device, FIFO or socket); refusing to replace it"
+  [ -p fifo ] || t_fail "the FIFO was replaced"
+}
+
 test_kext_release_zips() {
   mk_inputs
   mkdir z1 z2 z3
@@ -238,6 +256,25 @@ test_usage_errors() {
   t_exit 2 "$DKVM" opencore image --release a --config b -o c --add nocolon
   t_ok "$DKVM" opencore image --help
   t_contains "$OUT" "usage: dkvm opencore image"
+}
+
+test_interrupt_removes_temp() {
+  source "$DKVM_SRCDIR/tests/image/interrupt.sh"
+  mk_inputs
+  truncate -s 512M big.bin
+  local sig fmt want
+  for sig in INT TERM; do
+    for fmt in raw qcow2; do
+      want=$((128 + $(kill -l "$sig")))
+      interrupt_midway "$sig" "$DKVM" opencore image --release rel.zip --config config.plist --kext Lilu.kext \
+        --acpi SSDT-EC.aml --add big.bin:BIG --format "$fmt" -o out.img ||
+        t_skip "the image was written before it could be interrupted"
+      t_eq "$IRC" "$want" "exit status after SIG$sig ($fmt)"
+      [ ! -e out.img ] || t_fail "SIG$sig ($fmt): output left at out.img"
+      no_temp_left
+      [ -z "$(compgen -G '.dkvm-raw.*' || true)" ] || t_fail "SIG$sig: raw temp left behind"
+    done
+  done
 }
 
 t_main

@@ -38,6 +38,11 @@ test_config_missing_kexts_dir_says_no_such_file() {
   [ ! -e out.plist ] || t_fail "partial output"
 }
 
+test_config_empty_output_name_is_usage_error() {
+  t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o ""
+  t_contains "$ERR" "dkvm: opencore config: empty output file name"
+}
+
 test_config_output_is_a_directory() {
   mkdir adir
   t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o adir
@@ -75,9 +80,9 @@ test_config_bad_release_is_usage_error() {
 
 test_config_choice_errors() {
   t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu intel
-  t_contains "$ERR" "dkvm: opencore config: --gpu must be amd, nvidia or none, not 'intel'"
+  t_contains "$ERR" "dkvm: opencore config: --gpu must be none, amd or nvidia, not 'intel'"
   t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --host-cpu arm
-  t_contains "$ERR" "--host-cpu must be auto, amd or intel, not 'arm'"
+  t_contains "$ERR" "--host-cpu must be auto, intel or amd, not 'arm'"
   t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu nvidia --host-cpu amd --explain
   t_contains "$OUT" "AMD host: no Intel power-management MSRs"
 }

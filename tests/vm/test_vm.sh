@@ -116,7 +116,26 @@ test_bad_input() {
   t_contains "$ERR" "nope.zip"
   t_exit 1 "$DKVM" create bad --opencore-image "$T/nope.img" --no-recovery --dir "$T/vms"
   t_contains "$ERR" "nope.img"
+  # --opencore-image must be a raw GPT disk with an ESP (it is attached as format=raw)
+  head -c 100000 /dev/urandom > "$T/junk.img"
+  t_exit 1 "$DKVM" create bad --opencore-image "$T/junk.img" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "dkvm: --opencore-image: $T/junk.img: "
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  qemu-img create -q -f qcow2 "$T/oc.qcow2" 64M
+  t_exit 1 "$DKVM" create bad --opencore-image "$T/oc.qcow2" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "oc.qcow2: a qcow2 image"
+  t_exit 1 "$DKVM" create bad --opencore-image "$T" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "not a regular file"
+  mkfifo "$T/oc.fifo"
+  t_exit 1 timeout 60 "$DKVM" create bad --opencore-image "$T/oc.fifo" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "oc.fifo: not a regular file"
   only_entries "$T/vms"
+  # sizes: 0 is not a size, a bare number that overflows is refused
+  t_exit 2 "$DKVM" create bad --disk 0 --dry-run --dir "$T/vms"
+  t_contains "$ERR" "--disk '0': must be more than 0"
+  t_exit 2 "$DKVM" create bad --memory 0 --dry-run --dir "$T/vms"
+  t_exit 2 "$DKVM" create bad --disk 99999999999999 --dry-run --dir "$T/vms"
+  t_contains "$ERR" "too large"
   # an existing bundle (or kept disk) is refused without --force
   mkdir -p "$T/vms/taken" && echo x > "$T/vms/taken/disk.qcow2"
   t_exit 1 "$DKVM" create taken --dir "$T/vms"
@@ -128,6 +147,16 @@ test_bad_input() {
   t_contains "$ERR" "nosuch: no such VM"
   t_exit 1 "$DKVM" show nosuch --dir "$T/vms"
   t_exit 1 "$DKVM" destroy nosuch --yes --dir "$T/vms"
+  # a damaged manifest: one line that says what is wrong and what to do
+  mkdir -p "$T/vms/broken" && echo garbage > "$T/vms/broken/manifest.json"
+  t_exit 1 "$DKVM" show broken --dir "$T/vms"
+  t_contains "$ERR" "manifest.json: not valid JSON (a damaged bundle: remove $T/vms/broken by hand)"
+  echo '{"name":"broken"}' > "$T/vms/broken/manifest.json"
+  t_exit 1 "$DKVM" start broken --dir "$T/vms"
+  t_contains "$ERR" "not a dkvm manifest (no plan)"
+  t_ok "$DKVM" list --dir "$T/vms"
+  t_contains "$OUT" "broken"
+  rm -r "$T/vms/broken"
   t_exit 2 "$DKVM" start --display nope x
 }
 
@@ -232,6 +261,22 @@ test_direct_pinning() {
   done
   t_ok "$DKVM" stop p1 --dir "$T/vms" --force
   t_eq "$found" "$want" "CPU 0 thread affinity"
+}
+
+# Names with spaces (VM and folder): valid start.sh and domain.xml, a pasteable hint.
+test_hostile_names() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  local dir="$T/my vms"
+  t_ok "$DKVM" create 'my mac' --dir "$dir" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
+  t_contains "$OUT" "Start it: dkvm start 'my mac' --dir '$dir'"
+  bash -n "$dir/my mac/start.sh" || t_fail "start.sh is not valid shell"
+  xmllint --noout "$dir/my mac/domain.xml" || t_fail "domain.xml is not well-formed"
+  t_ok "$DKVM" --json list --dir "$dir"
+  t_eq "$(t_jget "$OUT" 'd[0]["name"]')" "my mac"
+  t_ok "$DKVM" show 'my mac' --dir "$dir"
+  t_ok "$DKVM" destroy 'my mac' --yes --delete-disks --dir "$dir"
+  only_entries "$dir"
 }
 
 # The README path without libvirt: bundle, QEMU directly, OVMF -> UEFI Shell marker.
