@@ -4,7 +4,10 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/mem.h"
+#include "util/fs.h"
 #include "util/paths.h"
+
+#include <json-c/json.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -236,12 +240,68 @@ static int run_capture(const char *const argv[], int timeout_ms, char **out)
 	return 0;
 }
 
+/* What QEMU answers about itself changes only with the binary: the answers are
+ * cached in $XDG_CACHE_HOME/dkvm/qemu-facts.json, keyed by the binary's path,
+ * size, mtime and inode, so only the first run pays for three QEMU starts. */
+static char *qemu_cache_key(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return NULL;
+	return dk_asprintf("%s|%lld|%lld.%09ld|%llu", path, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+			   st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+}
+
+static bool qemu_cache_load(struct dk_host_qemu *q, const char *key)
+{
+	_cleanup_free_ char *dir = dk_cache_dir();
+	_cleanup_free_ char *file = dk_strjoin(dir, "/qemu-facts.json");
+	json_object *o = json_object_from_file(file);
+	if (!o)
+		return false;
+	json_object *k, *v, *a, *m;
+	bool ok = json_object_object_get_ex(o, "key", &k) && !strcmp(json_object_get_string(k), key) &&
+		  json_object_object_get_ex(o, "version", &v) && json_object_object_get_ex(o, "applesmc", &a) &&
+		  json_object_object_get_ex(o, "q35", &m);
+	if (ok) {
+		snprintf(q->version, sizeof q->version, "%s", json_object_get_string(v));
+		if (sscanf(q->version, "%d.%d.%d", &q->major, &q->minor, &q->micro) < 2)
+			ok = false;
+		q->has_applesmc = json_object_get_boolean(a);
+		q->has_q35 = json_object_get_boolean(m);
+	}
+	json_object_put(o);
+	return ok;
+}
+
+static void qemu_cache_store(const struct dk_host_qemu *q, const char *key)
+{
+	_cleanup_free_ char *dir = dk_cache_dir();
+	if (dk_mkdir_p(dir, 0755) < 0) {
+		dk_errclear();
+		return;
+	}
+	_cleanup_free_ char *file = dk_strjoin(dir, "/qemu-facts.json");
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "key", json_object_new_string(key));
+	json_object_object_add(o, "version", json_object_new_string(q->version));
+	json_object_object_add(o, "applesmc", json_object_new_boolean(q->has_applesmc));
+	json_object_object_add(o, "q35", json_object_new_boolean(q->has_q35));
+	const char *txt = json_object_to_json_string(o);
+	if (dk_write_file_atomic(file, txt, strlen(txt), true, 0644) < 0)
+		dk_errclear(); /* a cache that cannot be written only costs time */
+	json_object_put(o);
+}
+
 void dk_host_probe_qemu_live(struct dk_host *h)
 {
 	struct dk_host_qemu *q = &h->qemu;
 	if (!q->path[0])
 		return;
 	q->queried = true;
+	_cleanup_free_ char *key = qemu_cache_key(q->path);
+	if (key && qemu_cache_load(q, key))
+		return;
 	char *out = NULL;
 	const char *av[] = {q->path, "-version", NULL};
 	if (run_capture(av, 5000, &out) < 0) {
@@ -268,6 +328,8 @@ void dk_host_probe_qemu_live(struct dk_host *h)
 	} else {
 		snprintf(q->error, sizeof q->error, "%s", dk_errmsg());
 	}
+	if (key && !q->error[0] && q->version[0])
+		qemu_cache_store(q, key);
 }
 
 /* ---- libvirt ---- */
