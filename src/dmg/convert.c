@@ -4,7 +4,6 @@
  * the per-table checksums. Memory is bounded by the ring and a byte budget,
  * independent of the image size. */
 #include "dmg/dmg.h"
-#include "image/sigclean.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -471,7 +470,6 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 
 	struct dk_atomic at = {.fd = -1};
 	bool have_out = false;
-	int guard = -1; /* the temp file is removed on SIGINT/SIGTERM */
 	if (o->out) {
 		struct stat ost, ist;
 		if (stat(o->out, &ost) == 0 && fstat(img->fd, &ist) == 0 && ost.st_dev == ist.st_dev &&
@@ -479,10 +477,9 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 			dk_fail("%s: is the image being converted; write the raw image elsewhere", o->out);
 			goto fail_early;
 		}
-		if (dk_out_check_kind(o->out) < 0 || dk_atomic_open(&at, o->out, o->force, 0644) < 0)
+		if (dk_atomic_open(&at, o->out, o->force, 0644) < 0) /* temp removed on SIGINT/SIGTERM too */
 			goto fail_early;
 		have_out = true;
-		guard = dk_sigclean_add(at.tmp_path);
 		e.out_fd = at.fd;
 		if (ftruncate(e.out_fd, (off_t)out_size) < 0) {
 			dk_fail_errno("%s: cannot size output to %" PRIu64 " bytes", o->out, out_size);
@@ -577,7 +574,6 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 			rc = -1;
 		else if (rc < 0)
 			dk_atomic_abort(&at);
-		dk_sigclean_del(guard);
 		rep->seconds = dk_now() - t0;
 	}
 	free(d.scratch);
@@ -597,7 +593,6 @@ int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_
 fail_early:
 	if (have_out)
 		dk_atomic_abort(&at);
-	dk_sigclean_del(guard);
 	free(e.ring);
 	free(e.crc_incl);
 	free(e.crc_excl);

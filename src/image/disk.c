@@ -1,5 +1,5 @@
 #include "image/disk.h"
-#include "image/sigclean.h"
+#include "util/sigclean.h"
 #include "image/gpt.h"
 #include "image/qcow2.h"
 #include "util/cleanup.h"
@@ -114,22 +114,19 @@ int dk_disk_write(struct dk_fat_builder *b, const char *output, const struct dk_
 	}
 
 	struct dk_atomic out = {.fd = -1};
-	if (dk_out_check_kind(output) < 0 || dk_atomic_open(&out, output, o->force, 0644) < 0)
+	if (dk_atomic_open(&out, output, o->force, 0644) < 0)
 		return -1;
-	/* both temp files are removed on SIGINT/SIGTERM */
-	int guard = dk_sigclean_add(out.tmp_path), raw_guard = -1;
+	/* the atomic temp and the raw temp are both removed on SIGINT/SIGTERM */
+	int raw_guard = -1;
 	int rawfd = out.fd;
 	_cleanup_free_ char *rawtmp = NULL;
 	if (o->qcow2) {
 		_cleanup_free_ char *d1 = dk_strdup(output);
 		rawtmp = dk_asprintf("%s/.dkvm-raw.XXXXXX", dirname(d1));
-		rawfd = mkostemp(rawtmp, O_CLOEXEC);
-		if (rawfd >= 0)
-			raw_guard = dk_sigclean_add(rawtmp);
+		rawfd = dk_sigclean_mkstemp(rawtmp, &raw_guard);
 		if (rawfd < 0) {
 			int e = errno;
 			dk_atomic_abort(&out);
-			dk_sigclean_del(guard);
 			errno = e;
 			return dk_fail_errno("%s", rawtmp);
 		}
@@ -163,14 +160,12 @@ int dk_disk_write(struct dk_fat_builder *b, const char *output, const struct dk_
 	}
 	if (r < 0) {
 		dk_atomic_abort(&out);
-		dk_sigclean_del(guard);
 		return -1;
 	}
 	struct stat st;
 	if (fstat(out.fd, &st) < 0)
 		st.st_size = 0;
 	r = dk_atomic_commit(&out);
-	dk_sigclean_del(guard);
 	if (r < 0)
 		return -1;
 	if (info) {

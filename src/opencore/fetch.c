@@ -1,7 +1,6 @@
 /* dk_oc_fetch(): OpenCorePkg and kext release zips from GitHub releases into
  * the cache, verified by the SHA-256 digest the releases API publishes. */
 #include "opencore/opencore.h"
-#include "image/sigclean.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -409,7 +408,6 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 		dk_oc_fetched_free(out);
 		return -1;
 	}
-	int guard = dk_sigclean_add(a.tmp_path); /* removed on SIGINT/SIGTERM */
 	struct dk_progress prog;
 	dk_progress_start(&prog, out->asset, asize);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -431,14 +429,12 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 		r = dk_fail("%s: SHA-256 mismatch: got %s, the release lists %s", out->url, hex, want);
 	if (r < 0) {
 		dk_atomic_abort(&a);
-		dk_sigclean_del(guard);
 		dk_oc_fetched_free(out);
 		return -1;
 	}
 	if (!*want)
 		dk_warn("%s: the release publishes no digest; recorded SHA-256 %s", out->asset, hex);
 	r = dk_atomic_commit(&a);
-	dk_sigclean_del(guard);
 	if (r < 0) {
 		dk_oc_fetched_free(out);
 		return -1;

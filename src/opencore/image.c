@@ -5,7 +5,6 @@
 #include "opencore/oc_internal.h"
 #include "image/disk.h"
 #include "image/fat32.h"
-#include "image/sigclean.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -533,9 +532,7 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 	if (!o->release || !o->config || !o->output)
 		return dk_fail("opencore image: release, config and output are required");
 	/* refuse early, before any work */
-	if (!o->force && dk_path_exists(o->output))
-		return dk_fail("%s: already exists (use --force to overwrite)", o->output);
-	if (dk_out_check_kind(o->output) < 0)
+	if (dk_output_check(o->output, o->force) < 0)
 		return -1;
 	/* a FIFO or a device as config.plist would block or never end */
 	struct stat cst;

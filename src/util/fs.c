@@ -3,6 +3,7 @@
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/paths.h"
+#include "util/sigclean.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -141,17 +142,23 @@ int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode
 {
 	a->fd = -1;
 	a->final_path = a->tmp_path = NULL;
+	a->guard = 0;
 	struct stat st;
 	if (lstat(final_path, &st) == 0) {
-		if (!force)
-			return dk_fail("%s: already exists (use --force to overwrite)", final_path);
 		if (S_ISDIR(st.st_mode))
 			return dk_fail("%s: is a directory", final_path);
+		if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+			return dk_fail("%s: not a regular file (a device, FIFO or socket); refusing to replace it",
+				       final_path);
+		if (!force)
+			return dk_fail("%s: already exists (use --force to overwrite)", final_path);
 	}
 	_cleanup_free_ char *d1 = dk_strdup(final_path), *d2 = dk_strdup(final_path);
 	const char *dir = dirname(d1), *base = basename(d2);
 	a->tmp_path = dk_asprintf("%s/.%s.XXXXXX", dir, base);
-	a->fd = mkostemp(a->tmp_path, O_CLOEXEC);
+	int slot;
+	a->fd = dk_sigclean_mkstemp(a->tmp_path, &slot); /* removed if we are killed */
+	a->guard = slot + 1;
 	if (a->fd < 0) {
 		int rc = dk_fail_errno("%s: cannot create temporary file in %s", final_path, dir);
 		free(a->tmp_path);
@@ -170,6 +177,8 @@ int dk_output_check(const char *path, bool force)
 		return 0;
 	if (S_ISDIR(st.st_mode))
 		return dk_fail("%s: is a directory", path);
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return dk_fail("%s: not a regular file (a device, FIFO or socket); refusing to replace it", path);
 	if (!force)
 		return dk_fail("%s: already exists (use --force to replace it)", path);
 	return 0;
@@ -195,6 +204,8 @@ int dk_atomic_commit(struct dk_atomic *a)
 			close(dfd);
 		}
 	}
+	dk_sigclean_del(a->guard - 1);
+	a->guard = 0;
 	free(a->tmp_path);
 	free(a->final_path);
 	a->tmp_path = a->final_path = NULL;
@@ -207,6 +218,8 @@ void dk_atomic_abort(struct dk_atomic *a)
 		close(a->fd);
 	if (a->tmp_path)
 		unlink(a->tmp_path);
+	dk_sigclean_del(a->guard - 1);
+	a->guard = 0;
 	free(a->tmp_path);
 	free(a->final_path);
 	a->fd = -1;

@@ -21,17 +21,21 @@ int dk_mkdir_p(const char *path, mode_t mode);
 int dk_rm_rf(const char *path);
 
 /* Atomic output: open "<dir>/.<base>.XXXXXX" beside the final path. Refuses when
- * the final path exists and !force. Commit fsyncs, renames and fsyncs the dir;
- * abort unlinks the temp. Always call one of them. */
+ * the final path exists and !force, and always when it is a directory, device,
+ * FIFO or socket. Commit fsyncs, renames and fsyncs the dir; abort unlinks the
+ * temp. Always call one of them. Until then the temp file is removed if the
+ * process is killed by SIGINT/SIGTERM/SIGHUP (util/sigclean.h). */
 struct dk_atomic {
 	int fd;
 	char *final_path;
 	char *tmp_path;
+	int guard; /* sigclean slot + 1; 0 = none */
 };
 int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode);
 /* The refusal dk_atomic_open() would give, checked up front (before long work):
- * "<path>: is a directory", or "<path>: already exists (use --force to replace
- * it)" when it exists and !force. 0 when the path may be written. */
+ * "<path>: is a directory", "<path>: not a regular file (a device, FIFO or
+ * socket)...", or "<path>: already exists (use --force to replace it)" when it
+ * exists and !force. 0 when the path may be written. */
 int dk_output_check(const char *path, bool force);
 int dk_atomic_commit(struct dk_atomic *a);
 void dk_atomic_abort(struct dk_atomic *a);

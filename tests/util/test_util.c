@@ -52,6 +52,32 @@ TEST(atomic_write_refuses_existing)
 	free(p);
 }
 
+TEST(atomic_refuses_special_files_even_with_force)
+{
+	char *fifo = t_path(t_tmpdir(), "fifo");
+	CHECK(mkfifo(fifo, 0600) == 0);
+	struct dk_atomic a;
+	CHECK(dk_atomic_open(&a, fifo, true, 0644) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "not a regular file");
+	CHECK(dk_output_check(fifo, true) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "not a regular file");
+	CHECK(dk_atomic_open(&a, "/dev/null", true, 0644) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "/dev/null: not a regular file");
+	CHECK(dk_atomic_open(&a, t_tmpdir(), true, 0644) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "is a directory");
+	/* an abort leaves nothing behind */
+	char *out = t_path(t_tmpdir(), "aborted.bin");
+	CHECK(dk_atomic_open(&a, out, false, 0644) == 0);
+	char *tmp = dk_strdup(a.tmp_path);
+	CHECK(dk_path_exists(tmp));
+	dk_atomic_abort(&a);
+	CHECK(!dk_path_exists(tmp));
+	CHECK(!dk_path_exists(out));
+	free(tmp);
+	free(out);
+	free(fifo);
+}
+
 TEST(system_file_edit_makes_backup)
 {
 	char *root = t_path(t_tmpdir(), "root");
@@ -102,6 +128,7 @@ int main(void)
 	RUN(parse_size);
 	RUN(safe_names);
 	RUN(atomic_write_refuses_existing);
+	RUN(atomic_refuses_special_files_even_with_force);
 	RUN(system_file_edit_makes_backup);
 	RUN(sysroot_paths);
 	RUN(read_missing_file_names_path);

@@ -1,7 +1,9 @@
 /* Signal-time removal of temporary files (see sigclean.h). */
-#include "image/sigclean.h"
+#include "util/sigclean.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -78,10 +80,18 @@ void dk_sigclean_del(int slot)
 	pthread_mutex_unlock(&mu);
 }
 
-int dk_out_check_kind(const char *path)
+int dk_sigclean_mkstemp(char *tmpl, int *slot)
 {
-	struct stat st;
-	if (lstat(path, &st) < 0 || S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode))
-		return 0; /* a directory gets dk_atomic_open()'s own refusal */
-	return dk_fail("%s: not a regular file (a device, FIFO or socket); refusing to replace it", path);
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int fd = mkostemp(tmpl, O_CLOEXEC);
+	int e = errno;
+	*slot = fd >= 0 ? dk_sigclean_add(tmpl) : -1;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return fd;
 }
