@@ -12,6 +12,7 @@
  * yields an error, never an out-of-bounds access.
  */
 #include "dmg/dmg.h"
+#include "util/bytes.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -28,21 +29,6 @@ enum { L_STATES = 64, M_STATES = 64, D_STATES = 256, LIT_STATES = 1024 };
 enum { MAX_MATCHES = 10000, MAX_LITERALS = 4 * MAX_MATCHES };
 #define NFREQ (L_SYMS + M_SYMS + D_SYMS + LIT_SYMS)
 #define V1_HEADER_SIZE 772 /* 7 u32, i32, 4 u16, i32, 3 u16, 360 u16 freqs, padded to 4 */
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* Extra bits per L/M/D symbol; base values are the running sums of 1 << bits. */
 static const uint8_t l_bits[L_SYMS] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 5, 8};
@@ -198,20 +184,20 @@ static int parse_v1(const uint8_t *p, size_t avail, struct hdr *h, size_t *hsize
 {
 	if (avail < V1_HEADER_SIZE)
 		return dk_fail("lzfse: truncated v1 block header");
-	h->n_raw = le32(p + 4);
-	h->n_literals = le32(p + 12);
-	h->n_matches = le32(p + 16);
-	h->n_lit_payload = le32(p + 20);
-	h->n_lmd_payload = le32(p + 24);
-	h->literal_bits = (int32_t)le32(p + 28);
+	h->n_raw = dk_le32(p + 4);
+	h->n_literals = dk_le32(p + 12);
+	h->n_matches = dk_le32(p + 16);
+	h->n_lit_payload = dk_le32(p + 20);
+	h->n_lmd_payload = dk_le32(p + 24);
+	h->literal_bits = (int32_t)dk_le32(p + 28);
 	for (int i = 0; i < 4; i++)
-		h->lit_state[i] = le16(p + 32 + 2 * i);
-	h->lmd_bits = (int32_t)le32(p + 40);
-	h->l_state = le16(p + 44);
-	h->m_state = le16(p + 46);
-	h->d_state = le16(p + 48);
+		h->lit_state[i] = dk_le16(p + 32 + 2 * i);
+	h->lmd_bits = (int32_t)dk_le32(p + 40);
+	h->l_state = dk_le16(p + 44);
+	h->m_state = dk_le16(p + 46);
+	h->d_state = dk_le16(p + 48);
 	for (size_t i = 0; i < NFREQ; i++)
-		h->freq[i] = le16(p + 50 + 2 * i);
+		h->freq[i] = dk_le16(p + 50 + 2 * i);
 	*hsize = V1_HEADER_SIZE;
 	return 0;
 }
@@ -244,8 +230,8 @@ static int parse_v2(const uint8_t *p, size_t avail, struct hdr *h, size_t *hsize
 {
 	if (avail < 32)
 		return dk_fail("lzfse: truncated v2 block header");
-	h->n_raw = le32(p + 4);
-	uint64_t f0 = le64(p + 8), f1 = le64(p + 16), f2 = le64(p + 24);
+	h->n_raw = dk_le32(p + 4);
+	uint64_t f0 = dk_le64(p + 8), f1 = dk_le64(p + 16), f2 = dk_le64(p + 24);
 	h->n_literals = (uint32_t)(f0 & 0xfffff);
 	h->n_lit_payload = (uint32_t)((f0 >> 20) & 0xfffff);
 	h->n_matches = (uint32_t)((f0 >> 40) & 0xfffff);
@@ -498,7 +484,7 @@ int dmg_lzfse_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_
 			dk_fail("lzfse: stream truncated (no end-of-stream block)");
 			goto out;
 		}
-		uint32_t magic = le32(in + ip);
+		uint32_t magic = dk_le32(in + ip);
 		size_t avail = in_len - ip;
 		if (magic == MAGIC_EOS)
 			break;
@@ -507,7 +493,7 @@ int dmg_lzfse_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_
 				dk_fail("lzfse: truncated block header");
 				goto out;
 			}
-			size_t n = le32(in + ip + 4);
+			size_t n = dk_le32(in + ip + 4);
 			if (n > avail - 8) {
 				dk_fail("lzfse: stored block runs past the input");
 				goto out;
@@ -524,7 +510,7 @@ int dmg_lzfse_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_
 				dk_fail("lzfse: truncated block header");
 				goto out;
 			}
-			size_t nraw = le32(in + ip + 4), npay = le32(in + ip + 8);
+			size_t nraw = dk_le32(in + ip + 4), npay = dk_le32(in + ip + 8);
 			if (npay > avail - 12) {
 				dk_fail("lzfse: lzvn block runs past the input");
 				goto out;

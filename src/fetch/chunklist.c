@@ -1,4 +1,5 @@
 #include "fetch/chunklist.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -43,34 +44,6 @@ const uint8_t dk_apple_chunklist_modulus[256] = {
 	0x6b, 0x3e, 0xfd, 0xcf,
 };
 
-void dk_hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[b[i] >> 4];
-		out[2 * i + 1] = hx[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
-static int sha256(const void *data, size_t len, uint8_t out[32])
-{
-	unsigned int n = 32;
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-		return dk_fail("SHA-256: OpenSSL failure");
-	return 0;
-}
-
 int dk_chunklist_parse(const void *data, size_t len, const char *name, struct dk_chunklist *cl)
 {
 	const uint8_t *p = data;
@@ -79,7 +52,7 @@ int dk_chunklist_parse(const void *data, size_t len, const char *name, struct dk
 		return dk_fail("%s: chunklist: truncated header (%zu bytes)", name, len);
 	if (memcmp(p, "CNKL", 4) != 0)
 		return dk_fail("%s: chunklist: bad magic (not a chunklist)", name);
-	uint32_t hsize = le32(p + 4);
+	uint32_t hsize = dk_le32(p + 4);
 	if (hsize != DK_CNKL_HEADER_SIZE)
 		return dk_fail("%s: chunklist: header size %u, expected 36", name, hsize);
 	cl->version = p[8];
@@ -91,7 +64,7 @@ int dk_chunklist_parse(const void *data, size_t len, const char *name, struct dk
 		return dk_fail("%s: chunklist: unsupported chunk method %u (only 1, SHA-256)", name, cl->chunk_method);
 	if (cl->sig_method > 2)
 		return dk_fail("%s: chunklist: unknown signature method %u", name, cl->sig_method);
-	uint64_t count = le64(p + 12), coff = le64(p + 20), soff = le64(p + 28);
+	uint64_t count = dk_le64(p + 12), coff = dk_le64(p + 20), soff = dk_le64(p + 28);
 	if (count == 0)
 		return dk_fail("%s: chunklist: no chunks", name);
 	if (coff != DK_CNKL_HEADER_SIZE)
@@ -113,7 +86,7 @@ int dk_chunklist_parse(const void *data, size_t len, const char *name, struct dk
 	for (uint64_t i = 0; i < count; i++) {
 		const uint8_t *e = p + DK_CNKL_HEADER_SIZE + i * DK_CNKL_ENTRY_SIZE;
 		cl->chunks[i].offset = off;
-		cl->chunks[i].size = le32(e);
+		cl->chunks[i].size = dk_le32(e);
 		if (cl->chunks[i].size == 0) {
 			dk_chunklist_free(cl);
 			return dk_fail("%s: chunklist: chunk %llu has size 0", name, (unsigned long long)i);
@@ -122,7 +95,7 @@ int dk_chunklist_parse(const void *data, size_t len, const char *name, struct dk
 		off += cl->chunks[i].size;
 	}
 	cl->image_size = off;
-	if (sha256(p, end, cl->digest) < 0 || sha256(p, len, cl->file_sha256) < 0) {
+	if (dk_sha256(p, end, cl->digest) < 0 || dk_sha256(p, len, cl->file_sha256) < 0) {
 		dk_chunklist_free(cl);
 		return -1;
 	}
@@ -280,7 +253,7 @@ int dk_chunklist_verify_image(const struct dk_chunklist *cl, const char *image, 
 		if (dk_pread_all(fd, buf, c->size, (off_t)c->offset) < 0)
 			return dk_fail_prefix("%s", image);
 		uint8_t h[32];
-		if (sha256(buf, c->size, h) < 0)
+		if (dk_sha256(buf, c->size, h) < 0)
 			return -1;
 		if (memcmp(h, c->sha256, 32) != 0) {
 			if (bad_chunk)

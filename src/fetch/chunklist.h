@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/bytes.h"
+
 #define DK_CNKL_HEADER_SIZE 36
 #define DK_CNKL_ENTRY_SIZE 36
 
@@ -57,5 +59,4 @@ int dk_chunklist_verify_image(const struct dk_chunklist *cl, const char *image, 
 /* Apple's chunklist signing key, modulus as big-endian bytes (exponent 65537). */
 extern const uint8_t dk_apple_chunklist_modulus[256];
 
-/* Lower-case hex of n bytes into out (2n+1 bytes). */
-void dk_hex(const uint8_t *b, size_t n, char *out);
+/* dk_hex() (lower-case hex of n bytes) lives in util/bytes.h. */

@@ -1,5 +1,6 @@
 #include "fetch/download.h"
 #include "fetch/http.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -120,13 +121,14 @@ static uint64_t load_state(struct job *j)
 			/* re-check from disk: local read, no download */
 			buf = dk_realloc(buf, p->size);
 			uint8_t h[32];
-			unsigned int hl = 32;
 			if (dk_pread_all(fd, buf, p->size, (off_t)p->off) < 0) {
 				dk_errclear();
 				continue;
 			}
-			if (EVP_Digest(buf, p->size, h, &hl, EVP_sha256(), NULL) != 1 || memcmp(h, p->sha, 32) != 0)
+			if (dk_sha256(buf, p->size, h) < 0 || memcmp(h, p->sha, 32) != 0) {
+				dk_errclear();
 				continue;
+			}
 		}
 		p->state = P_DONE;
 		count++;

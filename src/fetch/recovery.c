@@ -11,6 +11,7 @@
 #include "fetch/download.h"
 #include "fetch/http.h"
 #include "smbios/macos.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -25,7 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #define ZERO_MLB "00000000000000000"
 
@@ -33,8 +33,9 @@ static void rand_hex(char *out, size_t n)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	uint8_t b[64];
-	if (RAND_bytes(b, (int)n) != 1) {
-		/* RAND_bytes cannot realistically fail; fall back to a weak source */
+	if (dk_random_bytes(b, n) < 0) {
+		/* getrandom cannot realistically fail; fall back to a weak source */
+		dk_errclear();
 		for (size_t i = 0; i < n; i++)
 			b[i] = (uint8_t)random();
 	}

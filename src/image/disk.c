@@ -2,6 +2,7 @@
 #include "util/sigclean.h"
 #include "image/gpt.h"
 #include "image/qcow2.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -45,18 +46,11 @@ static void derive(const char *what, const char *seed, uint8_t out[16])
 
 static void random_bytes(uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* last resort: time and pid based, still unique enough for a GUID */
-			for (size_t i = 0; i < n; i++)
-				p[i] = (uint8_t)(rand() ^ getpid() ^ time(NULL));
-			return;
-		}
-		p += r;
-		n -= r;
+	if (dk_random_bytes(p, n) < 0) {
+		dk_errclear();
+		/* last resort: time and pid based, still unique enough for a GUID */
+		for (size_t i = 0; i < n; i++)
+			p[i] = (uint8_t)(rand() ^ getpid() ^ time(NULL));
 	}
 }
 

@@ -1,6 +1,7 @@
 /* config.plist = the release's Sample.plist + the recipes (recipes.c) + the
  * entries for what the EFI image holds (drivers, kexts, SSDTs) + the SMBIOS. */
 #include "opencore/oc_internal.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -9,7 +10,6 @@
 #include "util/log.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +45,13 @@ static const char *sample_fingerprint(const char *path)
 		dk_errclear();
 		return "unknown";
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
+	uint8_t md[32];
+	if (dk_sha256(data, len, md) < 0) {
+		dk_errclear();
 		return "unknown";
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	char hex[65];
+	dk_hex(md, sizeof md, hex);
 	for (size_t i = 0; i < DK_ARRAY_SIZE(known_samples); i++)
 		if (!strcmp(hex, known_samples[i].sha256))
 			return known_samples[i].release;

@@ -1,8 +1,10 @@
 /* dk_oc_fetch(): OpenCorePkg and kext release zips from GitHub releases into
  * the cache, verified by the SHA-256 digest the releases API publishes. */
 #include "opencore/opencore.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/output.h"
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -157,14 +159,6 @@ static int http_get(const char *url, struct sink *s, bool api)
 	return 0;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int hash_file(const char *path, char hex[65])
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -189,8 +183,7 @@ static int hash_file(const char *path, char hex[65])
 	unsigned int dl = 0;
 	EVP_DigestFinal_ex(md, d, &dl);
 	EVP_MD_CTX_free(md);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	dk_hex(d, 32, hex);
 	return 0;
 }
 
@@ -324,7 +317,7 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 	dk_buf_free(&body);
 	int r = 0;
 	json_object *assets = NULL;
-	const char *tag = jstr(j, "tag_name");
+	const char *tag = dk_json_get_str(j, "tag_name");
 	if (!j || !json_object_is_type(j, json_type_object))
 		r = dk_fail("%s: not a JSON object", api);
 	else if (!tag || !dk_name_is_safe(tag))
@@ -337,7 +330,7 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 		int best = 0;
 		for (size_t i = 0; i < n; i++) {
 			json_object *a = json_object_array_get_idx(assets, i);
-			const char *an = jstr(a, "name");
+			const char *an = dk_json_get_str(a, "name");
 			if (!an || !dk_endswith(an, ".zip"))
 				continue;
 			int score = dk_endswith(an, "-RELEASE.zip") ? 3 : strstr(an, "DEBUG") ? 1 : 2;
@@ -349,9 +342,9 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 		if (!pick)
 			r = dk_fail("%s: release %s has no .zip asset", repo, tag);
 	}
-	const char *aname = pick ? jstr(pick, "name") : NULL;
-	const char *aurl = pick ? jstr(pick, "browser_download_url") : NULL;
-	const char *digest = pick ? jstr(pick, "digest") : NULL;
+	const char *aname = pick ? dk_json_get_str(pick, "name") : NULL;
+	const char *aurl = pick ? dk_json_get_str(pick, "browser_download_url") : NULL;
+	const char *digest = pick ? dk_json_get_str(pick, "digest") : NULL;
 	if (r == 0 && (!aname || !dk_name_is_safe(aname)))
 		r = dk_fail("%s: asset name '%s' is not a safe file name", api, aname ? aname : "");
 	if (r == 0 && !aurl)
@@ -420,8 +413,7 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 	EVP_DigestFinal_ex(md, d, &dl);
 	EVP_MD_CTX_free(md);
 	char hex[65];
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	dk_hex(d, 32, hex);
 	if (r == 0 && asize && fs.written != asize)
 		r = dk_fail("%s: got %llu bytes, the release lists %llu", out->url, (unsigned long long)fs.written,
 			    (unsigned long long)asize);

@@ -219,8 +219,6 @@ void dk_oc_release_names_free(char **names, size_t n)
 	free(names);
 }
 
-bool dk_oc_release_is_zip(const struct dk_oc_release *r) { return r->zip != NULL; }
-
 int dk_oc_release_kexts(struct dk_oc_release *r, char ***paths, size_t *n)
 {
 	char **v = NULL;

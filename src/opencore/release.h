@@ -20,4 +20,3 @@ void dk_oc_release_names_free(char **names, size_t n);
 /* .kext bundles in a zip release (e.g. a kext release zip): their paths
  * ("Kexts/VirtualSMC.kext"), not nested in another .kext, sorted. */
 int dk_oc_release_kexts(struct dk_oc_release *r, char ***paths, size_t *n);
-bool dk_oc_release_is_zip(const struct dk_oc_release *r);

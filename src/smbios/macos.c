@@ -47,11 +47,6 @@ const struct dk_macos *dk_macos_find(const char *s)
 	return NULL;
 }
 
-const struct dk_macos *dk_macos_default(void)
-{
-	return dk_macos_find("sequoia");
-}
-
 int dk_macos_cmp(const struct dk_macos *a, const struct dk_macos *b)
 {
 	return a->darwin - b->darwin;

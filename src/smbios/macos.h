@@ -20,7 +20,5 @@ extern const int dk_macos_count;
 
 /* By name ("sonoma"), marketing name (case-insensitive) or version ("14", "10.15"). */
 const struct dk_macos *dk_macos_find(const char *s);
-/* The default target (newest the guide's MacPro7,1 path covers: sequoia). */
-const struct dk_macos *dk_macos_default(void);
 /* Compare by Darwin version: <0, 0, >0. */
 int dk_macos_cmp(const struct dk_macos *a, const struct dk_macos *b);

@@ -10,6 +10,7 @@
 #include "smbios/smbios.h"
 #include "smbios/macos.h"
 #include "util/error.h"
+#include "util/output.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/cleanup.h"
@@ -20,7 +21,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 const char dk_base34[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
@@ -75,22 +75,6 @@ static const uint8_t apple_ouis[][3] = {
 	{0x3C, 0x07, 0x54}, {0x60, 0xFB, 0x42}, {0x7C, 0xD1, 0xC3}, {0x88, 0xC6, 0x63}, {0xA4, 0xB1, 0x97},
 	{0xB8, 0xE8, 0x56}, {0xC8, 0x2A, 0x14}, {0xD4, 0x9A, 0x20}, {0xF0, 0xB4, 0x79},
 };
-
-int dk_random_bytes(void *buf, size_t n)
-{
-	uint8_t *p = buf;
-	while (n > 0) {
-		ssize_t r = getrandom(p, n, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return dk_fail_errno("getrandom");
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
 
 /* Uniform integer in [0, n) by rejection; n > 0. */
 static int rand_below(uint32_t n, uint32_t *out)
@@ -559,14 +543,6 @@ static int hexval(char c)
 	return -1;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int dk_smbios_from_json(json_object *o, struct dk_smbios *out)
 {
 	json_object *v;
@@ -582,10 +558,10 @@ int dk_smbios_from_json(json_object *o, struct dk_smbios *out)
 	memset(out, 0, sizeof *out);
 	const char *keys[] = {"SystemProductName", "SystemSerialNumber", "MLB", "ROM", "SystemUUID"};
 	for (size_t i = 0; i < DK_ARRAY_SIZE(keys); i++)
-		if (!jstr(o, keys[i]))
+		if (!dk_json_get_str(o, keys[i]))
 			return dk_fail("missing string \"%s\"", keys[i]);
-	const char *product = jstr(o, "SystemProductName"), *serial = jstr(o, "SystemSerialNumber");
-	const char *mlb = jstr(o, "MLB"), *rom = jstr(o, "ROM"), *uuid = jstr(o, "SystemUUID");
+	const char *product = dk_json_get_str(o, "SystemProductName"), *serial = dk_json_get_str(o, "SystemSerialNumber");
+	const char *mlb = dk_json_get_str(o, "MLB"), *rom = dk_json_get_str(o, "ROM"), *uuid = dk_json_get_str(o, "SystemUUID");
 	if (strlen(product) >= sizeof out->product)
 		return dk_fail("SystemProductName too long");
 	snprintf(out->product, sizeof out->product, "%s", product);

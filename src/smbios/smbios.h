@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/bytes.h"
+
 struct dk_mac_model {
 	const char *name;          /* "MacPro7,1" */
 	const char *board_id;      /* "Mac-27AD2F918AE68F61" */
@@ -50,8 +52,7 @@ int dk_mlb_generate(const struct dk_mac_model *m, const char *serial, char *out,
 int dk_rom_generate(uint8_t rom[6]);
 /* Random version 4 UUID, upper case, 36 characters + NUL. */
 int dk_uuid_generate(char *out, size_t n);
-/* Cryptographic random bytes (getrandom). */
-int dk_random_bytes(void *buf, size_t n);
+/* dk_random_bytes() (cryptographic random bytes) lives in util/bytes.h. */
 
 /* A decoded serial number. */
 struct dk_serial_info {

@@ -17,6 +17,14 @@ json_object *dk_json_str(const char *s)
 	return s ? json_object_new_string(s) : NULL;
 }
 
+const char *dk_json_get_str(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 const char *dk_c_green(void) { return dk_color ? "\033[32m" : ""; }
 const char *dk_c_yellow(void) { return dk_color ? "\033[33m" : ""; }
 const char *dk_c_red(void) { return dk_color ? "\033[31m" : ""; }

@@ -11,6 +11,9 @@ extern bool dk_json_output;
 void dk_json_print(json_object *o);
 /* Small builders that tolerate NULL strings (-> JSON null). */
 json_object *dk_json_str(const char *s);
+/* The string value of o[key], or NULL when o is NULL, the key is missing or
+ * the value is not a string. */
+const char *dk_json_get_str(json_object *o, const char *key);
 /* Terminal colors (honours --no-color / NO_COLOR / non-TTY). */
 const char *dk_c_green(void);
 const char *dk_c_yellow(void);

@@ -1,6 +1,8 @@
 /* The plan: host facts + profile + release + options -> machine. */
 #include "vm/plan.h"
+#include "util/bytes.h"
 #include "util/error.h"
+#include "util/output.h"
 #include "util/mem.h"
 #include "util/paths.h"
 #include "util/fs.h"
@@ -12,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 const char *dk_disk_bus_name(enum dk_disk_bus b) { return b == DK_BUS_SATA ? "sata" : "virtio"; }
 const char *dk_accel_name(enum dk_accel a) { return a == DK_ACCEL_TCG ? "tcg" : "kvm"; }
@@ -57,19 +58,6 @@ static bool has_flag(const struct dk_host *h, const char *flag)
 		f = e;
 	}
 	return false;
-}
-
-static int random_fill(void *buf, size_t n)
-{
-	uint8_t *b = buf;
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = getrandom(b + got, n - got, 0);
-		if (r < 0)
-			return dk_fail_errno("getrandom");
-		got += (size_t)r;
-	}
-	return 0;
 }
 
 static bool in_list(const char *const *list, const char *s)
@@ -370,7 +358,7 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 		snprintf(p->mac, sizeof p->mac, "%s", o->mac);
 	} else {
 		uint8_t r[3];
-		if (random_fill(r, sizeof r) < 0)
+		if (dk_random_bytes(r, sizeof r) < 0)
 			return -1;
 		snprintf(p->mac, sizeof p->mac, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
 	}
@@ -414,7 +402,7 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
 	} else {
 		uint8_t u[16];
-		if (random_fill(u, sizeof u) < 0)
+		if (dk_random_bytes(u, sizeof u) < 0)
 			return -1;
 		u[6] = (u[6] & 0x0f) | 0x40;
 		u[8] = (u[8] & 0x3f) | 0x80;
@@ -525,13 +513,6 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 	return o;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-	json_object *v;
-	if (!o || !json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
 static bool jint(json_object *o, const char *k, int64_t *out)
 {
 	json_object *v;
@@ -568,22 +549,22 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 	memset(p, 0, sizeof *p);
 	if (!o || !json_object_is_type(o, json_type_object))
 		return dk_fail("plan: not a JSON object");
-	COPY(p->name, jstr(o, "name"));
+	COPY(p->name, dk_json_get_str(o, "name"));
 	if (!dk_name_is_safe(p->name))
 		return dk_fail("plan: unsafe VM name");
-	COPY(p->model, jstr(o, "model"));
-	COPY(p->macos, jstr(o, "macos"));
-	COPY(p->macos_version, jstr(o, "macos_version"));
-	COPY(p->uuid, jstr(o, "uuid"));
-	const char *a = jstr(o, "accel");
+	COPY(p->model, dk_json_get_str(o, "model"));
+	COPY(p->macos, dk_json_get_str(o, "macos"));
+	COPY(p->macos_version, dk_json_get_str(o, "macos_version"));
+	COPY(p->uuid, dk_json_get_str(o, "uuid"));
+	const char *a = dk_json_get_str(o, "accel");
 	p->accel = a && !strcmp(a, "tcg") ? DK_ACCEL_TCG : DK_ACCEL_KVM;
 	json_object *c = jobj(o, "cpu"), *t = jobj(o, "topology"), *d = jobj(o, "devices"), *f = jobj(o, "firmware");
 	if (!c || !t || !d || !f)
 		return dk_fail("plan: missing cpu, topology, devices or firmware");
-	const char *mode = jstr(c, "mode");
+	const char *mode = dk_json_get_str(c, "mode");
 	p->cpu_mode = mode && !strcmp(mode, "host") ? DK_CPU_HOST : DK_CPU_MODEL;
-	COPY(p->cpu_model, jstr(c, "model"));
-	COPY(p->cpu_arg, jstr(c, "arg"));
+	COPY(p->cpu_model, dk_json_get_str(c, "model"));
+	COPY(p->cpu_arg, dk_json_get_str(c, "arg"));
 	json_object *m;
 	if (json_object_object_get_ex(c, "masked", &m) && json_object_is_type(m, json_type_array)) {
 		size_t n = json_object_array_length(m);
@@ -617,15 +598,15 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 	if (!jint(d, "disk_bytes", &v) || v <= 0)
 		return dk_fail("plan: devices.disk_bytes missing");
 	p->disk_bytes = (uint64_t)v;
-	const char *bus = jstr(d, "disk_bus");
+	const char *bus = dk_json_get_str(d, "disk_bus");
 	p->disk_bus = bus && !strcmp(bus, "sata") ? DK_BUS_SATA : DK_BUS_VIRTIO;
-	COPY(p->nic_model, jstr(d, "nic"));
-	COPY(p->mac, jstr(d, "mac"));
-	COPY(p->video, jstr(d, "video"));
+	COPY(p->nic_model, dk_json_get_str(d, "nic"));
+	COPY(p->mac, dk_json_get_str(d, "mac"));
+	COPY(p->video, dk_json_get_str(d, "video"));
 	p->watchdog = jbool(d, "watchdog");
-	COPY(p->qemu_path, jstr(f, "qemu"));
-	COPY(p->ovmf_code, jstr(f, "ovmf_code"));
-	COPY(p->ovmf_vars, jstr(f, "ovmf_vars"));
+	COPY(p->qemu_path, dk_json_get_str(f, "qemu"));
+	COPY(p->ovmf_code, dk_json_get_str(f, "ovmf_code"));
+	COPY(p->ovmf_vars, dk_json_get_str(f, "ovmf_vars"));
 	json_object *pj = jobj(o, "pinning"), *pv;
 	if (pj && json_object_object_get_ex(pj, "vcpus", &pv) && json_object_is_type(pv, json_type_array)) {
 		size_t n = json_object_array_length(pv);
@@ -637,7 +618,7 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 				return dk_fail("plan: pinning: bad CPU %lld", (long long)cpu);
 			p->pin[p->n_pin++] = (int)cpu;
 		}
-		const char *em = jstr(pj, "emulator");
+		const char *em = dk_json_get_str(pj, "emulator");
 		if (em && strspn(em, "0123456789,-") == strlen(em))
 			snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", em);
 	}
@@ -646,7 +627,7 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 		size_t n = json_object_array_length(w);
 		for (size_t i = 0; i < n && p->n_why < DK_PLAN_MAX_EXPLAIN; i++) {
 			json_object *e = json_object_array_get_idx(w, i);
-			const char *k = jstr(e, "key"), *val = jstr(e, "value"), *r = jstr(e, "reason");
+			const char *k = dk_json_get_str(e, "key"), *val = dk_json_get_str(e, "value"), *r = dk_json_get_str(e, "reason");
 			if (!k || !val || !r)
 				continue;
 			struct dk_plan_decision *dd = &p->why[p->n_why++];

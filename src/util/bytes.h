@@ -1,0 +1,29 @@
+/* Byte helpers shared by several areas: random bytes, hex, SHA-256. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+/* Cryptographic random bytes (getrandom, retried on EINTR). 0 or -1 (dk_fail). */
+int dk_random_bytes(void *buf, size_t n);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void dk_hex(const uint8_t *b, size_t n, char *out);
+
+/* SHA-256 of a buffer. 0 or -1 (dk_fail). */
+int dk_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* Little-endian loads from unaligned bytes. */
+static inline uint16_t dk_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t dk_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t dk_le64(const uint8_t *p)
+{
+	return (uint64_t)dk_le32(p) | (uint64_t)dk_le32(p + 4) << 32;
+}
