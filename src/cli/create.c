@@ -113,7 +113,7 @@ int dk_cmd_create(int argc, char **argv)
 	bool no_libvirt = false;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 'm': o.plan.model = optarg; break;

@@ -128,7 +128,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h')
 			return dk_print_help(info_help);
 		return dk_getopt_error("dmg info", c, argv);
@@ -315,7 +315,7 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 	struct dmg_convert_opts o = {.partition = -1, .verify = true};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ht:", opts, NULL)) != -1) {
 		if (c == 'h')
 			return dk_print_help(verify_help);
 		if (c == 't') {
@@ -369,7 +369,7 @@ int dk_cmd_dmg_convert(int argc, char **argv)
 	struct dmg_convert_opts o = {.partition = -1, .verify = true};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "ho:p:t:f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":ho:p:t:f", opts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			return dk_print_help(convert_help);

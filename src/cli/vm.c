@@ -103,7 +103,7 @@ static int parse_dir_only(const char *cmd, const char *help, int argc, char **ar
 	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'D': *dir = optarg; break;
 		case 'h': return dk_print_help(help);
@@ -124,7 +124,7 @@ int dk_cmd_start(int argc, char **argv)
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if (dk_display_parse(optarg, &so.display) < 0)
@@ -191,7 +191,7 @@ int dk_cmd_stop(int argc, char **argv)
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 't':
@@ -313,7 +313,7 @@ int dk_cmd_destroy(int argc, char **argv)
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "hy", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hy", opts, NULL)) != -1) {
 		switch (c) {
 		case 'y': yes = true; break;
 		case 'x': del = true; break;

@@ -78,6 +78,37 @@ destroy
 LIST
 }
 
+test_unknown_option_is_one_error_line_everywhere() {
+  while read -r c; do
+    # shellcheck disable=SC2086
+    t_exit 2 "$DKVM" $c --bogus-option
+    t_eq "$(head -n1 <<<"$ERR")" "dkvm: $c: unknown option '--bogus-option'" "first line for '$c'"
+    t_eq "$(wc -l <<<"$ERR")" "2" "stderr lines for '$c' (error + hint)"
+  done <<'LIST'
+host check
+host iommu
+host report
+smbios generate
+opencore config
+opencore validate
+opencore image
+opencore fetch
+dmg info
+dmg verify
+dmg convert
+fetch list
+fetch recovery
+fetch installer
+chunklist verify
+create
+start
+stop
+list
+show
+destroy
+LIST
+}
+
 test_man_pages_render() {
   command -v man >/dev/null || t_skip "man not installed"
   for p in "$DKVM_SRCDIR"/docs/*.1; do
