@@ -39,6 +39,11 @@ static const char help[] =
 	"  --pool POOL          with --connect: the disk is a qcow2 volume NAME.qcow2 in this\n"
 	"                       libvirt storage pool instead of disk.qcow2 in the bundle\n"
 	"  --no-libvirt         bundle only (the default)\n"
+	"  --no-grant           with a libvirt on this machine whose QEMU runs as another user\n"
+	"                       (libvirt-qemu): do not give that user search permission (ACL) on\n"
+	"                       the directories above the bundle; refuse with the setfacl command\n"
+	"                       instead (default: grant exactly what is missing, say so, and take it\n"
+	"                       back on destroy)\n"
 	"  --dir DIR            parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
 	"  --accel A            plan for kvm, tcg or auto (default: KVM when it can give the guest\n"
 	"                       the CPU features the release needs, else TCG)\n"
@@ -106,7 +111,7 @@ int dk_cmd_create(int argc, char **argv)
 		{"dry-run", no_argument, NULL, 'n'},       {"explain", no_argument, NULL, 'e'},
 		{"force", no_argument, NULL, 'f'},         {"help", no_argument, NULL, 'h'},
 		{"accel", required_argument, NULL, 'a'},   {"pool", required_argument, NULL, 'P'},
-		{"pin", no_argument, NULL, 'p'},
+		{"pin", no_argument, NULL, 'p'},           {"no-grant", no_argument, NULL, 'G'},
 		{0},
 	};
 	struct dk_create_opts o = {0};
@@ -147,6 +152,7 @@ int dk_cmd_create(int argc, char **argv)
 		case 'u': o.uri = optarg; break;
 		case 'P': o.pool = optarg; break;
 		case 'p': o.plan.pin = true; break;
+		case 'G': o.no_grant = true; break;
 		case 'L': no_libvirt = true; break;
 		case 'D': o.parent = optarg; break;
 		case 'n': o.dry_run = true; break;

@@ -11,18 +11,23 @@
 #include <unistd.h>
 
 static const char start_help[] =
-	"usage: dkvm start NAME [--display gtk|spice|vnc|none] [--accel kvm|tcg|auto] [--dir DIR]\n"
+	"usage: dkvm start NAME [--display gtk|spice|vnc|none] [--accel kvm|tcg|auto] [--no-grant] [--dir DIR]\n"
 	"\n"
 	"Start the VM. A bundle without libvirt runs QEMU directly, detached, with a QMP socket\n"
 	"(qmp.sock), a pidfile (qemu.pid), qemu.log and the serial console (serial.log) in the\n"
 	"bundle. A VM defined in libvirt is started through libvirt. When KVM cannot run the\n"
 	"firmware (\"KVM internal error\", typical of nested virtualization) dkvm falls back to\n"
-	"TCG with a warning (libvirt: the domain is redefined with type 'qemu').\n"
+	"TCG with a warning (libvirt: the domain is redefined with type 'qemu'); so it does when\n"
+	"libvirt's QEMU user (libvirt-qemu on Debian) cannot open /dev/kvm (see dkvm host check).\n"
+	"Before a libvirt on this machine starts the domain, dkvm makes sure that user can reach\n"
+	"the VM's files, granting search permission by ACL where it is missing (--no-grant: refuse\n"
+	"with the setfacl command instead).\n"
 	"\n"
 	"Options:\n"
 	"  --display D   gtk (default with $DISPLAY/$WAYLAND_DISPLAY), spice (unix socket in the\n"
 	"                bundle), vnc (127.0.0.1, first free port from 5900; default otherwise), none\n"
 	"  --accel A     kvm, tcg or auto (default: KVM when usable, else TCG)\n"
+	"  --no-grant    change no permissions above the bundle (libvirt); refuse instead\n"
 	"  --dir DIR     parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
 	"  --json        print {\"name\",\"pid\",\"accel\",\"fell_back\",\"display\"}\n"
 	"\n"
@@ -118,6 +123,7 @@ int dk_cmd_start(int argc, char **argv)
 	static const struct option opts[] = {
 		{"display", required_argument, NULL, 'd'}, {"accel", required_argument, NULL, 'a'},
 		{"dir", required_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
+		{"no-grant", no_argument, NULL, 'G'},
 		{0},
 	};
 	struct dk_start_opts so = {0};
@@ -142,6 +148,7 @@ int dk_cmd_start(int argc, char **argv)
 				return dk_usage_error("start", "--accel '%s': kvm, tcg or auto", optarg);
 			break;
 		case 'D': dir = optarg; break;
+		case 'G': so.no_grant = true; break;
 		case 'h': return dk_print_help(start_help);
 		default: return dk_getopt_error("start", c, argv);
 		}

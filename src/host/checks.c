@@ -679,6 +679,43 @@ static void check_libvirt(const struct dk_host *h, struct dk_checks *cs)
 		    dk_host_pkg_fix(h, "virt-manager", "virt-manager", "virt-manager"));
 }
 
+/* libvirt's system QEMU runs as its own user: it needs /dev/kvm too. Said only
+ * where libvirt is installed and that user exists. */
+static void check_libvirt_kvm(const struct dk_host *h, struct dk_checks *cs)
+{
+	const struct dk_host_libvirt *l = &h->libvirt;
+	if (!l->present || !l->qemu_user_exists || !h->kvm.dev_present)
+		return;
+	const char *u = l->qemu_user;
+	if (l->qemu_kvm_access) {
+		add(cs, "libvirt.qemu_kvm", "libvirt", DK_CHECK_PASS, S("libvirt's QEMU (%s) can open /dev/kvm", u),
+		    S("mode %04o, group %s; %s is in %s", h->kvm.dev_mode, h->kvm.dev_group[0] ? h->kvm.dev_group : "?", u,
+		      l->qemu_groups[0] ? l->qemu_groups : "no groups"),
+		    NULL);
+		return;
+	}
+	bool in_kvm = false;
+	for (const char *p = l->qemu_groups; *p && !in_kvm;) {
+		size_t t = strcspn(p, ",");
+		in_kvm = t == 3 && !strncmp(p, "kvm", 3);
+		p += t + (p[t] == ',');
+	}
+	struct dk_buf fix = {0};
+	dk_buf_printf(&fix, "make /dev/kvm group kvm, mode 0660 at every boot (a udev rule):\n"
+			    "  echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\"' | sudo tee /etc/udev/rules.d/65-kvm.rules\n"
+			    "  sudo udevadm control --reload && sudo udevadm trigger --name-match=kvm\n"
+			    "or now, until the next boot: sudo chgrp kvm /dev/kvm && sudo chmod 0660 /dev/kvm");
+	if (!in_kvm)
+		dk_buf_printf(&fix, "\nand put %s in the kvm group: sudo usermod -a -G kvm %s, then sudo systemctl restart %s", u, u,
+			      !strcmp(fam(h), "fedora") ? "virtqemud" : "libvirtd");
+	add(cs, "libvirt.qemu_kvm", "libvirt", DK_CHECK_FAIL, S("libvirt's QEMU (%s) cannot open /dev/kvm", u),
+	    S("/dev/kvm mode %04o, group %s; %s (uid %u) is in %s; its VMs would fail with \"Could not access KVM kernel "
+	      "module: Permission denied\" (dkvm start falls back to TCG)",
+	      h->kvm.dev_mode, h->kvm.dev_group[0] ? h->kvm.dev_group : "?", u, l->qemu_uid,
+	      l->qemu_groups[0] ? l->qemu_groups : "no groups"),
+	    fix.data);
+}
+
 static void check_system(const struct dk_host *h, struct dk_checks *cs)
 {
 	const char *G = "System";
@@ -711,6 +748,7 @@ void dk_host_checks(const struct dk_host *h, struct dk_checks *out)
 	check_memory(h, out);
 	check_qemu(h, out);
 	check_libvirt(h, out);
+	check_libvirt_kvm(h, out);
 }
 
 void dk_checks_free(struct dk_checks *c)

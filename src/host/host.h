@@ -97,6 +97,12 @@ struct dk_host_libvirt {
 	char error[256];              /* why the daemon could not be asked */
 	char user[64];                /* the user the group checks are about */
 	bool group_libvirt_exists, group_kvm_exists;
+	/* the user libvirt's system daemon runs QEMU as (qemu.conf, else the distro's default) */
+	char qemu_user[64];           /* "libvirt-qemu", "" if unknown */
+	bool qemu_user_exists;        /* found in /etc/passwd */
+	unsigned qemu_uid, qemu_gid;
+	bool qemu_kvm_access;         /* that user can open /dev/kvm read/write */
+	char qemu_groups[256];        /* its groups, "kvm,libvirt-qemu" */
 };
 
 struct dk_host {

@@ -40,6 +40,9 @@ int hstat(const char *abs, struct stat *st);                /* stat() under the 
 /* Parse helpers. */
 int hex_u32(const char *s, unsigned *out);
 
+/* libvirt's QEMU user and its access to /dev/kvm (qemuuser.c). */
+void dk_host_probe_qemu_user(struct dk_host *h);
+
 /* Live probes (live.c). */
 void dk_host_probe_live(struct dk_host *h);
 void dk_host_probe_qemu_live(struct dk_host *h);

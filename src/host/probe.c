@@ -844,6 +844,7 @@ int dk_host_probe(struct dk_host *h)
 	probe_clock(h);
 	probe_qemu(h);
 	probe_libvirt_files(h);
+	dk_host_probe_qemu_user(h);
 	if (h->live)
 		dk_host_probe_live(h);
 	if (h->cpu.error[0])

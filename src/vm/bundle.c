@@ -1,5 +1,6 @@
 /* Bundles: open, state, start, stop, destroy, list. */
 #include "vm/vm.h"
+#include "vm/access.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -129,6 +130,8 @@ static int write_manifest(const struct dk_bundle *b)
 	_cleanup_free_ char *txt = dk_strjoin(s, "\n");
 	return dk_write_file_atomic(mpath, txt, strlen(txt), true, 0644);
 }
+
+int dk_bundle_write_manifest(const struct dk_bundle *b) { return write_manifest(b); }
 
 /* Update the plan in the manifest (after an accel change). */
 static int save_plan(struct dk_bundle *b)
@@ -527,6 +530,24 @@ static int start_libvirt(struct dk_bundle *b, const struct dk_start_opts *o, str
 		return -1;
 	int rc = -1;
 	virDomainPtr d = NULL;
+	/* libvirt's QEMU (another user) must reach the files and open /dev/kvm */
+	struct dk_access_result ar;
+	if (dk_bundle_access(b, c, o->no_grant, &ar) < 0)
+		goto out;
+	if (!ar.kvm_ok && o->accel != DK_ACCEL_FORCE_TCG &&
+	    (b->plan.accel == DK_ACCEL_KVM || o->accel == DK_ACCEL_FORCE_KVM)) {
+		if (o->accel == DK_ACCEL_FORCE_KVM) {
+			dk_fail("%s: --accel kvm: libvirt's QEMU (%s) cannot open /dev/kvm (%s; see dkvm host check)",
+				b->name, dk_ident_str(&ar.qemu), ar.kvm_why);
+			goto out;
+		}
+		dk_warn("%s: libvirt's QEMU (%s) cannot open /dev/kvm (%s): running the domain under TCG emulation (slow); "
+			"the fix: dkvm host check",
+			b->name, dk_ident_str(&ar.qemu), ar.kvm_why);
+		if (redefine(c, b, DK_ACCEL_TCG) < 0)
+			goto out;
+		r->fell_back = true;
+	}
 	if (o->accel == DK_ACCEL_FORCE_TCG && b->plan.accel != DK_ACCEL_TCG && redefine(c, b, DK_ACCEL_TCG) < 0)
 		goto out;
 	if (o->accel == DK_ACCEL_FORCE_KVM && b->plan.accel != DK_ACCEL_KVM && redefine(c, b, DK_ACCEL_KVM) < 0)
@@ -688,6 +709,11 @@ int dk_vm_destroy(struct dk_bundle *b, bool delete_disks)
 		if (r == 0 && delete_disks && b->pool && b->volume)
 			r = dk_virt_vol_delete(c, b->pool, b->volume);
 		dk_virt_close(c);
+		/* the search permissions given to libvirt's QEMU go with the VM */
+		if (r == 0 && dk_bundle_access_revoke(b) < 0) {
+			dk_warn("%s", dk_errmsg());
+			dk_errclear();
+		}
 		if (r < 0)
 			return -1;
 	} else if (dk_vm_stop(b, 0, true, &forced) < 0) {

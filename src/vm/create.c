@@ -1,5 +1,6 @@
 /* dkvm create: host -> plan -> SMBIOS -> OpenCore -> disk -> XML -> bundle. */
 #include "vm/vm.h"
+#include "vm/access.h"
 #include "host/host.h"
 #include "smbios/smbios.h"
 #include "opencore/opencore.h"
@@ -262,30 +263,12 @@ static const char *start_sh =
 	"cd \"$(dirname \"$0\")\" || exit 1\n"
 	"exec sh ./qemu.argv \"$@\"\n";
 
-/* libvirt's system QEMU runs as an unprivileged user (libvirt-qemu on Debian):
- * every directory above the bundle must let it through. */
+/* A remote libvirt opens the bundle's paths on its own machine. (A local one
+ * is given access by dk_bundle_access() once the bundle exists.) */
 static void check_reachable(const char *uri, const char *dir)
 {
-	if (!uri)
-		return;
-	if (strchr(uri, '+') || (strstr(uri, "://") && strstr(uri, "://")[3] != '/')) {
+	if (uri && !dk_virt_uri_is_local(uri))
 		dk_warn("libvirt %s is remote: the bundle's files must exist at the same paths there (%s)", uri, dir);
-		return;
-	}
-	if (!strstr(uri, "/system"))
-		return;
-	char *p = dk_strdup(dir);
-	for (char *s = strrchr(p, '/'); s && s != p; s = strrchr(p, '/')) {
-		*s = '\0';
-		struct stat st;
-		if (stat(p, &st) == 0 && !(st.st_mode & S_IXOTH)) {
-			dk_warn("%s is not searchable by others: libvirt's QEMU (an unprivileged user) cannot open the VM's files; "
-				"chmod o+x %s, or create the VM with --dir under /var/lib/libvirt/images",
-				p, p);
-			break;
-		}
-	}
-	free(p);
 }
 
 static int build_bundle(const struct dk_create_opts *o, struct dk_create_result *r, virConnectPtr conn,
@@ -483,6 +466,51 @@ out:
 	return rc;
 }
 
+/* A libvirt on this machine runs QEMU as its own user (libvirt-qemu): that
+ * user must open /dev/kvm (else plan TCG) and, with --no-grant, already reach
+ * the parent directory (else refuse before anything is built). */
+static int libvirt_user_checks(const struct dk_create_opts *o, virConnectPtr conn, const char *parent,
+			       struct dk_plan_opts *po, char *reason, size_t n)
+{
+	struct dk_ident qi;
+	if (dk_virt_qemu_ident(conn, &qi) < 0)
+		return -1;
+	char why[160];
+	if (po->accel == DK_ACCEL_KVM && !dk_ident_kvm_ok(&qi, why, sizeof why)) {
+		if (o->accel == DK_ACCEL_FORCE_KVM) {
+			dk_warn("--accel kvm: libvirt's QEMU (%s) cannot open /dev/kvm (%s): dkvm start will run the domain "
+				"under TCG until that is fixed (dkvm host check)",
+				dk_ident_str(&qi), why);
+		} else {
+			snprintf(reason, n, "libvirt's QEMU (%s) cannot open /dev/kvm (%s): TCG domain (slow); fix /dev/kvm "
+				 "(dkvm host check), then create the VM again",
+				 dk_ident_str(&qi), why);
+			dk_warn("%s", reason);
+			po->accel = DK_ACCEL_TCG;
+			po->accel_reason = reason;
+		}
+	}
+	if (!o->no_grant || o->dry_run)
+		return 0;
+	/* the deepest existing directory at or above the parent */
+	_cleanup_free_ char *d = dk_strdup(parent);
+	while (!dk_path_exists(d) && strrchr(d, '/') && strrchr(d, '/') != d)
+		*strrchr(d, '/') = '\0';
+	const char *dirs[] = {d, NULL};
+	struct dk_grants g = {0};
+	if (dk_access_missing(&qi, dirs, 0, &g) < 0)
+		return -1;
+	int rc = 0;
+	if (g.n) {
+		_cleanup_free_ char *fix = dk_access_fix(&g);
+		rc = dk_fail("%s: libvirt's QEMU runs as %s and cannot reach %s; run: %s (or use --dir under "
+			     "/var/lib/libvirt/images, or leave out --no-grant)",
+			     o->name, dk_ident_str(&qi), parent, fix);
+	}
+	dk_grants_free(&g);
+	return rc;
+}
+
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -503,6 +531,7 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	int rc = -1;
 	virConnectPtr conn = NULL;
 	char **unavail = NULL;
+	char kvm_reason[384];
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;
 
@@ -556,6 +585,8 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 			po.accel = DK_ACCEL_TCG;
 			po.accel_reason = "the libvirt connection offers no KVM domains";
 		}
+		if (dk_virt_uri_is_local(o->uri) && libvirt_user_checks(o, conn, parent, &po, kvm_reason, sizeof kvm_reason) < 0)
+			goto out;
 		if (dk_virt_defined(conn, o->name) && !o->force) {
 			dk_fail("%s: a domain of that name is already defined in %s (use --force to replace it)", o->name, o->uri);
 			goto out;
@@ -618,6 +649,16 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	}
 
 	rc = build_bundle(o, r, conn, &caps, parent, final, exists);
+	/* libvirt's QEMU (another user) reaches the bundle from now on */
+	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri)) {
+		struct dk_bundle b;
+		struct dk_access_result ar;
+		if (dk_bundle_open(parent, o->name, &b) < 0 || dk_bundle_access(&b, conn, o->no_grant, &ar) < 0) {
+			dk_warn("%s", dk_errmsg());
+			dk_errclear();
+		}
+		dk_bundle_close(&b);
+	}
 out:
 	dk_strv_free(unavail);
 	dk_virt_close(conn);

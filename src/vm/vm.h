@@ -27,6 +27,8 @@ void dk_bundle_paths(struct dk_bundle *b, const char *parent, const char *name);
 int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b);
 void dk_bundle_close(struct dk_bundle *b);
 struct dk_vm_files dk_bundle_files(const struct dk_bundle *b);
+/* Write b->manifest to <dir>/manifest.json (atomic). */
+int dk_bundle_write_manifest(const struct dk_bundle *b);
 
 /* Runtime state: "running", "paused", "stopped" (+ pid / libvirt state). */
 struct dk_vm_state {
@@ -59,6 +61,7 @@ struct dk_start_opts {
 	bool display_set;
 	enum dk_accel_choice accel;
 	int kvm_probe_ms;   /* how long to watch a KVM start for an internal error (default 2500) */
+	bool no_grant;      /* libvirt: no ACL grants above the bundle (refuse instead) */
 };
 struct dk_start_result {
 	int pid;
@@ -105,6 +108,7 @@ struct dk_create_opts {
 	bool dry_run, force, explain;
 	bool no_host_check;        /* tests: skip refusing on host check failures */
 	int accel;                 /* enum dk_accel_choice: auto, or force KVM / TCG */
+	bool no_grant;             /* libvirt: no ACL grants above the bundle (refuse instead) */
 };
 struct dk_create_result {
 	struct dk_plan plan;

@@ -406,17 +406,39 @@ EOF
   timeout 20 virsh -c "$URI" version >/dev/null 2>&1 || t_skip "private libvirtd does not answer"
 }
 
+# Can libvirt's QEMU user (Debian: libvirt-qemu, in group kvm) open /dev/kvm?
+# Asked of the kernel, as that user.
+qemu_user_kvm() {
+  setpriv --reuid=libvirt-qemu --regid=libvirt-qemu --init-groups test -r /dev/kvm -a -w /dev/kvm 2>/dev/null
+}
+# The named-user ACL entry of libvirt's QEMU user on a path ("" if none).
+qemu_acl() { getfacl -pn "$1" 2>/dev/null | grep "^user:$(id -u libvirt-qemu):" || true; }
+
+# The scratch dir is private (0700, as mktemp makes it, like a 0700 home): dkvm
+# gives libvirt's QEMU user exactly the search/rw it lacks, and takes it back.
 test_libvirt_domain() {
   need_qemu
-  chmod 755 "$T"   # libvirt's QEMU (user libvirt-qemu) reaches the bundle
   lv_start
+  id -u libvirt-qemu >/dev/null 2>&1 || t_skip "no libvirt-qemu user"
+  t_eq "$(stat -c %a "$T")" 700 "mode of the scratch dir"
   mk_esp "$T/oc.img"
   local name="dkvm-test-$$"
-  # --accel kvm: define a KVM domain; start detects when KVM cannot run OVMF
+  # --no-grant: refused before anything is made, with the command that fixes it
+  t_exit 1 "$DKVM" create "$name" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --connect "$URI" --no-grant
+  t_contains "$ERR" "setfacl -m u:libvirt-qemu:x $T"
+  t_eq "$(wc -l <<<"$ERR")" 1 "error lines"
+  [ ! -e "$T/vms" ] || t_fail "refused create left $T/vms"
+  t_eq "$(qemu_acl "$T")" "" "ACL after a refused create"
+  # --accel kvm: define a KVM domain; start detects when KVM cannot run OVMF,
+  # or when libvirt's QEMU user cannot open /dev/kvm
   local accel=(--accel kvm); [ -w /dev/kvm ] || accel=()
   t_ok "$DKVM" --json create "$name" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
     --connect "$URI" "${accel[@]}"
   t_eq "$(t_jget "$OUT" 'd["defined"]')" "True"
+  t_contains "$ERR" "gave libvirt's QEMU (libvirt-qemu"
+  t_eq "$(qemu_acl "$T")" "user:$(id -u libvirt-qemu):--x" "ACL on the scratch dir"
+  t_eq "$(qemu_acl "$T/vms/$name/disk.qcow2")" "user:$(id -u libvirt-qemu):rw-" "ACL on the disk"
+  t_eq "$(stat -c %a "$T")" 710 "mode (mask) of the scratch dir"
   t_ok virsh -c "$URI" dominfo "$name"
   t_ok virt-xml-validate "$T/vms/$name/domain.xml" domain
   # virsh accepts our XML as is, too
@@ -431,6 +453,11 @@ test_libvirt_domain() {
     --connect "$URI" "${accel[@]}"
   t_eq "$(virsh -c "$URI" domuuid "$name")" "$uuid" "UUID after --force"
   t_ok "$DKVM" --json start "$name" --dir "$T/vms"
+  if ! qemu_user_kvm; then # a fresh host: /dev/kvm root-only
+    t_eq "$(t_jget "$OUT" 'd["fell_back"]')" "True" "fell back to TCG"
+    t_contains "$ERR" "cannot open /dev/kvm"
+    t_not_contains "$ERR" "Permission denied"
+  fi
   local accel_used; accel_used=$(t_jget "$OUT" 'd["accel"]')
   if [ "$(t_jget "$OUT" 'd["fell_back"]')" = "True" ]; then
     t_eq "$accel_used" "tcg"
@@ -446,6 +473,9 @@ test_libvirt_domain() {
   t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
   t_exit 1 virsh -c "$URI" dominfo "$name"
   only_entries "$T/vms"
+  # the grants went with the VM: the private dir is as it was
+  t_eq "$(qemu_acl "$T")" "" "ACL after destroy"
+  t_eq "$(stat -c %a "$T")" 700 "mode after destroy"
   # the disk as a volume of a libvirt storage pool
   local pool="dkvmtest$$"
   mkdir -p "$T/pool"
