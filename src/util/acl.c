@@ -29,7 +29,7 @@ void dk_ident_groups(struct dk_ident *id)
 const char *dk_ident_str(const struct dk_ident *id)
 {
 	static __thread char buf[192];
-	snprintf(buf, sizeof buf, "%s (uid %u, gid %u)", id->name[0] ? id->name : "user", (unsigned)id->uid,
+	snprintf(buf, sizeof buf, "%s (uid %u, gid %u)", id->name[0] ? id->name : "?", (unsigned)id->uid,
 		 (unsigned)id->gid);
 	return buf;
 }

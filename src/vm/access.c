@@ -351,7 +351,7 @@ int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_a
 	}
 	free(outside.v);
 	if (dk_access_grant(&miss) < 0) {
-		dk_fail_prefix("%s: cannot give libvirt's QEMU (%s) access", b->name, dk_ident_str(&r->qemu));
+		dk_fail_prefix("%s: cannot give libvirt's QEMU user %s access", b->name, dk_ident_str(&r->qemu));
 		dk_grants_free(&miss);
 		return -1;
 	}
@@ -374,7 +374,7 @@ int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_a
 		if (miss.v[i].perm == DK_PERM_X && !inside(miss.v[i].path, b->dir))
 			dk_buf_printf(&dirs, "%s%s", nd++ ? ", " : "", miss.v[i].path);
 	dk_buf_puts(&dirs, "");
-	dk_warn("%s: gave libvirt's QEMU (%s) access by ACL: search on %s%sthe VM's files (dkvm destroy takes it back)",
+	dk_warn("%s: gave libvirt's QEMU user %s access by ACL: search on %s%sthe VM's files (dkvm destroy takes it back)",
 		b->name, dk_ident_str(&r->qemu), nd ? dirs.data : "", nd ? " and " : "");
 	dk_buf_free(&dirs);
 	json_object_object_add(b->manifest, "access", dk_grants_to_json(&all));
@@ -384,14 +384,17 @@ int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_a
 }
 
 struct keep_ctx {
-	const char *parent, *self;
-	uid_t uid;
+	const char *parent, *self, *dir;
 };
 
-/* Another bundle under the same parent recorded a grant of this path. */
+/* Directories above the bundle stay open while another VM under the same
+ * parent is bound to a libvirt on this machine (it reaches its files through
+ * them too). Each start checks again, so nothing stays shut for long. */
 static bool keep_shared(const char *path, void *ud)
 {
 	const struct keep_ctx *k = ud;
+	if (inside(path, k->dir))
+		return false;
 	DIR *d = opendir(k->parent);
 	if (!d)
 		return false;
@@ -407,14 +410,10 @@ static bool keep_shared(const char *path, void *ud)
 			dk_errclear();
 			continue;
 		}
-		json_object *man = json_tokener_parse(data);
+		json_object *man = json_tokener_parse(data), *lv = NULL;
 		free(data);
-		struct dk_grants g;
-		if (recorded(man, &g) == 0 && g.uid == k->uid)
-			for (size_t i = 0; i < g.n && !keep; i++)
-				keep = !strcmp(g.v[i].path, path);
-		dk_errclear();
-		dk_grants_free(&g);
+		const char *uri = json_object_object_get_ex(man, "libvirt", &lv) ? dk_json_get_str(lv, "uri") : NULL;
+		keep = uri && dk_virt_uri_is_local(uri);
 		json_object_put(man);
 	}
 	closedir(d);
@@ -428,7 +427,7 @@ int dk_bundle_access_revoke(struct dk_bundle *b)
 		return dk_fail_prefix("%s", b->name);
 	if (!g.n)
 		return 0;
-	struct keep_ctx k = {b->parent, b->name, g.uid};
+	struct keep_ctx k = {b->parent, b->name, b->dir};
 	int rc = dk_access_revoke(&g, keep_shared, &k);
 	dk_grants_free(&g);
 	return rc;

@@ -537,11 +537,11 @@ static int start_libvirt(struct dk_bundle *b, const struct dk_start_opts *o, str
 	if (!ar.kvm_ok && o->accel != DK_ACCEL_FORCE_TCG &&
 	    (b->plan.accel == DK_ACCEL_KVM || o->accel == DK_ACCEL_FORCE_KVM)) {
 		if (o->accel == DK_ACCEL_FORCE_KVM) {
-			dk_fail("%s: --accel kvm: libvirt's QEMU (%s) cannot open /dev/kvm (%s; see dkvm host check)",
+			dk_fail("%s: --accel kvm: libvirt's QEMU user %s cannot open /dev/kvm (%s; see dkvm host check)",
 				b->name, dk_ident_str(&ar.qemu), ar.kvm_why);
 			goto out;
 		}
-		dk_warn("%s: libvirt's QEMU (%s) cannot open /dev/kvm (%s): running the domain under TCG emulation (slow); "
+		dk_warn("%s: libvirt's QEMU user %s cannot open /dev/kvm (%s): running the domain under TCG emulation (slow); "
 			"the fix: dkvm host check",
 			b->name, dk_ident_str(&ar.qemu), ar.kvm_why);
 		if (redefine(c, b, DK_ACCEL_TCG) < 0)

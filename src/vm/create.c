@@ -478,11 +478,11 @@ static int libvirt_user_checks(const struct dk_create_opts *o, virConnectPtr con
 	char why[160];
 	if (po->accel == DK_ACCEL_KVM && !dk_ident_kvm_ok(&qi, why, sizeof why)) {
 		if (o->accel == DK_ACCEL_FORCE_KVM) {
-			dk_warn("--accel kvm: libvirt's QEMU (%s) cannot open /dev/kvm (%s): dkvm start will run the domain "
+			dk_warn("--accel kvm: libvirt's QEMU user %s cannot open /dev/kvm (%s): dkvm start will run the domain "
 				"under TCG until that is fixed (dkvm host check)",
 				dk_ident_str(&qi), why);
 		} else {
-			snprintf(reason, n, "libvirt's QEMU (%s) cannot open /dev/kvm (%s): TCG domain (slow); fix /dev/kvm "
+			snprintf(reason, n, "libvirt's QEMU user %s cannot open /dev/kvm (%s): TCG domain (slow); fix /dev/kvm "
 				 "(dkvm host check), then create the VM again",
 				 dk_ident_str(&qi), why);
 			dk_warn("%s", reason);
@@ -532,6 +532,7 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	virConnectPtr conn = NULL;
 	char **unavail = NULL;
 	char kvm_reason[384];
+	json_object *old_access = NULL;
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;
 
@@ -542,7 +543,7 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 		dk_host_checks(&h, &cs);
 		for (size_t i = 0; i < cs.n; i++)
 			if (cs.v[i].status == DK_CHECK_FAIL && strncmp(cs.v[i].id, "iommu", 5) != 0 &&
-			    strncmp(cs.v[i].id, "macos", 5) != 0)
+			    strncmp(cs.v[i].id, "macos", 5) != 0 && strncmp(cs.v[i].id, "libvirt.", 8) != 0)
 				dk_warn("host check %s: %s (see dkvm host check)", cs.v[i].id, cs.v[i].summary);
 		dk_checks_free(&cs);
 	}
@@ -632,6 +633,10 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	if (exists && o->force && !o->dry_run) {
 		struct dk_bundle old;
 		if (dk_bundle_open(parent, o->name, &old) == 0) {
+			/* the grants it recorded go on with its replacement */
+			json_object *acc;
+			if (json_object_object_get_ex(old.manifest, "access", &acc) && acc)
+				old_access = json_object_get(acc);
 			struct dk_vm_state st;
 			dk_vm_state(&old, &st);
 			bool running = !strcmp(st.state, "running") || !strcmp(st.state, "paused");
@@ -653,13 +658,20 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri)) {
 		struct dk_bundle b;
 		struct dk_access_result ar;
-		if (dk_bundle_open(parent, o->name, &b) < 0 || dk_bundle_access(&b, conn, o->no_grant, &ar) < 0) {
+		int k = dk_bundle_open(parent, o->name, &b);
+		if (k == 0 && old_access) {
+			json_object_object_add(b.manifest, "access", DK_TAKE_PTR(old_access));
+			k = dk_bundle_write_manifest(&b);
+		}
+		if (k < 0 || dk_bundle_access(&b, conn, o->no_grant, &ar) < 0) {
 			dk_warn("%s", dk_errmsg());
 			dk_errclear();
 		}
 		dk_bundle_close(&b);
 	}
 out:
+	if (old_access)
+		json_object_put(old_access);
 	dk_strv_free(unavail);
 	dk_virt_close(conn);
 	dk_host_free(&h);
