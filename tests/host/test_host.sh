@@ -129,6 +129,27 @@ test_broken_input() {
   t_contains "$ERR" "/proc/cpuinfo: missing or unreadable"
 }
 
+# Every fixture sysroot: its exit status and how many checks pass, warn,
+# fail and skip (a fixture added without a row here fails the test).
+test_fixture_sysroots() {
+  local rows='amd-ryzen bob 0 15 6 0 8
+broken root 1 3 6 7 13
+intel-desktop alice 0 22 0 0 7
+intel-hybrid erin 0 19 3 0 7
+iommu-off carol 1 17 1 3 8
+no-kvm dave 1 11 3 5 10
+secrets alice 0 22 0 0 7'
+  local name user rc p w f s n=0
+  while read -r name user rc p w f s; do
+    r=$(fx "$name")
+    DKVM_USER=$user t_exit "$rc" "$DKVM" host check --json --sysroot "$r"
+    t_eq "$(t_jget "$OUT" "(d['summary']['pass'], d['summary']['warn'], d['summary']['fail'], d['summary']['skip'])")" "($p, $w, $f, $s)" "$name pass/warn/fail/skip"
+    t_eq "$(t_jget "$OUT" "[k['status'] for k in d['checks']].count('fail')")" "$f" "$name fail verdicts"
+    n=$((n + 1))
+  done <<<"$rows"
+  t_eq "$n" "$(ls -d "$FIX"/host/*/ | wc -l)" "fixtures with a row"
+}
+
 test_unreadable_dev_kvm() {
   r=$(fx intel-desktop)
   chmod 000 "$r/dev/kvm"
