@@ -516,7 +516,10 @@ static void check_memory(const struct dk_host *h, struct dk_checks *cs)
 	char t[32], a[32];
 	dk_format_size(h->mem.total_kib * 1024, t, sizeof t);
 	dk_format_size(h->mem.available_kib * 1024, a, sizeof a);
-	if (!h->mem.total_kib)
+	if (h->mem.error[0])
+		add(cs, "mem.total", G, DK_CHECK_FAIL, S("memory size unknown: %s", h->mem.error),
+		    S("dkvm sizes the guest from MemTotal in /proc/meminfo"), NULL);
+	else if (!h->mem.total_kib)
 		add(cs, "mem.total", G, DK_CHECK_FAIL, S("memory size unknown (/proc/meminfo missing or without MemTotal)"), NULL, NULL);
 	else if (h->mem.total_kib < 6 * GIB_KIB)
 		add(cs, "mem.total", G, DK_CHECK_FAIL, S("%s RAM: too little for a 4 GiB guest and the host", t),
@@ -525,7 +528,10 @@ static void check_memory(const struct dk_host *h, struct dk_checks *cs)
 		add(cs, "mem.total", G, DK_CHECK_WARN, S("%s RAM: a 4 GiB guest leaves the host little", t), S("%s available", a), NULL);
 	else
 		add(cs, "mem.total", G, DK_CHECK_PASS, S("%s RAM (%s available)", t, a), NULL, NULL);
-	if (h->mem.hugepages_2m || h->mem.hugepages_1g)
+	if (h->mem.hp_error[0])
+		add(cs, "mem.hugepages", G, DK_CHECK_FAIL, S("hugepages unknown: %s", h->mem.hp_error),
+		    S("dkvm reads the hugepage pools from /sys/kernel/mm/hugepages (else /proc/meminfo)"), NULL);
+	else if (h->mem.hugepages_2m || h->mem.hugepages_1g)
 		add(cs, "mem.hugepages", G, DK_CHECK_PASS,
 		    S("hugepages: %llu x 2M (%llu free), %llu x 1G (%llu free)", (unsigned long long)h->mem.hugepages_2m,
 		      (unsigned long long)h->mem.hugepages_2m_free, (unsigned long long)h->mem.hugepages_1g,
@@ -733,6 +739,17 @@ static void check_system(const struct dk_host *h, struct dk_checks *cs)
 		    NULL);
 	else
 		add(cs, "bootloader", G, DK_CHECK_PASS, S("%s (%s)", h->bootloader, h->bootloader_file), NULL, NULL);
+	/* only when something was refused: a FIFO or device where a file belongs,
+	 * or a file too large to be what it claims */
+	if (h->n_refused > 0) {
+		size_t first = strcspn(h->refused, "\n");
+		add(cs, "host.files", G, DK_CHECK_FAIL,
+		    S("%d host file%s refused: %.*s%s", h->n_refused, h->n_refused == 1 ? "" : "s", (int)first, h->refused,
+		      h->n_refused > 1 ? ", ..." : ""),
+		    S("%s\nnot read; the checks treat them as missing", h->refused),
+		    S(h->live ? "these paths should be regular files: check what replaced them"
+			      : "re-create the snapshot on the host: dkvm host report"));
+	}
 }
 
 void dk_host_checks(const struct dk_host *h, struct dk_checks *out)

@@ -43,6 +43,9 @@ struct dk_host_memory {
 	uint64_t total_kib, available_kib;
 	uint64_t hugepages_2m, hugepages_1g;       /* configured pages */
 	uint64_t hugepages_2m_free, hugepages_1g_free;
+	/* added by the host area */
+	char error[256];    /* why MemTotal/MemAvailable are not used, "" when fine */
+	char hp_error[256]; /* why the hugepage counts are not used, "" when fine */
 };
 
 struct dk_host_kvm {
@@ -129,6 +132,9 @@ struct dk_host {
 	char vm_dir[512];       /* where VMs go ($XDG_DATA_HOME/dkvm) */
 	bool vm_dir_checked;
 	bool hypervisor;        /* "hypervisor" cpu flag: dkvm runs nested in a VM */
+	char refused[1024];     /* host files refused ("<file>: a FIFO, not a regular file",
+				   "<file>: larger than N bytes"), one per line, "" if none */
+	int n_refused;
 };
 
 /* The sysroot (--sysroot / DKVM_SYSROOT) must be an existing directory: 0, or

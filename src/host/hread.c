@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +50,106 @@ static void rec(const char *abs, enum hrec_kind k)
 	nrecs++;
 }
 
-char *hread(const char *abs)
+/* Files refused by type or size during the current probe ("<abs>: why"). */
+static char **bad;
+static size_t nbad;
+
+void hbad_reset(void)
+{
+	for (size_t i = 0; i < nbad; i++)
+		free(bad[i]);
+	free(bad);
+	bad = NULL;
+	nbad = 0;
+}
+
+char *const *hbad_list(size_t *n)
+{
+	*n = nbad;
+	return bad;
+}
+
+const char *hbad_find(const char *abs)
+{
+	size_t l = strlen(abs);
+	for (size_t i = 0; i < nbad; i++)
+		if (!strncmp(bad[i], abs, l) && bad[i][l] == ':')
+			return bad[i];
+	return NULL;
+}
+
+static const char *ftype(mode_t m)
+{
+	return S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket" : S_ISCHR(m) ? "a character device"
+	       : S_ISBLK(m) ? "a block device" : S_ISDIR(m) ? "a directory" : "not a regular file";
+}
+
+int dk_host_read_regular(const char *path, const char *name, size_t max, char **data, size_t *len)
+{
+	*data = NULL;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENXIO) /* a socket */
+			return dk_fail("%s: a socket, not a regular file", name), -2;
+		return dk_fail_errno("%s", name);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return dk_fail_errno("%s", name);
+	if (!S_ISREG(st.st_mode))
+		return dk_fail("%s: %s, not a regular file", name, ftype(st.st_mode)), -2;
+	if (st.st_size > 0 && (unsigned long long)st.st_size > max)
+		return dk_fail("%s: larger than %zu bytes", name, max), -2;
+	struct dk_buf b = {0};
+	char chunk[65536];
+	for (;;) {
+		size_t want = max + 1 - b.len < sizeof chunk ? max + 1 - b.len : sizeof chunk;
+		ssize_t n = read(fd, chunk, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			dk_buf_free(&b);
+			return dk_fail_errno("%s", name);
+		}
+		if (n == 0)
+			break;
+		dk_buf_append(&b, chunk, (size_t)n);
+		if (b.len > max) {
+			dk_buf_free(&b);
+			return dk_fail("%s: larger than %zu bytes", name, max), -2;
+		}
+	}
+	dk_buf_append(&b, "", 1);
+	b.len--;
+	*data = b.data;
+	if (len)
+		*len = b.len;
+	return 0;
+}
+
+/* A recorded, bounded read: NULL when absent; refusals (wrong type, too
+ * large) are kept for hbad_list(). */
+static char *hread_bounded(const char *abs, size_t max, size_t *len)
 {
 	rec(abs, HREC_FILE);
-	return dk_read_host_str(abs);
+	_cleanup_free_ char *p = dk_host_path(abs);
+	char *d = NULL;
+	int r = dk_host_read_regular(p, abs, max, &d, len);
+	if (r == 0)
+		return d;
+	if (r == -2 && !hbad_find(abs)) {
+		bad = dk_realloc(bad, (nbad + 1) * sizeof *bad);
+		bad[nbad++] = dk_strdup(dk_errmsg());
+	}
+	dk_errclear();
+	return NULL;
+}
+
+char *hread(const char *abs)
+{
+	char *d = hread_bounded(abs, HREAD_MAX, NULL);
+	return d ? dk_strstrip(d) : NULL;
 }
 
 char *hreadf(const char *fmt, ...)
@@ -64,26 +161,31 @@ char *hreadf(const char *fmt, ...)
 	return hread(p);
 }
 
+static long long parse_ll(const char *s, long long def)
+{
+	if (!s || !*s)
+		return def;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 0);
+	if (errno || end == s || (*end && *end != '\n' && *end != ' '))
+		return def;
+	return v;
+}
+
 long long hread_llf(long long def, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *p = dk_vasprintf(fmt, ap);
 	va_end(ap);
-	rec(p, HREC_FILE);
-	return dk_read_host_ll(p, def);
+	_cleanup_free_ char *s = hread(p);
+	return parse_ll(s, def);
 }
 
 char *hread_raw(const char *abs, size_t *len)
 {
-	rec(abs, HREC_FILE);
-	_cleanup_free_ char *p = dk_host_path(abs);
-	char *d = NULL;
-	if (dk_read_file(p, &d, len, 16 << 20) < 0) {
-		dk_errclear();
-		return NULL;
-	}
-	return d;
+	return hread_bounded(abs, HREAD_RAW_MAX, len);
 }
 
 char *hreadlink_base(const char *abs)

@@ -25,7 +25,21 @@ void hrec_stop(void);
 const struct hrec *hrec_list(size_t *n);
 void hrec_reset(void);
 
-/* Recorded reads under the sysroot. */
+/* Bounds on one host file read (text files; /proc/cpuinfo may be larger). */
+#define HREAD_MAX ((size_t)1 << 20)
+#define HREAD_RAW_MAX ((size_t)16 << 20)
+
+/* Read a host file at `path` (named `name` in messages) without ever blocking:
+ * opened O_NONBLOCK, fstat'ed, refused unless a regular file, read up to max
+ * bytes. 0; -1 + dk_fail for open/read errors (e.g. absent); -2 + dk_fail
+ * "<name>: a FIFO, not a regular file" / "<name>: larger than N bytes". */
+int dk_host_read_regular(const char *path, const char *name, size_t max, char **data, size_t *len);
+/* Files the probes refused (type or size) since the last reset: "<abs>: why". */
+void hbad_reset(void);
+char *const *hbad_list(size_t *n);
+const char *hbad_find(const char *abs);
+
+/* Recorded reads under the sysroot (all through dk_host_read_regular). */
 char *hread(const char *abs);                               /* trimmed text or NULL */
 char *hreadf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long hread_llf(long long def, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

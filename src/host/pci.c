@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 bool dk_pci_class_ignored(uint32_t cc)
@@ -81,17 +82,25 @@ static char *lookup(struct pci_access *pa, int flags, ...)
 	return r ? dk_strdup(r) : NULL;
 }
 
+/* libpci opens the name list itself (blocking): only a readable regular file
+ * of sane size is handed to it, never a FIFO or device. */
+static bool ids_usable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (64 << 20) && access(path, R_OK) == 0;
+}
+
 static void name_devices(struct dk_pci *p)
 {
 	const char *cands[] = {"/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids"};
 	p->ids_file[0] = '\0';
 	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file[0]; i++) {
 		_cleanup_free_ char *sp = dk_host_path(cands[i]);
-		if (access(sp, R_OK) == 0)
+		if (ids_usable(sp))
 			snprintf(p->ids_file, sizeof p->ids_file, "%s", sp);
 	}
 	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file[0]; i++)
-		if (access(cands[i], R_OK) == 0)
+		if (ids_usable(cands[i]))
 			snprintf(p->ids_file, sizeof p->ids_file, "%s", cands[i]);
 	if (!p->ids_file[0])
 		return;

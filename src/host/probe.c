@@ -7,6 +7,7 @@
 #include "util/paths.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <grp.h>
 #include <json-c/json.h>
 #include <pwd.h>
@@ -82,7 +83,8 @@ static void probe_cpuinfo(struct dk_host *h, int *pkg_ci, int *core_ci, int *nci
 	*nci = 0;
 	c->family = c->model = c->stepping = -1;
 	if (!d) {
-		copy(c->error, sizeof c->error, "/proc/cpuinfo: missing or unreadable");
+		const char *why = hbad_find("/proc/cpuinfo");
+		copy(c->error, sizeof c->error, why ? why : "/proc/cpuinfo: missing or unreadable");
 		return;
 	}
 	if (memchr(d, '\0', len)) {
@@ -476,35 +478,139 @@ static void probe_bootloader(struct dk_host *h)
 
 /* ---- memory ---- */
 
-static uint64_t meminfo_kib(const char *d, const char *key)
+/* Linux maps at most 4 PiB of physical memory (52-bit addresses, 5-level
+ * paging): anything above is not a real machine. */
+#define MEM_MAX_KIB (1ULL << 42)
+
+/* A "Key: <number> kB" line of /proc/meminfo: 1 found (value in *out, its
+ * text in raw), 0 absent, -1 the number is malformed or overflows. */
+static int meminfo_field(const char *d, const char *key, uint64_t *out, char *raw, size_t rawn)
 {
-	const char *p = strstr(d, key);
-	while (p && p != d && p[-1] != '\n')
-		p = strstr(p + 1, key);
-	if (!p)
+	size_t kl = strlen(key);
+	*out = 0;
+	snprintf(raw, rawn, "?");
+	for (const char *p = d; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, kl) || p[kl] != ':')
+			continue;
+		const char *v = p + kl + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t l = strcspn(v, " \t\n");
+		snprintf(raw, rawn, "%.*s", (int)(l > 40 ? 40 : l), v);
+		if (!l || l > 20 || strspn(v, "0123456789") != l)
+			return -1;
+		errno = 0;
+		unsigned long long x = strtoull(v, NULL, 10);
+		if (errno)
+			return -1;
+		*out = x;
+		return 1;
+	}
+	return 0;
+}
+
+/* A sysfs hugepage count: 0 absent (count 0), 1 fine, -1 malformed. */
+static int hp_count(const char *abs, uint64_t *out, char *raw, size_t rawn)
+{
+	*out = 0;
+	_cleanup_free_ char *s = hread(abs);
+	if (!s)
 		return 0;
-	p += strlen(key);
-	if (*p != ':')
-		return 0;
-	return strtoull(p + 1, NULL, 10);
+	snprintf(raw, rawn, "%.40s", s);
+	size_t l = strlen(s);
+	if (!l || l > 20 || strspn(s, "0123456789") != l)
+		return -1;
+	errno = 0;
+	unsigned long long x = strtoull(s, NULL, 10);
+	if (errno)
+		return -1;
+	*out = x;
+	return 1;
+}
+
+static void probe_hugepages(struct dk_host *h, const char *meminfo)
+{
+	struct dk_host_memory *m = &h->mem;
+	static const struct {
+		const char *dir;
+		uint64_t kib;
+	} sz[] = {{"hugepages-2048kB", 2048}, {"hugepages-1048576kB", 1048576}};
+	uint64_t limit = m->total_kib ? m->total_kib : MEM_MAX_KIB;
+	char lim[32];
+	dk_format_size(limit * 1024, lim, sizeof lim);
+	bool from_sysfs = false;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(sz); i++) {
+		uint64_t *nr = i ? &m->hugepages_1g : &m->hugepages_2m, *fr = i ? &m->hugepages_1g_free : &m->hugepages_2m_free;
+		const char *names[2] = {"nr_hugepages", "free_hugepages"};
+		uint64_t *vals[2] = {nr, fr};
+		for (int k = 0; k < 2; k++) {
+			char abs[128], raw[48];
+			snprintf(abs, sizeof abs, "/sys/kernel/mm/hugepages/%s/%s", sz[i].dir, names[k]);
+			int r = hp_count(abs, vals[k], raw, sizeof raw);
+			from_sysfs |= r != 0;
+			if (r < 0 && !m->hp_error[0])
+				snprintf(m->hp_error, sizeof m->hp_error, "%s: '%s' is not a page count", abs, raw);
+			else if (r > 0 && *vals[k] > limit / sz[i].kib && !m->hp_error[0])
+				snprintf(m->hp_error, sizeof m->hp_error, "%s: %llu pages is not plausible (more than the %s of %s)",
+					 abs, (unsigned long long)*vals[k], lim, m->total_kib ? "RAM" : "memory Linux can address");
+		}
+		if (*fr > *nr && !m->hp_error[0])
+			snprintf(m->hp_error, sizeof m->hp_error, "/sys/kernel/mm/hugepages/%s: %llu free pages of %llu is not plausible",
+				 sz[i].dir, (unsigned long long)*fr, (unsigned long long)*nr);
+	}
+	if (!from_sysfs && meminfo) {
+		/* no sysfs: the default hugepage size's pool from /proc/meminfo */
+		uint64_t tot, fr, psz;
+		char rt[48], rf[48], rs[48];
+		int a = meminfo_field(meminfo, "HugePages_Total", &tot, rt, sizeof rt);
+		int b = meminfo_field(meminfo, "HugePages_Free", &fr, rf, sizeof rf);
+		int c = meminfo_field(meminfo, "Hugepagesize", &psz, rs, sizeof rs);
+		if (a < 0 || b < 0 || c < 0)
+			snprintf(m->hp_error, sizeof m->hp_error, "meminfo: %s '%s' is not a number",
+				 a < 0 ? "HugePages_Total" : b < 0 ? "HugePages_Free" : "Hugepagesize",
+				 a < 0 ? rt : b < 0 ? rf : rs);
+		else if (a > 0 && tot && (c <= 0 || (psz != 2048 && psz != 1048576)))
+			snprintf(m->hp_error, sizeof m->hp_error, "meminfo: Hugepagesize %s kB is not 2048 or 1048576", c > 0 ? rs : "(missing)");
+		else if (a > 0 && tot > limit / psz)
+			snprintf(m->hp_error, sizeof m->hp_error,
+				 "meminfo: HugePages_Total %llu is not plausible (more than the %s of %s)",
+				 (unsigned long long)tot, lim, m->total_kib ? "RAM" : "memory Linux can address");
+		else if (a > 0 && b > 0 && fr > tot)
+			snprintf(m->hp_error, sizeof m->hp_error, "meminfo: HugePages_Free %llu is more than HugePages_Total %llu",
+				 (unsigned long long)fr, (unsigned long long)tot);
+		else if (a > 0 && tot) {
+			*(psz == 2048 ? &m->hugepages_2m : &m->hugepages_1g) = tot;
+			*(psz == 2048 ? &m->hugepages_2m_free : &m->hugepages_1g_free) = b > 0 ? fr : 0;
+		}
+	}
+	if (m->hp_error[0])
+		m->hugepages_2m = m->hugepages_2m_free = m->hugepages_1g = m->hugepages_1g_free = 0;
 }
 
 static void probe_memory(struct dk_host *h)
 {
+	struct dk_host_memory *m = &h->mem;
 	_cleanup_free_ char *d = hread("/proc/meminfo");
 	if (d) {
-		h->mem.total_kib = meminfo_kib(d, "MemTotal");
-		h->mem.available_kib = meminfo_kib(d, "MemAvailable");
+		char rt[48], ra[48];
+		int t = meminfo_field(d, "MemTotal", &m->total_kib, rt, sizeof rt);
+		int a = meminfo_field(d, "MemAvailable", &m->available_kib, ra, sizeof ra);
+		if (t < 0)
+			snprintf(m->error, sizeof m->error, "meminfo: MemTotal '%s' is not a number of kB", rt);
+		else if (t > 0 && (m->total_kib == 0 || m->total_kib > MEM_MAX_KIB))
+			snprintf(m->error, sizeof m->error, "meminfo: MemTotal %llu kB is not plausible",
+				 (unsigned long long)m->total_kib);
+		else if (a < 0)
+			snprintf(m->error, sizeof m->error, "meminfo: MemAvailable '%s' is not a number of kB", ra);
+		else if (a > 0 && t > 0 && m->available_kib > m->total_kib)
+			snprintf(m->error, sizeof m->error, "meminfo: MemAvailable %llu kB is more than MemTotal %llu kB",
+				 (unsigned long long)m->available_kib, (unsigned long long)m->total_kib);
+		if (m->error[0])
+			m->total_kib = m->available_kib = 0;
+	} else if (hbad_find("/proc/meminfo")) {
+		snprintf(m->error, sizeof m->error, "%s", hbad_find("/proc/meminfo"));
 	}
-	long long v;
-	v = hread_llf(0, "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
-	h->mem.hugepages_2m = v > 0 ? (uint64_t)v : 0;
-	v = hread_llf(0, "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
-	h->mem.hugepages_2m_free = v > 0 ? (uint64_t)v : 0;
-	v = hread_llf(0, "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages");
-	h->mem.hugepages_1g = v > 0 ? (uint64_t)v : 0;
-	v = hread_llf(0, "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages");
-	h->mem.hugepages_1g_free = v > 0 ? (uint64_t)v : 0;
+	probe_hugepages(h, d);
 }
 
 /* ---- KVM ---- */
@@ -829,6 +935,7 @@ static void probe_libvirt_files(struct dk_host *h)
 int dk_host_probe(struct dk_host *h)
 {
 	memset(h, 0, sizeof *h);
+	hbad_reset();
 	h->live = dk_sysroot_is_live();
 	static int pkg_ci[DK_MAX_CPUS], core_ci[DK_MAX_CPUS];
 	int nci = 0;
@@ -847,6 +954,14 @@ int dk_host_probe(struct dk_host *h)
 	dk_host_probe_qemu_user(h);
 	if (h->live)
 		dk_host_probe_live(h);
+	size_t nb;
+	char *const *bad = hbad_list(&nb);
+	struct dk_buf b = {0};
+	for (size_t i = 0; i < nb; i++)
+		dk_buf_printf(&b, "%s%s", i ? "\n" : "", bad[i]);
+	copy(h->refused, sizeof h->refused, b.data);
+	dk_buf_free(&b);
+	h->n_refused = (int)nb;
 	if (h->cpu.error[0])
 		return dk_fail("%s", h->cpu.error);
 	return 0;

@@ -38,7 +38,8 @@ static bool is_hex_run(const char *p, int n)
 	return true;
 }
 
-/* Replace UUIDs and MAC addresses in place. */
+/* Zero UUIDs, MAC addresses (':' or '-' separated) and IPv4 addresses in
+ * place (same length). */
 static void redact(char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -55,18 +56,207 @@ static void redact(char *s, size_t len)
 			i += 35;
 			continue;
 		}
-		if (left >= 17) {
+		if (left >= 17 && (p[2] == ':' || p[2] == '-')) {
+			char sep = p[2];
 			bool mac = true;
 			for (int k = 0; k < 6 && mac; k++)
-				mac = is_hex_run(p + 3 * k, 2) && (k == 5 || p[3 * k + 2] == ':');
+				mac = is_hex_run(p + 3 * k, 2) && (k == 5 || p[3 * k + 2] == sep);
 			if (mac && (left == 17 || !isxdigit((unsigned char)p[17]))) {
 				for (int k = 0; k < 17; k++)
-					if (p[k] != ':')
+					if (p[k] != sep)
 						p[k] = '0';
 				i += 16;
+				continue;
 			}
 		}
+		/* a.b.c.d, each 0-255, not part of a longer dotted number */
+		if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.'))
+			continue;
+		size_t k = 0;
+		int parts = 0;
+		bool ip = true;
+		while (ip && parts < 4) {
+			size_t d = 0;
+			unsigned v = 0;
+			while (k + d < left && d < 4 && isdigit((unsigned char)p[k + d]))
+				v = v * 10 + (unsigned)(p[k + d++] - '0');
+			ip = d >= 1 && d <= 3 && v <= 255;
+			k += d;
+			parts++;
+			if (ip && parts < 4) {
+				ip = k < left && p[k] == '.';
+				k++;
+			}
+		}
+		if (ip && !(k < left && (isalnum((unsigned char)p[k]) || (p[k] == '.' && k + 1 < left &&
+										 isdigit((unsigned char)p[k + 1]))))) {
+			for (size_t m = 0; m < k; m++)
+				if (p[m] != '.')
+					p[m] = '0';
+			i += k - 1;
+		}
 	}
+}
+
+/* Kernel parameters (and fstab-style tags) whose values identify the machine,
+ * its disks or its network. */
+static const char *const secret_keys[] = {
+	"root", "resume", "ip", "hostname", "systemd.hostname", "nfsroot", "netroot", "cryptdevice", "cryptkey",
+	"rd.luks.uuid", "rd.luks.name", "rd.luks.key", "luks.uuid", "luks.name", "luks.key", "rd.lvm.lv",
+	"rd.lvm.vg", "rd.md.uuid", "rd.dm.uuid", "BOOTIF", "ifname", "rd.route", "nameserver", "bond", "vlan",
+	"bridge", "UUID", "PARTUUID", "LABEL", "PARTLABEL", "resume_offset", "rd.iscsi.initiator",
+	"iscsi_initiator", "zfs", "rootflags", "systemd.machine_id", "rd.znet", "rd.zfcp", "rd.dasd",
+};
+
+static bool tok_end(char c)
+{
+	return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '\\';
+}
+
+static bool word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
+
+char *dk_report_scrub(const struct dk_scrub *sc, const char *text, size_t len, size_t *out_len)
+{
+	struct dk_buf b = {0};
+	size_t i = 0;
+	while (i < len) {
+		char prev = i ? text[i - 1] : ' ';
+		bool boundary = prev == ' ' || prev == '\t' || prev == '\n' || prev == '"' || prev == '\'' || prev == '=';
+		size_t hit = 0;
+		for (size_t k = 0; boundary && !hit && k < DK_ARRAY_SIZE(secret_keys); k++) {
+			size_t kl = strlen(secret_keys[k]);
+			if (kl < len - i && !memcmp(text + i, secret_keys[k], kl) && text[i + kl] == '=')
+				hit = kl + 1;
+		}
+		if (hit) {
+			dk_buf_append(&b, text + i, hit);
+			i += hit;
+			size_t v = i;
+			while (v < len && !tok_end(text[v]))
+				v++;
+			if (v > i)
+				dk_buf_puts(&b, "REDACTED");
+			i = v;
+			continue;
+		}
+		size_t wl = 0;
+		for (int w = 0; sc && !wl && w < sc->n; w++) {
+			size_t l = strlen(sc->words[w]);
+			if (l && l <= len - i && !memcmp(text + i, sc->words[w], l) && !(i && word_char(text[i - 1])) &&
+			    !(i + l < len && word_char(text[i + l])))
+				wl = l;
+		}
+		if (wl) {
+			dk_buf_puts(&b, "HOSTNAME");
+			i += wl;
+			continue;
+		}
+		dk_buf_append(&b, text + i, 1);
+		i++;
+	}
+	dk_buf_append(&b, "", 1);
+	b.len--;
+	redact(b.data, b.len);
+	if (out_len)
+		*out_len = b.len;
+	return b.data;
+}
+
+static void add_word(struct dk_scrub *sc, const struct dk_host *h, const char *w, size_t l)
+{
+	while (l && isspace((unsigned char)w[l - 1]))
+		l--;
+	while (l && isspace((unsigned char)*w))
+		w++, l--;
+	if (l < 3 || sc->n >= (int)DK_ARRAY_SIZE(sc->words) || memchr(w, '\n', l))
+		return;
+	char *x = dk_strndup(w, l);
+	static const char *const benign[] = {"localhost", "localhost.localdomain", "(none)", "REDACTED", "HOSTNAME"};
+	bool skip = false;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(benign); i++)
+		skip |= !strcmp(x, benign[i]);
+	/* a host named like its distro keeps os-release readable */
+	skip |= h && (!strcmp(x, h->distro_id) || !strcmp(x, h->distro_family));
+	for (int i = 0; i < sc->n; i++)
+		skip |= !strcmp(x, sc->words[i]);
+	if (skip) {
+		free(x);
+		return;
+	}
+	sc->words[sc->n++] = x;
+	/* the short name of an FQDN too */
+	const char *dot = strchr(x, '.');
+	if (dot)
+		add_word(sc, h, x, (size_t)(dot - x));
+}
+
+static void add_cmdline_names(struct dk_scrub *sc, const struct dk_host *h, const char *cmd)
+{
+	for (const char *p = cmd; p && *p;) {
+		p += strspn(p, " \t\"'");
+		size_t l = strcspn(p, " \t\"'");
+		if (!strncmp(p, "hostname=", 9) && l > 9)
+			add_word(sc, h, p + 9, l - 9);
+		else if (!strncmp(p, "systemd.hostname=", 17) && l > 17)
+			add_word(sc, h, p + 17, l - 17);
+		else if (!strncmp(p, "ip=", 3)) {
+			/* ip=<client>:<server>:<gw>:<netmask>:<hostname>:<device>:... */
+			const char *f = p + 3, *e = p + l;
+			for (int k = 0; k < 4 && f && f < e; k++) {
+				f = memchr(f, ':', (size_t)(e - f));
+				f = f ? f + 1 : NULL;
+			}
+			if (f && f < e) {
+				const char *c = memchr(f, ':', (size_t)(e - f));
+				add_word(sc, h, f, (size_t)((c ? c : e) - f));
+			}
+		}
+		p += l;
+	}
+}
+
+void dk_report_scrub_init(struct dk_scrub *sc, const struct dk_host *h)
+{
+	memset(sc, 0, sizeof *sc);
+	static const char *const files[] = {"/etc/hostname", "/proc/sys/kernel/hostname"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(files); i++) {
+		_cleanup_free_ char *p = dk_host_path(files[i]);
+		char *d = NULL;
+		size_t l;
+		if (dk_host_read_regular(p, files[i], 4096, &d, &l) < 0) {
+			dk_errclear();
+			continue;
+		}
+		/* first non-comment line */
+		for (char *q = d; q && *q; q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL)
+			if (*q != '#' && *q != '\n') {
+				add_word(sc, h, q, strcspn(q, "\n"));
+				break;
+			}
+		free(d);
+	}
+	if (h && h->live) {
+		char name[256];
+		if (gethostname(name, sizeof name) == 0) {
+			name[sizeof name - 1] = '\0';
+			add_word(sc, h, name, strlen(name));
+		}
+	}
+	if (h) {
+		add_cmdline_names(sc, h, h->cmdline);
+		add_cmdline_names(sc, h, h->grub_cmdline);
+		add_cmdline_names(sc, h, h->grub_cmdline_default);
+	}
+}
+
+void dk_report_scrub_free(struct dk_scrub *sc)
+{
+	for (int i = 0; i < sc->n; i++)
+		free(sc->words[i]);
+	sc->n = 0;
 }
 
 static bool keep_line(const char *abs, const char *line, size_t l)
@@ -93,7 +283,7 @@ static bool keep_line(const char *abs, const char *line, size_t l)
 	return true;
 }
 
-char *dk_report_sanitize(const char *abs, const char *data, size_t len, size_t *out_len)
+char *dk_report_sanitize(const struct dk_scrub *sc, const char *abs, const char *data, size_t len, size_t *out_len)
 {
 	struct dk_buf b = {0};
 	const char *p = data, *end = data + len;
@@ -104,11 +294,9 @@ char *dk_report_sanitize(const char *abs, const char *data, size_t len, size_t *
 			dk_buf_append(&b, p, l);
 		p += l;
 	}
-	dk_buf_append(&b, "", 1);
-	b.len--;
-	redact(b.data, b.len);
-	*out_len = b.len;
-	return b.data;
+	char *r = dk_report_scrub(sc, b.data ? b.data : "", b.len, out_len);
+	dk_buf_free(&b);
+	return r;
 }
 
 /* ---- entries ---- */
@@ -126,6 +314,7 @@ struct entries {
 	struct entry *v;
 	size_t n;
 	struct dk_report_stats *st;
+	const struct dk_scrub *sc;
 };
 
 static struct entry *find(struct entries *e, const char *path)
@@ -291,12 +480,12 @@ static void add_file(struct entries *e, const char *abs)
 		return;
 	char *d = NULL;
 	size_t len = 0;
-	if (dk_read_file(hp, &d, &len, 16 << 20) < 0) {
+	if (dk_host_read_regular(hp, real, HREAD_RAW_MAX, &d, &len) < 0) {
 		dk_errclear();
 		return;
 	}
 	size_t olen;
-	char *s = dk_report_sanitize(real, d, len, &olen);
+	char *s = dk_report_sanitize(e->sc, real, d, len, &olen);
 	free(d);
 	struct entry *x = add(e, real, '0', st.st_mode & 0777);
 	if (!x) {
@@ -556,7 +745,9 @@ int dk_host_report_write(const char *out_path, bool force, struct dk_report_stat
 	_cleanup_free_ char *kp = dk_host_path("/dev/kvm");
 	keep_gid = stat(kp, &kst) == 0 ? (long)kst.st_gid : -1;
 
-	struct entries e = {.st = stats};
+	struct dk_scrub sc;
+	dk_report_scrub_init(&sc, h);
+	struct entries e = {.st = stats, .sc = &sc};
 	size_t n;
 	const struct hrec *r = hrec_list(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -581,9 +772,11 @@ int dk_host_report_write(const char *out_path, bool force, struct dk_report_stat
 	}
 	struct entry *x = add(&e, "/dkvm-host-check.json", '0', 0644);
 	if (x) {
-		x->data = dk_strjoin(js, "\n");
-		x->len = strlen(x->data);
+		/* the check result quotes the command line and files: scrubbed alike */
+		_cleanup_free_ char *j = dk_strjoin(js, "\n");
+		x->data = dk_report_scrub(&sc, j, strlen(j), &x->len);
 	}
+	dk_report_scrub_free(&sc);
 	json_object_put(doc);
 	dk_checks_free(&cs);
 	dk_pci_free(&pci);

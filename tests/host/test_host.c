@@ -683,22 +683,38 @@ TEST(sanitize)
 {
 	static const char cmd[] = "root=UUID=3f2a9c1e-5b7d-4e21-9a0c-7d1e2f3a4b5c ro mac=00:1A:2b:3c:4D:5e intel_iommu=on\n";
 	size_t n;
-	char *s = dk_report_sanitize("/proc/cmdline", cmd, sizeof cmd - 1, &n);
-	CHECK_STR(s, "root=UUID=00000000-0000-0000-0000-000000000000 ro mac=00:00:00:00:00:00 intel_iommu=on\n");
+	char *s = dk_report_sanitize(NULL, "/proc/cmdline", cmd, sizeof cmd - 1, &n);
+	CHECK_STR(s, "root=REDACTED ro mac=00:00:00:00:00:00 intel_iommu=on\n");
 	CHECK_INT(n, strlen(s));
 	free(s);
-	static const char grub[] = "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"iommu=pt\"\nGRUB_PASSWORD=secret\n";
-	s = dk_report_sanitize("/etc/default/grub", grub, sizeof grub - 1, &n);
-	CHECK_STR(s, "GRUB_CMDLINE_LINUX=\"iommu=pt\"\n");
+	static const char grub[] = "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"iommu=pt resume=UUID=ABCD-1234\"\nGRUB_PASSWORD=secret\n";
+	s = dk_report_sanitize(NULL, "/etc/default/grub", grub, sizeof grub - 1, &n);
+	CHECK_STR(s, "GRUB_CMDLINE_LINUX=\"iommu=pt resume=REDACTED\"\n");
 	free(s);
 	static const char grp[] = "root:x:0:\nkvm:x:992:alice\nwheel:x:998:alice\nlibvirt:x:961:alice";
-	s = dk_report_sanitize("/etc/group", grp, sizeof grp - 1, &n);
+	s = dk_report_sanitize(NULL, "/etc/group", grp, sizeof grp - 1, &n);
 	CHECK_STR(s, "kvm:x:992:alice\nlibvirt:x:961:alice");
 	free(s);
-	/* a BDF is not a MAC */
-	static const char bdf[] = "0000:01:00.0";
-	s = dk_report_sanitize("/x", bdf, sizeof bdf - 1, &n);
+	/* a BDF is not a MAC, a version is not an address */
+	static const char bdf[] = "0000:01:00.0 qemu 8.2.2 ubuntu 22.04.3 bogomips 7200.00";
+	s = dk_report_sanitize(NULL, "/x", bdf, sizeof bdf - 1, &n);
 	CHECK_STR(s, bdf);
+	free(s);
+	/* the scrubber: every kind of secret, in a JSON string too */
+	struct dk_scrub sc = {.words = {"frodo-box"}, .n = 1};
+	static const char js[] = "{\"cmdline\": \"BOOT_IMAGE=/vmlinuz ip=192.168.7.42::192.168.7.1:255.255.255.0:frodo-box:eth0:none "
+				 "hostname=frodo-box BOOTIF=01-52-54-00-ab-cd-ef rd.luks.uuid=luks-3f2a9c1e iommu=pt\",\n"
+				 " \"fix\": \"edit: GRUB_CMDLINE_LINUX=\\\"cryptdevice=PARTUUID=0a1b2c3d-02:root\\\"\\nthen 10.1.2.3 on frodo-box.lan "
+				 "aa-bb-cc-dd-ee-ff\"}";
+	s = dk_report_scrub(&sc, js, sizeof js - 1, &n);
+	CHECK_STR(s, "{\"cmdline\": \"BOOT_IMAGE=/vmlinuz ip=REDACTED hostname=REDACTED BOOTIF=REDACTED rd.luks.uuid=REDACTED iommu=pt\",\n"
+		     " \"fix\": \"edit: GRUB_CMDLINE_LINUX=\\\"cryptdevice=REDACTED\\\"\\nthen 00.0.0.0 on HOSTNAME.lan "
+		     "00-00-00-00-00-00\"}");
+	CHECK_INT(n, strlen(s));
+	free(s);
+	/* whole words only */
+	s = dk_report_scrub(&sc, "frodo-boxes xfrodo-box frodo-box", 32, &n);
+	CHECK_STR(s, "frodo-boxes xfrodo-box HOSTNAME");
 	free(s);
 	CHECK(dk_report_path_denied("/sys/class/dmi/id/product_serial"));
 	CHECK(dk_report_path_denied("/etc/machine-id"));

@@ -129,6 +129,27 @@ test_broken_input() {
   t_contains "$ERR" "/proc/cpuinfo: missing or unreadable"
 }
 
+# Every fixture sysroot: its exit status and how many checks pass, warn,
+# fail and skip (a fixture added without a row here fails the test).
+test_fixture_sysroots() {
+  local rows='amd-ryzen bob 0 15 6 0 8
+broken root 1 3 6 7 13
+intel-desktop alice 0 22 0 0 7
+intel-hybrid erin 0 19 3 0 7
+iommu-off carol 1 17 1 3 8
+no-kvm dave 1 11 3 5 10
+secrets alice 0 22 0 0 7'
+  local name user rc p w f s n=0
+  while read -r name user rc p w f s; do
+    r=$(fx "$name")
+    DKVM_USER=$user t_exit "$rc" "$DKVM" host check --json --sysroot "$r"
+    t_eq "$(t_jget "$OUT" "(d['summary']['pass'], d['summary']['warn'], d['summary']['fail'], d['summary']['skip'])")" "($p, $w, $f, $s)" "$name pass/warn/fail/skip"
+    t_eq "$(t_jget "$OUT" "[k['status'] for k in d['checks']].count('fail')")" "$f" "$name fail verdicts"
+    n=$((n + 1))
+  done <<<"$rows"
+  t_eq "$n" "$(ls -d "$FIX"/host/*/ | wc -l)" "fixtures with a row"
+}
+
 test_unreadable_dev_kvm() {
   r=$(fx intel-desktop)
   chmod 000 "$r/dev/kvm"
@@ -234,6 +255,42 @@ test_report_roundtrip_hybrid() { roundtrip intel-hybrid erin; }
 test_report_roundtrip_nokvm() { roundtrip no-kvm dave; }
 test_report_roundtrip_iommu_off() { roundtrip iommu-off carol; }
 test_report_roundtrip_broken() { roundtrip broken root; }
+
+# A sysroot full of identifying data: none of it may reach the report tar (any
+# file, the check JSON included), and the verdicts still round-trip.
+SECRETS='7c9e6679-7425-40de-944b-e07fc1f90ae7 9b2d4f6a-1c3e-4a5b-8d7f-0e1a2b3c4d5e
+0d6f1a2b-3c4d-4e5f-a6b7-c8d9e0f1a2b3 5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0 4c4c4544-0042-3510-8052-b4c04f4e3132
+192.168.77.23 192.168.77.1 52:54:00:12:34:56 frodo-secret-box SERIAL-XYZ-98765 BOARD-SN-424242
+0123456789abcdef0123456789abcdef DEADBEEFSECRETHASH'
+test_report_scrubs_secrets() {
+  r=$(fx secrets)
+  # the fixture really holds every secret (else this test proves nothing)
+  for s in $SECRETS; do grep -rqF -- "$s" "$r" || t_fail "fixture lacks $s"; done
+  DKVM_USER=alice t_ok "$DKVM" host check --json --sysroot "$r"
+  echo "$OUT" >a.json
+  grep -qF 192.168.77.23 a.json || t_fail "check JSON should quote the cmdline (else the scrub test is empty)"
+  DKVM_SYSROOT="$r" t_ok "$DKVM" host report -o rep.tar
+  mkdir un && tar -xf rep.tar -C un
+  for s in $SECRETS; do
+    ! grep -rqiF -- "$s" un || t_fail "$s leaked into $(grep -rliF -- "$s" un | tr '\n' ' ')"
+    ! grep -qaiF -- "$s" rep.tar || t_fail "$s leaked into the tar"
+  done
+  t_contains "$(cat un/proc/cmdline)" "root=REDACTED resume=REDACTED rw ip=REDACTED"
+  t_contains "$(cat un/proc/cmdline)" "intel_iommu=on iommu=pt"
+  t_contains "$(cat un/etc/default/grub)" 'GRUB_CMDLINE_LINUX="cryptdevice=REDACTED ip=REDACTED intel_iommu=on iommu=pt"'
+  t_contains "$(cat un/dkvm-host-check.json)" '"cmdline":"BOOT_IMAGE=/boot/vmlinuz-linux root=REDACTED'
+  DKVM_USER=alice t_ok "$DKVM" host check --json --sysroot "$T/un"
+  echo "$OUT" >b.json
+  python3 - <<'EOF2' || t_fail "verdicts do not round-trip"
+import json
+a, b, c = (json.load(open(f)) for f in ("a.json", "b.json", "un/dkvm-host-check.json"))
+va = [(k["id"], k["status"]) for k in a["checks"] if not k["live"]]
+for other in (b, c):
+    assert va == [(k["id"], k["status"]) for k in other["checks"] if not k["live"]], other["checks"]
+assert a["summary"] == b["summary"] == c["summary"] and a["summary"]["fail"] == 0
+assert a["recommended"] == b["recommended"] and a["iommu"] == b["iommu"]
+EOF2
+}
 
 test_report_refuses_existing() {
   r=$(fx iommu-off)
