@@ -20,7 +20,11 @@
       --corrupt-always), --fail-first N (answer 503 to the first N image
       requests), --wrong-token (answer
       an AssetToken the server then rejects), --short N (image N bytes short),
-      --bad-sig (flip a byte of the chunklist signature).
+      --bad-sig (flip a byte of the chunklist signature),
+      --hostile-names same|dotdot|slash|encoded|recovery (the answer's AU/CU
+      URLs end in server-chosen names: the same name for both, "../x", "a/b",
+      "..%2Fx"; "recovery": RecoveryImage.dmg/.chunklist; each is served
+      by its "?img"/"?cl" query, whatever the path).
       The server exits by itself after --timeout seconds (default 120).
 """
 import argparse, gzip, hashlib, http.server, json, os, random, secrets, socket, struct
@@ -112,6 +116,16 @@ def cmd_mkcatalog(a):
     open(os.path.join(files, "catalog.sucatalog"), "w").write(cat)
 
 
+# --hostile-names: the (image, chunklist) names at the end of AU / CU
+HOSTILE_NAMES = {
+    "same": ("BaseSystem.dmg", "BaseSystem.dmg"),
+    "dotdot": ("../x", "../x"),
+    "slash": ("a/b", "a/b"),
+    "encoded": ("..%2F..%2Fescape.dmg", "..%2F..%2Fescape.dmg"),
+    "recovery": ("RecoveryImage.dmg", "RecoveryImage.chunklist"),
+}
+
+
 class State:
     lock = threading.Lock()
     sessions = set()
@@ -182,6 +196,14 @@ def make_handler(a, state, logf):
                 with state.lock:
                     state.sessions.add(sid)
                 return self.simple(200, b"", [("Set-Cookie", "session=%s; Path=/; HttpOnly" % sid)])
+            if a.hostile_names and self.path.endswith(("?img", "?cl")):
+                name = a.name + (".dmg" if self.path.endswith("?img") else ".chunklist")
+                tok = self.cookies().get("AssetToken")
+                with state.lock:
+                    ok = state.tokens.get(tok) == name
+                if not ok:
+                    return self.simple(403, b"bad token\n")
+                return self.serve_file(os.path.join(a.dir, "assets", name), image=name.endswith(".dmg"))
             if self.path.startswith("/assets/"):
                 name = self.path[len("/assets/"):]
                 tok = self.cookies().get("AssetToken")
@@ -227,8 +249,11 @@ def make_handler(a, state, logf):
             if a.wrong_token:
                 at = "0" * 48
             b = self.base()
-            ans = ("AP: 041-00000\nAU: %s/assets/%s.dmg\nAH: 00\nAT: %s\nCU: %s/assets/%s.chunklist\nCH: 00\nCT: %s\n"
-                   % (b, name, at, b, name, ct))
+            au, cu = "%s/assets/%s.dmg" % (b, name), "%s/assets/%s.chunklist" % (b, name)
+            if a.hostile_names:
+                img, cl = HOSTILE_NAMES[a.hostile_names]
+                au, cu = "%s/h/%s?img" % (b, img), "%s/h/%s?cl" % (b, cl)
+            ans = "AP: 041-00000\nAU: %s\nAH: 00\nAT: %s\nCU: %s\nCH: 00\nCT: %s\n" % (au, at, cu, ct)
             self.simple(200, ans.encode(), [("Content-Type", "text/plain")],
                         extra={"bid": kv["bid"], "sn": kv["sn"], "os": kv.get("os")})
 
@@ -387,6 +412,7 @@ def main():
     s.add_argument("--short", type=int, default=0)
     s.add_argument("--bad-sig", action="store_true")
     s.add_argument("--no-range", action="store_true")
+    s.add_argument("--hostile-names", choices=sorted(HOSTILE_NAMES))
     k = sub.add_parser("checklog")
     k.add_argument("--log", required=True)
     k.add_argument("--size", type=int, required=True)

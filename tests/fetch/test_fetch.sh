@@ -114,6 +114,30 @@ PY
   t_eq "$(grep -c 'BaseSystem.dmg' log)" 0
 }
 
+# The server picks the file names at the end of AU/CU; they must not decide
+# where anything is written (the same name for both used to let the chunklist
+# overwrite the verified image, and the run still said "every chunk verified").
+test_recovery_hostile_asset_names() {
+  local m base files
+  for m in same dotdot slash encoded recovery; do
+    rm -rf w log; mkdir -p w/sub
+    start_server --hostile-names $m
+    t_ok "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o w/sub/out
+    base=BaseSystem; [ $m = recovery ] && base=RecoveryImage
+    local d=w/sub/out/com.apple.recovery.boot
+    t_contains "$OUT" "$d/$base.dmg: downloaded, every chunk verified"
+    cmp $d/$base.dmg "$IMG" || t_fail "$m: image differs"
+    cmp $d/$base.chunklist "$FT/srv/assets/BaseSystem.chunklist" || t_fail "$m: chunklist differs"
+    t_ok "$DKVM" chunklist verify $d/$base.chunklist --trust-key "$FT/pub.pem" --image $d/$base.dmg
+    # exactly the two files, nothing beside or above them
+    files=$(cd w && find . -mindepth 1 | sort | tr '\n' ' ')
+    t_eq "$files" "./sub ./sub/out ./sub/out/com.apple.recovery.boot ./sub/out/com.apple.recovery.boot/$base.chunklist ./sub/out/com.apple.recovery.boot/$base.dmg " "$m: files"
+    t_eq "$(ls -A | sort | tr '\n' ' ')" ".err .out log port w " "$m: scratch dir"
+    grep -q '"status": 206' log || t_fail "$m: the hostile URLs were not used"
+    stop_server
+  done
+}
+
 test_recovery_request_fields() {
   start_server
   t_ok "$DKVM" fetch recovery --macos tahoe --server "$URL" --trust-key "$FT/pub.pem" -o out
