@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct job {
 	pthread_cond_t cond;
 	bool abort;
 	bool no_ranges; /* the server answered 200 to a ranged GET: one full stream instead */
+	bool nospace;   /* a write failed for lack of space (ENOSPC, EDQUOT, EFBIG) */
 	char err[DK_ERRMSG_MAX];
 	struct dk_progress prog;
 	uint64_t bytes, refetched;
@@ -291,7 +293,10 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 		}
 		if (dk_pwrite_all(j->fd, data + used, take, (off_t)(p->off + r->cur_got)) < 0) {
 			char msg[DK_ERRMSG_MAX];
-			snprintf(msg, sizeof msg, "%s: write: %s", j->part, dk_errmsg());
+			int e = errno;
+			if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+				__atomic_store_n(&j->nospace, true, __ATOMIC_RELAXED);
+			snprintf(msg, sizeof msg, "%s: %s", j->part, dk_errmsg());
 			set_fatal(j, msg);
 			r->fatal = true;
 			return 0;
@@ -524,6 +529,25 @@ static char *beside(const char *path, const char *suffix)
 	return dk_asprintf("%s/.%s.%s", dirname(a), basename(b), suffix);
 }
 
+/* Free bytes for an unprivileged writer in the directory of path; -1 unknown. */
+static int64_t free_space(const char *path)
+{
+	_cleanup_free_ char *dd = dk_strdup(path);
+	struct statvfs sv;
+	if (statvfs(dirname(dd), &sv) < 0)
+		return -1;
+	return (int64_t)((uint64_t)sv.f_bavail * sv.f_frsize);
+}
+
+static void fail_nospace(const struct dk_download *d, uint64_t need, int64_t avail)
+{
+	char n[32], f[32] = "?";
+	dk_format_size(need, n, sizeof n);
+	if (avail >= 0)
+		dk_format_size((uint64_t)avail, f, sizeof f);
+	dk_fail("%s: no space left on device (need %s, %s free)", d->path, n, f);
+}
+
 int dk_download_run(struct dk_download *d)
 {
 	if (!d->connections)
@@ -601,6 +625,26 @@ int dk_download_run(struct dk_download *d)
 	}
 	d->pieces_resumed = resumed;
 	j.done_count = resumed;
+	{
+		/* free space up front: the part file is sparse, so a full disk would
+		 * otherwise only show up deep into the download */
+		uint64_t have = 0, need = d->reserve;
+		if (stat(j.part, &st) == 0 && S_ISREG(st.st_mode))
+			have = (uint64_t)st.st_blocks * 512;
+		int64_t avail = free_space(d->path);
+		if (resumed) {
+			need += j.total - (have < j.total ? have : j.total);
+		} else {
+			need += j.total;
+			if (avail >= 0)
+				avail += (int64_t)have; /* truncated below */
+		}
+		if (avail >= 0 && (uint64_t)avail < need) {
+			fail_nospace(d, need, avail);
+			j.nospace = true;
+			goto done; /* nothing touched: a resumable state stays as it was */
+		}
+	}
 	if (resumed)
 		dk_info("%s: resuming: %" PRIu64 " of %" PRIu64 " chunks already verified", d->label, resumed, j.n);
 	j.fd = open(j.part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
@@ -609,6 +653,8 @@ int dk_download_run(struct dk_download *d)
 		goto done;
 	}
 	if (ftruncate(j.fd, (off_t)j.total) < 0) {
+		if (errno == EFBIG)
+			j.nospace = true;
 		dk_fail_errno("%s", j.part);
 		goto done;
 	}
@@ -650,10 +696,20 @@ int dk_download_run(struct dk_download *d)
 	d->bytes_downloaded = j.bytes;
 	d->pieces_refetched = j.refetched;
 	if (j.abort || j.done_count != j.n) {
-		dk_fail("%s", j.abort ? j.err : "download incomplete");
+		if (j.nospace) {
+			uint64_t left = d->reserve;
+			for (uint64_t i = 0; i < j.n; i++)
+				if (j.p[i].state != P_DONE)
+					left += j.p[i].size;
+			fail_nospace(d, left, free_space(d->path));
+		} else {
+			dk_fail("%s", j.abort ? j.err : "download incomplete");
+		}
 		goto done;
 	}
 	if (fsync(j.fd) < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			j.nospace = true;
 		dk_fail_errno("%s", j.part);
 		goto done;
 	}
@@ -672,14 +728,19 @@ int dk_download_run(struct dk_download *d)
 	}
 	ret = 0;
 done:
-	if (j.fd >= 0) {
-		close(j.fd);
-		if (ret < 0 && j.done_count == 0) {
-			/* nothing worth keeping for a resume */
-			unlink(j.part);
-			unlink(j.state_path);
-		}
+	if (ret < 0 && j.done_count == 0 && j.fd >= 0) {
+		/* nothing worth keeping for a resume */
+		unlink(j.part);
+		unlink(j.state_path);
+	} else if (ret < 0 && j.done_count > 0 && (j.fd >= 0 || j.nospace)) {
+		/* the verified chunks stay beside the file: say how to use them */
+		char msg[DK_ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", dk_errmsg());
+		dk_fail("%s; %" PRIu64 " of %" PRIu64 " chunks kept: %srun the same command again to resume", msg,
+			j.done_count, j.n, j.nospace ? "free some space, then " : "");
 	}
+	if (j.fd >= 0)
+		close(j.fd);
 	pthread_mutex_destroy(&j.lock);
 	pthread_cond_destroy(&j.cond);
 	free(j.p);

@@ -30,6 +30,8 @@ struct dk_download {
 	bool force;                    /* replace an existing final file */
 	bool no_verify;                /* (bench) do not hash */
 	const char *label;             /* progress label */
+	uint64_t reserve;              /* bytes the caller writes beside it afterwards
+					  (counted in the up-front free-space check) */
 	/* results */
 	uint64_t bytes_downloaded; /* body bytes received in this run */
 	uint64_t pieces, pieces_resumed, pieces_refetched;

@@ -238,7 +238,8 @@ int dk_fetch_recovery(const struct dk_fetch_recovery_opts *o, struct dk_fetch_re
 	at_cookie = dk_asprintf("AssetToken=%s", at);
 	struct dk_download d = {.url = r->image_url, .cookie = at_cookie, .user_agent = DK_RECOVERY_UA,
 				.allow_http = true, .path = r->image_path, .cl = &cl, .connections = o->connections,
-				.resume = o->resume, .force = o->force, .no_verify = o->no_verify, .label = img_name};
+				.resume = o->resume, .force = o->force, .no_verify = o->no_verify, .label = img_name,
+				.reserve = a.body.len};
 	int rc = dk_download_run(&d);
 	r->chunks_resumed = d.pieces_resumed;
 	r->chunks_refetched = d.pieces_refetched;

@@ -25,7 +25,7 @@ start_server() {
   rm -f port
   python3 "$SRV" serve --dir "$FT/srv" --port-file port --log "${LOG:-log}" --timeout 90 "$@" &
   SPID=$!
-  trap 'kill $SPID 2>/dev/null || true' EXIT
+  trap 'kill $SPID 2>/dev/null || true; [ -z "${MNT:-}" ] || umount -l "$MNT" 2>/dev/null || true' EXIT
   local i
   for i in $(seq 100); do [ -s port ] && break; sleep 0.05; done
   [ -s port ] || t_fail "test server did not start"
@@ -277,6 +277,79 @@ bits = sys.argv[1]; t = json.load(sys.stdin)["touched"]
 bad = [i for i, b in enumerate(bits) if b == "1" and t[i] != 0]
 miss = [i for i, b in enumerate(bits) if b == "0" and t[i] == 0]
 sys.exit("re-downloaded %s, never fetched %s" % (bad, miss) if bad or miss else 0)' "$bits" || t_fail "resume re-fetched verified chunks"
+}
+
+# small_fs SIZE: mount a tmpfs of SIZE on ./mnt (root only; skip otherwise);
+# it is unmounted (with the server stopped) when the test exits, also after
+# a later start_server
+small_fs() {
+  [ "$(id -u)" = 0 ] || t_skip "needs root to mount a small tmpfs"
+  mkdir -p mnt
+  mount -t tmpfs -o "size=$1" tmpfs mnt 2>/dev/null || t_skip "cannot mount a tmpfs here"
+  MNT=$T/mnt
+  trap 'kill ${SPID:-0} 2>/dev/null || true; umount -l "$MNT" 2>/dev/null || true' EXIT
+}
+# wait_done N: until the state file records >= N verified chunks (or timeout)
+wait_done() {
+  local i n=0 st=mnt/$OUTD/.BaseSystem.dmg.dkvm-state
+  for i in $(seq 300); do
+    if [ -f $st ]; then n=$(sed -n 's/^done //p' $st | tr -cd 1 | wc -c); [ "$n" -ge "$1" ] && return 0; fi
+    sleep 0.05
+  done
+  t_fail "download did not reach $1 verified chunks (done=$n)"
+}
+
+test_recovery_no_space_up_front() {
+  start_server
+  small_fs 2M
+  recovery 1 -o mnt/out
+  one_line
+  t_contains "$ERR" "dkvm: mnt/out/com.apple.recovery.boot/BaseSystem.dmg: no space left on device (need 4.0 MiB, 2.0 MiB free)"
+  # checked before a byte of the image is asked for; nothing left behind
+  t_eq "$(grep -c 'BaseSystem.dmg' log)" 0
+  t_eq "$(ls -A mnt/out/com.apple.recovery.boot)" ""
+}
+
+test_recovery_disk_fills_during_download() {
+  # the disk fills after some chunks are verified: one clear line, the
+  # verified chunks kept, and the same command resumes once space is freed
+  LOG=log1 start_server --throttle 300000
+  small_fs 6M
+  "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out --connections 2 -q \
+    >out1 2>err1 &
+  local pid=$!
+  wait_done 3
+  dd if=/dev/zero of=mnt/filler bs=64k 2>/dev/null || true
+  local rc=0; wait $pid || rc=$?
+  t_eq "$rc" 1 "exit status"
+  ERR=$(cat err1); one_line
+  t_contains "$ERR" "dkvm: mnt/out/com.apple.recovery.boot/BaseSystem.dmg: no space left on device (need "
+  t_contains "$ERR" " chunks kept: free some space, then run the same command again to resume"
+  t_not_contains "$ERR" "write: write"
+  [ ! -e mnt/$OUTD/BaseSystem.dmg ] || t_fail "final image after ENOSPC"
+  [ -e mnt/$OUTD/.BaseSystem.dmg.dkvm-part ] || t_fail "verified chunks not kept"
+  rm mnt/filler
+  stop_server; LOG=log2 start_server
+  t_ok "$DKVM" --json fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out
+  cmp mnt/$OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
+  [ "$(t_jget "$OUT" 'd["chunks_resumed"]')" -ge 3 ] || t_fail "nothing resumed: $OUT"
+}
+
+test_recovery_disk_full_before_any_chunk_removes_partial() {
+  # nothing verified yet: nothing worth keeping, so no partial file stays
+  start_server --throttle 60000
+  small_fs 6M
+  "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out --connections 2 -q \
+    >out1 2>err1 &
+  local pid=$! i
+  for i in $(seq 200); do [ -e mnt/$OUTD/.BaseSystem.dmg.dkvm-part ] && break; sleep 0.05; done
+  dd if=/dev/zero of=mnt/filler bs=64k 2>/dev/null || true
+  local rc=0; wait $pid || rc=$?
+  t_eq "$rc" 1 "exit status"
+  ERR=$(cat err1); one_line
+  t_contains "$ERR" "BaseSystem.dmg: no space left on device (need 4.0 MiB, "
+  t_not_contains "$ERR" "resume"
+  t_eq "$(ls -A mnt/$OUTD)" ""
 }
 
 test_recovery_resume_flag_needs_state() {
