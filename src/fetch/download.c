@@ -187,6 +187,18 @@ static int check_response(struct req *r)
 			set_fatal(j, msg);
 			return -1;
 		}
+		curl_off_t cl = -1;
+		curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl >= 0 && b >= a && (unsigned long long)cl != b - a + 1) {
+			/* the body is framed by Content-Length: bytes past it would be
+			 * read as the next answer on this connection */
+			snprintf(msg, sizeof msg, "%s: malformed HTTP response: Content-Length %lld for Content-Range %llu-%llu "
+				 "(%s)", j->d->url, (long long)cl, a, b,
+				 (unsigned long long)cl < b - a + 1 ? "the server sends more data than its Content-Length" :
+								      "longer than the range it answers");
+			set_fatal(j, msg);
+			return -1;
+		}
 		if (k == 3 && tot != j->total) {
 			snprintf(msg, sizeof msg, "%s: server has %llu bytes, expected %" PRIu64 "%s", j->d->url, tot,
 				 j->total, tot < j->total ? " (short file)" : "");
@@ -417,9 +429,12 @@ static void one_request(struct job *j, CURL *c, EVP_MD_CTX *md, uint64_t first, 
 		r.cur++, r.cur_got = 0;
 	if (r.cur <= r.last && !j->abort && !r.fellback) {
 		if (!r.why[0]) {
-			if (rc != CURLE_OK)
-				snprintf(r.why, sizeof r.why, "connection failed: %s",
-					 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			if (rc != CURLE_OK) {
+				char why[CURL_ERROR_SIZE + 128];
+				bool malformed;
+				dk_http_why(c, rc, errbuf, &malformed, why, sizeof why);
+				snprintf(r.why, sizeof r.why, "%s%s", malformed ? "" : "connection failed: ", why);
+			}
 			else
 				snprintf(r.why, sizeof r.why, "response ended early (%" PRIu64 " of %u bytes)", r.cur_got,
 					 j->p[r.cur].size);
@@ -506,15 +521,20 @@ static int head_size(struct dk_download *d, uint64_t *size)
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
 	long st = 0;
 	curl_off_t cl = -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
 	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	char why[CURL_ERROR_SIZE + 128] = "";
+	if (rc != CURLE_OK)
+		dk_http_why(c, rc, errbuf, NULL, why, sizeof why);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK)
-		return dk_fail("%s: %s", d->url, curl_easy_strerror(rc));
+		return dk_fail("%s: %s", d->url, why);
 	if (st < 200 || st > 299)
 		return dk_fail("%s: HTTP %ld", d->url, st);
 	if (cl <= 0)

@@ -24,7 +24,12 @@
       --hostile-names same|dotdot|slash|encoded|recovery (the answer's AU/CU
       URLs end in server-chosen names: the same name for both, "../x", "a/b",
       "..%2Fx"; "recovery": RecoveryImage.dmg/.chunklist; each is served
-      by its "?img"/"?cl" query, whatever the path).
+      by its "?img"/"?cl" query, whatever the path),
+      --bad-http excess|status|code [--bad-http-on image|session] (image
+      answers, or the session answer: "excess" sends 100 bytes more than its
+      Content-Length; "status" a status line that is not HTTP; "code" one
+      with a malformed status code; "trailing" 100 stray bytes after a
+      correctly framed body).
       The server exits by itself after --timeout seconds (default 120).
 """
 import argparse, gzip, hashlib, http.server, json, os, random, secrets, socket, struct
@@ -166,14 +171,29 @@ def make_handler(a, state, logf):
         def base(self):
             return "http://127.0.0.1:%d" % self.server.server_address[1]
 
+        def bad(self, where):
+            return a.bad_http and a.bad_http_on == where
+
+        def send_response_only(self, code, message=None):
+            if getattr(self, "bad_status", False):
+                self._headers_buffer = getattr(self, "_headers_buffer", [])
+                self._headers_buffer.append(b"HTTP/1.1 2OO Okay-ish\r\n" if a.bad_http == "code" else
+                                            b"HTPT/1.1 200 OK\r\n")
+                return
+            super().send_response_only(code, message)
+
         def simple(self, status, body=b"", headers=(), extra=None):
             if a.latency:
                 time.sleep(a.latency / 1000.0)
+            bad = self.path == "/" and self.bad("session")
+            self.bad_status = bad and a.bad_http in ("status", "code")
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if bad and a.bad_http == "excess":
+                body += b"x" * 100
             if self.command != "HEAD":
                 self.wfile.write(body)
             self.log_req(status, len(body), extra)
@@ -284,14 +304,20 @@ def make_handler(a, state, logf):
             start, end = rng if rng else (0, size - 1)
             if a.latency:
                 time.sleep(a.latency / 1000.0)
+            bad = image and self.bad("image")
+            self.bad_status = bad and a.bad_http in ("status", "code")
             self.send_response(206 if rng else 200)
             if rng:
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
             self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Length", str(end - start + 1))
+            short = 100 if bad and a.bad_http == "excess" and end - start + 1 > 100 else 0
+            self.send_header("Content-Length", str(end - start + 1 - short))
             self.end_headers()
             if self.command == "HEAD":
                 return self.log_req(200, 0)
+            if bad and a.bad_http == "trailing":
+                data = data[:end + 1] + b"x" * 100 + data[end + 1:]
+                end += 100
             sent, pos, t0 = 0, start, time.time()
             step = 16384
             try:
@@ -413,6 +439,8 @@ def main():
     s.add_argument("--bad-sig", action="store_true")
     s.add_argument("--no-range", action="store_true")
     s.add_argument("--hostile-names", choices=sorted(HOSTILE_NAMES))
+    s.add_argument("--bad-http", choices=["excess", "status", "code", "trailing"])
+    s.add_argument("--bad-http-on", choices=["image", "session"], default="image")
     k = sub.add_parser("checklog")
     k.add_argument("--log", required=True)
     k.add_argument("--size", type=int, required=True)

@@ -211,6 +211,37 @@ test_recovery_server_without_range_support() {
   [ "$n" -ge 1 ] && [ "$n" -le 6 ] || t_fail "$n image requests"
 }
 
+# Broken HTTP framing is named as such, not as libcurl's "Received HTTP/0.9".
+test_recovery_malformed_http_answers() {
+  start_server --bad-http excess
+  recovery 1
+  one_line
+  t_contains "$ERR" "dkvm: $URL/assets/BaseSystem.dmg: malformed HTTP response: Content-Length "
+  t_contains "$ERR" "(the server sends more data than its Content-Length)"
+  t_not_contains "$ERR" "HTTP/0.9"
+  no_final
+  [ -z "$(ls -A $OUTD 2>/dev/null)" ] || t_fail "leftovers: $(ls -A $OUTD)"
+  stop_server
+  start_server --bad-http status --bad-http-on session
+  recovery 1
+  one_line
+  t_eq "$ERR" "dkvm: osrecovery session: $URL/: malformed HTTP response (no valid HTTP status line)"
+  stop_server
+  start_server --bad-http code
+  recovery 1 --connections 1
+  one_line
+  t_contains "$ERR" "dkvm: $URL/assets/BaseSystem.dmg: chunk 0 (bytes 0-$((CHUNK - 1))): malformed HTTP response (no valid HTTP status line), 6 attempts"
+  no_final
+  stop_server
+  # stray bytes after a well-framed answer poison the next request on that
+  # connection: the cause is named, and a fresh connection gets the chunk
+  start_server --bad-http trailing
+  recovery 0 --connections 2 -v
+  cmp $OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
+  t_contains "$ERR" "malformed HTTP response (the previous response on this connection sent more data than its Content-Length)"
+  t_not_contains "$ERR" "HTTP/0.9"
+}
+
 test_recovery_throttled_with_latency() {
   start_server --throttle 4000000 --latency 30
   recovery 0 --connections 4 -q
