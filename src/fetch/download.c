@@ -22,8 +22,9 @@
 
 #include <openssl/evp.h>
 
-#define PIECE_NOCL (8u << 20)
-#define RUN_CAP (32ull << 20)
+/* Without a chunklist, pieces of 1 MiB: the unit of resume and of splitting. */
+#define PIECE_NOCL (1u << 20)
+#define MAX_CONN 32
 
 enum { P_PENDING, P_INFLIGHT, P_DONE };
 
@@ -39,6 +40,8 @@ struct job {
 	struct dk_download *d;
 	struct piece *p;
 	uint64_t n, total, done_count, run_cap;
+	struct req *act[MAX_CONN]; /* ranged requests in flight (lock held) */
+	uint64_t splits;
 	int fd;
 	char *part, *state_path, *id;
 	pthread_mutex_t lock;
@@ -51,6 +54,9 @@ struct job {
 	uint64_t bytes, refetched;
 };
 
+/* One GET of pieces [first, last]. cur is the piece being received; it only
+ * moves with the job lock held. last may be lowered by an idle worker that
+ * takes over the tail of the range (with the lock held; read atomically). */
 struct req {
 	struct job *j;
 	CURL *curl;
@@ -174,7 +180,7 @@ static int check_response(struct req *r)
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &st);
 	char msg[DK_ERRMSG_MAX];
 	uint64_t start = j->p[r->first].off;
-	bool whole = start == 0 && r->last == j->n - 1;
+	bool whole = start == 0 && __atomic_load_n(&r->last, __ATOMIC_RELAXED) == j->n - 1;
 	if (st == 206) {
 		unsigned long long a = 0, b = 0, tot = 0;
 		const char *s = r->range_hdr;
@@ -284,8 +290,12 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 	if (__atomic_load_n(&j->abort, __ATOMIC_RELAXED))
 		return 0;
 	while (used < len) {
-		if (r->cur > r->last) {
-			r->complete = true; /* more than we asked for: stop here */
+		if (r->cur > __atomic_load_n(&r->last, __ATOMIC_RELAXED)) {
+			/* more than we asked for, or the tail was handed to another
+			 * connection: stop here */
+			r->complete = true;
+			dk_progress_add(&j->prog, used - skipped);
+			__atomic_add_fetch(&j->bytes, used, __ATOMIC_RELAXED);
 			return 0;
 		}
 		struct piece *p = &j->p[r->cur];
@@ -335,10 +345,10 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 				piece_failed(j, r->cur, "SHA-256 mismatch");
 				progress_sub(j, p->size);
 			}
-			pthread_cond_broadcast(&j->cond);
-			pthread_mutex_unlock(&j->lock);
 			r->cur++;
 			r->cur_got = 0;
+			pthread_cond_broadcast(&j->cond);
+			pthread_mutex_unlock(&j->lock);
 		}
 	}
 	dk_progress_add(&j->prog, len - skipped);
@@ -358,7 +368,47 @@ static int xferinfo_cb(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 
 /* ---- workers ---- */
 
-static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
+static uint64_t run_bytes(const struct job *j, uint64_t a, uint64_t b)
+{
+	uint64_t n = 0;
+	for (uint64_t i = a; i <= b; i++)
+		n += j->p[i].size;
+	return n;
+}
+
+/* With no pending piece left: take the second half of the largest range still
+ * in flight (whole pieces, so chunk-aligned; at least one piece stays with its
+ * owner beyond the one it is receiving), so no connection idles while another
+ * has more than two pieces to go. Lock held. */
+static bool split_largest(struct job *j, struct req *me)
+{
+	struct req *v = NULL;
+	uint64_t best = 0;
+	for (int i = 0; i < MAX_CONN; i++) {
+		struct req *r = j->act[i];
+		if (!r || r->last < r->cur + 2)
+			continue;
+		uint64_t b = run_bytes(j, r->cur + 1, r->last);
+		if (b > best) {
+			best = b;
+			v = r;
+		}
+	}
+	if (!v)
+		return false;
+	uint64_t half = run_bytes(j, v->cur, v->last) / 2, k = v->last, tail = j->p[k].size;
+	while (k - 1 > v->cur + 1 && tail + j->p[k - 1].size <= half)
+		tail += j->p[--k].size;
+	me->first = me->cur = k;
+	me->last = v->last;
+	__atomic_store_n(&v->last, k - 1, __ATOMIC_RELAXED);
+	j->splits++;
+	return true;
+}
+
+/* Next range for a worker: pending pieces first (a run of them, or a piece
+ * being retried alone), else half of the largest range in flight; registers me. */
+static bool claim(struct job *j, struct req *me, int *retries)
 {
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
@@ -370,6 +420,10 @@ static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
 		while (i < j->n && j->p[i].state != P_PENDING)
 			i++;
 		if (i == j->n) {
+			if (split_largest(j, me)) {
+				*retries = 0;
+				break;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
@@ -385,12 +439,18 @@ static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
 			}
 		for (uint64_t m = i; m <= k; m++)
 			j->p[m].state = P_INFLIGHT;
-		*first = i;
-		*last = k;
+		me->first = me->cur = i;
+		me->last = k;
 		*retries = j->p[i].retries;
-		pthread_mutex_unlock(&j->lock);
-		return true;
+		break;
 	}
+	for (int s = 0; s < MAX_CONN; s++)
+		if (!j->act[s]) {
+			j->act[s] = me;
+			break;
+		}
+	pthread_mutex_unlock(&j->lock);
+	return true;
 }
 
 static void backoff(int retries)
@@ -403,48 +463,57 @@ static void backoff(int retries)
 	nanosleep(&ts, NULL);
 }
 
-/* One GET of pieces [first, last] (ranged), or of the whole file (full). */
-static void one_request(struct job *j, CURL *c, EVP_MD_CTX *md, uint64_t first, uint64_t last, bool full)
+/* One GET of pieces [r->first, r->last] (ranged, r registered by claim), or
+ * of the whole file (full). r->j, curl and md are set; the rest is reset here
+ * (ranged: by claim, under the lock). */
+static void one_request(struct job *j, struct req *r, bool full)
 {
-	struct req r = {.j = j, .curl = c, .first = first, .last = last, .cur = first, .md = md, .full = full};
+	CURL *c = r->curl;
+	EVP_MD_CTX *md = r->md;
+	r->full = full;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	char range[64];
-	uint64_t a = j->p[first].off, b = j->p[last].off + j->p[last].size - 1;
+	pthread_mutex_lock(&j->lock);
+	uint64_t a = j->p[r->first].off, b = j->p[r->last].off + j->p[r->last].size - 1;
+	pthread_mutex_unlock(&j->lock);
 	snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, a, b);
 	curl_easy_setopt(c, CURLOPT_RANGE, full ? NULL : range);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &r);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
-	if (!r.checked && rc == CURLE_OK) {
+	if (!r->checked && rc == CURLE_OK) {
 		/* no body at all */
-		r.checked = true;
-		if (check_response(&r) == 0)
-			snprintf(r.why, sizeof r.why, "empty response");
+		r->checked = true;
+		if (check_response(r) == 0)
+			snprintf(r->why, sizeof r->why, "empty response");
 	}
 	pthread_mutex_lock(&j->lock);
-	while (r.cur <= r.last && j->p[r.cur].state == P_DONE) /* full stream cut inside a verified chunk */
-		r.cur++, r.cur_got = 0;
-	if (r.cur <= r.last && !j->abort && !r.fellback) {
-		if (!r.why[0]) {
+	while (r->cur <= r->last && j->p[r->cur].state == P_DONE) /* full stream cut inside a verified chunk */
+		r->cur++, r->cur_got = 0;
+	if (r->cur <= r->last && !j->abort && !r->fellback) {
+		if (!r->why[0]) {
 			if (rc != CURLE_OK) {
 				char why[CURL_ERROR_SIZE + 128];
 				bool malformed;
 				dk_http_why(c, rc, errbuf, &malformed, why, sizeof why);
-				snprintf(r.why, sizeof r.why, "%s%s", malformed ? "" : "connection failed: ", why);
+				snprintf(r->why, sizeof r->why, "%s%s", malformed ? "" : "connection failed: ", why);
 			}
 			else
-				snprintf(r.why, sizeof r.why, "response ended early (%" PRIu64 " of %u bytes)", r.cur_got,
-					 j->p[r.cur].size);
+				snprintf(r->why, sizeof r->why, "response ended early (%" PRIu64 " of %u bytes)", r->cur_got,
+					 j->p[r->cur].size);
 		}
-		piece_failed(j, r.cur, r.why);
-		progress_sub(j, r.cur_got);
+		piece_failed(j, r->cur, r->why);
+		progress_sub(j, r->cur_got);
 	}
-	for (uint64_t m = r.cur; m <= r.last; m++)
+	for (uint64_t m = r->cur; m <= r->last; m++)
 		if (j->p[m].state == P_INFLIGHT)
 			j->p[m].state = P_PENDING;
+	for (int i = 0; i < MAX_CONN; i++)
+		if (j->act[i] == r)
+			j->act[i] = NULL;
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
@@ -489,16 +558,19 @@ static void *worker(void *arg)
 				break;
 			if (pass)
 				backoff(pass);
-			one_request(j, c, md, 0, j->n - 1, true);
+			struct req r = {.j = j, .curl = c, .md = md, .first = 0, .last = j->n - 1};
+			one_request(j, &r, true);
 		}
 		goto out;
 	}
-	uint64_t first, last;
 	int retries;
-	while (claim(j, &first, &last, &retries)) {
+	for (;;) {
+		struct req r = {.j = j, .curl = c, .md = md};
+		if (!claim(j, &r, &retries))
+			break;
 		if (retries > 0)
 			backoff(retries);
-		one_request(j, c, md, first, last, false);
+		one_request(j, &r, false);
 	}
 out:
 	curl_slist_free_all(h);
@@ -690,9 +762,9 @@ int dk_download_run(struct dk_download *d)
 		else
 			pending += j.p[i].size;
 	}
+	/* one balanced range per connection; idle connections then split the
+	 * largest range left (claim), so all stay busy to the end */
 	j.run_cap = (pending + (uint64_t)d->connections - 1) / (uint64_t)d->connections;
-	if (j.run_cap > RUN_CAP)
-		j.run_cap = RUN_CAP;
 	dk_progress_start(&j.prog, d->label, j.total);
 	dk_progress_set(&j.prog, resumed_bytes);
 	int nw = d->connections;

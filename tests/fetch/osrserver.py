@@ -30,6 +30,10 @@
       Content-Length; "status" a status line that is not HTTP; "code" one
       with a malformed status code; "trailing" 100 stray bytes after a
       correctly framed body).
+      --slow-first F: the first connection that asks for the image gets
+      --throttle / F. --watch: every 20 ms while image answers are being sent,
+      log {"sample": T, "active": N, "left": BYTES}: answers in progress, and
+      the image bytes no answer has sent yet.
       The server exits by itself after --timeout seconds (default 120).
 """
 import argparse, gzip, hashlib, http.server, json, os, random, secrets, socket, struct
@@ -137,6 +141,10 @@ class State:
     tokens = {}  # token -> asset name
     dropped = False
     corrupted = False
+    active = set()  # image answers in progress
+    spans = {}  # every image answer: id -> [first byte, next byte to send]
+    image_size = 0
+    slow_port = None
 
 
 def parse_range(h, size):
@@ -320,8 +328,21 @@ def make_handler(a, state, logf):
                 end += 100
             sent, pos, t0 = 0, start, time.time()
             step = 16384
+            rate = a.throttle
+            if image and a.slow_first:
+                with state.lock:
+                    if state.slow_port is None:
+                        state.slow_port = self.client_address[1]
+                    if state.slow_port == self.client_address[1]:
+                        rate = a.throttle / a.slow_first
+            key = object()
             try:
                 while pos <= end:
+                    if image:
+                        with state.lock:
+                            state.active.add(key)
+                            state.spans[key] = [start, pos]
+                            state.image_size = size
                     n = min(step, end + 1 - pos)
                     piece = bytearray(data[pos:pos + n])
                     if image and a.corrupt_at is not None and pos <= a.corrupt_at < pos + n:
@@ -346,13 +367,18 @@ def make_handler(a, state, logf):
                     self.wfile.write(bytes(piece))
                     sent += n
                     pos += n
-                    if a.throttle:
-                        ahead = sent / a.throttle - (time.time() - t0)
+                    if rate:
+                        ahead = sent / rate - (time.time() - t0)
                         if ahead > 0:
                             time.sleep(ahead)
             except (BrokenPipeError, ConnectionResetError, OSError):
                 self.close_connection = True
                 return self.log_req(206 if rng else 200, sent, {"aborted": True})
+            finally:
+                with state.lock:
+                    state.active.discard(key)
+                    if key in state.spans:
+                        state.spans[key][1] = start + sent
             self.log_req(206 if rng else 200, sent)
 
     return H
@@ -405,6 +431,24 @@ def cmd_serve(a):
         os._exit(0)
 
     threading.Thread(target=stop, daemon=True).start()
+
+    def watch():
+        while True:
+            time.sleep(0.02)
+            with state.lock:
+                if state.active:
+                    done, reach = 0, 0
+                    for a0, a1 in sorted(state.spans.values()):
+                        a0 = max(a0, reach)
+                        if a1 > a0:
+                            done += a1 - a0
+                            reach = a1
+                    logf.write(json.dumps({"sample": round(time.time(), 6), "active": len(state.active),
+                                           "left": state.image_size - done}) + "\n")
+                    logf.flush()
+
+    if a.watch:
+        threading.Thread(target=watch, daemon=True).start()
     srv.serve_forever()
 
 
@@ -439,6 +483,8 @@ def main():
     s.add_argument("--bad-sig", action="store_true")
     s.add_argument("--no-range", action="store_true")
     s.add_argument("--hostile-names", choices=sorted(HOSTILE_NAMES))
+    s.add_argument("--slow-first", type=float, default=0)
+    s.add_argument("--watch", action="store_true")
     s.add_argument("--bad-http", choices=["excess", "status", "code", "trailing"])
     s.add_argument("--bad-http-on", choices=["image", "session"], default="image")
     k = sub.add_parser("checklog")

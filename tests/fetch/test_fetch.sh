@@ -159,6 +159,43 @@ test_recovery_request_fields() {
   t_contains "$ERR" "17"
 }
 
+# Balanced ranges: one connection is 4x slower; when the others run out of
+# work they take over the second half of the largest range still in flight,
+# so no connection idles while a range of more than 2 chunks is left.
+test_recovery_idle_connections_split_the_largest_range() {
+  local c=131072 n=24
+  python3 "$SRV" mkasset --out srv2/assets --key "$FT/key.pem" --size $((n * c)) --chunk $c
+  rm -f port
+  python3 "$SRV" serve --dir srv2 --port-file port --log log --timeout 90 --throttle 600000 --slow-first 4 --watch &
+  SPID=$!
+  trap 'kill $SPID 2>/dev/null || true' EXIT
+  local i; for i in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+  URL="http://127.0.0.1:$(cat port)"
+  recovery 0 --connections 4 --json
+  cmp $OUTD/BaseSystem.dmg srv2/assets/BaseSystem.dmg || t_fail "image differs"
+  t_eq "$(t_jget "$OUT" 'd["chunks_refetched"]')" 0
+  python3 - log $c 4 <<'PY' || t_fail "a connection sat idle while a range of more than 2 chunks was left"
+import json, sys
+chunk, conns = int(sys.argv[2]), int(sys.argv[3])
+recs = [json.loads(l) for l in open(sys.argv[1])]
+samples = sorted((r for r in recs if "sample" in r), key=lambda r: r["sample"])
+imgs = [r for r in recs if r.get("path", "").endswith(".dmg")]
+assert samples, "no samples"
+# an idle connection means every range left is in the answers in progress:
+# the bytes nobody has sent yet must then fit in 2 chunks per answer.
+# Longest stretch where they do not:
+worst, since = 0.0, None
+for r in samples:
+    if r["active"] < conns and r["left"] > 2 * chunk * r["active"]:
+        since = r["sample"] if since is None else since
+        worst = max(worst, r["sample"] - since)
+    else:
+        since = None
+if worst > 0.4 or len(imgs) <= conns:
+    sys.exit("longest idle stretch %.2f s, %d image requests" % (worst, len(imgs)))
+PY
+}
+
 test_recovery_corrupt_byte_refetches_only_that_chunk() {
   start_server --corrupt-at $((3 * CHUNK + 1000))
   recovery 0 --connections 4 --json
@@ -171,8 +208,11 @@ test_recovery_corrupt_byte_refetches_only_that_chunk() {
 }
 
 test_recovery_dropped_connection_keeps_the_rest() {
+  # 4 connections: ranges of 2 chunks, never split (a split hands over the
+  # tail of a range in flight, whose bytes may already be on the way, which
+  # would blur the per-chunk counts below; splitting has its own test)
   start_server --drop-at $((5 * CHUNK + 4321))
-  recovery 0 --connections 3
+  recovery 0 --connections 4
   cmp $OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
   t_contains "$(cat log)" '"dropped": true'
   # no chunk that had fully arrived is downloaded again
@@ -182,7 +222,7 @@ test_recovery_dropped_connection_keeps_the_rest() {
 
 test_recovery_retries_are_bounded() {
   start_server --corrupt-always --corrupt-at $((6 * CHUNK + 5))
-  recovery 1 --connections 2
+  recovery 1 --connections 4   # ranges of 2 chunks: no split blurs the counts
   one_line
   t_contains "$ERR" "chunk 6"
   t_contains "$ERR" "SHA-256 mismatch, 6 attempts"
