@@ -16,13 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
-#define PIECE_NOCL (8u << 20)
-#define RUN_CAP (32ull << 20)
+/* Without a chunklist, pieces of 1 MiB: the unit of resume and of splitting. */
+#define PIECE_NOCL (1u << 20)
+#define MAX_CONN 32
 
 enum { P_PENDING, P_INFLIGHT, P_DONE };
 
@@ -38,17 +40,23 @@ struct job {
 	struct dk_download *d;
 	struct piece *p;
 	uint64_t n, total, done_count, run_cap;
+	struct req *act[MAX_CONN]; /* ranged requests in flight (lock held) */
+	uint64_t splits;
 	int fd;
 	char *part, *state_path, *id;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool abort;
 	bool no_ranges; /* the server answered 200 to a ranged GET: one full stream instead */
+	bool nospace;   /* a write failed for lack of space (ENOSPC, EDQUOT, EFBIG) */
 	char err[DK_ERRMSG_MAX];
 	struct dk_progress prog;
 	uint64_t bytes, refetched;
 };
 
+/* One GET of pieces [first, last]. cur is the piece being received; it only
+ * moves with the job lock held. last may be lowered by an idle worker that
+ * takes over the tail of the range (with the lock held; read atomically). */
 struct req {
 	struct job *j;
 	CURL *curl;
@@ -172,7 +180,7 @@ static int check_response(struct req *r)
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &st);
 	char msg[DK_ERRMSG_MAX];
 	uint64_t start = j->p[r->first].off;
-	bool whole = start == 0 && r->last == j->n - 1;
+	bool whole = start == 0 && __atomic_load_n(&r->last, __ATOMIC_RELAXED) == j->n - 1;
 	if (st == 206) {
 		unsigned long long a = 0, b = 0, tot = 0;
 		const char *s = r->range_hdr;
@@ -182,6 +190,18 @@ static int check_response(struct req *r)
 		if (k < 2 || a != start) {
 			snprintf(msg, sizeof msg, "%s: bad Content-Range '%s' for a request at %" PRIu64, j->d->url,
 				 dk_strstrip(r->range_hdr), start);
+			set_fatal(j, msg);
+			return -1;
+		}
+		curl_off_t cl = -1;
+		curl_easy_getinfo(r->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+		if (cl >= 0 && b >= a && (unsigned long long)cl != b - a + 1) {
+			/* the body is framed by Content-Length: bytes past it would be
+			 * read as the next answer on this connection */
+			snprintf(msg, sizeof msg, "%s: malformed HTTP response: Content-Length %lld for Content-Range %llu-%llu "
+				 "(%s)", j->d->url, (long long)cl, a, b,
+				 (unsigned long long)cl < b - a + 1 ? "the server sends more data than its Content-Length" :
+								      "longer than the range it answers");
 			set_fatal(j, msg);
 			return -1;
 		}
@@ -270,8 +290,12 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 	if (__atomic_load_n(&j->abort, __ATOMIC_RELAXED))
 		return 0;
 	while (used < len) {
-		if (r->cur > r->last) {
-			r->complete = true; /* more than we asked for: stop here */
+		if (r->cur > __atomic_load_n(&r->last, __ATOMIC_RELAXED)) {
+			/* more than we asked for, or the tail was handed to another
+			 * connection: stop here */
+			r->complete = true;
+			dk_progress_add(&j->prog, used - skipped);
+			__atomic_add_fetch(&j->bytes, used, __ATOMIC_RELAXED);
 			return 0;
 		}
 		struct piece *p = &j->p[r->cur];
@@ -291,7 +315,10 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 		}
 		if (dk_pwrite_all(j->fd, data + used, take, (off_t)(p->off + r->cur_got)) < 0) {
 			char msg[DK_ERRMSG_MAX];
-			snprintf(msg, sizeof msg, "%s: write: %s", j->part, dk_errmsg());
+			int e = errno;
+			if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+				__atomic_store_n(&j->nospace, true, __ATOMIC_RELAXED);
+			snprintf(msg, sizeof msg, "%s: %s", j->part, dk_errmsg());
 			set_fatal(j, msg);
 			r->fatal = true;
 			return 0;
@@ -318,10 +345,10 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 				piece_failed(j, r->cur, "SHA-256 mismatch");
 				progress_sub(j, p->size);
 			}
-			pthread_cond_broadcast(&j->cond);
-			pthread_mutex_unlock(&j->lock);
 			r->cur++;
 			r->cur_got = 0;
+			pthread_cond_broadcast(&j->cond);
+			pthread_mutex_unlock(&j->lock);
 		}
 	}
 	dk_progress_add(&j->prog, len - skipped);
@@ -341,7 +368,47 @@ static int xferinfo_cb(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
 
 /* ---- workers ---- */
 
-static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
+static uint64_t run_bytes(const struct job *j, uint64_t a, uint64_t b)
+{
+	uint64_t n = 0;
+	for (uint64_t i = a; i <= b; i++)
+		n += j->p[i].size;
+	return n;
+}
+
+/* With no pending piece left: take the second half of the largest range still
+ * in flight (whole pieces, so chunk-aligned; at least one piece stays with its
+ * owner beyond the one it is receiving), so no connection idles while another
+ * has more than two pieces to go. Lock held. */
+static bool split_largest(struct job *j, struct req *me)
+{
+	struct req *v = NULL;
+	uint64_t best = 0;
+	for (int i = 0; i < MAX_CONN; i++) {
+		struct req *r = j->act[i];
+		if (!r || r->last < r->cur + 2)
+			continue;
+		uint64_t b = run_bytes(j, r->cur + 1, r->last);
+		if (b > best) {
+			best = b;
+			v = r;
+		}
+	}
+	if (!v)
+		return false;
+	uint64_t half = run_bytes(j, v->cur, v->last) / 2, k = v->last, tail = j->p[k].size;
+	while (k - 1 > v->cur + 1 && tail + j->p[k - 1].size <= half)
+		tail += j->p[--k].size;
+	me->first = me->cur = k;
+	me->last = v->last;
+	__atomic_store_n(&v->last, k - 1, __ATOMIC_RELAXED);
+	j->splits++;
+	return true;
+}
+
+/* Next range for a worker: pending pieces first (a run of them, or a piece
+ * being retried alone), else half of the largest range in flight; registers me. */
+static bool claim(struct job *j, struct req *me, int *retries)
 {
 	pthread_mutex_lock(&j->lock);
 	for (;;) {
@@ -353,6 +420,10 @@ static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
 		while (i < j->n && j->p[i].state != P_PENDING)
 			i++;
 		if (i == j->n) {
+			if (split_largest(j, me)) {
+				*retries = 0;
+				break;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
@@ -368,12 +439,18 @@ static bool claim(struct job *j, uint64_t *first, uint64_t *last, int *retries)
 			}
 		for (uint64_t m = i; m <= k; m++)
 			j->p[m].state = P_INFLIGHT;
-		*first = i;
-		*last = k;
+		me->first = me->cur = i;
+		me->last = k;
 		*retries = j->p[i].retries;
-		pthread_mutex_unlock(&j->lock);
-		return true;
+		break;
 	}
+	for (int s = 0; s < MAX_CONN; s++)
+		if (!j->act[s]) {
+			j->act[s] = me;
+			break;
+		}
+	pthread_mutex_unlock(&j->lock);
+	return true;
 }
 
 static void backoff(int retries)
@@ -386,45 +463,57 @@ static void backoff(int retries)
 	nanosleep(&ts, NULL);
 }
 
-/* One GET of pieces [first, last] (ranged), or of the whole file (full). */
-static void one_request(struct job *j, CURL *c, EVP_MD_CTX *md, uint64_t first, uint64_t last, bool full)
+/* One GET of pieces [r->first, r->last] (ranged, r registered by claim), or
+ * of the whole file (full). r->j, curl and md are set; the rest is reset here
+ * (ranged: by claim, under the lock). */
+static void one_request(struct job *j, struct req *r, bool full)
 {
-	struct req r = {.j = j, .curl = c, .first = first, .last = last, .cur = first, .md = md, .full = full};
+	CURL *c = r->curl;
+	EVP_MD_CTX *md = r->md;
+	r->full = full;
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	char range[64];
-	uint64_t a = j->p[first].off, b = j->p[last].off + j->p[last].size - 1;
+	pthread_mutex_lock(&j->lock);
+	uint64_t a = j->p[r->first].off, b = j->p[r->last].off + j->p[r->last].size - 1;
+	pthread_mutex_unlock(&j->lock);
 	snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, a, b);
 	curl_easy_setopt(c, CURLOPT_RANGE, full ? NULL : range);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &r);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
-	if (!r.checked && rc == CURLE_OK) {
+	if (!r->checked && rc == CURLE_OK) {
 		/* no body at all */
-		r.checked = true;
-		if (check_response(&r) == 0)
-			snprintf(r.why, sizeof r.why, "empty response");
+		r->checked = true;
+		if (check_response(r) == 0)
+			snprintf(r->why, sizeof r->why, "empty response");
 	}
 	pthread_mutex_lock(&j->lock);
-	while (r.cur <= r.last && j->p[r.cur].state == P_DONE) /* full stream cut inside a verified chunk */
-		r.cur++, r.cur_got = 0;
-	if (r.cur <= r.last && !j->abort && !r.fellback) {
-		if (!r.why[0]) {
-			if (rc != CURLE_OK)
-				snprintf(r.why, sizeof r.why, "connection failed: %s",
-					 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	while (r->cur <= r->last && j->p[r->cur].state == P_DONE) /* full stream cut inside a verified chunk */
+		r->cur++, r->cur_got = 0;
+	if (r->cur <= r->last && !j->abort && !r->fellback) {
+		if (!r->why[0]) {
+			if (rc != CURLE_OK) {
+				char why[CURL_ERROR_SIZE + 128];
+				bool malformed;
+				dk_http_why(c, rc, errbuf, &malformed, why, sizeof why);
+				snprintf(r->why, sizeof r->why, "%s%s", malformed ? "" : "connection failed: ", why);
+			}
 			else
-				snprintf(r.why, sizeof r.why, "response ended early (%" PRIu64 " of %u bytes)", r.cur_got,
-					 j->p[r.cur].size);
+				snprintf(r->why, sizeof r->why, "response ended early (%" PRIu64 " of %u bytes)", r->cur_got,
+					 j->p[r->cur].size);
 		}
-		piece_failed(j, r.cur, r.why);
-		progress_sub(j, r.cur_got);
+		piece_failed(j, r->cur, r->why);
+		progress_sub(j, r->cur_got);
 	}
-	for (uint64_t m = r.cur; m <= r.last; m++)
+	for (uint64_t m = r->cur; m <= r->last; m++)
 		if (j->p[m].state == P_INFLIGHT)
 			j->p[m].state = P_PENDING;
+	for (int i = 0; i < MAX_CONN; i++)
+		if (j->act[i] == r)
+			j->act[i] = NULL;
 	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
@@ -469,16 +558,19 @@ static void *worker(void *arg)
 				break;
 			if (pass)
 				backoff(pass);
-			one_request(j, c, md, 0, j->n - 1, true);
+			struct req r = {.j = j, .curl = c, .md = md, .first = 0, .last = j->n - 1};
+			one_request(j, &r, true);
 		}
 		goto out;
 	}
-	uint64_t first, last;
 	int retries;
-	while (claim(j, &first, &last, &retries)) {
+	for (;;) {
+		struct req r = {.j = j, .curl = c, .md = md};
+		if (!claim(j, &r, &retries))
+			break;
 		if (retries > 0)
 			backoff(retries);
-		one_request(j, c, md, first, last, false);
+		one_request(j, &r, false);
 	}
 out:
 	curl_slist_free_all(h);
@@ -501,15 +593,20 @@ static int head_size(struct dk_download *d, uint64_t *size)
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
 	long st = 0;
 	curl_off_t cl = -1;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
 	curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+	char why[CURL_ERROR_SIZE + 128] = "";
+	if (rc != CURLE_OK)
+		dk_http_why(c, rc, errbuf, NULL, why, sizeof why);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK)
-		return dk_fail("%s: %s", d->url, curl_easy_strerror(rc));
+		return dk_fail("%s: %s", d->url, why);
 	if (st < 200 || st > 299)
 		return dk_fail("%s: HTTP %ld", d->url, st);
 	if (cl <= 0)
@@ -522,6 +619,25 @@ static char *beside(const char *path, const char *suffix)
 {
 	_cleanup_free_ char *a = dk_strdup(path), *b = dk_strdup(path);
 	return dk_asprintf("%s/.%s.%s", dirname(a), basename(b), suffix);
+}
+
+/* Free bytes for an unprivileged writer in the directory of path; -1 unknown. */
+static int64_t free_space(const char *path)
+{
+	_cleanup_free_ char *dd = dk_strdup(path);
+	struct statvfs sv;
+	if (statvfs(dirname(dd), &sv) < 0)
+		return -1;
+	return (int64_t)((uint64_t)sv.f_bavail * sv.f_frsize);
+}
+
+static void fail_nospace(const struct dk_download *d, uint64_t need, int64_t avail)
+{
+	char n[32], f[32] = "?";
+	dk_format_size(need, n, sizeof n);
+	if (avail >= 0)
+		dk_format_size((uint64_t)avail, f, sizeof f);
+	dk_fail("%s: no space left on device (need %s, %s free)", d->path, n, f);
 }
 
 int dk_download_run(struct dk_download *d)
@@ -601,6 +717,26 @@ int dk_download_run(struct dk_download *d)
 	}
 	d->pieces_resumed = resumed;
 	j.done_count = resumed;
+	{
+		/* free space up front: the part file is sparse, so a full disk would
+		 * otherwise only show up deep into the download */
+		uint64_t have = 0, need = d->reserve;
+		if (stat(j.part, &st) == 0 && S_ISREG(st.st_mode))
+			have = (uint64_t)st.st_blocks * 512;
+		int64_t avail = free_space(d->path);
+		if (resumed) {
+			need += j.total - (have < j.total ? have : j.total);
+		} else {
+			need += j.total;
+			if (avail >= 0)
+				avail += (int64_t)have; /* truncated below */
+		}
+		if (avail >= 0 && (uint64_t)avail < need) {
+			fail_nospace(d, need, avail);
+			j.nospace = true;
+			goto done; /* nothing touched: a resumable state stays as it was */
+		}
+	}
 	if (resumed)
 		dk_info("%s: resuming: %" PRIu64 " of %" PRIu64 " chunks already verified", d->label, resumed, j.n);
 	j.fd = open(j.part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
@@ -609,6 +745,8 @@ int dk_download_run(struct dk_download *d)
 		goto done;
 	}
 	if (ftruncate(j.fd, (off_t)j.total) < 0) {
+		if (errno == EFBIG)
+			j.nospace = true;
 		dk_fail_errno("%s", j.part);
 		goto done;
 	}
@@ -624,9 +762,9 @@ int dk_download_run(struct dk_download *d)
 		else
 			pending += j.p[i].size;
 	}
+	/* one balanced range per connection; idle connections then split the
+	 * largest range left (claim), so all stay busy to the end */
 	j.run_cap = (pending + (uint64_t)d->connections - 1) / (uint64_t)d->connections;
-	if (j.run_cap > RUN_CAP)
-		j.run_cap = RUN_CAP;
 	dk_progress_start(&j.prog, d->label, j.total);
 	dk_progress_set(&j.prog, resumed_bytes);
 	int nw = d->connections;
@@ -650,10 +788,20 @@ int dk_download_run(struct dk_download *d)
 	d->bytes_downloaded = j.bytes;
 	d->pieces_refetched = j.refetched;
 	if (j.abort || j.done_count != j.n) {
-		dk_fail("%s", j.abort ? j.err : "download incomplete");
+		if (j.nospace) {
+			uint64_t left = d->reserve;
+			for (uint64_t i = 0; i < j.n; i++)
+				if (j.p[i].state != P_DONE)
+					left += j.p[i].size;
+			fail_nospace(d, left, free_space(d->path));
+		} else {
+			dk_fail("%s", j.abort ? j.err : "download incomplete");
+		}
 		goto done;
 	}
 	if (fsync(j.fd) < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			j.nospace = true;
 		dk_fail_errno("%s", j.part);
 		goto done;
 	}
@@ -672,14 +820,19 @@ int dk_download_run(struct dk_download *d)
 	}
 	ret = 0;
 done:
-	if (j.fd >= 0) {
-		close(j.fd);
-		if (ret < 0 && j.done_count == 0) {
-			/* nothing worth keeping for a resume */
-			unlink(j.part);
-			unlink(j.state_path);
-		}
+	if (ret < 0 && j.done_count == 0 && j.fd >= 0) {
+		/* nothing worth keeping for a resume */
+		unlink(j.part);
+		unlink(j.state_path);
+	} else if (ret < 0 && j.done_count > 0 && (j.fd >= 0 || j.nospace)) {
+		/* the verified chunks stay beside the file: say how to use them */
+		char msg[DK_ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", dk_errmsg());
+		dk_fail("%s; %" PRIu64 " of %" PRIu64 " chunks kept: %srun the same command again to resume", msg,
+			j.done_count, j.n, j.nospace ? "free some space, then " : "");
 	}
+	if (j.fd >= 0)
+		close(j.fd);
 	pthread_mutex_destroy(&j.lock);
 	pthread_cond_destroy(&j.cond);
 	free(j.p);

@@ -2,9 +2,12 @@
  *
  * The file is split into pieces: the chunks of its chunklist when there is one
  * (each piece's SHA-256 is checked as its bytes arrive, no second pass), else
- * fixed 8 MiB pieces (size checked only). N workers, each with its own libcurl
- * handle, claim runs of consecutive pending pieces and fetch them with one
- * ranged GET, writing with pwrite into "<dir>/.<name>.dkvm-part". A piece that
+ * 1 MiB pieces (size checked only). N workers, each with its own libcurl
+ * handle, start with one balanced run of consecutive pieces each and fetch it
+ * with one ranged GET, writing with pwrite into "<dir>/.<name>.dkvm-part".
+ * A worker that runs out of work takes over the second half (whole pieces) of
+ * the largest range still in flight, whose owner stops at the new end, so no
+ * connection idles while another has more than two pieces to go. A piece that
  * fails its hash, or is cut short by a dropped connection, is re-fetched alone
  * by range (bounded retries, exponential backoff); the others are kept.
  * "<dir>/.<name>.dkvm-state" records the finished pieces, so an interrupted run
@@ -30,6 +33,8 @@ struct dk_download {
 	bool force;                    /* replace an existing final file */
 	bool no_verify;                /* (bench) do not hash */
 	const char *label;             /* progress label */
+	uint64_t reserve;              /* bytes the caller writes beside it afterwards
+					  (counted in the up-front free-space check) */
 	/* results */
 	uint64_t bytes_downloaded; /* body bytes received in this run */
 	uint64_t pieces, pieces_resumed, pieces_refetched;

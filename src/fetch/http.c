@@ -43,6 +43,28 @@ CURL *dk_http_easy(const char *url, bool allow_http, const char *user_agent)
 	return c;
 }
 
+const char *dk_http_why(CURL *c, CURLcode rc, const char *errbuf, bool *malformed, char *buf, size_t n)
+{
+	bool bad = rc == CURLE_WEIRD_SERVER_REPLY ||
+		   (rc == CURLE_UNSUPPORTED_PROTOCOL && errbuf &&
+		    (strstr(errbuf, "HTTP/0.9") || strstr(errbuf, "response code") || strstr(errbuf, "HTTP version")));
+	if (malformed)
+		*malformed = bad;
+	if (!bad) {
+		snprintf(buf, n, "%s", errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return buf;
+	}
+	long fresh = 1;
+	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &fresh);
+	if (fresh == 0)
+		/* a reused connection: what came first was the tail of the last answer */
+		snprintf(buf, n, "malformed HTTP response (the previous response on this connection sent more "
+				 "data than its Content-Length)");
+	else
+		snprintf(buf, n, "malformed HTTP response (no valid HTTP status line)");
+	return buf;
+}
+
 struct sink {
 	struct dk_buf *b;
 	size_t max;
@@ -109,6 +131,9 @@ int dk_http_request(const struct dk_http_req *r, struct dk_http_resp *resp)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	CURLcode rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	char why[CURL_ERROR_SIZE + 128] = "";
+	if (rc != CURLE_OK)
+		dk_http_why(c, rc, errbuf, NULL, why, sizeof why);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(h);
 	free(cookie);
@@ -119,7 +144,7 @@ int dk_http_request(const struct dk_http_req *r, struct dk_http_resp *resp)
 	}
 	if (rc != CURLE_OK) {
 		dk_http_resp_free(resp);
-		return dk_fail("%s: %s", r->url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return dk_fail("%s: %s", r->url, why);
 	}
 	if (!resp->body.data)
 		dk_buf_append(&resp->body, "", 0);

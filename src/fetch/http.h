@@ -44,6 +44,11 @@ int dk_http_get(const struct dk_http_req *r, struct dk_http_resp *resp);
 void dk_http_resp_free(struct dk_http_resp *resp);
 /* Value of the first response header name (case-insensitive), malloc'd, or NULL. */
 char *dk_http_header(const struct dk_http_resp *resp, const char *name);
+/* Why a transfer on c failed, in words a user can act on: libcurl's own text
+ * for a malformed answer ("Received HTTP/0.9 when not allowed") names no
+ * cause. Writes to buf (n bytes) and returns it; *malformed (may be NULL) tells
+ * whether the server's answer was broken rather than the connection. */
+const char *dk_http_why(CURL *c, CURLcode rc, const char *errbuf, bool *malformed, char *buf, size_t n);
 /* Whether url is plain http:// */
 bool dk_url_is_http(const char *url);
 /* Last path component of a URL (query and fragment dropped), malloc'd. */

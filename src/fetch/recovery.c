@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,16 +100,14 @@ void dk_fetch_recovery_result_free(struct dk_fetch_recovery_result *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Output name from an asset URL: its basename, which must be a safe name. */
-static char *asset_name(const char *url, const char *what)
+/* The base name both files are saved under: fixed, chosen by kind from the
+ * image URL Apple returns (RecoveryImage.dmg on newer boards, else
+ * BaseSystem.dmg). The server's own file names are never used: equal names
+ * would make the chunklist overwrite the image, and a name is not ours to trust. */
+static const char *asset_base(const char *image_url)
 {
-	char *b = dk_url_basename(url);
-	if (!dk_name_is_safe(b)) {
-		dk_fail("osrecovery: %s URL '%s' has no usable file name", what, url);
-		free(b);
-		return NULL;
-	}
-	return b;
+	_cleanup_free_ char *b = dk_url_basename(image_url);
+	return strncasecmp(b, "RecoveryImage", 13) == 0 ? "RecoveryImage" : "BaseSystem";
 }
 
 int dk_fetch_recovery(const struct dk_fetch_recovery_opts *o, struct dk_fetch_recovery_result *res)
@@ -204,12 +203,10 @@ int dk_fetch_recovery(const struct dk_fetch_recovery_opts *o, struct dk_fetch_re
 	dk_verbose("osrecovery: product %s, image %s", r->product, r->image_url);
 
 	_cleanup_free_ char *ct_cookie = NULL, *at_cookie = NULL;
-	_cleanup_free_ char *img_name = asset_name(r->image_url, "image");
-	_cleanup_free_ char *cl_name = asset_name(r->chunklist_url, "chunklist");
-	if (!img_name || !cl_name)
-		goto out;
+	const char *kind = asset_base(r->image_url);
+	_cleanup_free_ char *img_name = dk_asprintf("%s.dmg", kind);
 	r->image_path = dk_asprintf("%s/%s", dir, img_name);
-	r->chunklist_path = dk_asprintf("%s/%s", dir, cl_name);
+	r->chunklist_path = dk_asprintf("%s/%s.chunklist", dir, kind);
 
 	/* 3. chunklist first; verify its signature before touching the image */
 	ct_cookie = dk_asprintf("AssetToken=%s", ct);
@@ -241,7 +238,8 @@ int dk_fetch_recovery(const struct dk_fetch_recovery_opts *o, struct dk_fetch_re
 	at_cookie = dk_asprintf("AssetToken=%s", at);
 	struct dk_download d = {.url = r->image_url, .cookie = at_cookie, .user_agent = DK_RECOVERY_UA,
 				.allow_http = true, .path = r->image_path, .cl = &cl, .connections = o->connections,
-				.resume = o->resume, .force = o->force, .no_verify = o->no_verify, .label = img_name};
+				.resume = o->resume, .force = o->force, .no_verify = o->no_verify, .label = img_name,
+				.reserve = a.body.len};
 	int rc = dk_download_run(&d);
 	r->chunks_resumed = d.pieces_resumed;
 	r->chunks_refetched = d.pieces_refetched;

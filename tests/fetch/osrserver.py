@@ -20,7 +20,20 @@
       --corrupt-always), --fail-first N (answer 503 to the first N image
       requests), --wrong-token (answer
       an AssetToken the server then rejects), --short N (image N bytes short),
-      --bad-sig (flip a byte of the chunklist signature).
+      --bad-sig (flip a byte of the chunklist signature),
+      --hostile-names same|dotdot|slash|encoded|recovery (the answer's AU/CU
+      URLs end in server-chosen names: the same name for both, "../x", "a/b",
+      "..%2Fx"; "recovery": RecoveryImage.dmg/.chunklist; each is served
+      by its "?img"/"?cl" query, whatever the path),
+      --bad-http excess|status|code [--bad-http-on image|session] (image
+      answers, or the session answer: "excess" sends 100 bytes more than its
+      Content-Length; "status" a status line that is not HTTP; "code" one
+      with a malformed status code; "trailing" 100 stray bytes after a
+      correctly framed body).
+      --slow-first F: the first connection that asks for the image gets
+      --throttle / F. --watch: every 20 ms while image answers are being sent,
+      log {"sample": T, "active": N, "left": BYTES}: answers in progress, and
+      the image bytes no answer has sent yet.
       The server exits by itself after --timeout seconds (default 120).
 """
 import argparse, gzip, hashlib, http.server, json, os, random, secrets, socket, struct
@@ -112,12 +125,26 @@ def cmd_mkcatalog(a):
     open(os.path.join(files, "catalog.sucatalog"), "w").write(cat)
 
 
+# --hostile-names: the (image, chunklist) names at the end of AU / CU
+HOSTILE_NAMES = {
+    "same": ("BaseSystem.dmg", "BaseSystem.dmg"),
+    "dotdot": ("../x", "../x"),
+    "slash": ("a/b", "a/b"),
+    "encoded": ("..%2F..%2Fescape.dmg", "..%2F..%2Fescape.dmg"),
+    "recovery": ("RecoveryImage.dmg", "RecoveryImage.chunklist"),
+}
+
+
 class State:
     lock = threading.Lock()
     sessions = set()
     tokens = {}  # token -> asset name
     dropped = False
     corrupted = False
+    active = set()  # image answers in progress
+    spans = {}  # every image answer: id -> [first byte, next byte to send]
+    image_size = 0
+    slow_port = None
 
 
 def parse_range(h, size):
@@ -152,14 +179,29 @@ def make_handler(a, state, logf):
         def base(self):
             return "http://127.0.0.1:%d" % self.server.server_address[1]
 
+        def bad(self, where):
+            return a.bad_http and a.bad_http_on == where
+
+        def send_response_only(self, code, message=None):
+            if getattr(self, "bad_status", False):
+                self._headers_buffer = getattr(self, "_headers_buffer", [])
+                self._headers_buffer.append(b"HTTP/1.1 2OO Okay-ish\r\n" if a.bad_http == "code" else
+                                            b"HTPT/1.1 200 OK\r\n")
+                return
+            super().send_response_only(code, message)
+
         def simple(self, status, body=b"", headers=(), extra=None):
             if a.latency:
                 time.sleep(a.latency / 1000.0)
+            bad = self.path == "/" and self.bad("session")
+            self.bad_status = bad and a.bad_http in ("status", "code")
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if bad and a.bad_http == "excess":
+                body += b"x" * 100
             if self.command != "HEAD":
                 self.wfile.write(body)
             self.log_req(status, len(body), extra)
@@ -182,6 +224,14 @@ def make_handler(a, state, logf):
                 with state.lock:
                     state.sessions.add(sid)
                 return self.simple(200, b"", [("Set-Cookie", "session=%s; Path=/; HttpOnly" % sid)])
+            if a.hostile_names and self.path.endswith(("?img", "?cl")):
+                name = a.name + (".dmg" if self.path.endswith("?img") else ".chunklist")
+                tok = self.cookies().get("AssetToken")
+                with state.lock:
+                    ok = state.tokens.get(tok) == name
+                if not ok:
+                    return self.simple(403, b"bad token\n")
+                return self.serve_file(os.path.join(a.dir, "assets", name), image=name.endswith(".dmg"))
             if self.path.startswith("/assets/"):
                 name = self.path[len("/assets/"):]
                 tok = self.cookies().get("AssetToken")
@@ -227,8 +277,11 @@ def make_handler(a, state, logf):
             if a.wrong_token:
                 at = "0" * 48
             b = self.base()
-            ans = ("AP: 041-00000\nAU: %s/assets/%s.dmg\nAH: 00\nAT: %s\nCU: %s/assets/%s.chunklist\nCH: 00\nCT: %s\n"
-                   % (b, name, at, b, name, ct))
+            au, cu = "%s/assets/%s.dmg" % (b, name), "%s/assets/%s.chunklist" % (b, name)
+            if a.hostile_names:
+                img, cl = HOSTILE_NAMES[a.hostile_names]
+                au, cu = "%s/h/%s?img" % (b, img), "%s/h/%s?cl" % (b, cl)
+            ans = "AP: 041-00000\nAU: %s\nAH: 00\nAT: %s\nCU: %s\nCH: 00\nCT: %s\n" % (au, at, cu, ct)
             self.simple(200, ans.encode(), [("Content-Type", "text/plain")],
                         extra={"bid": kv["bid"], "sn": kv["sn"], "os": kv.get("os")})
 
@@ -259,18 +312,37 @@ def make_handler(a, state, logf):
             start, end = rng if rng else (0, size - 1)
             if a.latency:
                 time.sleep(a.latency / 1000.0)
+            bad = image and self.bad("image")
+            self.bad_status = bad and a.bad_http in ("status", "code")
             self.send_response(206 if rng else 200)
             if rng:
                 self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
             self.send_header("Accept-Ranges", "bytes")
-            self.send_header("Content-Length", str(end - start + 1))
+            short = 100 if bad and a.bad_http == "excess" and end - start + 1 > 100 else 0
+            self.send_header("Content-Length", str(end - start + 1 - short))
             self.end_headers()
             if self.command == "HEAD":
                 return self.log_req(200, 0)
+            if bad and a.bad_http == "trailing":
+                data = data[:end + 1] + b"x" * 100 + data[end + 1:]
+                end += 100
             sent, pos, t0 = 0, start, time.time()
             step = 16384
+            rate = a.throttle
+            if image and a.slow_first:
+                with state.lock:
+                    if state.slow_port is None:
+                        state.slow_port = self.client_address[1]
+                    if state.slow_port == self.client_address[1]:
+                        rate = a.throttle / a.slow_first
+            key = object()
             try:
                 while pos <= end:
+                    if image:
+                        with state.lock:
+                            state.active.add(key)
+                            state.spans[key] = [start, pos]
+                            state.image_size = size
                     n = min(step, end + 1 - pos)
                     piece = bytearray(data[pos:pos + n])
                     if image and a.corrupt_at is not None and pos <= a.corrupt_at < pos + n:
@@ -295,13 +367,18 @@ def make_handler(a, state, logf):
                     self.wfile.write(bytes(piece))
                     sent += n
                     pos += n
-                    if a.throttle:
-                        ahead = sent / a.throttle - (time.time() - t0)
+                    if rate:
+                        ahead = sent / rate - (time.time() - t0)
                         if ahead > 0:
                             time.sleep(ahead)
             except (BrokenPipeError, ConnectionResetError, OSError):
                 self.close_connection = True
                 return self.log_req(206 if rng else 200, sent, {"aborted": True})
+            finally:
+                with state.lock:
+                    state.active.discard(key)
+                    if key in state.spans:
+                        state.spans[key][1] = start + sent
             self.log_req(206 if rng else 200, sent)
 
     return H
@@ -354,6 +431,24 @@ def cmd_serve(a):
         os._exit(0)
 
     threading.Thread(target=stop, daemon=True).start()
+
+    def watch():
+        while True:
+            time.sleep(0.02)
+            with state.lock:
+                if state.active:
+                    done, reach = 0, 0
+                    for a0, a1 in sorted(state.spans.values()):
+                        a0 = max(a0, reach)
+                        if a1 > a0:
+                            done += a1 - a0
+                            reach = a1
+                    logf.write(json.dumps({"sample": round(time.time(), 6), "active": len(state.active),
+                                           "left": state.image_size - done}) + "\n")
+                    logf.flush()
+
+    if a.watch:
+        threading.Thread(target=watch, daemon=True).start()
     srv.serve_forever()
 
 
@@ -387,6 +482,11 @@ def main():
     s.add_argument("--short", type=int, default=0)
     s.add_argument("--bad-sig", action="store_true")
     s.add_argument("--no-range", action="store_true")
+    s.add_argument("--hostile-names", choices=sorted(HOSTILE_NAMES))
+    s.add_argument("--slow-first", type=float, default=0)
+    s.add_argument("--watch", action="store_true")
+    s.add_argument("--bad-http", choices=["excess", "status", "code", "trailing"])
+    s.add_argument("--bad-http-on", choices=["image", "session"], default="image")
     k = sub.add_parser("checklog")
     k.add_argument("--log", required=True)
     k.add_argument("--size", type=int, required=True)

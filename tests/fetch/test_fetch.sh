@@ -25,7 +25,7 @@ start_server() {
   rm -f port
   python3 "$SRV" serve --dir "$FT/srv" --port-file port --log "${LOG:-log}" --timeout 90 "$@" &
   SPID=$!
-  trap 'kill $SPID 2>/dev/null || true' EXIT
+  trap 'kill $SPID 2>/dev/null || true; [ -z "${MNT:-}" ] || umount -l "$MNT" 2>/dev/null || true' EXIT
   local i
   for i in $(seq 100); do [ -s port ] && break; sleep 0.05; done
   [ -s port ] || t_fail "test server did not start"
@@ -114,6 +114,30 @@ PY
   t_eq "$(grep -c 'BaseSystem.dmg' log)" 0
 }
 
+# The server picks the file names at the end of AU/CU; they must not decide
+# where anything is written (the same name for both used to let the chunklist
+# overwrite the verified image, and the run still said "every chunk verified").
+test_recovery_hostile_asset_names() {
+  local m base files
+  for m in same dotdot slash encoded recovery; do
+    rm -rf w log; mkdir -p w/sub
+    start_server --hostile-names $m
+    t_ok "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o w/sub/out
+    base=BaseSystem; [ $m = recovery ] && base=RecoveryImage
+    local d=w/sub/out/com.apple.recovery.boot
+    t_contains "$OUT" "$d/$base.dmg: downloaded, every chunk verified"
+    cmp $d/$base.dmg "$IMG" || t_fail "$m: image differs"
+    cmp $d/$base.chunklist "$FT/srv/assets/BaseSystem.chunklist" || t_fail "$m: chunklist differs"
+    t_ok "$DKVM" chunklist verify $d/$base.chunklist --trust-key "$FT/pub.pem" --image $d/$base.dmg
+    # exactly the two files, nothing beside or above them
+    files=$(cd w && find . -mindepth 1 | sort | tr '\n' ' ')
+    t_eq "$files" "./sub ./sub/out ./sub/out/com.apple.recovery.boot ./sub/out/com.apple.recovery.boot/$base.chunklist ./sub/out/com.apple.recovery.boot/$base.dmg " "$m: files"
+    t_eq "$(ls -A | sort | tr '\n' ' ')" ".err .out log port w " "$m: scratch dir"
+    grep -q '"status": 206' log || t_fail "$m: the hostile URLs were not used"
+    stop_server
+  done
+}
+
 test_recovery_request_fields() {
   start_server
   t_ok "$DKVM" fetch recovery --macos tahoe --server "$URL" --trust-key "$FT/pub.pem" -o out
@@ -135,6 +159,43 @@ test_recovery_request_fields() {
   t_contains "$ERR" "17"
 }
 
+# Balanced ranges: one connection is 4x slower; when the others run out of
+# work they take over the second half of the largest range still in flight,
+# so no connection idles while a range of more than 2 chunks is left.
+test_recovery_idle_connections_split_the_largest_range() {
+  local c=131072 n=24
+  python3 "$SRV" mkasset --out srv2/assets --key "$FT/key.pem" --size $((n * c)) --chunk $c
+  rm -f port
+  python3 "$SRV" serve --dir srv2 --port-file port --log log --timeout 90 --throttle 600000 --slow-first 4 --watch &
+  SPID=$!
+  trap 'kill $SPID 2>/dev/null || true' EXIT
+  local i; for i in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+  URL="http://127.0.0.1:$(cat port)"
+  recovery 0 --connections 4 --json
+  cmp $OUTD/BaseSystem.dmg srv2/assets/BaseSystem.dmg || t_fail "image differs"
+  t_eq "$(t_jget "$OUT" 'd["chunks_refetched"]')" 0
+  python3 - log $c 4 <<'PY' || t_fail "a connection sat idle while a range of more than 2 chunks was left"
+import json, sys
+chunk, conns = int(sys.argv[2]), int(sys.argv[3])
+recs = [json.loads(l) for l in open(sys.argv[1])]
+samples = sorted((r for r in recs if "sample" in r), key=lambda r: r["sample"])
+imgs = [r for r in recs if r.get("path", "").endswith(".dmg")]
+assert samples, "no samples"
+# an idle connection means every range left is in the answers in progress:
+# the bytes nobody has sent yet must then fit in 2 chunks per answer.
+# Longest stretch where they do not:
+worst, since = 0.0, None
+for r in samples:
+    if r["active"] < conns and r["left"] > 2 * chunk * r["active"]:
+        since = r["sample"] if since is None else since
+        worst = max(worst, r["sample"] - since)
+    else:
+        since = None
+if worst > 0.4 or len(imgs) <= conns:
+    sys.exit("longest idle stretch %.2f s, %d image requests" % (worst, len(imgs)))
+PY
+}
+
 test_recovery_corrupt_byte_refetches_only_that_chunk() {
   start_server --corrupt-at $((3 * CHUNK + 1000))
   recovery 0 --connections 4 --json
@@ -147,8 +208,11 @@ test_recovery_corrupt_byte_refetches_only_that_chunk() {
 }
 
 test_recovery_dropped_connection_keeps_the_rest() {
+  # 4 connections: ranges of 2 chunks, never split (a split hands over the
+  # tail of a range in flight, whose bytes may already be on the way, which
+  # would blur the per-chunk counts below; splitting has its own test)
   start_server --drop-at $((5 * CHUNK + 4321))
-  recovery 0 --connections 3
+  recovery 0 --connections 4
   cmp $OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
   t_contains "$(cat log)" '"dropped": true'
   # no chunk that had fully arrived is downloaded again
@@ -158,7 +222,7 @@ test_recovery_dropped_connection_keeps_the_rest() {
 
 test_recovery_retries_are_bounded() {
   start_server --corrupt-always --corrupt-at $((6 * CHUNK + 5))
-  recovery 1 --connections 2
+  recovery 1 --connections 4   # ranges of 2 chunks: no split blurs the counts
   one_line
   t_contains "$ERR" "chunk 6"
   t_contains "$ERR" "SHA-256 mismatch, 6 attempts"
@@ -185,6 +249,37 @@ test_recovery_server_without_range_support() {
   t_eq "$(grep 'BaseSystem.dmg' log | grep -vc '"status": 200')" 0
   local n; n=$(grep -c 'BaseSystem.dmg' log)
   [ "$n" -ge 1 ] && [ "$n" -le 6 ] || t_fail "$n image requests"
+}
+
+# Broken HTTP framing is named as such, not as libcurl's "Received HTTP/0.9".
+test_recovery_malformed_http_answers() {
+  start_server --bad-http excess
+  recovery 1
+  one_line
+  t_contains "$ERR" "dkvm: $URL/assets/BaseSystem.dmg: malformed HTTP response: Content-Length "
+  t_contains "$ERR" "(the server sends more data than its Content-Length)"
+  t_not_contains "$ERR" "HTTP/0.9"
+  no_final
+  [ -z "$(ls -A $OUTD 2>/dev/null)" ] || t_fail "leftovers: $(ls -A $OUTD)"
+  stop_server
+  start_server --bad-http status --bad-http-on session
+  recovery 1
+  one_line
+  t_eq "$ERR" "dkvm: osrecovery session: $URL/: malformed HTTP response (no valid HTTP status line)"
+  stop_server
+  start_server --bad-http code
+  recovery 1 --connections 1
+  one_line
+  t_contains "$ERR" "dkvm: $URL/assets/BaseSystem.dmg: chunk 0 (bytes 0-$((CHUNK - 1))): malformed HTTP response (no valid HTTP status line), 6 attempts"
+  no_final
+  stop_server
+  # stray bytes after a well-framed answer poison the next request on that
+  # connection: the cause is named, and a fresh connection gets the chunk
+  start_server --bad-http trailing
+  recovery 0 --connections 2 -v
+  cmp $OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
+  t_contains "$ERR" "malformed HTTP response (the previous response on this connection sent more data than its Content-Length)"
+  t_not_contains "$ERR" "HTTP/0.9"
 }
 
 test_recovery_throttled_with_latency() {
@@ -253,6 +348,79 @@ bits = sys.argv[1]; t = json.load(sys.stdin)["touched"]
 bad = [i for i, b in enumerate(bits) if b == "1" and t[i] != 0]
 miss = [i for i, b in enumerate(bits) if b == "0" and t[i] == 0]
 sys.exit("re-downloaded %s, never fetched %s" % (bad, miss) if bad or miss else 0)' "$bits" || t_fail "resume re-fetched verified chunks"
+}
+
+# small_fs SIZE: mount a tmpfs of SIZE on ./mnt (root only; skip otherwise);
+# it is unmounted (with the server stopped) when the test exits, also after
+# a later start_server
+small_fs() {
+  [ "$(id -u)" = 0 ] || t_skip "needs root to mount a small tmpfs"
+  mkdir -p mnt
+  mount -t tmpfs -o "size=$1" tmpfs mnt 2>/dev/null || t_skip "cannot mount a tmpfs here"
+  MNT=$T/mnt
+  trap 'kill ${SPID:-0} 2>/dev/null || true; umount -l "$MNT" 2>/dev/null || true' EXIT
+}
+# wait_done N: until the state file records >= N verified chunks (or timeout)
+wait_done() {
+  local i n=0 st=mnt/$OUTD/.BaseSystem.dmg.dkvm-state
+  for i in $(seq 300); do
+    if [ -f $st ]; then n=$(sed -n 's/^done //p' $st | tr -cd 1 | wc -c); [ "$n" -ge "$1" ] && return 0; fi
+    sleep 0.05
+  done
+  t_fail "download did not reach $1 verified chunks (done=$n)"
+}
+
+test_recovery_no_space_up_front() {
+  start_server
+  small_fs 2M
+  recovery 1 -o mnt/out
+  one_line
+  t_contains "$ERR" "dkvm: mnt/out/com.apple.recovery.boot/BaseSystem.dmg: no space left on device (need 4.0 MiB, 2.0 MiB free)"
+  # checked before a byte of the image is asked for; nothing left behind
+  t_eq "$(grep -c 'BaseSystem.dmg' log)" 0
+  t_eq "$(ls -A mnt/out/com.apple.recovery.boot)" ""
+}
+
+test_recovery_disk_fills_during_download() {
+  # the disk fills after some chunks are verified: one clear line, the
+  # verified chunks kept, and the same command resumes once space is freed
+  LOG=log1 start_server --throttle 300000
+  small_fs 6M
+  "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out --connections 2 -q \
+    >out1 2>err1 &
+  local pid=$!
+  wait_done 3
+  dd if=/dev/zero of=mnt/filler bs=64k 2>/dev/null || true
+  local rc=0; wait $pid || rc=$?
+  t_eq "$rc" 1 "exit status"
+  ERR=$(cat err1); one_line
+  t_contains "$ERR" "dkvm: mnt/out/com.apple.recovery.boot/BaseSystem.dmg: no space left on device (need "
+  t_contains "$ERR" " chunks kept: free some space, then run the same command again to resume"
+  t_not_contains "$ERR" "write: write"
+  [ ! -e mnt/$OUTD/BaseSystem.dmg ] || t_fail "final image after ENOSPC"
+  [ -e mnt/$OUTD/.BaseSystem.dmg.dkvm-part ] || t_fail "verified chunks not kept"
+  rm mnt/filler
+  stop_server; LOG=log2 start_server
+  t_ok "$DKVM" --json fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out
+  cmp mnt/$OUTD/BaseSystem.dmg "$IMG" || t_fail "image differs"
+  [ "$(t_jget "$OUT" 'd["chunks_resumed"]')" -ge 3 ] || t_fail "nothing resumed: $OUT"
+}
+
+test_recovery_disk_full_before_any_chunk_removes_partial() {
+  # nothing verified yet: nothing worth keeping, so no partial file stays
+  start_server --throttle 60000
+  small_fs 6M
+  "$DKVM" fetch recovery --macos sonoma --server "$URL" --trust-key "$FT/pub.pem" -o mnt/out --connections 2 -q \
+    >out1 2>err1 &
+  local pid=$! i
+  for i in $(seq 200); do [ -e mnt/$OUTD/.BaseSystem.dmg.dkvm-part ] && break; sleep 0.05; done
+  dd if=/dev/zero of=mnt/filler bs=64k 2>/dev/null || true
+  local rc=0; wait $pid || rc=$?
+  t_eq "$rc" 1 "exit status"
+  ERR=$(cat err1); one_line
+  t_contains "$ERR" "BaseSystem.dmg: no space left on device (need 4.0 MiB, "
+  t_not_contains "$ERR" "resume"
+  t_eq "$(ls -A mnt/$OUTD)" ""
 }
 
 test_recovery_resume_flag_needs_state() {
