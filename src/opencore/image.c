@@ -270,6 +270,8 @@ static int collect_kexts(const struct dk_oc_image_opts *o, struct kexts *k)
 				return dk_fail("%s: a kext folder's name must end in .kext", arg);
 			if (!dk_oc_is_file(info))
 				return dk_fail("%s: missing Contents/Info.plist (not a kext)", arg);
+			if (dk_kext_check_links(arg) < 0)
+				return -1;
 			if (kext_add(k, bn, arg) < 0)
 				return -1;
 			k->v[k->n - 1].dir = arg;

@@ -68,6 +68,10 @@ void dk_kexts_free(struct dk_kext *v, int n);
 int dk_kext_read_info(const char *bundle_dir, struct dk_kext *k);
 /* The same from a parsed Info.plist (what names it in errors). */
 int dk_kext_parse_info(plist_t info, const char *what, struct dk_kext *k);
+/* Refuse a symbolic link inside the bundle that leads outside it (its files
+ * would be copied into the EFI) or nowhere: -1 naming the link. The bundle
+ * itself may be a link. */
+int dk_kext_check_links(const char *bundle_dir);
 
 /* ---- recipes (recipes.c) ---- */
 enum dk_oc_op {

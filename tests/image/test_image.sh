@@ -303,6 +303,25 @@ test_zip_symlink_entry_refused() {
   bad "lnk.zip: X64/EFI/OC/Tools/OpenShell.efi: is a symbolic link in the zip" --release lnk.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
 }
 
+# symbolic links in a --kext folder: inside the bundle followed, leading outside refused
+test_kext_folder_symlinks() {
+  mk_inputs
+  echo secret > outside.txt
+  ln -s Lilu Lilu.kext/Contents/MacOS/Alias
+  build -o ok.img
+  mkdir out && mcopy -i ok.img@@1M ::/EFI/OC/Kexts/Lilu.kext/Contents/MacOS/Alias out/
+  cmp out/Alias Lilu.kext/Contents/MacOS/Lilu
+  ln -s ../../outside.txt Lilu.kext/Contents/Leak
+  bad "Lilu.kext/Contents/Leak: a symbolic link to $PWD/outside.txt, outside the kext (refused)" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+  rm Lilu.kext/Contents/Leak && ln -s /etc Lilu.kext/Contents/Resources
+  bad "Lilu.kext/Contents/Resources: a symbolic link to /etc, outside the kext (refused)" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+  rm Lilu.kext/Contents/Resources && ln -s nowhere Lilu.kext/Contents/Dangling
+  bad "Lilu.kext/Contents/Dangling: a symbolic link that does not resolve" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+}
+
 test_extra_driver_option() {
   mk_inputs
   mk_config more.plist HfsPlus.efi

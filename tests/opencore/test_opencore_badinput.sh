@@ -87,4 +87,19 @@ test_config_choice_errors() {
   t_contains "$OUT" "AMD host: no Intel power-management MSRs"
 }
 
+# a symbolic link inside a kext of --kexts DIR that leads outside the bundle
+test_config_kext_symlink_outside_refused() {
+  mkdir -p kx/Lilu.kext/Contents/MacOS
+  printf '<?xml version="1.0"?><plist version="1.0"><dict><key>CFBundleIdentifier</key><string>as.vit9696.Lilu</string><key>CFBundleExecutable</key><string>Lilu</string></dict></plist>' \
+    >kx/Lilu.kext/Contents/Info.plist
+  echo exe >kx/Lilu.kext/Contents/MacOS/Lilu
+  ln -s Lilu kx/Lilu.kext/Contents/MacOS/Alias   # inside the bundle: fine
+  t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o ok.plist --kexts kx
+  echo secret >outside
+  ln -s ../../../outside kx/Lilu.kext/Contents/Resources
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --kexts kx
+  one_line "kx/Lilu.kext/Contents/Resources: a symbolic link to $PWD/outside, outside the kext (refused)"
+  [ ! -e out.plist ] || t_fail "partial output"
+}
+
 t_main
