@@ -8,8 +8,9 @@
 #include "opencore/opencore.h"
 
 /* ---- plist helpers (ocplist.c) ---- */
-/* Parse XML (or binary) plist bytes; NULL when malformed. */
-plist_t dk_pl_parse(const char *data, size_t len);
+/* Parse XML (or binary) plist bytes, nested at most DK_PLIST_MAX_DEPTH deep
+ * (util/plist.h); -1 after dk_fail naming name. The root may be any type. */
+int dk_pl_parse(const char *data, size_t len, const char *name, plist_t *out);
 /* Read and parse a file; the root must be a dict. Errors name the file. */
 int dk_pl_load(const char *path, plist_t *out);
 /* Walk "A/B/C" through dicts (no '/' inside keys on the way). */

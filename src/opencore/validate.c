@@ -1050,10 +1050,11 @@ static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext 
 	size_t len;
 	if (dk_fat_read(v->vol, info, &data, &len, 4u << 20) < 0)
 		return -1;
-	plist_t p = dk_pl_parse(data, len);
+	plist_t p;
+	if (dk_pl_parse(data, len, info, &p) < 0)
+		return -1;
 	if (!dk_pl_is(p, PLIST_DICT)) {
-		if (p)
-			plist_free(p);
+		plist_free(p);
 		return dk_fail("%s: not a valid property list", info);
 	}
 	int r = dk_kext_parse_info(p, info, k);
@@ -1204,7 +1205,9 @@ int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *
 		       const char *efi_dir, struct dk_oc_findings *out)
 {
 	memset(out, 0, sizeof *out);
-	plist_t cfg = dk_pl_parse(config_xml, config_len);
+	plist_t cfg = NULL;
+	if (dk_pl_parse(config_xml, config_len, "config", &cfg) < 0)
+		return -1;
 	if (!dk_pl_is(cfg, PLIST_DICT)) {
 		if (cfg)
 			plist_free(cfg);
@@ -1212,7 +1215,10 @@ int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *
 	}
 	plist_t smp = NULL;
 	if (sample_xml) {
-		smp = dk_pl_parse(sample_xml, sample_len);
+		if (dk_pl_parse(sample_xml, sample_len, "sample", &smp) < 0) {
+			plist_free(cfg);
+			return -1;
+		}
 		if (!dk_pl_is(smp, PLIST_DICT)) {
 			if (smp)
 				plist_free(smp);
@@ -1247,7 +1253,9 @@ int dk_oc_validate(const struct dk_oc_validate_opts *o, struct dk_oc_findings *o
 			dk_fail_prefix("%s", o->image);
 			goto out;
 		}
-		cfg = dk_pl_parse(data, len);
+		_cleanup_free_ char *what = dk_asprintf("%s: EFI/OC/config.plist", o->image);
+		if (dk_pl_parse(data, len, what, &cfg) < 0)
+			goto out;
 		if (!dk_pl_is(cfg, PLIST_DICT)) {
 			dk_fail("%s: EFI/OC/config.plist: not a valid property list with a dictionary root", o->image);
 			goto out;

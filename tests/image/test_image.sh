@@ -173,6 +173,8 @@ PY
   bad "Bad.kext: missing Contents/Info.plist" --release rel.zip --config config.plist --kext Lilu.kext --kext Bad.kext --acpi SSDT-EC.aml
   printf '<?xml version="1.0"?><plist><dict><key>A</key>' > broken.plist
   bad "broken.plist: not a valid property list" --release rel.zip --config broken.plist
+  python3 -c 'n=1000000; open("deep.plist","w").write("<plist><dict><key>a</key>"+"<array>"*n+"</array>"*n+"</dict></plist>")'
+  bad "deep.plist: plist nested deeper than 128 levels" --release rel.zip --config deep.plist
   bad "no --kext Lilu.kext" --release rel.zip --config config.plist --acpi SSDT-EC.aml
   bad "no --acpi SSDT-EC.aml" --release rel.zip --config config.plist --kext Lilu.kext
   mk_config more.plist HfsPlus.efi

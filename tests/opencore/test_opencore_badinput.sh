@@ -102,4 +102,43 @@ test_config_kext_symlink_outside_refused() {
   [ ! -e out.plist ] || t_fail "partial output"
 }
 
+# deep_bplist N FILE: a binary plist of N arrays nested in each other
+deep_bplist() {
+  python3 - "$@" <<'PY'
+import struct, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+objs, offs = bytearray(b"bplist00"), []
+for i in range(n):
+    offs.append(len(objs)); objs += bytes([0xA1]) + struct.pack(">I", i + 1)
+offs.append(len(objs)); objs += b"\x10\x00"
+table = len(objs)
+objs += b"".join(struct.pack(">I", o) for o in offs)
+objs += bytes(6) + bytes([4, 4]) + struct.pack(">QQQ", n + 1, 0, table)
+open(out, "wb").write(objs)
+PY
+}
+
+# libplist recursed into 100k levels and crashed (SIGSEGV): bounded before parsing
+test_deep_plists_refused() {
+  deep_bplist 100000 deep.plist
+  t_exit 1 "$DKVM" opencore validate deep.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  python3 -c 'import sys; n=1000000; open("deepx.plist","w").write("<plist><dict><key>a</key>"+"<array>"*n+"</array>"*n+"</dict></plist>")'
+  t_exit 1 "$DKVM" opencore validate deepx.plist
+  one_line "deepx.plist: plist nested deeper than 128 levels"
+  t_exit 1 "$DKVM" opencore validate "$SAMPLE" --sample deep.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  t_exit 1 "$DKVM" "${CFG[@]}" -s deep.plist -o out.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  [ ! -e out.plist ] || t_fail "partial output"
+  # a kext's Info.plist
+  mkdir -p kx/Lilu.kext/Contents && cp deep.plist kx/Lilu.kext/Contents/Info.plist
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --kexts kx
+  one_line "kx/Lilu.kext/Contents/Info.plist: plist nested deeper than 128 levels"
+  # 128 levels are fine
+  deep_bplist 128 ok.plist
+  t_exit 1 "$DKVM" opencore validate ok.plist
+  one_line "ok.plist: the property list root is not a dictionary"
+}
+
 t_main
