@@ -141,4 +141,27 @@ test_deep_plists_refused() {
   one_line "ok.plist: the property list root is not a dictionary"
 }
 
+# 20k entries: the duplicate and plugin checks stay right (they were quadratic;
+# speed is measured in bench/, not here)
+test_validate_many_entries() {
+  python3 - <<'PY'
+n = 20000
+def kx(bp, on="true"): return f'<dict><key>BundlePath</key><string>{bp}</string><key>Enabled</key><{on}/><key>ExecutablePath</key><string></string><key>PlistPath</key><string>Contents/Info.plist</string></dict>'
+def pe(p): return f'<dict><key>Enabled</key><true/><key>Path</key><string>{p}</string></dict>'
+ks = [kx(f"K{i}.kext") for i in range(n)] + [kx("k77.KEXT"), kx("K5.kext"), kx("K6.kext", "false")]
+ks += [kx("P.kext/Contents/PlugIns/Q.kext"), kx("P.kext"), kx("K9.kext/Contents/PlugIns/R.kext")]
+ts = [pe(f"T{i}.efi") for i in range(n)] + [pe("t5.efi")]
+open("big.plist", "w").write('<?xml version="1.0"?><plist version="1.0"><dict><key>Kernel</key><dict><key>Add</key><array>'
+    + "".join(ks) + '</array></dict><key>Misc</key><dict><key>Tools</key><array>' + "".join(ts) + '</array></dict></dict></plist>')
+PY
+  t_exit 1 "$DKVM" opencore validate big.plist
+  t_eq "$(grep -c "is duplicated" <<<"$OUT")" 4 "duplicates"
+  t_contains "$OUT" 'Kernel/Add[20000]/BundlePath: "k77.KEXT" is duplicated (also Kernel/Add[77])'
+  t_contains "$OUT" 'Kernel/Add[20001]/BundlePath: "K5.kext" is duplicated (also Kernel/Add[5])'
+  t_contains "$OUT" 'Kernel/Add[20002]/BundlePath: "K6.kext" is duplicated (also Kernel/Add[6])'
+  t_contains "$OUT" 'Misc/Tools[20000]/Path: "t5.efi" is duplicated (also Misc/Tools[5])'
+  t_contains "$OUT" 'Kernel/Add[20003]/BundlePath: plugin of P.kext, which is placed after it'
+  t_not_contains "$OUT" 'Kernel/Add[20005]/BundlePath: plugin of'
+}
+
 t_main
