@@ -8,6 +8,7 @@
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/plist.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -142,6 +143,10 @@ int dk_catalog_parse(const void *data, size_t len, const char *name, struct dk_c
 		return dk_fail("%s: empty or oversized catalog", name);
 	}
 	plist_t root = NULL;
+	if (dk_plist_check_depth(p, len, name) < 0) {
+		dk_buf_free(&plain);
+		return -1;
+	}
 	plist_from_memory(p, (uint32_t)len, &root);
 	dk_buf_free(&plain);
 	if (!root || plist_get_node_type(root) != PLIST_DICT) {

@@ -10,6 +10,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/plist.h"
 
 #include <libgen.h>
 #include <plist/plist.h>
@@ -270,6 +271,8 @@ static int collect_kexts(const struct dk_oc_image_opts *o, struct kexts *k)
 				return dk_fail("%s: a kext folder's name must end in .kext", arg);
 			if (!dk_oc_is_file(info))
 				return dk_fail("%s: missing Contents/Info.plist (not a kext)", arg);
+			if (dk_kext_check_links(arg) < 0)
+				return -1;
 			if (kext_add(k, bn, arg) < 0)
 				return -1;
 			k->v[k->n - 1].dir = arg;
@@ -543,9 +546,8 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 	if (dk_read_file(o->config, &cfgdata, &cfglen, CONFIG_MAX) < 0)
 		return -1;
 	plist_t root = NULL;
-	plist_from_memory(cfgdata, (uint32_t)cfglen, &root);
-	if (!root)
-		return dk_fail("%s: not a valid property list", o->config);
+	if (dk_plist_parse(cfgdata, cfglen, o->config, &root) < 0)
+		return -1;
 	if (plist_get_node_type(root) != PLIST_DICT) {
 		plist_free(root);
 		return dk_fail("%s: top level is not a dictionary", o->config);

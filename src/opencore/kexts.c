@@ -68,6 +68,44 @@ int dk_kext_read_info(const char *bundle_dir, struct dk_kext *k)
 	return r;
 }
 
+static int check_links(const char *root, size_t rootlen, const char *dir, int depth)
+{
+	if (depth > 32)
+		return dk_fail("%s: folders nested too deeply", dir);
+	DIR *d = opendir(dir);
+	if (!d)
+		return dk_fail_errno("%s", dir);
+	struct dirent *e;
+	int r = 0;
+	while (r == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *p = dk_asprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0) {
+			r = dk_fail_errno("%s", p);
+		} else if (S_ISLNK(st.st_mode)) {
+			_cleanup_free_ char *real = realpath(p, NULL);
+			if (!real)
+				r = dk_fail_errno("%s: a symbolic link that does not resolve", p);
+			else if (strncmp(real, root, rootlen) || (real[rootlen] && real[rootlen] != '/'))
+				r = dk_fail("%s: a symbolic link to %s, outside the kext (refused)", p, real);
+		} else if (S_ISDIR(st.st_mode)) {
+			r = check_links(root, rootlen, p, depth + 1);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int dk_kext_check_links(const char *bundle_dir)
+{
+	_cleanup_free_ char *root = realpath(bundle_dir, NULL);
+	if (!root)
+		return dk_fail_errno("%s", bundle_dir);
+	return check_links(root, strlen(root), bundle_dir, 0);
+}
+
 struct scan {
 	struct dk_kext *v;
 	int n;
@@ -106,6 +144,9 @@ static int scan_one(struct scan *s, const char *root, const char *rel, int paren
 {
 	_cleanup_free_ char *full = dk_asprintf("%s/%s", root, rel);
 	struct dk_kext k = {0};
+	/* plug-ins are inside their parent: checked with it */
+	if (parent < 0 && dk_kext_check_links(full) < 0)
+		return -1;
 	if (dk_kext_read_info(full, &k) < 0)
 		return -1;
 	k.bundle_path = dk_strdup(rel);

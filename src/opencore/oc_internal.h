@@ -8,8 +8,9 @@
 #include "opencore/opencore.h"
 
 /* ---- plist helpers (ocplist.c) ---- */
-/* Parse XML (or binary) plist bytes; NULL when malformed. */
-plist_t dk_pl_parse(const char *data, size_t len);
+/* Parse XML (or binary) plist bytes, nested at most DK_PLIST_MAX_DEPTH deep
+ * (util/plist.h); -1 after dk_fail naming name. The root may be any type. */
+int dk_pl_parse(const char *data, size_t len, const char *name, plist_t *out);
 /* Read and parse a file; the root must be a dict. Errors name the file. */
 int dk_pl_load(const char *path, plist_t *out);
 /* Walk "A/B/C" through dicts (no '/' inside keys on the way). */
@@ -68,6 +69,10 @@ void dk_kexts_free(struct dk_kext *v, int n);
 int dk_kext_read_info(const char *bundle_dir, struct dk_kext *k);
 /* The same from a parsed Info.plist (what names it in errors). */
 int dk_kext_parse_info(plist_t info, const char *what, struct dk_kext *k);
+/* Refuse a symbolic link inside the bundle that leads outside it (its files
+ * would be copied into the EFI) or nowhere: -1 naming the link. The bundle
+ * itself may be a link. */
+int dk_kext_check_links(const char *bundle_dir);
 
 /* ---- recipes (recipes.c) ---- */
 enum dk_oc_op {

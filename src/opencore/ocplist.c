@@ -3,6 +3,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/plist.h"
 #include "util/cleanup.h"
 
 #include <ctype.h>
@@ -10,16 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-plist_t dk_pl_parse(const char *data, size_t len)
+int dk_pl_parse(const char *data, size_t len, const char *name, plist_t *out)
 {
-	plist_t p = NULL;
-	if (!data || len == 0 || len > UINT32_MAX)
-		return NULL;
-	if (len >= 8 && !memcmp(data, "bplist00", 8))
-		plist_from_bin(data, (uint32_t)len, &p);
-	else
-		plist_from_xml(data, (uint32_t)len, &p);
-	return p;
+	return dk_plist_parse(data, len, name, out);
 }
 
 int dk_pl_load(const char *path, plist_t *out)
@@ -31,9 +25,9 @@ int dk_pl_load(const char *path, plist_t *out)
 		return -1;
 	if (len == 0)
 		return dk_fail("%s: empty file (expected a property list)", path);
-	plist_t p = dk_pl_parse(data, len);
-	if (!p)
-		return dk_fail("%s: not a valid property list (malformed XML)", path);
+	plist_t p;
+	if (dk_pl_parse(data, len, path, &p) < 0)
+		return -1;
 	if (plist_get_node_type(p) != PLIST_DICT) {
 		plist_free(p);
 		return dk_fail("%s: the property list root is not a dictionary", path);

@@ -521,24 +521,86 @@ static void walk_strings(struct vctx *v, plist_t n, const char *path, int depth)
 	}
 }
 
-/* Duplicate check on a string key of array entries. */
+/* A set of strings compared without case (open addressing, linear probing),
+ * each with the index it was first seen at. The strings are borrowed. */
+struct strset {
+	const char **key;
+	uint32_t *idx;
+	size_t cap; /* a power of two, at least twice the entries */
+	bool exact; /* compare with case */
+};
+
+static void strset_init(struct strset *set, uint32_t n, bool exact)
+{
+	*set = (struct strset){.cap = 4, .exact = exact};
+	while (set->cap < 2 * (size_t)n)
+		set->cap *= 2;
+	set->key = dk_calloc(set->cap, sizeof *set->key);
+	set->idx = dk_calloc(set->cap, sizeof *set->idx);
+}
+
+static void strset_free(struct strset *set)
+{
+	free(set->key);
+	free(set->idx);
+}
+
+static uint64_t hash_str(const char *s, bool exact)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++) {
+		h ^= exact ? (unsigned char)*s : (unsigned char)tolower((unsigned char)*s);
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The index s was first added with, or -1 after adding it with index i. */
+static int64_t strset_add(struct strset *set, const char *s, uint32_t i)
+{
+	size_t m = set->cap - 1;
+	for (size_t k = hash_str(s, set->exact) & m;; k = (k + 1) & m) {
+		if (!set->key[k]) {
+			set->key[k] = s;
+			set->idx[k] = i;
+			return -1;
+		}
+		if (set->exact ? !strcmp(set->key[k], s) : !strcasecmp(set->key[k], s))
+			return set->idx[k];
+	}
+}
+
+/* The index s was added with, or -1. */
+static int64_t strset_find(const struct strset *set, const char *s)
+{
+	size_t m = set->cap - 1;
+	for (size_t k = hash_str(s, set->exact) & m; set->key[k]; k = (k + 1) & m)
+		if (set->exact ? !strcmp(set->key[k], s) : !strcasecmp(set->key[k], s))
+			return set->idx[k];
+	return -1;
+}
+
+/* Duplicate check on a string key of array entries (without case): each
+ * repeat names the first entry with that string. */
 static void check_duplicates(struct vctx *v, const char *apath, const char *key, const char *rule)
 {
 	plist_t a = get(v, apath);
 	uint32_t n = arr_size(a);
+	if (n < 2)
+		return;
+	struct strset set;
+	strset_init(&set, n, false);
 	for (uint32_t i = 0; i < n; i++) {
 		const char *si = dk_pl_str(plist_array_get_item(a, i), key);
 		if (!si || !*si)
 			continue;
-		for (uint32_t j = 0; j < i; j++) {
-			const char *sj = dk_pl_str(plist_array_get_item(a, j), key);
-			if (sj && !strcasecmp(si, sj)) {
-				_cleanup_free_ char *p = dk_asprintf("%s[%u]/%s", apath, i, key);
-				ERR(v, p, rule, "\"%s\" is duplicated (also %s[%u])", si, apath, j);
-				break;
-			}
+		int64_t j = strset_add(&set, si, i);
+		if (j >= 0) {
+			_cleanup_free_ char *p = dk_asprintf("%s[%u]/%s", apath, i, key);
+			ERR(v, p, rule, "\"%s\" is duplicated (also %s[%u])", si, apath, (uint32_t)j);
 		}
 	}
+	strset_free(&set);
 }
 
 /* ---------------- sections ---------------- */
@@ -636,6 +698,21 @@ static void rules_kernel(struct vctx *v)
 	plist_t add = get(v, "Kernel/Add");
 	plist_t q = get(v, "Kernel/Quirks");
 	uint32_t n = arr_size(add);
+	/* the first enabled entry of each BundlePath and of each kext name */
+	struct strset paths, names;
+	strset_init(&paths, n, true);
+	strset_init(&names, n, true);
+	char **namev = dk_calloc((size_t)n + 1, sizeof *namev);
+	for (uint32_t i = 0; i < n; i++) {
+		plist_t e = plist_array_get_item(add, i);
+		const char *bp = dk_pl_str(e, "BundlePath");
+		if (!bp || !entry_enabled(e))
+			continue;
+		char buf[256];
+		namev[i] = dk_strdup(bundle_name(bp, buf, sizeof buf));
+		strset_add(&paths, bp, i);
+		strset_add(&names, namev[i], i);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		plist_t e = plist_array_get_item(add, i);
 		_cleanup_free_ char *ep = dk_asprintf("Kernel/Add[%u]", i);
@@ -662,7 +739,7 @@ static void rules_kernel(struct vctx *v)
 				    kk->executable, exe);
 			}
 			if (kk->parent) {
-				int pi = kext_index(v, kk->parent);
+				int pi = (int)strset_find(&names, kk->parent);
 				if (pi < 0 || pi > (int)i) {
 					_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
 					ERR(v, p, "kernel.plugin-order", "%s.kext is a plugin of %s.kext, which is %s", name,
@@ -674,15 +751,7 @@ static void rules_kernel(struct vctx *v)
 		const char *pl = strstr(bp, "/Contents/PlugIns/");
 		if (pl) {
 			_cleanup_free_ char *parent = dk_strndup(bp, (size_t)(pl - bp));
-			int found = -1;
-			for (uint32_t j = 0; j < n; j++) {
-				plist_t pe = plist_array_get_item(add, j);
-				const char *pbp = dk_pl_str(pe, "BundlePath");
-				if (pbp && entry_enabled(pe) && !strcmp(pbp, parent)) {
-					found = (int)j;
-					break;
-				}
-			}
+			int found = (int)strset_find(&paths, parent);
 			if (found < 0 || found > (int)i) {
 				_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
 				ERR(v, p, "kernel.plugin-order", "plugin of %s, which is %s", parent,
@@ -693,6 +762,11 @@ static void rules_kernel(struct vctx *v)
 			ERR(v, "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu",
 			    "Lilu.kext is loaded at %s, but DisableLinkeditJettison is not enabled", ep);
 	}
+	strset_free(&paths);
+	strset_free(&names);
+	for (uint32_t i = 0; i < n; i++)
+		free(namev[i]);
+	free(namev);
 	check_duplicates(v, "Kernel/Add", "BundlePath", "kernel.duplicate");
 	/* the DarwinKVM guide's kext rules */
 	int noot = kext_index(v, "NootRX"), weg = kext_index(v, "WhateverGreen");
@@ -1050,10 +1124,11 @@ static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext 
 	size_t len;
 	if (dk_fat_read(v->vol, info, &data, &len, 4u << 20) < 0)
 		return -1;
-	plist_t p = dk_pl_parse(data, len);
+	plist_t p;
+	if (dk_pl_parse(data, len, info, &p) < 0)
+		return -1;
 	if (!dk_pl_is(p, PLIST_DICT)) {
-		if (p)
-			plist_free(p);
+		plist_free(p);
 		return dk_fail("%s: not a valid property list", info);
 	}
 	int r = dk_kext_parse_info(p, info, k);
@@ -1204,7 +1279,9 @@ int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *
 		       const char *efi_dir, struct dk_oc_findings *out)
 {
 	memset(out, 0, sizeof *out);
-	plist_t cfg = dk_pl_parse(config_xml, config_len);
+	plist_t cfg = NULL;
+	if (dk_pl_parse(config_xml, config_len, "config", &cfg) < 0)
+		return -1;
 	if (!dk_pl_is(cfg, PLIST_DICT)) {
 		if (cfg)
 			plist_free(cfg);
@@ -1212,7 +1289,10 @@ int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *
 	}
 	plist_t smp = NULL;
 	if (sample_xml) {
-		smp = dk_pl_parse(sample_xml, sample_len);
+		if (dk_pl_parse(sample_xml, sample_len, "sample", &smp) < 0) {
+			plist_free(cfg);
+			return -1;
+		}
 		if (!dk_pl_is(smp, PLIST_DICT)) {
 			if (smp)
 				plist_free(smp);
@@ -1247,7 +1327,9 @@ int dk_oc_validate(const struct dk_oc_validate_opts *o, struct dk_oc_findings *o
 			dk_fail_prefix("%s", o->image);
 			goto out;
 		}
-		cfg = dk_pl_parse(data, len);
+		_cleanup_free_ char *what = dk_asprintf("%s: EFI/OC/config.plist", o->image);
+		if (dk_pl_parse(data, len, what, &cfg) < 0)
+			goto out;
 		if (!dk_pl_is(cfg, PLIST_DICT)) {
 			dk_fail("%s: EFI/OC/config.plist: not a valid property list with a dictionary root", o->image);
 			goto out;

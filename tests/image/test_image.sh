@@ -173,6 +173,8 @@ PY
   bad "Bad.kext: missing Contents/Info.plist" --release rel.zip --config config.plist --kext Lilu.kext --kext Bad.kext --acpi SSDT-EC.aml
   printf '<?xml version="1.0"?><plist><dict><key>A</key>' > broken.plist
   bad "broken.plist: not a valid property list" --release rel.zip --config broken.plist
+  python3 -c 'n=1000000; open("deep.plist","w").write("<plist><dict><key>a</key>"+"<array>"*n+"</array>"*n+"</dict></plist>")'
+  bad "deep.plist: plist nested deeper than 128 levels" --release rel.zip --config deep.plist
   bad "no --kext Lilu.kext" --release rel.zip --config config.plist --acpi SSDT-EC.aml
   bad "no --acpi SSDT-EC.aml" --release rel.zip --config config.plist --kext Lilu.kext
   mk_config more.plist HfsPlus.efi
@@ -237,6 +239,89 @@ PL
   t_exit 1 "$DKVM" opencore image --release rel.zip --config kz.plist --kext rel.zip -o bad.img
   t_contains "$ERR" "rel.zip: no .kext bundle in the zip"
   [ ! -e bad.img ] || t_fail "output left behind"
+}
+
+# zip_patch ZIP ENTRY FIELD VALUE: overwrite usize/csize/crc of ENTRY in its
+# local and central headers (a hostile zip)
+zip_patch() {
+  python3 - "$@" <<'PY'
+import struct, sys, zipfile
+path, name, field, val = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4], 0)
+with zipfile.ZipFile(path) as z:
+    loff = z.getinfo(name).header_offset
+d = bytearray(open(path, "rb").read())
+assert d[loff:loff + 4] == b"PK\x03\x04"
+struct.pack_into("<I", d, loff + {"crc": 14, "csize": 18, "usize": 22}[field], val)
+c = d.find(b"PK\x01\x02")
+while c >= 0:
+    nl, = struct.unpack_from("<H", d, c + 28)
+    if d[c + 46:c + 46 + nl] == name.encode():
+        struct.pack_into("<I", d, c + {"crc": 16, "csize": 20, "usize": 24}[field], val)
+    c = d.find(b"PK\x01\x02", c + 4)
+open(path, "wb").write(d)
+PY
+}
+
+# every entry read from a zip has its recorded size and CRC-32 checked
+test_zip_entry_size_and_crc_checked() {
+  mk_inputs
+  local a="--config config.plist --kext Lilu.kext --acpi SSDT-EC.aml" e=X64/EFI/OC/OpenCore.efi
+  # deflated, recorded size smaller than the data: was silently truncated
+  cp rel.zip small.zip && zip_patch small.zip $e usize 1000
+  bad "small.zip: $e: size mismatch" --release small.zip $a
+  # the same with a CRC-32 that matches the truncated data
+  cp small.zip smallcrc.zip
+  zip_patch smallcrc.zip $e crc "$(python3 -c 'import sys,zlib; print(zlib.crc32(open(sys.argv[1],"rb").read()[:1000]))' rel/$e)"
+  bad "smallcrc.zip: $e: size mismatch" --release smallcrc.zip $a
+  # recorded size larger than the data
+  cp rel.zip big.zip && zip_patch big.zip $e usize 800000
+  bad "big.zip: $e: size mismatch" --release big.zip $a
+  # wrong CRC-32, data intact
+  cp rel.zip crc.zip && zip_patch crc.zip $e crc 0x12345678
+  bad "crc.zip: $e: CRC-32 mismatch" --release crc.zip $a
+  # stored entries: sizes cut down together, then a CRC-32 that matches them
+  (cd rel && zip -q0r ../stored.zip X64 Docs)
+  cp stored.zip st1.zip && zip_patch st1.zip $e usize 1000 && zip_patch st1.zip $e csize 1000
+  bad "st1.zip: $e: CRC-32 mismatch" --release st1.zip $a
+  cp stored.zip st2.zip && zip_patch st2.zip $e usize 1000
+  bad "st2.zip: $e: size mismatch" --release st2.zip $a
+  # a kext zip is checked the same way
+  mkdir z && (cd z && mk_kext . Lilu && zip -qr ../lilu.zip .)
+  zip_patch lilu.zip Lilu.kext/Contents/MacOS/Lilu usize 100
+  bad "lilu.zip: Lilu.kext/Contents/MacOS/Lilu: size mismatch" --release rel.zip --config config.plist --kext lilu.zip --acpi SSDT-EC.aml
+  # the intact zips still work
+  build --release stored.zip -o ok.img
+}
+
+# a symbolic link stored in a kext zip is refused, not written as its target text
+test_zip_symlink_entry_refused() {
+  mk_inputs
+  mkdir z && (cd z && mk_kext . Lilu && rm Lilu.kext/Contents/MacOS/Lilu && ln -s /etc/passwd Lilu.kext/Contents/MacOS/Lilu &&
+    zip -qry ../lilu.zip .)
+  bad "lilu.zip: Lilu.kext/Contents/MacOS/Lilu: is a symbolic link in the zip" --release rel.zip --config config.plist --kext lilu.zip --acpi SSDT-EC.aml
+  # in the OpenCore release zip too
+  (cd rel && ln -s /etc/passwd X64/EFI/OC/Tools/OpenShell.efi.tmp && rm X64/EFI/OC/Tools/OpenShell.efi &&
+    mv X64/EFI/OC/Tools/OpenShell.efi.tmp X64/EFI/OC/Tools/OpenShell.efi && zip -qry ../lnk.zip X64 Docs)
+  bad "lnk.zip: X64/EFI/OC/Tools/OpenShell.efi: is a symbolic link in the zip" --release lnk.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+}
+
+# symbolic links in a --kext folder: inside the bundle followed, leading outside refused
+test_kext_folder_symlinks() {
+  mk_inputs
+  echo secret > outside.txt
+  ln -s Lilu Lilu.kext/Contents/MacOS/Alias
+  build -o ok.img
+  mkdir out && mcopy -i ok.img@@1M ::/EFI/OC/Kexts/Lilu.kext/Contents/MacOS/Alias out/
+  cmp out/Alias Lilu.kext/Contents/MacOS/Lilu
+  ln -s ../../outside.txt Lilu.kext/Contents/Leak
+  bad "Lilu.kext/Contents/Leak: a symbolic link to $PWD/outside.txt, outside the kext (refused)" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+  rm Lilu.kext/Contents/Leak && ln -s /etc Lilu.kext/Contents/Resources
+  bad "Lilu.kext/Contents/Resources: a symbolic link to /etc, outside the kext (refused)" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
+  rm Lilu.kext/Contents/Resources && ln -s nowhere Lilu.kext/Contents/Dangling
+  bad "Lilu.kext/Contents/Dangling: a symbolic link that does not resolve" \
+    --release rel.zip --config config.plist --kext Lilu.kext --acpi SSDT-EC.aml
 }
 
 test_extra_driver_option() {

@@ -8,6 +8,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/plist.h"
 #include "util/cleanup.h"
 
 #include <plist/plist.h>
@@ -454,6 +455,117 @@ TEST(malformed_inputs)
 	free(p);
 }
 
+/* "bplist00" with n arrays, each holding k references to the next (the last:
+ * to itself when cycle, else to an integer). */
+static char *bpl_chain(size_t n, unsigned k, bool cycle, size_t *len)
+{
+	size_t nobj = n + 1, objs = 8 + n * (1 + 4 * k) + 2, total = objs + 4 * nobj + 32;
+	unsigned char *b = dk_calloc(total, 1), *p = b + 8, *offs = b + objs;
+	memcpy(b, "bplist00", 8);
+	for (size_t i = 0; i < nobj; i++) {
+		size_t off = (size_t)(p - b);
+		for (int j = 0; j < 4; j++)
+			offs[4 * i + j] = (unsigned char)(off >> (24 - 8 * j));
+		if (i == n) {
+			*p++ = 0x10;
+			*p++ = 0;
+			break;
+		}
+		*p++ = (unsigned char)(0xA0 | k);
+		size_t to = cycle && i == n - 1 ? i : i + 1;
+		for (unsigned r = 0; r < k; r++)
+			for (int j = 0; j < 4; j++)
+				*p++ = (unsigned char)(to >> (24 - 8 * j));
+	}
+	unsigned char *t = b + total - 32;
+	t[6] = 4;
+	t[7] = 4;
+	for (int j = 0; j < 8; j++) {
+		t[8 + j] = (unsigned char)((uint64_t)nobj >> (56 - 8 * j));
+		t[24 + j] = (unsigned char)((uint64_t)objs >> (56 - 8 * j));
+	}
+	*len = total;
+	return (char *)b;
+}
+
+/* XML: the root dict, then n - 1 levels of open (between) close */
+static char *xml_nest(size_t n, const char *open, const char *between, const char *close, size_t *len)
+{
+	struct dk_buf b = {0};
+	dk_buf_printf(&b, "<?xml version=\"1.0\"?>\n<plist version=\"1.0\"><dict><key>k</key>");
+	for (size_t i = 1; i < n; i++)
+		dk_buf_printf(&b, "%s%s", open, between);
+	dk_buf_printf(&b, "<string>x</string>");
+	for (size_t i = 1; i < n; i++)
+		dk_buf_printf(&b, "%s", close);
+	dk_buf_printf(&b, "</dict></plist>");
+	*len = b.len;
+	return b.data;
+}
+
+/* libplist recurses without a limit: the depth is bounded before parsing */
+TEST(plist_depth_bounded)
+{
+	size_t len;
+	char *x = xml_nest(DK_PLIST_MAX_DEPTH, "<array>", "", "</array>", &len);
+	CHECK(dk_plist_check_depth(x, len, "x") == 0);
+	plist_t p = NULL;
+	CHECK(dk_plist_parse(x, len, "x", &p) == 0 && p);
+	plist_free(p);
+	free(x);
+	x = xml_nest(DK_PLIST_MAX_DEPTH + 1, "<array>", "", "</array>", &len);
+	CHECK(dk_plist_check_depth(x, len, "deep.plist") < 0);
+	CHECK_STR(dk_errmsg(), "deep.plist: plist nested deeper than 128 levels");
+	free(x);
+	/* 100k levels: an error, not a crash (in the validator too) */
+	x = xml_nest(100000, "<dict><key>a</key>", "", "</dict>", &len);
+	struct dk_oc_findings f;
+	CHECK(dk_oc_validate_xml(x, (uint32_t)len, NULL, 0, NULL, &f) < 0);
+	CHECK_STR(dk_errmsg(), "config: plist nested deeper than 128 levels");
+	free(x);
+	/* tags counted as a plist parser reads them */
+	x = xml_nest(2000, "<array/>", "<array />", "", &len); /* empty containers, not nested */
+	CHECK(dk_plist_check_depth(x, len, "x") == 0);
+	free(x);
+	x = xml_nest(200, "<array >", "<!-- </array> --><![CDATA[</dict>]]><?pi </array>?>", "</array\n>", &len);
+	CHECK(dk_plist_check_depth(x, len, "x") < 0);
+	free(x);
+	x = xml_nest(200, "<array\n>", "", "</array>", &len);
+	CHECK(dk_plist_check_depth(x, len, "x") < 0);
+	free(x);
+	x = xml_nest(200, "<arrays>", "", "</arrays>", &len); /* not containers */
+	CHECK(dk_plist_check_depth(x, len, "x") == 0);
+	free(x);
+	/* binary */
+	char *b = bpl_chain(DK_PLIST_MAX_DEPTH, 1, false, &len);
+	CHECK(dk_plist_check_depth(b, len, "b") == 0);
+	CHECK(dk_plist_parse(b, len, "b", &p) == 0 && plist_get_node_type(p) == PLIST_ARRAY);
+	plist_free(p);
+	free(b);
+	b = bpl_chain(DK_PLIST_MAX_DEPTH + 1, 1, false, &len);
+	CHECK(dk_plist_parse(b, len, "b.plist", &p) < 0 && !p);
+	CHECK_STR(dk_errmsg(), "b.plist: plist nested deeper than 128 levels");
+	free(b);
+	b = bpl_chain(100000, 1, false, &len);
+	CHECK(dk_oc_validate_xml(b, (uint32_t)len, NULL, 0, NULL, &f) < 0);
+	CHECK_STR(dk_errmsg(), "config: plist nested deeper than 128 levels");
+	free(b);
+	/* shared children are walked once: 100 levels of 14 references each */
+	b = bpl_chain(100, 14, false, &len);
+	CHECK(dk_plist_check_depth(b, len, "b") == 0);
+	free(b);
+	b = bpl_chain(3, 1, true, &len);
+	CHECK(dk_plist_check_depth(b, len, "b") < 0);
+	CHECK_CONTAINS(dk_errmsg(), "b: not a valid property list");
+	free(b);
+	/* a reference past the object table */
+	b = bpl_chain(3, 1, false, &len);
+	b[8 + 1 + 3] = 9;
+	CHECK(dk_plist_check_depth(b, len, "b") < 0);
+	CHECK_CONTAINS(dk_errmsg(), "b: not a valid property list (bad binary plist object table)");
+	free(b);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -464,5 +576,6 @@ int main(void)
 	RUN(broken_copies_detected);
 	RUN(missing_key_in_sample);
 	RUN(malformed_inputs);
+	RUN(plist_depth_bounded);
 	return t_done();
 }

@@ -87,4 +87,81 @@ test_config_choice_errors() {
   t_contains "$OUT" "AMD host: no Intel power-management MSRs"
 }
 
+# a symbolic link inside a kext of --kexts DIR that leads outside the bundle
+test_config_kext_symlink_outside_refused() {
+  mkdir -p kx/Lilu.kext/Contents/MacOS
+  printf '<?xml version="1.0"?><plist version="1.0"><dict><key>CFBundleIdentifier</key><string>as.vit9696.Lilu</string><key>CFBundleExecutable</key><string>Lilu</string></dict></plist>' \
+    >kx/Lilu.kext/Contents/Info.plist
+  echo exe >kx/Lilu.kext/Contents/MacOS/Lilu
+  ln -s Lilu kx/Lilu.kext/Contents/MacOS/Alias   # inside the bundle: fine
+  t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o ok.plist --kexts kx
+  echo secret >outside
+  ln -s ../../../outside kx/Lilu.kext/Contents/Resources
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --kexts kx
+  one_line "kx/Lilu.kext/Contents/Resources: a symbolic link to $PWD/outside, outside the kext (refused)"
+  [ ! -e out.plist ] || t_fail "partial output"
+}
+
+# deep_bplist N FILE: a binary plist of N arrays nested in each other
+deep_bplist() {
+  python3 - "$@" <<'PY'
+import struct, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+objs, offs = bytearray(b"bplist00"), []
+for i in range(n):
+    offs.append(len(objs)); objs += bytes([0xA1]) + struct.pack(">I", i + 1)
+offs.append(len(objs)); objs += b"\x10\x00"
+table = len(objs)
+objs += b"".join(struct.pack(">I", o) for o in offs)
+objs += bytes(6) + bytes([4, 4]) + struct.pack(">QQQ", n + 1, 0, table)
+open(out, "wb").write(objs)
+PY
+}
+
+# libplist recursed into 100k levels and crashed (SIGSEGV): bounded before parsing
+test_deep_plists_refused() {
+  deep_bplist 100000 deep.plist
+  t_exit 1 "$DKVM" opencore validate deep.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  python3 -c 'import sys; n=1000000; open("deepx.plist","w").write("<plist><dict><key>a</key>"+"<array>"*n+"</array>"*n+"</dict></plist>")'
+  t_exit 1 "$DKVM" opencore validate deepx.plist
+  one_line "deepx.plist: plist nested deeper than 128 levels"
+  t_exit 1 "$DKVM" opencore validate "$SAMPLE" --sample deep.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  t_exit 1 "$DKVM" "${CFG[@]}" -s deep.plist -o out.plist
+  one_line "deep.plist: plist nested deeper than 128 levels"
+  [ ! -e out.plist ] || t_fail "partial output"
+  # a kext's Info.plist
+  mkdir -p kx/Lilu.kext/Contents && cp deep.plist kx/Lilu.kext/Contents/Info.plist
+  t_exit 1 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --kexts kx
+  one_line "kx/Lilu.kext/Contents/Info.plist: plist nested deeper than 128 levels"
+  # 128 levels are fine
+  deep_bplist 128 ok.plist
+  t_exit 1 "$DKVM" opencore validate ok.plist
+  one_line "ok.plist: the property list root is not a dictionary"
+}
+
+# 20k entries: the duplicate and plugin checks stay right (they were quadratic;
+# speed is measured in bench/, not here)
+test_validate_many_entries() {
+  python3 - <<'PY'
+n = 20000
+def kx(bp, on="true"): return f'<dict><key>BundlePath</key><string>{bp}</string><key>Enabled</key><{on}/><key>ExecutablePath</key><string></string><key>PlistPath</key><string>Contents/Info.plist</string></dict>'
+def pe(p): return f'<dict><key>Enabled</key><true/><key>Path</key><string>{p}</string></dict>'
+ks = [kx(f"K{i}.kext") for i in range(n)] + [kx("k77.KEXT"), kx("K5.kext"), kx("K6.kext", "false")]
+ks += [kx("P.kext/Contents/PlugIns/Q.kext"), kx("P.kext"), kx("K9.kext/Contents/PlugIns/R.kext")]
+ts = [pe(f"T{i}.efi") for i in range(n)] + [pe("t5.efi")]
+open("big.plist", "w").write('<?xml version="1.0"?><plist version="1.0"><dict><key>Kernel</key><dict><key>Add</key><array>'
+    + "".join(ks) + '</array></dict><key>Misc</key><dict><key>Tools</key><array>' + "".join(ts) + '</array></dict></dict></plist>')
+PY
+  t_exit 1 "$DKVM" opencore validate big.plist
+  t_eq "$(grep -c "is duplicated" <<<"$OUT")" 4 "duplicates"
+  t_contains "$OUT" 'Kernel/Add[20000]/BundlePath: "k77.KEXT" is duplicated (also Kernel/Add[77])'
+  t_contains "$OUT" 'Kernel/Add[20001]/BundlePath: "K5.kext" is duplicated (also Kernel/Add[5])'
+  t_contains "$OUT" 'Kernel/Add[20002]/BundlePath: "K6.kext" is duplicated (also Kernel/Add[6])'
+  t_contains "$OUT" 'Misc/Tools[20000]/Path: "t5.efi" is duplicated (also Misc/Tools[5])'
+  t_contains "$OUT" 'Kernel/Add[20003]/BundlePath: plugin of P.kext, which is placed after it'
+  t_not_contains "$OUT" 'Kernel/Add[20005]/BundlePath: plugin of'
+}
+
 t_main
