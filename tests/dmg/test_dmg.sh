@@ -243,4 +243,36 @@ test_interrupt_removes_temp() {
   done
 }
 
+test_sigkill_temp_removed_by_next_run() {
+  # SIGKILL cannot be caught: the temp stays, and the next run of the same
+  # output removes it (its writer is gone and holds no lock)
+  python3 "$MK" --generate 32M --codec bz2 --raw-out big.raw big.dmg
+  "$DKVM" -q dmg convert big.dmg -o out.img --threads 1 >/dev/null 2>&1 &
+  local pid=$! i tmp=""
+  for ((i = 0; i < 3000; i++)); do
+    tmp=$(compgen -G ".out.img.dkvm-tmp.$pid.??????" || true)
+    [ -n "$tmp" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  [ -n "$tmp" ] || t_fail "no temporary file .out.img.dkvm-tmp.$pid.XXXXXX seen"
+  kill -STOP "$pid" 2>/dev/null || t_fail "convert finished before it could be stopped"
+  [ -f "$tmp" ] || t_fail "$tmp: gone before the kill"
+  kill -KILL "$pid"
+  { wait "$pid"; } 2>/dev/null || true
+  [ -f "$tmp" ] || t_fail "the temp vanished after SIGKILL"
+  [ ! -e out.img ] || t_fail "output left at out.img"
+  # a temp of another output, and one of a live process, are not touched
+  sleep 120 & local live=$!
+  echo x > ".out.img.dkvm-tmp.$live.AbCdEf"
+  echo y > ".other.img.dkvm-tmp.$pid.AbCdEf"
+  t_ok "$DKVM" -q dmg convert big.dmg -o out.img
+  kill "$live"; { wait "$live"; } 2>/dev/null || true
+  [ ! -e "$tmp" ] || t_fail "stale temp $tmp not removed"
+  [ -e ".out.img.dkvm-tmp.$live.AbCdEf" ] || t_fail "a live process's temp was removed"
+  [ -e ".other.img.dkvm-tmp.$pid.AbCdEf" ] || t_fail "another output's temp was removed"
+  cmp big.raw out.img || t_fail "output differs"
+  t_eq "$(compgen -G '.out.img.dkvm-tmp.*' | grep -vc "\.$live\." || true)" 0 "temps left"
+}
+
 t_main
