@@ -37,6 +37,36 @@ TEST(safe_names)
 	CHECK(!dk_name_is_safe("tab\there"));
 }
 
+TEST(str_escape)
+{
+	char *e;
+#define ESC(in, out)                       \
+	do {                               \
+		e = dk_str_escape(in);     \
+		CHECK_STR(e, out);         \
+		free(e);                   \
+	} while (0)
+	ESC("Apple_HFS : 2", "Apple_HFS : 2");
+	ESC("\x1b[2J\nname\r\t", "\\x1b[2J\\x0aname\\x0d\\x09");
+	ESC("back\\slash", "back\\\\slash");
+	ESC("del\x7f", "del\\x7f");
+	ESC("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80"); /* valid UTF-8 kept */
+	ESC("\xc2\x9b" "31m", "\\xc2\\x9b" "31m");                 /* C1 CSI */
+	ESC("a\xe2\x80\xae" "b", "a\\xe2\\x80\\xae" "b");                 /* RIGHT-TO-LEFT OVERRIDE */
+	ESC("\xff\xc3(\xc0\x80", "\\xff\\xc3(\\xc0\\x80");           /* invalid, overlong */
+	ESC("\xed\xa0\x80", "\\xed\\xa0\\x80");                     /* surrogate */
+	ESC("\xe6\x97", "\\xe6\\x97");                                 /* truncated at the end */
+	ESC("", "");
+#undef ESC
+	CHECK(dk_str_escape(NULL) == NULL);
+	CHECK_STR(dk_esc(NULL), "(null)");
+	const char *a = dk_esc("\x1b"), *b = dk_esc("x\ny");
+	CHECK_STR(a, "\\x1b");
+	CHECK_STR(b, "x\\x0ay");
+	/* messages: dk_fail's own escapes are kept as they are */
+	CHECK_STR(dk_esc_msg("a\\nb: \xc2\x9b\xff\x1b"), "a\\nb: \\xc2\\x9b\\xff\\x1b");
+}
+
 TEST(atomic_write_refuses_existing)
 {
 	char *p = t_path(t_tmpdir(), "atomic.txt");
@@ -273,6 +303,7 @@ int main(void)
 {
 	RUN(parse_size);
 	RUN(safe_names);
+	RUN(str_escape);
 	RUN(atomic_write_refuses_existing);
 	RUN(atomic_refuses_special_files_even_with_force);
 	RUN(atomic_stale_temps_removed);
