@@ -102,7 +102,7 @@ int dk_cmd_chunklist_verify(int argc, char **argv)
 	} else {
 		char sz[32];
 		dk_format_size(cl.image_size, sz, sizeof sz);
-		printf("%s: %llu chunks, image %llu bytes (%s)\n", path, (unsigned long long)cl.count,
+		printf("%s: %llu chunks, image %llu bytes (%s)\n", dk_esc(path), (unsigned long long)cl.count,
 		       (unsigned long long)cl.image_size, sz);
 		if (cl.sig_method == 1)
 			printf("signature: RSA-2048, %s%s%s%s\n", sig_rc == 0 ? dk_c_green() : dk_c_red(),
@@ -112,11 +112,11 @@ int dk_cmd_chunklist_verify(int argc, char **argv)
 			printf("signature: none (%s)%s\n", cl.sig_method == 2 ? "SHA-256 digest only" : "unsigned",
 			       sig_rc == 0 ? ", accepted (--allow-unsigned)" : "");
 		if (image && sig_rc == 0)
-			printf("image %s: %s%s%s\n", image, img_rc == 0 ? dk_c_green() : dk_c_red(),
+			printf("image %s: %s%s%s\n", dk_esc(image), img_rc == 0 ? dk_c_green() : dk_c_red(),
 			       img_rc == 0 ? "all chunks verified" : "FAILED", dk_c_reset());
 	}
 	if (!ok)
-		fprintf(stderr, "dkvm: %s\n", sig_err ? sig_err : img_err);
+		fprintf(stderr, "dkvm: %s\n", dk_esc_msg(sig_err ? sig_err : img_err));
 	free(sig_err);
 	free(img_err);
 	dk_chunklist_free(&cl);

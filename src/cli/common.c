@@ -3,23 +3,24 @@
 #include "util/mem.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 int dk_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "dkvm: %s: ", cmd);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *msg = dk_vasprintf(fmt, ap); /* quotes argv: no controls on the terminal */
 	va_end(ap);
+	fprintf(stderr, "dkvm: %s: %s\n", cmd, dk_esc(msg));
+	free(msg);
 	fprintf(stderr, "Try 'dkvm %s --help'.\n", cmd);
 	return DK_EXIT_USAGE;
 }
 
 int dk_cli_fail(void)
 {
-	fprintf(stderr, "dkvm: %s\n", dk_errmsg());
+	fprintf(stderr, "dkvm: %s\n", dk_esc_msg(dk_errmsg())); /* may quote files and servers */
 	return DK_EXIT_FAIL;
 }
 

@@ -219,7 +219,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 		return DK_EXIT_OK;
 	}
 
-	printf("%sFile:%s         %s (%s)\n", dk_c_bold(), dk_c_reset(), img->path, dk_format_size(img->file_size, s1, sizeof s1));
+	printf("%sFile:%s         %s (%s)\n", dk_c_bold(), dk_c_reset(), dk_esc(img->path), dk_format_size(img->file_size, s1, sizeof s1));
 	printf("Format:       UDIF %s, koly version %" PRIu32 ", flags 0x%" PRIx32 "%s\n", dmg_variant_name(img->image_variant),
 	       img->version, img->flags, img->flags & 1 ? " (flattened)" : "");
 	printf("Encrypted:    no\n");
@@ -248,7 +248,7 @@ int dk_cmd_dmg_info(int argc, char **argv)
 		char ck[16] = "-";
 		if (b->cksum.type != DMG_CKSUM_NONE)
 			snprintf(ck, sizeof ck, "0x%08" PRIx32, dmg_cksum_crc32(&b->cksum));
-		printf("  %-3zu %12" PRIu64 " %12" PRIu64 " %7zu %-10s  %s\n", i, b->first_sector, b->nsect, b->nchunks, ck, b->name);
+		printf("  %-3zu %12" PRIu64 " %12" PRIu64 " %7zu %-10s  %s\n", i, b->first_sector, b->nsect, b->nchunks, ck, dk_esc(b->name));
 	}
 	dmg_close(img);
 	return DK_EXIT_OK;
@@ -288,13 +288,13 @@ static void print_checks(const struct dmg_report *r)
 	for (size_t i = 0; i < r->nchecks; i++) {
 		const struct dmg_check *c = &r->checks[i];
 		const char *col = c->state == DMG_CHECK_OK ? dk_c_green() : c->state == DMG_CHECK_FAILED ? dk_c_red() : dk_c_yellow();
-		printf("%s%-7s%s %s", col, state_name(c->state), dk_c_reset(), c->what);
+		printf("%s%-7s%s %s", col, state_name(c->state), dk_c_reset(), dk_esc(c->what));
 		if (c->state == DMG_CHECK_OK)
 			printf(": CRC32 0x%08" PRIx32, c->actual);
 		else if (c->state == DMG_CHECK_FAILED)
 			printf(": CRC32 0x%08" PRIx32 ", expected 0x%08" PRIx32, c->actual, c->expected);
 		else if (c->note)
-			printf(": %s", c->note);
+			printf(": %s", dk_esc(c->note));
 		printf("\n");
 	}
 }
@@ -352,7 +352,7 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 		for (size_t i = 0; i < r.nchecks; i++)
 			if (r.checks[i].state == DMG_CHECK_FAILED)
 				dk_buf_printf(&b, "%s%s", b.len ? ", " : "", r.checks[i].what);
-		fprintf(stderr, "dkvm: %s: checksum mismatch: %s\n", img->path, b.data);
+		fprintf(stderr, "dkvm: %s: checksum mismatch: %s\n", dk_esc(img->path), dk_esc(b.data));
 		dk_buf_free(&b);
 	}
 	dmg_report_free(&r);
@@ -427,7 +427,7 @@ int dk_cmd_dmg_convert(int argc, char **argv)
 		dk_json_print(j);
 	} else if (dk_verbosity >= DK_NORMAL) {
 		char s1[32], s2[32];
-		printf("wrote %s: %s (%s of data, the rest holes) in %.2f s, %.0f MB/s, %d threads\n", o.out,
+		printf("wrote %s: %s (%s of data, the rest holes) in %.2f s, %.0f MB/s, %d threads\n", dk_esc(o.out),
 		       dk_format_size(r.bytes_out, s1, sizeof s1), dk_format_size(r.bytes_written, s2, sizeof s2),
 		       r.seconds, mbs, r.threads);
 		if (o.verify)

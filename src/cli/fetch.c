@@ -140,13 +140,13 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 	} else if (dk_verbosity >= DK_NORMAL) {
 		char sz[32];
 		dk_format_size(r.image_size, sz, sizeof sz);
-		printf("%s: %s (%s, %llu chunks)%s\n", r.image_path,
+		printf("%s: %s (%s, %llu chunks)%s\n", dk_esc(r.image_path),
 		       r.already_complete ? "already present, verified" : "downloaded, every chunk verified", sz,
 		       (unsigned long long)r.chunks, o.no_verify ? " [NOT VERIFIED: bench mode]" : "");
 		if (r.chunks_resumed || r.chunks_refetched)
 			printf("  %llu chunks resumed from an earlier run, %llu fetched again after a failure\n",
 			       (unsigned long long)r.chunks_resumed, (unsigned long long)r.chunks_refetched);
-		printf("%s: signature verified\n", r.chunklist_path);
+		printf("%s: signature verified\n", dk_esc(r.chunklist_path));
 	}
 	dk_fetch_recovery_result_free(&r);
 	return DK_EXIT_OK;
@@ -266,7 +266,7 @@ int dk_cmd_fetch_list(int argc, char **argv)
 		}
 		if (reachable) {
 			printf("\n%sfull installers%s (dkvm fetch installer --version X[.Y[.Z]]) from %s\n", dk_c_bold(),
-			       dk_c_reset(), catalog);
+			       dk_c_reset(), dk_esc(catalog));
 			printf("  %-9s %-10s %-10s %-11s %-10s %s\n", "VERSION", "BUILD", "SIZE", "DATE", "PRODUCT", "TITLE");
 			for (int i = 0; i < cat.count; i++) {
 				const struct dk_sw_product *p = &cat.products[i];
@@ -274,8 +274,10 @@ int dk_cmd_fetch_list(int argc, char **argv)
 				dk_format_size(p->size, sz, sizeof sz);
 				if (p->post_date)
 					snprintf(date, sizeof date, "%.10s", p->post_date);
-				printf("  %-9s %-10s %-10s %-11s %-10s %s%s\n", p->version ? p->version : "?",
-				       p->build ? p->build : "?", sz, date, p->id, p->title ? p->title : "",
+				/* every string here comes from the catalog server */
+				printf("  %-9s %-10s %-10s %-11s %-10s %s%s\n", dk_esc(p->version ? p->version : "?"),
+				       dk_esc(p->build ? p->build : "?"), sz, dk_esc(date), dk_esc(p->id),
+				       dk_esc(p->title ? p->title : ""),
 				       p->beta ? " (beta)" : "");
 			}
 			if (!cat.count)
@@ -391,11 +393,12 @@ int dk_cmd_fetch_installer(int argc, char **argv)
 		json_object_object_add(j, "packages", arr);
 		dk_json_print(j);
 	} else if (dk_verbosity >= DK_NORMAL) {
-		printf("macOS %s (%s), product %s -> %s\n", r.version, r.build, r.product, r.dir);
+		printf("macOS %s (%s), product %s -> %s\n", dk_esc(r.version), dk_esc(r.build), dk_esc(r.product),
+		       dk_esc(r.dir));
 		for (int i = 0; i < r.npkgs; i++) {
 			char sz[32];
 			dk_format_size(r.pkgs[i].size, sz, sizeof sz);
-			printf("  %s (%s): %s%s\n", r.pkgs[i].path, sz, r.pkgs[i].verification,
+			printf("  %s (%s): %s%s\n", dk_esc(r.pkgs[i].path), sz, dk_esc(r.pkgs[i].verification),
 			       r.pkgs[i].already_complete ? ", already present" : "");
 		}
 	}

@@ -64,7 +64,9 @@ static void print_indented(const char *prefix, const char *text)
 	bool first = true;
 	while (*p) {
 		size_t l = strcspn(p, "\n");
-		printf("         %s%.*s\n", first ? prefix : "     ", (int)l, p);
+		char *line = dk_strndup(p, l); /* details quote sysfs, /proc and config files */
+		printf("         %s%s\n", first ? prefix : "     ", dk_esc(line));
+		free(line);
 		first = false;
 		p += l;
 		if (*p == '\n')
@@ -91,7 +93,7 @@ int dk_cmd_host_check(int argc, char **argv)
 		return dk_cli_fail();
 	struct dk_host *h = dk_calloc(1, sizeof *h);
 	if (dk_host_probe(h) < 0)
-		fprintf(stderr, "dkvm: %s\n", dk_errmsg());
+		fprintf(stderr, "dkvm: %s\n", dk_esc_msg(dk_errmsg()));
 	struct dk_checks cs;
 	dk_host_checks(h, &cs);
 	int fails = 0, counts[4] = {0};
@@ -103,8 +105,8 @@ int dk_cmd_host_check(int argc, char **argv)
 		dk_json_print(dk_host_check_json(h, &cs));
 	} else {
 		printf("%sdkvm host check%s: %s, %s%s%s\n", dk_c_bold(), dk_c_reset(),
-		       h->distro_name[0] ? h->distro_name : "unknown distro", h->bootloader,
-		       h->live ? "" : ", snapshot ", h->live ? "" : dk_sysroot());
+		       dk_esc(h->distro_name[0] ? h->distro_name : "unknown distro"), h->bootloader,
+		       h->live ? "" : ", snapshot ", h->live ? "" : dk_esc(dk_sysroot()));
 		const char *group = NULL;
 		for (size_t i = 0; i < cs.n; i++) {
 			const struct dk_check *k = &cs.v[i];
@@ -114,7 +116,7 @@ int dk_cmd_host_check(int argc, char **argv)
 				group = k->group;
 				printf("\n%s%s%s\n", dk_c_bold(), group, dk_c_reset());
 			}
-			printf("  %s %s\n", marker(k->status), k->summary);
+			printf("  %s %s\n", marker(k->status), dk_esc(k->summary));
 			bool show_detail = k->detail && (k->status != DK_CHECK_PASS || dk_verbosity >= DK_VERBOSE ||
 							 !strcmp(k->id, "kvm.smoke"));
 			if (show_detail)
@@ -163,25 +165,26 @@ static const char iommu_help[] =
 
 static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
 {
-	printf("    %s [%04x] %04x:%04x", d->bdf, d->class_code >> 8, d->vendor, d->device);
+	/* names and values from sysfs (or a snapshot) and pci.ids */
+	printf("    %s [%04x] %04x:%04x", dk_esc(d->bdf), d->class_code >> 8, d->vendor, d->device);
 	if (d->vendor_name || d->name)
-		printf(" %s %s", d->vendor_name ? d->vendor_name : "", d->name ? d->name : "");
+		printf(" %s %s", dk_esc(d->vendor_name ? d->vendor_name : ""), dk_esc(d->name ? d->name : ""));
 	printf("\n");
-	printf("           %s", d->class_name ? d->class_name : "class ?");
+	printf("           %s", dk_esc(d->class_name ? d->class_name : "class ?"));
 	if (d->sub_vendor || d->sub_device)
 		printf(", subsystem %04x:%04x%s%s", d->sub_vendor, d->sub_device, d->sub_name ? " " : "",
-		       d->sub_name ? d->sub_name : "");
-	printf(", driver %s", d->driver[0] ? d->driver : "(none)");
+		       dk_esc(d->sub_name ? d->sub_name : ""));
+	printf(", driver %s", dk_esc(d->driver[0] ? d->driver : "(none)"));
 	if (d->boot_vga == 1)
 		printf(", boot VGA");
 	if (d->reset_method[0])
-		printf(", reset: %s", d->reset_method);
+		printf(", reset: %s", dk_esc(d->reset_method));
 	if (d->ignored) {
 		unsigned sub = d->class_code >> 8;
 		printf(", ignored (%s)", sub == 0x1300 ? "instrumentation" : sub == 0x1080 ? "encryption" : "bridge");
 	}
 	if (d->audio_pair >= 0)
-		printf(", HDMI audio: %s", p->devs[d->audio_pair].bdf);
+		printf(", HDMI audio: %s", dk_esc(p->devs[d->audio_pair].bdf));
 	printf("\n");
 }
 
@@ -229,7 +232,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 			json_object_object_add(o, "vfio_pci_ids", dk_json_str(ids));
 			dk_json_print(o);
 		} else {
-			printf("%s\n", ids);
+			printf("%s\n", dk_esc(ids));
 		}
 		free(ids);
 		dk_pci_free(&p);
@@ -251,7 +254,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 		viable += gr->viable;
 		printf("%sIOMMU group %d%s: %s%s%s — %s\n", dk_c_bold(), gr->id, dk_c_reset(),
 		       gr->viable ? dk_c_green() : dk_c_yellow(), gr->viable ? "viable" : "not viable", dk_c_reset(),
-		       gr->reason);
+		       dk_esc(gr->reason));
 		for (int i = 0; i < gr->ndev; i++)
 			print_dev(&p, &p.devs[gr->devs[i]]);
 	}
@@ -266,7 +269,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 			if ((p.devs[i].class_code >> 16) == 0x03 && p.devs[i].func == 0) {
 				_cleanup_free_ char *ids = dk_pci_vfio_ids(&p, p.devs[i].bdf);
 				if (ids)
-					printf("\nGPU %s: %s", p.devs[i].bdf, ids);
+					printf("\nGPU %s: %s", dk_esc(p.devs[i].bdf), dk_esc(ids));
 			}
 		printf("\n");
 	}

@@ -1,6 +1,7 @@
 /* dkvm: argv -> global options -> one command handler. */
 #include "cli/cli.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/output.h"
 #include "util/paths.h"
 
@@ -139,14 +140,14 @@ int main(int argc, char **argv)
 			return c->fn(argc - 2, argv + 2);
 	}
 	if (!noun_known) {
-		fprintf(stderr, "dkvm: unknown command '%s'\nTry 'dkvm --help'.\n", noun);
+		fprintf(stderr, "dkvm: unknown command '%s'\nTry 'dkvm --help'.\n", dk_esc(noun));
 		return DK_EXIT_USAGE;
 	}
 	bool want_help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
 	FILE *f = want_help ? stdout : stderr;
 	if (!want_help) {
 		if (argc >= 3)
-			fprintf(stderr, "dkvm: %s: unknown subcommand '%s'\n", noun, argv[2]);
+			fprintf(stderr, "dkvm: %s: unknown subcommand '%s'\n", noun, dk_esc(argv[2]));
 		else
 			fprintf(stderr, "dkvm: %s: missing subcommand\n", noun);
 	}

@@ -200,14 +200,15 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	} else if (explain || dk_verbosity > DK_QUIET) {
 		if (explain) {
 			for (int i = 0; i < ch.n; i++)
-				printf("%s%s%s = %s\n    %s\n", dk_c_bold(), ch.v[i].path, dk_c_reset(), ch.v[i].value,
-				       ch.v[i].reason);
+				printf("%s%s%s = %s\n    %s\n", dk_c_bold(), dk_esc(ch.v[i].path), dk_c_reset(),
+				       dk_esc(ch.v[i].value), dk_esc(ch.v[i].reason));
 			printf("\n");
 		}
-		printf("wrote %s: %s, macOS %s (%s), from %s (OpenCore %s), %d changes%s\n", output, o.model->name,
-		       o.macos->marketing, o.macos->version, o.sample_path, release, ch.n,
+		printf("wrote %s: %s, macOS %s (%s), from %s (OpenCore %s), %d changes%s\n", dk_esc(output),
+		       o.model->name, o.macos->marketing, o.macos->version, dk_esc(o.sample_path), dk_esc(release), ch.n,
 		       explain ? "" : " (--explain lists them)");
-		printf("SMBIOS: %s serial %s, MLB %s, UUID %s\n", id.product, id.serial, id.mlb, id.uuid);
+		printf("SMBIOS: %s serial %s, MLB %s, UUID %s\n", dk_esc(id.product), dk_esc(id.serial), dk_esc(id.mlb),
+		       dk_esc(id.uuid)); /* may come from an --smbios file */
 	}
 out:
 	free(xml);

@@ -126,7 +126,7 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 		if (dk_json_output)
 			json_object_array_add(arr, fetched_json(&f));
 		else
-			printf("%-14s %-8s %s (%s)\n", f.name, f.version, f.path,
+			printf("%-14s %-8s %s (%s)\n", dk_esc(f.name), dk_esc(f.version), dk_esc(f.path), /* a release tag */
 			       f.cached ? (f.verified ? "cached, verified" : "cached") :
 			       (f.verified ? "downloaded, SHA-256 verified" : "downloaded, no published digest"));
 		dk_oc_fetched_free(&f);

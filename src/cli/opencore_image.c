@@ -63,7 +63,7 @@ static void print_list(const char *what, char **v)
 	if (!v || !*v)
 		printf(" (none)");
 	for (; v && *v; v++)
-		printf(" %s", *v);
+		printf(" %s", dk_esc(*v)); /* names from the EFI folder or a zip */
 	printf("\n");
 }
 
@@ -174,7 +174,7 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		char a[32], b[32];
 		printf("%s: %s %s disk, EFI System Partition at %s, FAT32 \"OPENCORE\" (%u-byte clusters), %s of "
 		       "files\n",
-		       o.output, dk_format_size(res.disk_bytes, a, sizeof a), o.qcow2 ? "qcow2" : "raw",
+		       dk_esc(o.output), dk_format_size(res.disk_bytes, a, sizeof a), o.qcow2 ? "qcow2" : "raw",
 		       "1 MiB", res.cluster_size, dk_format_size(res.payload_bytes, b, sizeof b));
 		print_list("drivers:", res.drivers);
 		print_list("tools:", res.tools);

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "opencore/opencore.h"
 #include "util/error.h"
+#include "util/mem.h"
 #include "util/output.h"
 
 #include <string.h>
@@ -104,9 +105,10 @@ int dk_cmd_opencore_validate(int argc, char **argv)
 		for (int i = 0; i < f.n; i++) {
 			bool err = f.v[i].severity == DK_OC_ERROR;
 			printf("%s%s%s: %s%s%s [%s]\n", err ? dk_c_red() : dk_c_yellow(), err ? "error" : "warning",
-			       dk_c_reset(), f.v[i].path, *f.v[i].path ? ": " : "", f.v[i].message, f.v[i].rule);
+			       dk_c_reset(), dk_esc(f.v[i].path), *f.v[i].path ? ": " : "", dk_esc(f.v[i].message),
+			       f.v[i].rule); /* path and message quote the plist's keys and values */
 		}
-		printf("%s: %d error%s, %d warning%s%s\n", o.config_path ? o.config_path : "EFI/OC/config.plist", f.errors, f.errors == 1 ? "" : "s", f.warnings,
+		printf("%s: %d error%s, %d warning%s%s\n", dk_esc(o.config_path ? o.config_path : "EFI/OC/config.plist"), f.errors, f.errors == 1 ? "" : "s", f.warnings,
 		       f.warnings == 1 ? "" : "s", f.errors ? "" : " - valid");
 	}
 	int rc = f.errors ? DK_EXIT_FAIL : DK_EXIT_OK;

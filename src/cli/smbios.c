@@ -206,21 +206,21 @@ int dk_cmd_smbios_decode(int argc, char **argv)
 		json_object_object_add(o, "reason", si.valid ? NULL : json_object_new_string(si.reason));
 		dk_json_print(o);
 	} else {
-		printf("Serial      %s (%s)\n", si.length == 11 || si.length == 12 ? si.serial : serial,
+		printf("Serial      %s (%s)\n", dk_esc(si.length == 11 || si.length == 12 ? si.serial : serial),
 		       si.length == 11 ? "legacy, 11 characters" : si.length == 12 ? "12 characters" : "bad length");
 		if (si.length == 11 || si.length == 12) {
-			printf("Location    %s: %s\n", si.location, si.location_name);
+			printf("Location    %s: %s\n", dk_esc(si.location), si.location_name);
 			if (si.year)
 				printf("Year        %d\n", si.year);
 			if (si.week)
 				printf("Week        %d\n", si.week);
 			printf("Line        %d (copy %d)\n", si.line, si.copy);
-			printf("Model       %s: %s\n", si.model_code, si.model ? si.model->name : "unknown code");
+			printf("Model       %s: %s\n", dk_esc(si.model_code), si.model ? si.model->name : "unknown code");
 		}
 		if (si.valid)
 			printf("Verdict     %svalid%s\n", dk_c_green(), dk_c_reset());
 		else
-			printf("Verdict     %sunlikely%s: %s\n", dk_c_yellow(), dk_c_reset(), si.reason);
+			printf("Verdict     %sunlikely%s: %s\n", dk_c_yellow(), dk_c_reset(), dk_esc(si.reason));
 	}
 	return si.valid ? DK_EXIT_OK : DK_EXIT_FAIL;
 }
@@ -263,13 +263,13 @@ int dk_cmd_smbios_check_mlb(int argc, char **argv)
 		json_object_object_add(o, "reason", mi.valid ? NULL : json_object_new_string(mi.reason));
 		dk_json_print(o);
 	} else {
-		printf("MLB         %s\n", mlb);
+		printf("MLB         %s\n", dk_esc(mlb));
 		printf("Length      %d: %s\n", mi.length, mi.kind);
 		printf("Checksum    %s\n", mi.checksum_ok ? "ok" : "bad");
 		if (mi.valid)
 			printf("Verdict     %svalid%s\n", dk_c_green(), dk_c_reset());
 		else
-			printf("Verdict     %sinvalid%s: %s\n", dk_c_red(), dk_c_reset(), mi.reason);
+			printf("Verdict     %sinvalid%s: %s\n", dk_c_red(), dk_c_reset(), dk_esc(mi.reason));
 	}
 	return mi.valid ? DK_EXIT_OK : DK_EXIT_FAIL;
 }

@@ -264,7 +264,8 @@ int dk_cmd_list(int argc, char **argv)
 		printf("%-20s %-11s %-12s %5s %8s  %s\n", "NAME", "MODEL", "MACOS", "VCPUS", "MEMORY", "STATE");
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *v;
-#define S(k) (json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "-")
+/* from each bundle's manifest */
+#define S(k) dk_esc(json_object_object_get_ex(o, k, &v) && v ? json_object_get_string(v) : "-")
 		printf("%-20s %-11s %-12s %5s %6sMi  %s\n", S("name"), S("model"), S("macos"), S("vcpus"),
 		       S("memory_mib"), S("state"));
 #undef S
@@ -288,20 +289,24 @@ int dk_cmd_show(int argc, char **argv)
 		dk_json_print(j);
 	} else {
 		json_object *v;
-		printf("%s  (%s)\n", b.name, json_object_object_get_ex(j, "state", &v) ? json_object_get_string(v) : "?");
-		printf("  dir       %s\n", b.dir);
-		printf("  libvirt   %s\n", b.uri ? b.uri : "not defined (QEMU runs directly)");
+		/* the manifest is a file: its strings are shown escaped */
+		printf("%s  (%s)\n", dk_esc(b.name),
+		       dk_esc(json_object_object_get_ex(j, "state", &v) ? json_object_get_string(v) : "?"));
+		printf("  dir       %s\n", dk_esc(b.dir));
+		printf("  libvirt   %s\n", b.uri ? dk_esc(b.uri) : "not defined (QEMU runs directly)");
 		json_object *sm;
 		if (json_object_object_get_ex(b.manifest, "smbios", &sm)) {
 			json_object *ser;
-			printf("  SMBIOS    %s\n", json_object_object_get_ex(sm, "SystemSerialNumber", &ser) ? json_object_get_string(ser) : "?");
+			printf("  SMBIOS    %s\n",
+			       dk_esc(json_object_object_get_ex(sm, "SystemSerialNumber", &ser) ? json_object_get_string(ser) : "?"));
 		}
-		printf("  model     %s, macOS %s (%s)\n", b.plan.model, b.plan.macos, b.plan.macos_version);
-		printf("  CPU       -cpu %s\n", b.plan.cpu_arg);
+		printf("  model     %s, macOS %s (%s)\n", dk_esc(b.plan.model), dk_esc(b.plan.macos),
+		       dk_esc(b.plan.macos_version));
+		printf("  CPU       -cpu %s\n", dk_esc(b.plan.cpu_arg));
 		printf("  topology  %d cores x %d threads = %d vCPUs\n", b.plan.cores, b.plan.threads, b.plan.vcpus);
 		printf("  memory    %llu MiB\n", (unsigned long long)b.plan.memory_mib);
-		printf("  disk      %s (%s)\n", b.disk, dk_disk_bus_name(b.plan.disk_bus));
-		printf("  network   %s %s\n", b.plan.nic_model, b.plan.mac);
+		printf("  disk      %s (%s)\n", dk_esc(b.disk), dk_disk_bus_name(b.plan.disk_bus));
+		printf("  network   %s %s\n", dk_esc(b.plan.nic_model), dk_esc(b.plan.mac));
 		printf("\nDecisions:\n");
 		dk_plan_explain(&b.plan, stdout);
 		json_object_put(j);

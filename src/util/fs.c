@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +140,108 @@ int dk_rm_rf(const char *path)
 	return rc;
 }
 
+/* Temporary files are "<dir>/.<stem>.dkvm-tmp.<pid>.XXXXXX", where stem is the
+ * final base name (its first TMP_STEM_MAX bytes, so the name stays under
+ * NAME_MAX). The writer holds an exclusive flock on the temp while it is open. */
+#define TMP_TAG ".dkvm-tmp."
+#define TMP_STEM_MAX 200
+/* A temp left by a crash ages this long (mtime) before a live process with a
+ * reused pid no longer protects it; a temp between its creation and its flock
+ * is this fresh, so it is never taken for stale. */
+#define TMP_GRACE_SEC 60
+
+static bool tmp_suffix_ok(const char *s, long *pid)
+{
+	/* "<digits>.<6 mkstemp characters>" and nothing else */
+	const char *p = s;
+	long v = 0;
+	while (*p >= '0' && *p <= '9' && p - s < 10)
+		v = v * 10 + (*p++ - '0');
+	if (p == s || *p != '.' || v <= 0)
+		return false;
+	p++;
+	for (int i = 0; i < 6; i++, p++) {
+		char c = *p;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return false;
+	}
+	if (*p)
+		return false;
+	*pid = v;
+	return true;
+}
+
+/* Is this temp left behind by a writer that is gone? Only when no process
+ * holds its lock and (its pid is gone, or it is older than the grace period:
+ * a pid reused by another process, or a temp from another host). A temp
+ * whose lock cannot be tested is stale only when its pid is gone. */
+static bool tmp_stale(int dfd, const char *name, long pid, dev_t *dev, ino_t *ino)
+{
+	if (pid == (long)getpid())
+		return false;
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	struct stat fst;
+	bool stale = false;
+	if (fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_dev == st.st_dev &&
+	    fst.st_ino == st.st_ino) {
+		bool gone = kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			time_t now = time(NULL);
+			stale = gone || now - fst.st_mtime > TMP_GRACE_SEC;
+		} else if (errno != EWOULDBLOCK) {
+			stale = gone;
+		}
+		*dev = fst.st_dev;
+		*ino = fst.st_ino;
+	}
+	close(fd); /* drops our lock */
+	return stale;
+}
+
+int dk_atomic_clean_stale(const char *dir, const char *base)
+{
+	size_t stem = strnlen(base, TMP_STEM_MAX);
+	_cleanup_free_ char *prefix = dk_asprintf(".%.*s" TMP_TAG, (int)stem, base);
+	size_t plen = strlen(prefix);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	int ddup = dup(dfd);
+	DIR *d = ddup >= 0 ? fdopendir(ddup) : NULL;
+	if (!d) {
+		if (ddup >= 0)
+			close(ddup);
+		close(dfd);
+		return 0;
+	}
+	int removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid;
+		if (strncmp(e->d_name, prefix, plen) != 0 || !tmp_suffix_ok(e->d_name + plen, &pid))
+			continue;
+		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		dev_t dev;
+		ino_t ino;
+		if (!tmp_stale(dfd, e->d_name, pid, &dev, &ino))
+			continue;
+		/* still the same file under that name? */
+		struct stat st;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_dev == dev && st.st_ino == ino && unlinkat(dfd, e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	close(dfd);
+	return removed;
+}
+
 int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode)
 {
 	a->fd = -1;
@@ -155,7 +259,10 @@ int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode
 	}
 	_cleanup_free_ char *d1 = dk_strdup(final_path), *d2 = dk_strdup(final_path);
 	const char *dir = dirname(d1), *base = basename(d2);
-	a->tmp_path = dk_asprintf("%s/.%s.XXXXXX", dir, base);
+	/* temps of earlier runs that were killed (SIGKILL, power loss) */
+	dk_atomic_clean_stale(dir, base);
+	a->tmp_path = dk_asprintf("%s/.%.*s" TMP_TAG "%ld.XXXXXX", dir, (int)strnlen(base, TMP_STEM_MAX),
+				  base, (long)getpid());
 	int slot;
 	a->fd = dk_sigclean_mkstemp(a->tmp_path, &slot); /* removed if we are killed */
 	a->guard = slot + 1;
@@ -165,6 +272,8 @@ int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode
 		a->tmp_path = NULL;
 		return rc;
 	}
+	/* held until commit/abort (or death): marks the temp as in use */
+	flock(a->fd, LOCK_EX | LOCK_NB);
 	fchmod(a->fd, mode);
 	a->final_path = dk_strdup(final_path);
 	return 0;

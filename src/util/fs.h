@@ -20,11 +20,14 @@ int dk_mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory we created (refuses "/" and empty paths). */
 int dk_rm_rf(const char *path);
 
-/* Atomic output: open "<dir>/.<base>.XXXXXX" beside the final path. Refuses when
+/* Atomic output: open "<dir>/.<base>.dkvm-tmp.<pid>.XXXXXX" beside the final
+ * path (base cut to 200 bytes), holding an exclusive flock on it. Refuses when
  * the final path exists and !force, and always when it is a directory, device,
  * FIFO or socket. Commit fsyncs, renames and fsyncs the dir; abort unlinks the
  * temp. Always call one of them. Until then the temp file is removed if the
- * process is killed by SIGINT/SIGTERM/SIGHUP (util/sigclean.h). */
+ * process is killed by SIGINT/SIGTERM/SIGHUP (util/sigclean.h); temps left by
+ * a process killed otherwise are removed by the next dk_atomic_open() of the
+ * same path (dk_atomic_clean_stale). */
 struct dk_atomic {
 	int fd;
 	char *final_path;
@@ -32,6 +35,11 @@ struct dk_atomic {
 	int guard; /* sigclean slot + 1; 0 = none */
 };
 int dk_atomic_open(struct dk_atomic *a, const char *final_path, bool force, mode_t mode);
+/* Remove the stale temps of "<dir>/<base>": regular files named exactly
+ * ".<base>.dkvm-tmp.<pid>.XXXXXX" that no process holds a flock on, and whose
+ * pid is gone (or that are older than a minute: a reused pid). A live
+ * writer's temp is never removed. Returns how many were removed; never fails. */
+int dk_atomic_clean_stale(const char *dir, const char *base);
 /* The refusal dk_atomic_open() would give, checked up front (before long work):
  * "<path>: is a directory", "<path>: not a regular file (a device, FIFO or
  * socket)...", or "<path>: already exists (use --force to replace it)" when it

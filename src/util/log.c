@@ -1,16 +1,21 @@
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int dk_verbosity = DK_NORMAL;
 bool dk_color = false;
 
 __attribute__((format(printf, 2, 0))) static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	/* messages quote names from files and servers: one line, no controls */
+	char *msg = dk_vasprintf(fmt, ap);
+	char *e = dk_msg_escape(msg); /* may run in a worker thread */
+	fprintf(stderr, "%s%s\n", prefix, e);
+	free(e);
+	free(msg);
 }
 
 void dk_info(const char *fmt, ...)

@@ -206,3 +206,94 @@ const char *dk_format_size(uint64_t bytes, char *buf, size_t n)
 		snprintf(buf, n, "%.1f %s", v, units[u]);
 	return buf;
 }
+
+/* Length of the valid UTF-8 sequence at p (2..4), or 0. *cp receives it. */
+static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+	unsigned char c = p[0];
+	size_t n;
+	uint32_t v, min;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, v = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, v = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, v = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+/* Code points a terminal acts on or that reorder/break the line. */
+static bool cp_unsafe(uint32_t v)
+{
+	return (v >= 0x80 && v <= 0x9f) || v == 0x061c || v == 0x200e || v == 0x200f ||
+	       (v >= 0x2028 && v <= 0x202e) || (v >= 0x2066 && v <= 0x2069);
+}
+
+static char *escape(const char *s, bool keep_backslash)
+{
+	if (!s)
+		return NULL;
+	struct dk_buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		uint32_t cp = 0;
+		size_t n = *p >= 0x80 ? utf8_seq(p, &cp) : 0;
+		if (*p == '\\' && !keep_backslash) {
+			dk_buf_puts(&b, "\\\\");
+			p++;
+		} else if (*p >= 0x20 && *p < 0x7f) { /* a kept backslash too */
+			dk_buf_append(&b, p++, 1);
+		} else if (n && !cp_unsafe(cp)) {
+			dk_buf_append(&b, p, n);
+			p += n;
+		} else {
+			for (size_t k = n ? n : 1; k; k--)
+				dk_buf_printf(&b, "\\x%02x", *p++);
+		}
+	}
+	if (!b.data)
+		b.data = dk_calloc(1, 1);
+	return b.data;
+}
+
+char *dk_str_escape(const char *s)
+{
+	return escape(s, false);
+}
+
+char *dk_msg_escape(const char *s)
+{
+	return escape(s, true);
+}
+
+static const char *ring_escape(const char *s, bool keep_backslash)
+{
+	static _Thread_local char *ring[16];
+	static _Thread_local unsigned next;
+	if (!s)
+		return "(null)";
+	unsigned i = next++ % 16;
+	free(ring[i]);
+	ring[i] = escape(s, keep_backslash);
+	return ring[i];
+}
+
+const char *dk_esc(const char *s)
+{
+	return ring_escape(s, false);
+}
+
+const char *dk_esc_msg(const char *s)
+{
+	return ring_escape(s, true);
+}

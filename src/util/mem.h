@@ -19,6 +19,23 @@ bool dk_startswith(const char *s, const char *prefix);
 bool dk_endswith(const char *s, const char *suffix);
 char *dk_strstrip(char *s); /* trims in place, returns s */
 
+/* Escape an untrusted string (from a file, an archive, a server, argv) for a
+ * text-mode terminal: C0 controls (newline, ESC...), DEL, C1 controls, Unicode
+ * bidi controls and line/paragraph separators, and every byte that is not
+ * valid UTF-8 become \xNN (each byte); a backslash becomes \\. Printable
+ * ASCII and valid printable UTF-8 are kept. Malloc'd; NULL for NULL. */
+char *dk_str_escape(const char *s);
+/* dk_str_escape() for printf arguments: the result lives in one of 16
+ * per-thread buffers reused in turn (so up to 16 in one call); "(null)" for NULL.
+ * For the CLI's main thread. */
+const char *dk_esc(const char *s);
+/* The same for messages (dk_errmsg(), warnings) that dk_fail() already kept on
+ * one line with C escapes ("\\n"): escapes what is left unsafe but keeps
+ * backslashes as they are, so those escapes are not doubled. */
+const char *dk_esc_msg(const char *s);
+/* dk_esc_msg() malloc'd (for threads: dk_esc's buffers live as long as their thread). */
+char *dk_msg_escape(const char *s);
+
 /* Growable string buffer. */
 struct dk_buf {
 	char *data;

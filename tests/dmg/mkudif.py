@@ -17,6 +17,9 @@ Options:
                               overlap, sector-overflow, bad-type, table-trunc,
                               data-outside
   --raw-out FILE              with --generate: also write the raw content
+  --name TEXT                 Name and CFName of every blkx table (default
+                              "disk image (Apple_HFS : N)"; %d is N; Python
+                              string escapes such as \\n, \\x9b, \\\\ apply)
 Checksums: data fork CRC32, per-table CRC32 over the decoded sectors of all
 non-ignore runs (zero-fill runs count as zeros), master CRC32 over the
 tables' CRC32 values.
@@ -158,6 +161,7 @@ def main():
     ap.add_argument('--zero', default='ignore', choices=['ignore', 'zero', 'store'])
     ap.add_argument('--no-checksums', action='store_true')
     ap.add_argument('--mutate')
+    ap.add_argument('--name', default='disk image (Apple_HFS : %d)')
     a = ap.parse_args()
 
     if a.generate:
@@ -278,8 +282,9 @@ def main():
 
     blkx = []
     for i, t in enumerate(tables):
-        blkx.append({'Attributes': '0x0050', 'CFName': 'disk image (Apple_HFS : %d)' % i,
-                     'Data': mish(t, i), 'ID': str(i), 'Name': 'disk image (Apple_HFS : %d)' % i})
+        name = a.name.encode('ascii', 'backslashreplace').decode('unicode_escape').replace('%d', str(i))
+        blkx.append({'Attributes': '0x0050', 'CFName': name,
+                     'Data': mish(t, i), 'ID': str(i), 'Name': name})
     xml = plistlib.dumps({'resource-fork': {'blkx': blkx}}, fmt=plistlib.FMT_XML)
     xml_off = pos
     out.write(xml)

@@ -243,4 +243,65 @@ test_interrupt_removes_temp() {
   done
 }
 
+test_hostile_partition_name_escaped() {
+  # a C1 CSI (U+009B, "ESC [" to a terminal), a newline, a tab, a backslash and
+  # a bidi override in the partition name: printed escaped, on one line
+  python3 "$MK" --generate 1M --codec raw --name '\x9b2J\nEVIL\tx\\y\u202e%d' n.dmg
+  t_ok "$DKVM" dmg info n.dmg
+  t_contains "$OUT" '\xc2\x9b2J\x0aEVIL\x09x\\y\xe2\x80\xae0'
+  [ "$(grep -c '^EVIL' <<<"$OUT")" = 0 ] || t_fail "the name broke the line: $OUT"
+  LC_ALL=C grep -q $'\302\233\|\t\|\342\200\256' <<<"$OUT" && t_fail "raw control characters in: $OUT"
+  t_ok "$DKVM" dmg verify n.dmg
+  t_contains "$OUT" 'ok      blkx 0 (\xc2\x9b2J\x0aEVIL'
+  LC_ALL=C grep -q $'\302\233\|\t' <<<"$OUT" && t_fail "raw control characters in: $OUT"
+  # JSON keeps the real name (json-c escapes it)
+  t_ok "$DKVM" --json dmg info n.dmg
+  t_eq "$(t_jget "$OUT" 'd["partitions"][0]["name"] == "\x9b2J\nEVIL\tx\\y\u202e0"')" True "JSON name"
+  # ESC itself cannot be in an XML plist: a one-line error, no raw ESC
+  python3 - n.dmg e.dmg <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read(); k = bytearray(d[-512:])
+xo, xl = struct.unpack_from('>QQ', k, 0xd8)
+x = d[xo:xo + xl].replace(b'EVIL', b'\x1b[2J', 1)
+struct.pack_into('>QQ', k, 0xd8, xo, len(x))
+open(sys.argv[2], 'wb').write(d[:xo] + x + bytes(k))
+PY
+  t_exit 1 "$DKVM" dmg info e.dmg
+  t_contains "$ERR" "dkvm: e.dmg: XML property list"
+  [ "$(wc -l <<<"$ERR")" = 1 ] || t_fail "error is not one line: $ERR"
+  LC_ALL=C grep -q $'\033' <<<"$ERR" && t_fail "raw ESC in: $ERR" || true
+}
+
+test_sigkill_temp_removed_by_next_run() {
+  # SIGKILL cannot be caught: the temp stays, and the next run of the same
+  # output removes it (its writer is gone and holds no lock)
+  python3 "$MK" --generate 32M --codec bz2 --raw-out big.raw big.dmg
+  "$DKVM" -q dmg convert big.dmg -o out.img --threads 1 >/dev/null 2>&1 &
+  local pid=$! i tmp=""
+  for ((i = 0; i < 3000; i++)); do
+    tmp=$(compgen -G ".out.img.dkvm-tmp.$pid.??????" || true)
+    [ -n "$tmp" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  [ -n "$tmp" ] || t_fail "no temporary file .out.img.dkvm-tmp.$pid.XXXXXX seen"
+  kill -STOP "$pid" 2>/dev/null || t_fail "convert finished before it could be stopped"
+  [ -f "$tmp" ] || t_fail "$tmp: gone before the kill"
+  kill -KILL "$pid"
+  { wait "$pid"; } 2>/dev/null || true
+  [ -f "$tmp" ] || t_fail "the temp vanished after SIGKILL"
+  [ ! -e out.img ] || t_fail "output left at out.img"
+  # a temp of another output, and one of a live process, are not touched
+  sleep 120 & local live=$!
+  echo x > ".out.img.dkvm-tmp.$live.AbCdEf"
+  echo y > ".other.img.dkvm-tmp.$pid.AbCdEf"
+  t_ok "$DKVM" -q dmg convert big.dmg -o out.img
+  kill "$live"; { wait "$live"; } 2>/dev/null || true
+  [ ! -e "$tmp" ] || t_fail "stale temp $tmp not removed"
+  [ -e ".out.img.dkvm-tmp.$live.AbCdEf" ] || t_fail "a live process's temp was removed"
+  [ -e ".other.img.dkvm-tmp.$pid.AbCdEf" ] || t_fail "another output's temp was removed"
+  cmp big.raw out.img || t_fail "output differs"
+  t_eq "$(compgen -G '.out.img.dkvm-tmp.*' | grep -vc "\.$live\." || true)" 0 "temps left"
+}
+
 t_main

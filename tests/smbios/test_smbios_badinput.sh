@@ -33,4 +33,34 @@ test_operand_errors() {
   done
 }
 
+no_raw_controls() { # no C0 control but newline, no DEL, no C1 CSI
+  LC_ALL=C grep -q $'[\001-\011\013-\037\177]\|\302\233' <<<"$1" && t_fail "raw control characters in: $1" || true
+}
+
+test_control_characters_escaped() {
+  # bad length: the serial as given
+  t_exit 1 "$DKVM" smbios decode $'C02\e[2J\nXY\\ZZZ'
+  t_contains "$OUT" 'Serial      C02\x1b[2J\x0aXY\\ZZZ (bad length)'
+  no_raw_controls "$OUT"
+  [ "$(grep -c '^XY' <<<"$OUT")" = 0 ] || t_fail "the serial broke the line: $OUT"
+  # 12 characters: the decoded fields and the reason
+  t_exit 1 "$DKVM" smbios decode $'C02\e[2JAB\x7fC\x01'
+  t_contains "$OUT" 'Serial      C02\x1b[2JAB\x7fC\x01 (12 characters)'
+  t_contains "$OUT" 'Model       B\x7fC\x01:'
+  no_raw_controls "$OUT"
+  # valid UTF-8 is kept, invalid bytes are escaped
+  t_exit 1 "$DKVM" smbios decode $'C02\xc3\xa9\xff'
+  t_contains "$OUT" $'C02\xc3\xa9\\xff'
+  t_exit 1 "$DKVM" smbios check-mlb $'F5K12\e]0;pwned\a110'
+  t_contains "$OUT" 'MLB         F5K12\x1b]0;pwned\x07110'
+  no_raw_controls "$OUT"
+  # usage errors quote argv the same way
+  t_exit 2 "$DKVM" smbios generate -m $'Mac\e[31mPro'
+  t_contains "$ERR" "unknown model 'Mac\\x1b[31mPro'"
+  no_raw_controls "$ERR"
+  # JSON keeps the real value
+  t_exit 1 "$DKVM" --json smbios check-mlb $'A\eB'
+  t_eq "$(t_jget "$OUT" 'd["mlb"] == "A\x1bB"')" True "JSON mlb"
+}
+
 t_main

@@ -4,7 +4,11 @@
 #include "util/mem.h"
 #include "util/paths.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 TEST(parse_size)
@@ -31,6 +35,36 @@ TEST(safe_names)
 	CHECK(!dk_name_is_safe("x'y"));
 	CHECK(!dk_name_is_safe(""));
 	CHECK(!dk_name_is_safe("tab\there"));
+}
+
+TEST(str_escape)
+{
+	char *e;
+#define ESC(in, out)                       \
+	do {                               \
+		e = dk_str_escape(in);     \
+		CHECK_STR(e, out);         \
+		free(e);                   \
+	} while (0)
+	ESC("Apple_HFS : 2", "Apple_HFS : 2");
+	ESC("\x1b[2J\nname\r\t", "\\x1b[2J\\x0aname\\x0d\\x09");
+	ESC("back\\slash", "back\\\\slash");
+	ESC("del\x7f", "del\\x7f");
+	ESC("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80"); /* valid UTF-8 kept */
+	ESC("\xc2\x9b" "31m", "\\xc2\\x9b" "31m");                 /* C1 CSI */
+	ESC("a\xe2\x80\xae" "b", "a\\xe2\\x80\\xae" "b");                 /* RIGHT-TO-LEFT OVERRIDE */
+	ESC("\xff\xc3(\xc0\x80", "\\xff\\xc3(\\xc0\\x80");           /* invalid, overlong */
+	ESC("\xed\xa0\x80", "\\xed\\xa0\\x80");                     /* surrogate */
+	ESC("\xe6\x97", "\\xe6\\x97");                                 /* truncated at the end */
+	ESC("", "");
+#undef ESC
+	CHECK(dk_str_escape(NULL) == NULL);
+	CHECK_STR(dk_esc(NULL), "(null)");
+	const char *a = dk_esc("\x1b"), *b = dk_esc("x\ny");
+	CHECK_STR(a, "\\x1b");
+	CHECK_STR(b, "x\\x0ay");
+	/* messages: dk_fail's own escapes are kept as they are */
+	CHECK_STR(dk_esc_msg("a\\nb: \xc2\x9b\xff\x1b"), "a\\nb: \\xc2\\x9b\\xff\\x1b");
 }
 
 TEST(atomic_write_refuses_existing)
@@ -76,6 +110,148 @@ TEST(atomic_refuses_special_files_even_with_force)
 	free(tmp);
 	free(out);
 	free(fifo);
+}
+
+static void touch_at(const char *dir, const char *name, time_t age)
+{
+	char *p = t_path(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, "partial", 7) == 7);
+		close(fd);
+	}
+	if (age) {
+		struct timespec ts[2] = {{.tv_sec = time(NULL) - age}, {.tv_sec = time(NULL) - age}};
+		CHECK(utimensat(AT_FDCWD, p, ts, 0) == 0);
+	}
+	free(p);
+}
+
+static bool exists_in(const char *dir, const char *name)
+{
+	char *p = t_path(dir, name);
+	bool r = dk_path_exists(p);
+	free(p);
+	return r;
+}
+
+/* a pid that no process has (a reaped child's) */
+static pid_t dead_pid(void)
+{
+	pid_t c = fork();
+	if (c == 0)
+		_exit(0);
+	waitpid(c, NULL, 0);
+	return c;
+}
+
+TEST(atomic_stale_temps_removed)
+{
+	char *dir = t_path(t_tmpdir(), "stale");
+	CHECK(dk_mkdir_p(dir, 0755) == 0);
+	char dead[96], old_live[96], fresh_live[96];
+	snprintf(dead, sizeof dead, ".out.img.dkvm-tmp.%ld.aB3xYz", (long)dead_pid());
+	snprintf(old_live, sizeof old_live, ".out.img.dkvm-tmp.%ld.Qw12er", (long)getppid());
+	snprintf(fresh_live, sizeof fresh_live, ".out.img.dkvm-tmp.%ld.Zx98cv", (long)getppid());
+	touch_at(dir, dead, 0);       /* writer killed: stale */
+	touch_at(dir, old_live, 3600); /* unlocked, an hour old, pid reused: stale */
+	touch_at(dir, fresh_live, 0); /* pid alive, just created (not locked yet): kept */
+	/* not ours: other base names, other shapes, not regular files */
+	char other[96], dirname_[96], link[96];
+	snprintf(other, sizeof other, ".out.img.x.dkvm-tmp.%ld.aB3xYz", (long)dead_pid());
+	touch_at(dir, other, 0);
+	touch_at(dir, ".out.img.dkvm-tmp.1x.aB3xYz", 0);
+	touch_at(dir, ".out.img.dkvm-tmp.99999999.aB3xY", 0);
+	touch_at(dir, ".out.img.dkvm-tmp.99999999.aB3xYzz", 0);
+	touch_at(dir, ".out.img.aB3xYz", 0);
+	touch_at(dir, "out.img.dkvm-tmp.99999999.aB3xYz", 0);
+	snprintf(dirname_, sizeof dirname_, "%s/.out.img.dkvm-tmp.%ld.dIrDiR", dir, (long)dead_pid());
+	CHECK(mkdir(dirname_, 0755) == 0);
+	snprintf(link, sizeof link, "%s/.out.img.dkvm-tmp.%ld.LiNkLi", dir, (long)dead_pid());
+	CHECK(symlink("out.img", link) == 0);
+
+	CHECK_INT(dk_atomic_clean_stale(dir, "out.img"), 2);
+	CHECK(!exists_in(dir, dead));
+	CHECK(!exists_in(dir, old_live));
+	CHECK(exists_in(dir, fresh_live));
+	CHECK(exists_in(dir, other));
+	CHECK(exists_in(dir, ".out.img.dkvm-tmp.1x.aB3xYz"));
+	CHECK(exists_in(dir, ".out.img.dkvm-tmp.99999999.aB3xY"));
+	CHECK(exists_in(dir, ".out.img.dkvm-tmp.99999999.aB3xYzz"));
+	CHECK(exists_in(dir, ".out.img.aB3xYz"));
+	CHECK(exists_in(dir, "out.img.dkvm-tmp.99999999.aB3xYz"));
+	CHECK(dk_path_exists(dirname_));
+	CHECK(dk_path_exists(link));
+
+	/* dk_atomic_open cleans up before making its own temp */
+	touch_at(dir, dead, 0);
+	char *out = t_path(dir, "out.img");
+	struct dk_atomic a;
+	CHECK(dk_atomic_open(&a, out, false, 0644) == 0);
+	CHECK(!exists_in(dir, dead));
+	char want[96];
+	snprintf(want, sizeof want, "%s/.out.img.dkvm-tmp.%ld.", dir, (long)getpid());
+	CHECK(a.tmp_path && strncmp(a.tmp_path, want, strlen(want)) == 0);
+	CHECK(dk_write_all(a.fd, "done", 4) == 0);
+	CHECK(dk_atomic_commit(&a) == 0);
+	CHECK(dk_path_exists(out));
+	free(out);
+	free(dir);
+}
+
+TEST(atomic_live_writers_temp_never_removed)
+{
+	char *dir = t_path(t_tmpdir(), "live");
+	CHECK(dk_mkdir_p(dir, 0755) == 0);
+	char *out = t_path(dir, "disk.img");
+	int up[2], down[2];
+	CHECK(pipe(up) == 0 && pipe(down) == 0);
+	pid_t c = fork();
+	if (c == 0) {
+		/* another process writing disk.img: holds its temp until told to stop */
+		close(up[0]);
+		close(down[1]);
+		struct dk_atomic a;
+		char path[512] = {0};
+		if (dk_atomic_open(&a, out, false, 0644) == 0)
+			snprintf(path, sizeof path, "%s", a.tmp_path);
+		if (write(up[1], path, sizeof path) != (ssize_t)sizeof path)
+			_exit(1);
+		char x;
+		while (read(down[0], &x, 1) > 0)
+			;
+		dk_atomic_abort(&a);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	char path[512] = {0};
+	CHECK(read(up[0], path, sizeof path) == (ssize_t)sizeof path);
+	CHECK(path[0] != '\0' && dk_path_exists(path));
+	/* even aged past the grace period (its pid alive, its lock held) */
+	struct timespec ts[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+	CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+	CHECK_INT(dk_atomic_clean_stale(dir, "disk.img"), 0);
+	CHECK(dk_path_exists(path));
+	/* and a second writer of the same path leaves it alone too */
+	struct dk_atomic a;
+	CHECK(dk_atomic_open(&a, out, false, 0644) == 0);
+	CHECK(dk_path_exists(path));
+	dk_atomic_abort(&a);
+	/* a live writer stopped (SIGSTOP) still holds its lock */
+	kill(c, SIGSTOP);
+	CHECK_INT(dk_atomic_clean_stale(dir, "disk.img"), 0);
+	CHECK(dk_path_exists(path));
+	kill(c, SIGCONT);
+	close(down[1]);
+	int st = 0;
+	waitpid(c, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(!dk_path_exists(path));
+	close(up[0]);
+	free(out);
+	free(dir);
 }
 
 TEST(system_file_edit_makes_backup)
@@ -127,8 +303,11 @@ int main(void)
 {
 	RUN(parse_size);
 	RUN(safe_names);
+	RUN(str_escape);
 	RUN(atomic_write_refuses_existing);
 	RUN(atomic_refuses_special_files_even_with_force);
+	RUN(atomic_stale_temps_removed);
+	RUN(atomic_live_writers_temp_never_removed);
 	RUN(system_file_edit_makes_backup);
 	RUN(sysroot_paths);
 	RUN(read_missing_file_names_path);
