@@ -26,9 +26,17 @@ int dk_cli_fail(void)
 
 int dk_getopt_error(const char *cmd, int c, char **argv)
 {
+	/* A long option is argv[optind - 1]. A short one is optopt, in a cluster
+	 * that is argv[optind - 1] when it was the cluster's last letter, else
+	 * argv[optind] (getopt has not moved past "-rf" after 'r'). */
+	const char *prev = argv[optind - 1], *cur = argv[optind];
+	bool prev_long = prev[0] == '-' && prev[1] == '-';
+	bool in_cur = cur && cur[0] == '-' && cur[1] && cur[1] != '-' && optopt > 0 && strchr(cur + 1, optopt);
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	const char *name = optopt > 0 && optopt < 0x7f && (!prev_long || in_cur) ? shortopt : prev;
 	if (c == ':')
-		return dk_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-	return dk_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		return dk_usage_error(cmd, "option '%s' needs a value", name);
+	return dk_usage_error(cmd, "unknown option '%s'", name);
 }
 
 int dk_print_help(const char *text)

@@ -196,7 +196,8 @@ int dk_cmd_create(int argc, char **argv)
 		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
 		json_object_object_add(j, "plan", dk_plan_to_json(&r.plan));
 		dk_json_print(j);
-	} else {
+	} else if (o.explain || dk_verbosity > DK_QUIET) {
+		/* -q: nothing on success (--explain asks for the decisions) */
 		print_plan_text(&r.plan);
 		if (o.explain) {
 			printf("\nDecisions:\n");

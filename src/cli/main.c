@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 			return c->fn(argc - 2, argv + 2);
 	}
 	if (!noun_known) {
-		fprintf(stderr, "dkvm: unknown command '%s'\nTry 'dkvm --help'.\n", dk_esc(noun));
+		fprintf(stderr, "dkvm: unknown %s '%s'\nTry 'dkvm --help'.\n", noun[0] == '-' ? "option" : "command", dk_esc(noun));
 		return DK_EXIT_USAGE;
 	}
 	bool want_help = argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));

@@ -174,7 +174,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	if (dk_oc_config_build(&o, &xml, &len, &ch) < 0)
 		return dk_cli_fail();
 	int rc = DK_EXIT_OK;
-	if (dk_write_file_atomic(output, xml, len, force, 0644) < 0) {
+	if (dk_write_file_atomic(output, xml, len, force, 0600) < 0) {
 		rc = dk_cli_fail();
 		goto out;
 	}

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "opencore/opencore.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
 
@@ -170,7 +171,7 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		json_object_object_add(j, "recovery", json_object_new_boolean(res.recovery));
 		json_object_object_add(j, "reproducible", json_object_new_boolean(o.reproducible));
 		dk_json_print(j);
-	} else {
+	} else if (dk_verbosity > DK_QUIET) {
 		char a[32], b[32];
 		printf("%s: %s %s disk, EFI System Partition at %s, FAT32 \"OPENCORE\" (%u-byte clusters), %s of "
 		       "files\n",

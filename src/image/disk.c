@@ -108,7 +108,7 @@ int dk_disk_write(struct dk_fat_builder *b, const char *output, const struct dk_
 	}
 
 	struct dk_atomic out = {.fd = -1};
-	if (dk_atomic_open(&out, output, o->force, 0644) < 0)
+	if (dk_atomic_open(&out, output, o->force, 0600) < 0)
 		return -1;
 	/* the atomic temp and the raw temp are both removed on SIGINT/SIGTERM */
 	int raw_guard = -1;

@@ -13,11 +13,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
@@ -72,8 +74,8 @@ void dk_bundle_close(struct dk_bundle *b)
 int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
 {
 	memset(b, 0, sizeof *b);
-	if (!dk_name_is_safe(name))
-		return dk_fail("VM name '%s': not a safe name", name);
+	if (dk_vm_name_check(name, false) < 0)
+		return -1;
 	dk_bundle_paths(b, parent, name);
 	_cleanup_free_ char *mpath = dk_asprintf("%s/manifest.json", b->dir);
 	if (!dk_path_exists(mpath)) {
@@ -128,7 +130,7 @@ static int write_manifest(const struct dk_bundle *b)
 	_cleanup_free_ char *mpath = dk_asprintf("%s/manifest.json", b->dir);
 	const char *s = json_object_to_json_string_ext(b->manifest, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	_cleanup_free_ char *txt = dk_strjoin(s, "\n");
-	return dk_write_file_atomic(mpath, txt, strlen(txt), true, 0644);
+	return dk_write_file_atomic(mpath, txt, strlen(txt), true, 0600);
 }
 
 int dk_bundle_write_manifest(const struct dk_bundle *b) { return write_manifest(b); }
@@ -160,8 +162,43 @@ static bool pid_alive(int pid)
 	return alive;
 }
 
-static int read_pid(const struct dk_bundle *b)
+/* Is pid this bundle's QEMU? Pids are reused and a pidfile outlives its
+ * process, so "a command line with qemu in it" is not enough: the process's
+ * exact argv must name this bundle's pidfile (-pidfile DIR/qemu.pid, as
+ * launch() starts it), or the bundle's QMP socket must be held by that very
+ * process (SO_PEERCRED; the bundle may have been moved since). */
+static bool pid_is_ours(const struct dk_bundle *b, int pid)
 {
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	char *cmd = NULL;
+	size_t len = 0;
+	bool ours = false;
+	if (dk_read_file(path, &cmd, &len, 1 << 20) == 0) {
+		_cleanup_free_ char *pidf = dk_asprintf("%s/qemu.pid", b->dir);
+		size_t plen = strlen(pidf);
+		bool after_opt = false;
+		for (size_t i = 0; i < len && !ours;) {
+			size_t n = strnlen(cmd + i, len - i);
+			ours = after_opt && n == plen && !memcmp(cmd + i, pidf, n);
+			after_opt = n == 8 && !memcmp(cmd + i, "-pidfile", 8);
+			i += n + 1;
+		}
+		free(cmd);
+	}
+	dk_errclear();
+	if (ours)
+		return true;
+	_cleanup_free_ char *sock = dk_asprintf("%s/qmp.sock", b->dir);
+	return dk_unix_peer_pid(sock) == pid;
+}
+
+/* The pid in qemu.pid when it is this bundle's running QEMU, else 0. *stale
+ * (optional) receives a live pid the pidfile names that is not ours. */
+static int read_pid_checked(const struct dk_bundle *b, int *stale)
+{
+	if (stale)
+		*stale = 0;
 	_cleanup_free_ char *p = dk_asprintf("%s/qemu.pid", b->dir);
 	char *data = NULL;
 	size_t len;
@@ -169,20 +206,24 @@ static int read_pid(const struct dk_bundle *b)
 		dk_errclear();
 		return 0;
 	}
-	int pid = atoi(data);
+	char *end = NULL;
+	errno = 0;
+	long v = strtol(data, &end, 10);
+	bool num = errno == 0 && end != data && data[0] >= '0' && data[0] <= '9' && v > 0 && v <= INT_MAX &&
+		   strspn(end, " \t\r\n") == strlen(end);
 	free(data);
-	/* Only a QEMU counts (pids are reused). */
-	char path[64];
-	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-	char *cmd = NULL;
-	if (pid <= 0 || dk_read_file(path, &cmd, &len, 1 << 16) < 0) {
-		dk_errclear();
+	int pid = num ? (int)v : 0;
+	if (!pid_alive(pid))
+		return 0;
+	if (!pid_is_ours(b, pid)) {
+		if (stale)
+			*stale = pid;
 		return 0;
 	}
-	bool q = memmem(cmd, len, "qemu", 4) != NULL;
-	free(cmd);
-	return q && pid_alive(pid) ? pid : 0;
+	return pid;
 }
+
+static int read_pid(const struct dk_bundle *b) { return read_pid_checked(b, NULL); }
 
 static bool wait_dead(int pid, double seconds)
 {
@@ -343,7 +384,7 @@ static int launch(struct dk_bundle *b, const struct dk_plan *p, const struct dk_
 	_cleanup_free_ char *logf = dk_asprintf("%s/qemu.log", b->dir);
 	unlink(sock);
 	unlink(pidf);
-	int logfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int logfd = open(logf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (logfd < 0) {
 		dk_argv_free(&a);
 		return dk_fail_errno("%s", logf);
@@ -516,7 +557,7 @@ static int redefine(virConnectPtr c, struct dk_bundle *b, enum dk_accel accel)
 	int r = dk_virt_define(c, xml);
 	if (r == 0) {
 		_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", b->dir);
-		dk_write_file_atomic(xp, xml, strlen(xml), true, 0644);
+		dk_write_file_atomic(xp, xml, strlen(xml), true, 0600);
 		save_plan(b);
 	}
 	free(xml);
@@ -650,16 +691,39 @@ out:
 	return rc;
 }
 
+/* Signal our QEMU: through its pidfd, else (no pidfd_open) after checking once more. */
+static void send_signal(const struct dk_bundle *b, int pid, int pfd, int sig)
+{
+	if (pfd >= 0)
+		syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+	else if (pid_is_ours(b, pid))
+		kill(pid, sig);
+}
+
 int dk_vm_stop(struct dk_bundle *b, int timeout_s, bool force, bool *forced)
 {
 	*forced = false;
 	if (b->uri)
 		return stop_libvirt(b, timeout_s, force, forced);
-	int pid = read_pid(b);
+	int stale = 0;
+	int pid = read_pid_checked(b, &stale);
 	_cleanup_free_ char *sock = dk_asprintf("%s/qmp.sock", b->dir);
 	_cleanup_free_ char *pidf = dk_asprintf("%s/qemu.pid", b->dir);
+	/* Signals go through a pidfd taken before the check that the process is
+	 * ours: a pid reused after the check cannot receive them. */
+	_cleanup_close_ int pfd = pid ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	if (pid && pfd < 0 && errno == ESRCH)
+		pid = 0;
+	else if (pid && pfd >= 0 && !pid_is_ours(b, pid)) {
+		stale = pid;
+		pid = 0;
+	}
 	if (!pid) {
-		unlink(sock);
+		if (stale)
+			dk_warn("%s: %s names pid %d, which is not this VM's QEMU: a stale pidfile, removed (nothing was signalled)",
+				b->name, pidf, stale);
+		if (!stale || dk_unix_peer_pid(sock) == 0)
+			unlink(sock);
 		unlink(pidf);
 		return 0;
 	}
@@ -684,9 +748,9 @@ int dk_vm_stop(struct dk_bundle *b, int timeout_s, bool force, bool *forced)
 		if (wait_dead(pid, 5))
 			goto done;
 	}
-	kill(pid, SIGTERM);
+	send_signal(b, pid, pfd, SIGTERM);
 	if (!wait_dead(pid, 3)) {
-		kill(pid, SIGKILL);
+		send_signal(b, pid, pfd, SIGKILL);
 		if (!wait_dead(pid, 3))
 			return dk_fail("%s: QEMU (pid %d) does not die", b->name, pid);
 	}

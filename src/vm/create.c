@@ -21,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
+#include <libxml/xmlstring.h>
 
 int dk_vm_host(struct dk_host *h)
 {
@@ -60,7 +62,7 @@ static int copy_file(const char *src, const char *dst)
 		return dk_fail_errno("%s", src);
 	if (!S_ISREG(st.st_mode))
 		return dk_fail("%s: not a regular file", src);
-	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	_cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return dk_fail_errno("%s", dst);
 	off_t left = st.st_size;
@@ -112,6 +114,26 @@ static int check_opencore_image(const char *path)
 	if (dk_gpt_find(fd, (uint64_t)st.st_size, dk_gpt_type_esp, &esp, path) < 0)
 		return dk_fail_prefix("--opencore-image");
 	return 0;
+}
+
+int dk_vm_name_check(const char *name, bool new_vm)
+{
+	bool ok = dk_name_is_safe(name) &&
+		  (!new_vm || (name[0] != '-' && name[0] != '.' && xmlCheckUTF8((const xmlChar *)name)));
+	if (ok)
+		return 0;
+	/* one line whatever the name holds */
+	char shown[64];
+	size_t n = 0;
+	bool utf8 = name && xmlCheckUTF8((const xmlChar *)name);
+	for (const char *p = name ? name : ""; *p && n + 4 < sizeof shown; p++) {
+		unsigned char c = (unsigned char)*p;
+		shown[n++] = c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8) ? '?' : *p;
+	}
+	snprintf(shown + n, sizeof shown - n, "%s", name && strlen(name) > n ? "..." : "");
+	return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters, "
+		       "UTF-8, no leading '-' or '.', at most 200 bytes)",
+		       shown);
 }
 
 static int write_text(const char *path, const char *text, mode_t mode)
@@ -194,7 +216,7 @@ static int build_opencore(const struct dk_create_opts *o, const struct dk_plan *
 	}
 	dk_oc_changes_free(&ch);
 	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", tmp);
-	rc = dk_write_file_atomic(cfg, xml, xlen, true, 0644);
+	rc = dk_write_file_atomic(cfg, xml, xlen, true, 0600);
 	free(xml);
 	char **kexts = NULL;
 	if (rc < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
@@ -293,7 +315,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 		free(tmp);
 		return -1;
 	}
-	chmod(tmp, 0755);
+	chmod(tmp, 0700); /* secrets inside: SMBIOS serials, UUID */
 	dk_bundle_paths(&fin, parent, o->name);
 	files = dk_bundle_files(&fin);
 	t_oc = dk_asprintf("%s/OpenCore.img", tmp);
@@ -360,6 +382,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 			dk_fail_prefix("disk");
 			goto fail;
 		}
+		chmod(t_disk, 0600); /* the guest's data */
 	}
 	if (copy_file(r->plan.ovmf_vars, t_vars) < 0)
 		goto fail;
@@ -370,7 +393,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 		if (dk_libvirt_xml(&r->plan, &files, &caps, &xml) < 0)
 			goto fail;
 		_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", tmp);
-		int k = write_text(xp, xml, 0644);
+		int k = write_text(xp, xml, 0600);
 		if (k == 0 && conn && (k = dk_virt_define(conn, xml)) == 0)
 			defined = true;
 		free(xml);
@@ -386,7 +409,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 		free(sh);
 		_cleanup_free_ char *ap = dk_asprintf("%s/qemu.argv", tmp);
 		_cleanup_free_ char *sp = dk_asprintf("%s/start.sh", tmp);
-		k = write_text(ap, full, 0755);
+		k = write_text(ap, full, 0700);
 		free(full);
 		if (k < 0 || write_text(sp, start_sh, 0755) < 0)
 			goto fail;
@@ -413,7 +436,7 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 		const char *s = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 		_cleanup_free_ char *mp = dk_asprintf("%s/manifest.json", tmp);
 		_cleanup_free_ char *txt = dk_strjoin(s, "\n");
-		if (write_text(mp, txt, 0644) < 0)
+		if (write_text(mp, txt, 0600) < 0)
 			goto fail;
 	}
 
@@ -428,7 +451,10 @@ static int build_bundle(const struct dk_create_opts *o, struct dk_create_result 
 			}
 		}
 		if (rename(tmp, final) < 0) {
-			dk_fail_errno("%s -> %s", tmp, final);
+			if (errno == EEXIST || errno == ENOTEMPTY)
+				dk_fail("%s: another dkvm create of this VM is running or has just finished", o->name);
+			else
+				dk_fail_errno("%s -> %s", tmp, final);
 			if (old)
 				rename(old, final);
 			goto fail;
@@ -511,12 +537,8 @@ static int libvirt_user_checks(const struct dk_create_opts *o, virConnectPtr con
 	return rc;
 }
 
-int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
+static int create_unlocked(const struct dk_create_opts *o, struct dk_create_result *r)
 {
-	memset(r, 0, sizeof *r);
-	if (!o->name || !dk_name_is_safe(o->name))
-		return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters)",
-			       o->name ? o->name : "");
 	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
 	_cleanup_free_ char *final = dk_asprintf("%s/%s", parent, o->name);
 	bool exists = dk_path_exists(final);
@@ -675,5 +697,53 @@ out:
 	dk_strv_free(unavail);
 	dk_virt_close(conn);
 	dk_host_free(&h);
+	return rc;
+}
+
+/* One create of a name at a time: flock on <parent>/.NAME.lock, removed by
+ * its holder. A lock file unlinked between our open and flock is not the
+ * lock any more: open it again. */
+static int create_lock(const char *path, const char *name)
+{
+	for (int i = 0; i < 20; i++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return dk_fail_errno("%s", path);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK)
+				return dk_fail("%s: another dkvm create of this VM is running or has just finished", name);
+			errno = e;
+			return dk_fail_errno("%s: lock", path);
+		}
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			return fd;
+		close(fd);
+	}
+	return dk_fail("%s: cannot take the lock", path);
+}
+
+int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
+{
+	memset(r, 0, sizeof *r);
+	if (dk_vm_name_check(o->name, true) < 0)
+		return -1;
+	if (o->dry_run)
+		return create_unlocked(o, r);
+	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
+	bool had_parent = dk_path_exists(parent);
+	if (dk_mkdir_p(parent, 0755) < 0)
+		return -1;
+	_cleanup_free_ char *lock = dk_asprintf("%s/.%s.lock", parent, o->name);
+	int fd = create_lock(lock, o->name);
+	int rc = fd < 0 ? -1 : create_unlocked(o, r);
+	if (fd >= 0) {
+		unlink(lock);
+		close(fd);
+	}
+	if (rc < 0 && !had_parent)
+		rmdir(parent); /* made for nothing (only when empty) */
 	return rc;
 }

@@ -112,6 +112,23 @@ void dk_qmp_close(struct dk_qmp *q)
 	q->fd = -1;
 }
 
+int dk_unix_peer_pid(const char *sock_path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock_path) >= sizeof sa.sun_path)
+		return 0;
+	strcpy(sa.sun_path, sock_path);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return 0;
+	/* the credentials of the process that called listen() */
+	struct ucred cr;
+	socklen_t n = sizeof cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &n) < 0 || n != sizeof cr)
+		return 0;
+	return cr.pid > 0 ? (int)cr.pid : 0;
+}
+
 static int qmp_exec_fd(struct dk_qmp *q, int wfd, const char *cmd, json_object *args, json_object **ret,
 		       int timeout_ms)
 {

@@ -115,11 +115,12 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	_cleanup_free_ char *oc = qemu_escape(f->opencore);
 	_cleanup_free_ char *disk = qemu_escape(f->disk);
 	_cleanup_free_ char *dir = qemu_escape(f->dir);
+	_cleanup_free_ char *name = qemu_escape(p->name);
 	const char *cache = o->direct_io ? "none" : "writeback";
 
 	dk_argv_add(a, p->qemu_path);
 	dk_argv_add(a, "-name");
-	dk_argv_addf(a, "guest=%s,debug-threads=on", p->name);
+	dk_argv_addf(a, "guest=%s,debug-threads=on", name);
 	dk_argv_add(a, "-uuid");
 	dk_argv_add(a, p->uuid);
 	dk_argv_add(a, "-nodefaults");
@@ -204,6 +205,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	}
 	if (o->serial_file) {
 		dk_argv_add(a, "-serial");
+		/* "file:" takes the rest of the value verbatim (no option parsing) */
 		dk_argv_addf(a, "file:%s/serial.log", f->dir);
 	}
 	if (o->daemonize) {

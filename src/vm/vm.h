@@ -49,6 +49,8 @@ int dk_qmp_connect(struct dk_qmp *q, const char *sock_path, int timeout_ms);
 /* Execute a command (args may be NULL); *ret receives "return" (may be NULL). */
 int dk_qmp_exec(struct dk_qmp *q, const char *cmd, json_object *args, json_object **ret, int timeout_ms);
 void dk_qmp_close(struct dk_qmp *q);
+/* The pid of the process listening on a unix socket (SO_PEERCRED), 0 if none. */
+int dk_unix_peer_pid(const char *sock_path);
 /* Ask QEMU which features of a CPU model the accelerator cannot provide
  * (query-cpu-definitions on `-machine none -accel A`). NULL-terminated list. */
 int dk_qemu_cpu_unavailable(const char *qemu, const char *accel, const char *model, char ***out);
@@ -118,6 +120,9 @@ struct dk_create_result {
 	json_object *manifest;
 };
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
+/* A VM name: dk_name_is_safe(), and for a new VM no leading '-' or '.' (an
+ * option, a hidden bundle); else -1, one line (control characters shown as '?'). */
+int dk_vm_name_check(const char *name, bool new_vm);
 void dk_create_result_free(struct dk_create_result *r);
 
 /* The host facts create uses: dk_host_probe(), plus the OVMF pair. */

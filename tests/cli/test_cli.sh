@@ -109,6 +109,36 @@ destroy
 LIST
 }
 
+# A cluster of short options ("-rf") names the letter getopt refused, not a
+# neighbouring word; before the command, the cluster itself.
+test_unknown_short_option_cluster_named() {
+  t_exit 2 "$DKVM" create -rf x
+  t_eq "$(head -n1 <<<"$ERR")" "dkvm: create: unknown option '-r'"
+  t_exit 2 "$DKVM" create x --force -rf
+  t_eq "$(head -n1 <<<"$ERR")" "dkvm: create: unknown option '-r'"
+  t_exit 2 "$DKVM" -rf create x
+  t_eq "$(head -n1 <<<"$ERR")" "dkvm: unknown option '-rf'"
+  while read -r c; do
+    # shellcheck disable=SC2086
+    t_exit 2 "$DKVM" $c -Zy operand
+    t_eq "$(head -n1 <<<"$ERR")" "dkvm: $c: unknown option '-Z'" "first line for '$c'"
+  done <<'LIST'
+host check
+smbios generate
+opencore config
+opencore image
+dmg convert
+fetch recovery
+chunklist verify
+create
+start
+stop
+list
+show
+destroy
+LIST
+}
+
 test_man_pages_render() {
   command -v man >/dev/null || t_skip "man not installed"
   for p in "$DKVM_SRCDIR"/docs/*.1; do

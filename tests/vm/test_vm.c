@@ -393,6 +393,15 @@ TEST(argv_escaping)
 		if (strstr(a.v[i], "file=/a,,b/disk.qcow2,cache=none"))
 			found = true;
 	CHECK(found);
+	dk_argv_free(&a);
+	/* a name with a comma: -name guest=a,,b */
+	snprintf(p.name, sizeof p.name, "a,b");
+	CHECK(dk_qemu_argv(&p, &f, &qo, &a) == 0);
+	found = false;
+	for (int i = 0; i < a.n; i++)
+		if (!strcmp(a.v[i], "guest=a,,b,debug-threads=on"))
+			found = true;
+	CHECK(found);
 	char *sh = dk_argv_to_shell(&a);
 	CHECK_CONTAINS(sh, "'isa-applesmc,osk=ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc'");
 	free(sh);

@@ -360,6 +360,161 @@ test_direct_kvm_fallback() {
   only_entries "$T/vms"
 }
 
+# A stale qemu.pid naming a live process that is not the bundle's QEMU (pid
+# reuse): stop and destroy say so, remove the pidfile and signal nothing.
+test_stale_pidfile_kills_nothing() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  t_ok "$DKVM" create s1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
+  local dir="$T/vms/s1"
+  bash -c 'exec -a qemu-system-x86_64 sleep 1000' &
+  local v1=$!
+  # "qemu" and the bundle's own paths on its command line, but not as QEMU's -pidfile
+  python3 -c 'import time; time.sleep(1000)' qemu-system-x86_64 -qmp "unix:$dir/qmp.sock" "$dir/qemu.pid" &
+  local v2=$!
+  trap "kill $v1 $v2 2>/dev/null; stop_vms" EXIT
+  local i
+  for ((i = 0; i < 50; i++)); do
+    grep -q qemu "/proc/$v1/cmdline" && grep -q qemu "/proc/$v2/cmdline" && break
+    sleep 0.1
+  done
+  echo "$v1" > "$dir/qemu.pid"
+  t_ok "$DKVM" --json show s1 --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["state"]')" "stopped"
+  t_ok "$DKVM" stop s1 --dir "$T/vms" --force
+  t_contains "$ERR" "names pid $v1, which is not this VM's QEMU: a stale pidfile, removed"
+  t_contains "$OUT" "s1: not running"
+  kill -0 "$v1" 2>/dev/null || t_fail "stop killed an unrelated process"
+  [ ! -e "$dir/qemu.pid" ] || t_fail "stale pidfile kept"
+  echo "$v2" > "$dir/qemu.pid"
+  t_ok "$DKVM" stop s1 --dir "$T/vms"
+  kill -0 "$v2" 2>/dev/null || t_fail "stop killed an unrelated process"
+  echo "$v1" > "$dir/qemu.pid"
+  t_ok "$DKVM" destroy s1 --yes --delete-disks --dir "$T/vms"
+  t_contains "$ERR" "stale pidfile"
+  kill -0 "$v1" 2>/dev/null || t_fail "destroy killed an unrelated process"
+  only_entries "$T/vms"
+  kill "$v1" "$v2"
+}
+
+# QEMU option values split at commas: a VM name and a folder with commas
+# reach QEMU intact (QMP query-name), and stop finds the QEMU by its pidfile.
+test_comma_names_start() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  local vms="$T/v,ms" dir="$T/v,ms/a,b"
+  t_ok "$DKVM" create 'a,b' --dir "$vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G --accel tcg
+  t_contains "$(cat "$dir/qemu.argv")" "guest=a,,b,debug-threads=on"
+  t_ok "$DKVM" --json start 'a,b' --dir "$vms" --display none
+  local pid; pid=$(t_jget "$OUT" 'd["pid"]')
+  local name; name=$(python3 - "$dir/qmp.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+f.readline()
+for cmd in ("qmp_capabilities", "query-name"):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while True:
+        m = json.loads(f.readline())
+        if "return" in m or "error" in m:
+            break
+print(m.get("return", {}).get("name", m))
+PY
+)
+  t_eq "$name" "a,b" "QMP query-name"
+  grep -q '^guest=a,,b,debug-threads=on$' <(tr '\0' '\n' < "/proc/$pid/cmdline") || t_fail "-name not escaped"
+  [ -s "$dir/serial.log" ] || sleep 2
+  [ -e "$dir/serial.log" ] || t_fail "serial.log not in the bundle"
+  t_ok "$DKVM" stop 'a,b' --dir "$vms" --force
+  t_contains "$OUT" "stopped (forced)"
+  ! kill -0 "$pid" 2>/dev/null || grep -q '^State:.*Z' "/proc/$pid/status" || t_fail "QEMU $pid still alive"
+  t_ok "$DKVM" destroy 'a,b' --yes --delete-disks --dir "$vms"
+  only_entries "$vms"
+}
+
+# Hostile names are refused at create, in one line, before anything is made.
+test_hostile_names_refused() {
+  local n
+  for n in 'a/b' '..' '.' $'a\nb' '-rf' '.hidden' $'\xff\xfe' "$(printf 'x%.0s' {1..201})"; do
+    t_exit 1 "$DKVM" create --dir "$T/vms" --no-recovery -- "$n"
+    t_eq "$(grep -vc '^dkvm: warning' <<<"$ERR")" "1" "error lines for '$n'"
+    t_contains "$ERR" "not a safe name"
+  done
+  [ ! -e "$T/vms" ] || t_fail "a refused create made $T/vms"
+}
+
+# Secrets (SMBIOS serials, UUID) are the owner's only.
+test_bundle_modes() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  umask 022
+  t_ok "$DKVM" create m1 --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  local dir="$T/vms/m1" f
+  t_eq "$(stat -c %a "$dir")" "700" "mode of the bundle"
+  for f in manifest.json config.plist OpenCore.img OVMF_VARS.fd disk.qcow2 domain.xml; do
+    t_eq "$(stat -c %a "$dir/$f")" "600" "mode of $f"
+  done
+  t_eq "$(stat -c %a "$dir/qemu.argv")" "700" "mode of qemu.argv"
+  mk_esp "$T/oc.img"
+  chmod 644 "$T/oc.img"
+  t_ok "$DKVM" create m2 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$(stat -c %a "$T/vms/m2")" "700" "mode of the bundle"
+  for f in manifest.json OpenCore.img OVMF_VARS.fd; do
+    t_eq "$(stat -c %a "$T/vms/m2/$f")" "600" "mode of $f"
+  done
+  # the standalone image and config carry the serials too
+  t_ok "$DKVM" opencore image --release "$T/rel" --config "$dir/config.plist" -o "$T/oc2.img"
+  t_eq "$(stat -c %a "$T/oc2.img")" "600" "mode of opencore image output"
+  t_contains "$OUT" "EFI System Partition"
+  # -q: nothing on success
+  t_ok "$DKVM" -q opencore image --release "$T/rel" --config "$dir/config.plist" -o "$T/oc3.img"
+  t_eq "$OUT" "" "opencore image stdout with -q"
+  t_ok "$DKVM" opencore config -s "$T/rel/Docs/Sample.plist" -m MacPro7,1 -M sonoma -o "$T/config.plist"
+  t_eq "$(stat -c %a "$T/config.plist")" "600" "mode of opencore config output"
+}
+
+# -q: a create prints nothing on success; errors still print.
+test_quiet_create() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  t_ok "$DKVM" -q create q1 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$OUT" "" "stdout with -q"
+  t_eq "$ERR" "" "stderr with -q"
+  [ -e "$T/vms/q1/manifest.json" ] || t_fail "not created"
+  t_exit 1 "$DKVM" -q create q1 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms"
+  t_contains "$ERR" "use --force"
+  t_ok "$DKVM" create q2 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_contains "$OUT" "Created $T/vms/q2"
+}
+
+# Two creates of one name: the loser says so in one line and leaves nothing.
+test_concurrent_create() {
+  need_qemu
+  mk_esp "$T/oc.img"
+  mkdir -p "$T/vms"
+  # deterministic: the lock is held (as by a running create)
+  exec 9>"$T/vms/.c1.lock"
+  flock -x 9
+  t_exit 1 "$DKVM" create c1 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$ERR" "dkvm: c1: another dkvm create of this VM is running or has just finished"
+  exec 9>&-
+  rm "$T/vms/.c1.lock"
+  only_entries "$T/vms"
+  # two at once: one creates, the other fails in one line
+  local rc1 rc2
+  "$DKVM" create c2 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G >"$T/o1" 2>"$T/e1" & local p1=$!
+  "$DKVM" create c2 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G >"$T/o2" 2>"$T/e2" & local p2=$!
+  set +e; wait $p1; rc1=$?; wait $p2; rc2=$?; set -e
+  t_eq "$((rc1 + rc2))" "1" "exit statuses $rc1 $rc2"
+  local e; e=$(grep -hv '^dkvm: warning' "$T/e1" "$T/e2")
+  t_eq "$(wc -l <<<"$e")" "1" "error lines"
+  case "$e" in
+    *"another dkvm create of this VM is running or has just finished"|*"use --force to replace it") ;;
+    *) t_fail "loser's error: $e";;
+  esac
+  only_entries "$T/vms" c2
+}
+
 # A private libvirtd (+ virtlogd) on a private socket, unless one already runs.
 LV_PIDS=()
 lv_stop() {
