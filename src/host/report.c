@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 static long keep_gid = -1;
+static char keep_user[64]; /* libvirt's QEMU user: its passwd line is kept */
 
 bool dk_report_path_denied(const char *abs)
 {
@@ -271,6 +272,9 @@ static bool keep_line(const char *abs, const char *line, size_t l)
 		return !strncmp(line, "title", 5) || !strncmp(line, "options", 7) || !strncmp(line, "version", 7);
 	if (strstr(abs, "/loader/loader.conf"))
 		return !strncmp(line, "default", 7);
+	if (!strcmp(abs, "/etc/passwd")) /* only libvirt's QEMU user, never people's accounts */
+		return keep_user[0] && l > strlen(keep_user) && !strncmp(line, keep_user, strlen(keep_user)) &&
+		       line[strlen(keep_user)] == ':';
 	if (!strcmp(abs, "/etc/group")) {
 		static const char *keep[] = {"kvm:", "libvirt:", "libvirt-qemu:"};
 		for (size_t i = 0; i < DK_ARRAY_SIZE(keep); i++)
@@ -744,6 +748,7 @@ int dk_host_report_write(const char *out_path, bool force, struct dk_report_stat
 	struct stat kst;
 	_cleanup_free_ char *kp = dk_host_path("/dev/kvm");
 	keep_gid = stat(kp, &kst) == 0 ? (long)kst.st_gid : -1;
+	snprintf(keep_user, sizeof keep_user, "%s", h->libvirt.qemu_user);
 
 	struct dk_scrub sc;
 	dk_report_scrub_init(&sc, h);
