@@ -36,11 +36,9 @@ struct vctx {
 	struct dk_oc_findings *f;
 };
 
-static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, const char *rule, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, const char *rule, const char *fmt, ...)
+void dk_oc_finding_add(struct dk_oc_findings *f, enum dk_oc_severity sev, const char *path, const char *rule,
+		       const char *fmt, ...)
 {
-	struct dk_oc_findings *f = v->f;
 	f->v = dk_realloc(f->v, sizeof *f->v * (size_t)(f->n + 1));
 	struct dk_oc_finding *x = &f->v[f->n++];
 	x->severity = sev;
@@ -56,6 +54,7 @@ static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, c
 	else
 		f->warnings++;
 }
+#define finding(v, sev, path, rule, ...) dk_oc_finding_add((v)->f, sev, path, rule, __VA_ARGS__)
 #define ERR(v, path, rule, ...) finding(v, DK_OC_ERROR, path, rule, __VA_ARGS__)
 #define WARN(v, path, rule, ...) finding(v, DK_OC_WARNING, path, rule, __VA_ARGS__)
 
