@@ -61,8 +61,9 @@ static int host_walk(struct dk_efi_given *g, const char *dir, const char *prefix
 		if (stat(full, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 			continue;
 		dk_efi_given_add(g, rel, S_ISDIR(st.st_mode), origin, src, from);
+		/* an unreadable folder inside: its files are missing (the copy says why) */
 		if (S_ISDIR(st.st_mode) && host_walk(g, full, rel, origin, src, from, depth + 1) < 0)
-			return -1;
+			dk_errclear();
 	}
 	return 0;
 }

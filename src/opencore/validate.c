@@ -1097,22 +1097,6 @@ static void rules_uefi(struct vctx *v)
 
 /* ---------------- EFI tree ---------------- */
 
-/* rel is relative to EFI/OC; kind 'f' file, 'd' directory. */
-static bool efi_has(struct vctx *v, const char *rel, char kind)
-{
-	_cleanup_free_ char *full = dk_asprintf("%s/%s", v->oc_dir, rel);
-	if (!v->vol)
-		return kind == 'd' ? dk_oc_is_dir(full) : dk_oc_is_file(full);
-	struct dk_fat_dirent de;
-	if (dk_fat_stat(v->vol, full, &de) != 0) {
-		dk_errclear();
-		return false;
-	}
-	bool ok = (kind == 'd') == de.is_dir;
-	free(de.name);
-	return ok;
-}
-
 static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext *k)
 {
 	_cleanup_free_ char *full = dk_asprintf("%s/%s", v->oc_dir, bundle_rel);
@@ -1135,83 +1119,72 @@ static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext 
 	return r;
 }
 
-static void efi_entries(struct vctx *v, const char *apath, const char *key, const char *subdir)
+/* The files and folders of a FAT volume's dir, as prefix/<relative path>. */
+static int fat_walk(struct dk_fat_vol *vol, const char *dir, const char *prefix, struct dk_efi_given *g, int depth)
 {
-	plist_t a = get(v, apath);
-	for (uint32_t i = 0; i < arr_size(a); i++) {
-		plist_t e = plist_array_get_item(a, i);
-		const char *p = dk_pl_str(e, key);
-		if (!p || !*p || !entry_enabled(e) || strstr(p, ".."))
-			continue;
-		_cleanup_free_ char *rel = dk_asprintf("%s/%s", subdir, p);
-		if (!efi_has(v, rel, 'f')) {
-			_cleanup_free_ char *pp = dk_asprintf("%s[%u]/%s", apath, i, key);
-			ERR(v, pp, "efi.missing-file", "%s/%s is not in the EFI tree", subdir, p);
-		}
+	struct dk_fat_dirent *e;
+	size_t n;
+	if (depth > 32 || dk_fat_list(vol, dir, &e, &n) < 0)
+		return depth > 32 ? 0 : -1;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		_cleanup_free_ char *full = dk_asprintf("%s/%s", dir, e[i].name);
+		_cleanup_free_ char *rel = dk_asprintf("%s/%s", prefix, e[i].name);
+		dk_efi_given_add(g, rel, e[i].is_dir, DK_EFI_TREE, -1, NULL);
+		if (e[i].is_dir)
+			r = fat_walk(vol, full, rel, g, depth + 1);
 	}
+	dk_fat_dirents_free(e, n);
+	return r;
 }
 
-static void efi_kexts(struct vctx *v)
+/* The tree's EFI/OC as items "OC/...": absent or unreadable parts are missing. */
+static void efi_list(struct vctx *v, struct dk_efi_given *g)
+{
+	int r = v->vol ? fat_walk(v->vol, v->oc_dir, "OC", g, 0)
+		       : dk_efi_given_host(g, v->oc_dir, "OC", DK_EFI_TREE, -1, NULL);
+	if (r < 0)
+		dk_errclear();
+}
+
+/* What the plan reports that the schema and path rules report already. */
+static bool covered_elsewhere(const char *rule)
+{
+	return !strcmp(rule, "efi.no-path") || !strcmp(rule, "efi.not-array");
+}
+
+/* Info.plist of each kext found: ExecutablePath as it says, dependencies first. */
+static void efi_kexts(struct vctx *v, const struct dk_efi_tree *t)
 {
 	plist_t a = get(v, "Kernel/Add");
-	uint32_t n = arr_size(a);
-	char **ids = dk_calloc((size_t)n + 1, sizeof *ids);
+	uint32_t n = t->nbundles;
 	struct dk_kext *info = dk_calloc((size_t)n + 1, sizeof *info);
 	bool *ok = dk_calloc((size_t)n + 1, sizeof *ok);
 	for (uint32_t i = 0; i < n; i++) {
-		plist_t e = plist_array_get_item(a, i);
-		const char *bp = dk_pl_str(e, "BundlePath");
-		if (!bp || !*bp || !entry_enabled(e) || strstr(bp, ".."))
+		if (!t->bundles[i])
 			continue;
-		_cleanup_free_ char *ep = dk_asprintf("Kernel/Add[%u]", i);
-		_cleanup_free_ char *bundle = dk_asprintf("Kexts/%s", bp);
-		if (!efi_has(v, bundle, 'd')) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/BundlePath", ep);
-			ERR(v, pp, "efi.missing-file", "Kexts/%s is not in the EFI tree", bp);
-			continue;
-		}
-		const char *exe = dk_pl_str(e, "ExecutablePath");
-		if (exe && *exe && !strstr(exe, "..")) {
-			_cleanup_free_ char *f = dk_asprintf("%s/%s", bundle, exe);
-			if (!efi_has(v, f, 'f')) {
-				_cleanup_free_ char *pp = dk_asprintf("%s/ExecutablePath", ep);
-				ERR(v, pp, "efi.missing-file", "Kexts/%s/%s is not in the EFI tree", bp, exe);
-			}
-		}
-		const char *pl = dk_pl_str(e, "PlistPath");
-		if (pl && *pl && !strstr(pl, "..")) {
-			_cleanup_free_ char *f = dk_asprintf("%s/%s", bundle, pl);
-			if (!efi_has(v, f, 'f')) {
-				_cleanup_free_ char *pp = dk_asprintf("%s/PlistPath", ep);
-				ERR(v, pp, "efi.missing-file", "Kexts/%s/%s is not in the EFI tree", bp, pl);
-				continue;
-			}
-		}
-		if (efi_kext_info(v, bundle, &info[i]) < 0) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/PlistPath", ep);
+		if (efi_kext_info(v, t->bundles[i], &info[i]) < 0) {
+			_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/PlistPath", i);
 			ERR(v, pp, "efi.kext-info", "%s", dk_errmsg());
 			continue;
 		}
 		ok[i] = true;
-		ids[i] = info[i].identifier;
+		const char *exe = dk_pl_str(plist_array_get_item(a, i), "ExecutablePath");
 		const char *want = info[i].executable;
 		if (exe && strcmp(exe, want) != 0) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/ExecutablePath", ep);
+			_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/ExecutablePath", i);
 			ERR(v, pp, "efi.kext-executable", "is \"%s\", but the kext's Info.plist says \"%s\"", exe,
 			    want[0] ? want : "(no executable)");
 		}
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (!ok[i])
-			continue;
-		for (int d = 0; d < info[i].ndeps; d++)
+	for (uint32_t i = 0; i < n; i++)
+		for (int d = 0; ok[i] && d < info[i].ndeps; d++)
 			for (uint32_t j = i + 1; j < n; j++)
-				if (ok[j] && !strcmp(ids[j], info[i].deps[d])) {
+				if (ok[j] && !strcmp(info[j].identifier, info[i].deps[d])) {
 					_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/BundlePath", i);
 					ERR(v, pp, "kernel.dependency-order", "depends on %s (Kernel/Add[%u]), which is placed after it",
 					    info[i].deps[d], j);
 				}
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		free(info[i].identifier);
 		free(info[i].executable);
@@ -1221,18 +1194,24 @@ static void efi_kexts(struct vctx *v)
 		free(info[i].deps);
 	}
 	free(info);
-	free(ids);
 	free(ok);
 }
 
+/* The EFI tree rule (dk_efi_tree_plan) on the tree, then the kexts' Info.plist. */
 static void rules_efi(struct vctx *v)
 {
-	if (!efi_has(v, "OpenCore.efi", 'f'))
-		WARN(v, "", "efi.missing-file", "OpenCore.efi is not in %s", v->oc_dir);
-	efi_entries(v, "ACPI/Add", "Path", "ACPI");
-	efi_entries(v, "UEFI/Drivers", "Path", "Drivers");
-	efi_entries(v, "Misc/Tools", "Path", "Tools");
-	efi_kexts(v);
+	struct dk_efi_given g = {.tree = v->oc_dir, .fold_case = v->vol != NULL};
+	efi_list(v, &g);
+	struct dk_oc_findings f = {0};
+	struct dk_efi_tree t;
+	dk_efi_tree_plan(v->cfg, &g, &t, &f);
+	for (int i = 0; i < f.n; i++)
+		if (!covered_elsewhere(f.v[i].rule))
+			finding(v, f.v[i].severity, f.v[i].path, f.v[i].rule, "%s", f.v[i].message);
+	dk_oc_findings_free(&f);
+	efi_kexts(v, &t);
+	dk_efi_tree_free(&t);
+	dk_efi_given_free(&g);
 }
 
 /* ---------------- entry points ---------------- */
