@@ -692,7 +692,50 @@ static void rules_devprops(struct vctx *v)
 	}
 }
 
-static void rules_kernel(struct vctx *v)
+/* The order and kext rules of enabled Kernel/Add[i] (bp). */
+static void kernel_add_entry(struct vctx *v, plist_t e, uint32_t i, const char *ep, const char *bp,
+			     const struct strset *paths, const struct strset *names, plist_t q)
+{
+	char name[256];
+	bundle_name(bp, name, sizeof name);
+	if (!strcmp(name, "BrcmFirmwareRepo")) {
+		_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+		ERR(v, p, "kernel.forbidden", "BrcmFirmwareRepo.kext cannot be injected by OpenCore (use BrcmFirmwareData)");
+	}
+	const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(name);
+	if (kk) {
+		const char *exe = dk_pl_str(e, "ExecutablePath");
+		if (exe && kk->executable && strcmp(exe, kk->executable) != 0) {
+			_cleanup_free_ char *p = dk_asprintf("%s/ExecutablePath", ep);
+			ERR(v, p, "kernel.known-kext", "%s.kext needs ExecutablePath \"%s\", not \"%s\"", name,
+			    kk->executable, exe);
+		}
+		if (kk->parent) {
+			int pi = (int)strset_find(names, kk->parent);
+			if (pi < 0 || pi > (int)i) {
+				_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+				ERR(v, p, "kernel.plugin-order", "%s.kext is a plugin of %s.kext, which is %s", name,
+				    kk->parent, pi < 0 ? "missing (or disabled)" : "placed after it");
+			}
+		}
+	}
+	/* plugins inside a bundle: the containing bundle first */
+	const char *pl = strstr(bp, "/Contents/PlugIns/");
+	if (pl) {
+		_cleanup_free_ char *parent = dk_strndup(bp, (size_t)(pl - bp));
+		int found = (int)strset_find(paths, parent);
+		if (found < 0 || found > (int)i) {
+			_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+			ERR(v, p, "kernel.plugin-order", "plugin of %s, which is %s", parent,
+			    found < 0 ? "missing (or disabled)" : "placed after it");
+		}
+	}
+	if (!strcmp(name, "Lilu") && q && !dk_pl_bool(q, "DisableLinkeditJettison", false))
+		ERR(v, "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu",
+		    "Lilu.kext is loaded at %s, but DisableLinkeditJettison is not enabled", ep);
+}
+
+static void rules_kernel_add(struct vctx *v)
 {
 	plist_t add = get(v, "Kernel/Add");
 	plist_t q = get(v, "Kernel/Quirks");
@@ -721,45 +764,8 @@ static void rules_kernel(struct vctx *v)
 		check_enum(v, e, ep, "Arch", arch_set);
 		check_kernel_versions(v, e, ep);
 		const char *bp = dk_pl_str(e, "BundlePath");
-		if (!bp || !entry_enabled(e))
-			continue;
-		char name[256];
-		bundle_name(bp, name, sizeof name);
-		if (!strcmp(name, "BrcmFirmwareRepo")) {
-			_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-			ERR(v, p, "kernel.forbidden", "BrcmFirmwareRepo.kext cannot be injected by OpenCore (use BrcmFirmwareData)");
-		}
-		const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(name);
-		if (kk) {
-			const char *exe = dk_pl_str(e, "ExecutablePath");
-			if (exe && kk->executable && strcmp(exe, kk->executable) != 0) {
-				_cleanup_free_ char *p = dk_asprintf("%s/ExecutablePath", ep);
-				ERR(v, p, "kernel.known-kext", "%s.kext needs ExecutablePath \"%s\", not \"%s\"", name,
-				    kk->executable, exe);
-			}
-			if (kk->parent) {
-				int pi = (int)strset_find(&names, kk->parent);
-				if (pi < 0 || pi > (int)i) {
-					_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-					ERR(v, p, "kernel.plugin-order", "%s.kext is a plugin of %s.kext, which is %s", name,
-					    kk->parent, pi < 0 ? "missing (or disabled)" : "placed after it");
-				}
-			}
-		}
-		/* plugins inside a bundle: the containing bundle first */
-		const char *pl = strstr(bp, "/Contents/PlugIns/");
-		if (pl) {
-			_cleanup_free_ char *parent = dk_strndup(bp, (size_t)(pl - bp));
-			int found = (int)strset_find(&paths, parent);
-			if (found < 0 || found > (int)i) {
-				_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-				ERR(v, p, "kernel.plugin-order", "plugin of %s, which is %s", parent,
-				    found < 0 ? "missing (or disabled)" : "placed after it");
-			}
-		}
-		if (!strcmp(name, "Lilu") && q && !dk_pl_bool(q, "DisableLinkeditJettison", false))
-			ERR(v, "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu",
-			    "Lilu.kext is loaded at %s, but DisableLinkeditJettison is not enabled", ep);
+		if (bp && entry_enabled(e))
+			kernel_add_entry(v, e, i, ep, bp, &paths, &names, q);
 	}
 	strset_free(&paths);
 	strset_free(&names);
@@ -778,7 +784,12 @@ static void rules_kernel(struct vctx *v)
 		_cleanup_free_ char *p = dk_asprintf("Kernel/Add[%d]/BundlePath", vsmc);
 		WARN(v, p, "kernel.vm", "VirtualSMC.kext is not needed in a QEMU VM: isa-applesmc provides the SMC");
 	}
+}
 
+static void rules_kernel(struct vctx *v)
+{
+	plist_t q = get(v, "Kernel/Quirks");
+	rules_kernel_add(v);
 	plist_t blk = get(v, "Kernel/Block");
 	static const char *const strategies[] = {"Disable", "Exclude", NULL};
 	for (uint32_t i = 0; i < arr_size(blk); i++) {
