@@ -103,86 +103,6 @@ static char *base_dup(const char *p)
 	return dk_strndup(b, l);
 }
 
-/* A string node's value, malloc'd; NULL unless a string. */
-static char *str_of(plist_t n)
-{
-	const char *v = dk_pl_is(n, PLIST_STRING) ? plist_get_string_ptr(n, NULL) : NULL;
-	return v ? dk_strdup(v) : NULL;
-}
-
-/* A config path must stay inside its folder. */
-static bool path_ok(const char *p)
-{
-	if (!p || !*p || p[0] == '/' || strchr(p, '\\'))
-		return false;
-	for (const char *s = p; *s;) {
-		const char *e = strchrnul(s, '/');
-		if (e == s || (e - s == 2 && !strncmp(s, "..", 2)) || (e - s == 1 && *s == '.'))
-			return false;
-		s = *e ? e + 1 : e;
-	}
-	return true;
-}
-
-/* Entries of an array under root/sect/key that are enabled: calls fn(path, entry). */
-struct entry {
-	char *path;
-	plist_t dict;
-};
-
-static int enabled_entries(plist_t root, const char *sect, const char *key, const char *field, const char *cfg,
-			   struct entry **out, size_t *nout)
-{
-	*out = NULL;
-	*nout = 0;
-	plist_t arr = dk_pl_get(dk_pl_get(root, sect), key);
-	if (!arr)
-		return 0;
-	if (plist_get_node_type(arr) != PLIST_ARRAY)
-		return dk_fail("%s: %s/%s is not an array", cfg, sect, key);
-	uint32_t n = plist_array_get_size(arr);
-	struct entry *v = dk_calloc(n ? n : 1, sizeof *v);
-	size_t k = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		plist_t it = plist_array_get_item(arr, i);
-		char *path = NULL;
-		if (plist_get_node_type(it) == PLIST_STRING) {
-			/* old-style driver list: a leading '#' disables */
-			path = str_of(it);
-			if (path && path[0] == '#') {
-				free(path);
-				continue;
-			}
-		} else if (plist_get_node_type(it) == PLIST_DICT) {
-			if (!dk_pl_bool(it, "Enabled", false))
-				continue;
-			path = str_of(dk_pl_get(it, field));
-		}
-		if (!path || !path_ok(path)) {
-			dk_fail("%s: %s/%s[%u]: %s '%s' is missing or not a relative path", cfg, sect, key, i, field,
-				path ? path : "");
-			free(path);
-			for (size_t j = 0; j < k; j++)
-				free(v[j].path);
-			free(v);
-			return -1;
-		}
-		v[k].path = path;
-		v[k].dict = it;
-		k++;
-	}
-	*out = v;
-	*nout = k;
-	return 0;
-}
-
-static void entries_free(struct entry *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 static int add_release_file(struct dk_fat_builder *b, struct dk_oc_release *r, const char *rel, const char *dest)
 {
 	_cleanup_free_ char *data = NULL;
@@ -202,303 +122,204 @@ static int fail_kind(const char *path, bool want_dir)
 	return dk_fail("%s: not a %s", path, want_dir ? "directory" : "regular file");
 }
 
-/* A kext to install: a host .kext folder, or a bundle inside a release zip. */
-struct kext_src {
-	char *name;                /* "Lilu.kext" */
-	const char *dir;           /* host folder, or NULL */
-	struct dk_oc_release *zip; /* borrowed */
-	char *zpath;               /* the bundle's path inside the zip */
-	const char *given;         /* the argument, for messages */
-	bool used;
+/* Where the bytes of a given item (struct dk_efi_item.src) come from. */
+struct src {
+	const char *host;          /* a host file or folder, or NULL */
+	struct dk_oc_release *zip; /* borrowed from sources.zips */
+	char *zpath;               /* the path inside zip */
 };
 
-struct kexts {
-	struct kext_src *v;
+/* Everything the user gave, as EFI tree items (opencore.h "EFI tree"). */
+struct sources {
+	struct dk_efi_given g;
+	struct src *v;
 	size_t n;
 	struct dk_oc_release **zips;
 	size_t nzips;
+	struct names kexts, acpi; /* names given, to refuse twice the same */
 };
 
-static void kexts_free(struct kexts *k)
+static void sources_free(struct sources *s)
 {
-	for (size_t i = 0; i < k->n; i++) {
-		free(k->v[i].name);
-		free(k->v[i].zpath);
-	}
-	free(k->v);
-	for (size_t i = 0; i < k->nzips; i++)
-		dk_oc_release_close(k->zips[i]);
-	free(k->zips);
+	dk_efi_given_free(&s->g);
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].zpath);
+	free(s->v);
+	for (size_t i = 0; i < s->nzips; i++)
+		dk_oc_release_close(s->zips[i]);
+	free(s->zips);
+	names_free(&s->kexts);
+	names_free(&s->acpi);
 }
 
-static struct kext_src *kext_find(struct kexts *k, const char *name)
+/* A user item whose bytes come from host (or zip:zpath). */
+static void add_user(struct sources *s, const char *path, bool is_dir, const char *host, struct dk_oc_release *zip,
+		     const char *zpath, const char *from)
 {
-	for (size_t i = 0; i < k->n; i++)
-		if (!strcmp(k->v[i].name, name))
-			return &k->v[i];
-	return NULL;
+	s->v = dk_realloc(s->v, (s->n + 1) * sizeof *s->v);
+	s->v[s->n] = (struct src){.host = host, .zip = zip, .zpath = zpath ? dk_strdup(zpath) : NULL};
+	dk_efi_given_add(&s->g, path, is_dir, DK_EFI_USER, (int)s->n, from);
+	s->n++;
 }
 
-static bool kext_has(const struct kext_src *ks, const char *rel)
+static int kext_name(struct sources *s, const char *name, const char *given)
 {
-	if (ks->dir) {
-		_cleanup_free_ char *f = dk_asprintf("%s/%s", ks->dir, rel);
-		return dk_oc_is_file(f);
-	}
-	_cleanup_free_ char *f = dk_asprintf("%s/%s", ks->zpath, rel);
-	return dk_oc_release_has(ks->zip, f);
-}
-
-static int kext_add(struct kexts *k, const char *name, const char *given)
-{
-	if (kext_find(k, name))
+	if (names_has(&s->kexts, name))
 		return dk_fail("%s: a kext named %s is given twice", given, name);
-	k->v = dk_realloc(k->v, (k->n + 1) * sizeof *k->v);
-	k->v[k->n] = (struct kext_src){.name = dk_strdup(name), .given = given};
-	k->n++;
+	names_add(&s->kexts, name);
 	return 0;
 }
 
-/* Collect the --kext arguments: .kext folders and kext release zips. */
-static int collect_kexts(const struct dk_oc_image_opts *o, struct kexts *k)
+/* A .kext folder: copied whole; its files listed for the config's paths. */
+static int collect_kext_dir(struct sources *s, const char *arg)
 {
+	_cleanup_free_ char *bn = base_dup(arg);
+	_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", arg);
+	if (!dk_endswith(bn, ".kext"))
+		return dk_fail("%s: a kext folder's name must end in .kext", arg);
+	if (!dk_oc_is_file(info))
+		return dk_fail("%s: missing Contents/Info.plist (not a kext)", arg);
+	if (dk_kext_check_links(arg) < 0 || kext_name(s, bn, arg) < 0)
+		return -1;
+	_cleanup_free_ char *top = dk_asprintf("OC/Kexts/%s", bn);
+	add_user(s, top, true, arg, NULL, NULL, arg);
+	s->g.v[s->g.n - 1].whole = true;
+	return dk_efi_given_host(&s->g, arg, top, DK_EFI_USER, (int)s->n - 1, arg);
+}
+
+/* One bundle of a kext zip, with its files. */
+static int collect_zip_bundle(struct sources *s, struct dk_oc_release *z, const char *zpath, const char *arg)
+{
+	_cleanup_free_ char *nm = base_dup(zpath);
+	_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", zpath);
+	if (!dk_oc_release_has(z, info))
+		return dk_fail("%s: %s: missing Contents/Info.plist (not a kext)", arg, zpath);
+	if (kext_name(s, nm, arg) < 0)
+		return -1;
+	_cleanup_free_ char *top = dk_asprintf("OC/Kexts/%s", nm);
+	add_user(s, top, true, NULL, z, zpath, arg);
+	char **files;
+	size_t nf;
+	if (dk_oc_release_list(z, zpath, &files, &nf) < 0)
+		return -1;
+	for (size_t j = 0; j < nf; j++) {
+		_cleanup_free_ char *path = dk_asprintf("%s/%s", top, files[j]);
+		_cleanup_free_ char *zp = dk_asprintf("%s/%s", zpath, files[j]);
+		add_user(s, path, false, NULL, z, zp, arg);
+	}
+	dk_oc_release_names_free(files, nf);
+	return 0;
+}
+
+static int collect_kext_zip(struct sources *s, const char *arg)
+{
+	if (!dk_oc_is_file(arg))
+		return dk_fail("%s: no such kext folder or zip", arg);
+	struct dk_oc_release *z;
+	if (dk_oc_release_open(arg, &z) < 0)
+		return -1;
+	s->zips = dk_realloc(s->zips, (s->nzips + 1) * sizeof *s->zips);
+	s->zips[s->nzips++] = z;
+	char **paths;
+	size_t np;
+	dk_oc_release_kexts(z, &paths, &np);
+	int r = np ? 0 : dk_fail("%s: no .kext bundle in the zip", arg);
+	for (size_t j = 0; r == 0 && j < np; j++)
+		r = collect_zip_bundle(s, z, paths[j], arg);
+	dk_oc_release_names_free(paths, np);
+	return r;
+}
+
+/* --acpi and --driver files: EFI/OC/ACPI/<name>, EFI/OC/Drivers/<name>. */
+static int collect_files(struct sources *s, const char *const *files, const char *dir, struct names *once)
+{
+	for (size_t i = 0; files && files[i]; i++) {
+		_cleanup_free_ char *bn = base_dup(files[i]);
+		if (!dk_oc_is_file(files[i]))
+			return fail_kind(files[i], false);
+		if (once && names_has(once, bn))
+			return dk_fail("%s: an ACPI table named %s is given twice", files[i], bn);
+		if (once)
+			names_add(once, bn);
+		_cleanup_free_ char *path = dk_asprintf("OC/%s/%s", dir, bn);
+		add_user(s, path, false, files[i], NULL, NULL, files[i]);
+	}
+	return 0;
+}
+
+/* The release's X64/EFI, then --kext, --acpi, --driver. */
+static int collect(const struct dk_oc_image_opts *o, struct dk_oc_release *rel, struct sources *s)
+{
+	char **files;
+	size_t nf;
+	if (dk_oc_release_list(rel, "X64/EFI", &files, &nf) < 0)
+		return -1;
+	for (size_t i = 0; i < nf; i++)
+		dk_efi_given_add(&s->g, files[i], false, DK_EFI_RELEASE, -1, dk_oc_release_path(rel));
+	dk_oc_release_names_free(files, nf);
 	for (size_t i = 0; o->kexts && o->kexts[i]; i++) {
 		const char *arg = o->kexts[i];
-		_cleanup_free_ char *bn = base_dup(arg);
-		if (dk_oc_is_dir(arg)) {
-			_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", arg);
-			if (!dk_endswith(bn, ".kext"))
-				return dk_fail("%s: a kext folder's name must end in .kext", arg);
-			if (!dk_oc_is_file(info))
-				return dk_fail("%s: missing Contents/Info.plist (not a kext)", arg);
-			if (dk_kext_check_links(arg) < 0)
-				return -1;
-			if (kext_add(k, bn, arg) < 0)
-				return -1;
-			k->v[k->n - 1].dir = arg;
-			continue;
-		}
-		if (!dk_oc_is_file(arg))
-			return dk_fail("%s: no such kext folder or zip", arg);
-		struct dk_oc_release *z;
-		if (dk_oc_release_open(arg, &z) < 0)
-			return -1;
-		k->zips = dk_realloc(k->zips, (k->nzips + 1) * sizeof *k->zips);
-		k->zips[k->nzips++] = z;
-		char **paths;
-		size_t np;
-		dk_oc_release_kexts(z, &paths, &np);
-		int r = np ? 0 : dk_fail("%s: no .kext bundle in the zip", arg);
-		for (size_t j = 0; r == 0 && j < np; j++) {
-			_cleanup_free_ char *nm = base_dup(paths[j]);
-			_cleanup_free_ char *info = dk_asprintf("%s/Contents/Info.plist", paths[j]);
-			if (!dk_oc_release_has(z, info))
-				r = dk_fail("%s: %s: missing Contents/Info.plist (not a kext)", arg, paths[j]);
-			else if (kext_add(k, nm, arg) == 0) {
-				k->v[k->n - 1].zip = z;
-				k->v[k->n - 1].zpath = dk_strdup(paths[j]);
-			} else
-				r = -1;
-		}
-		dk_oc_release_names_free(paths, np);
-		if (r < 0)
+		if ((dk_oc_is_dir(arg) ? collect_kext_dir(s, arg) : collect_kext_zip(s, arg)) < 0)
 			return -1;
 	}
+	if (collect_files(s, o->acpi, "ACPI", &s->acpi) < 0)
+		return -1;
+	return collect_files(s, o->drivers, "Drivers", NULL);
+}
+
+/* The first error fails; warnings are passed on. */
+static int report(const char *cfg, const struct dk_oc_findings *f)
+{
+	for (int i = 0; i < f->n; i++)
+		if (f->v[i].severity == DK_OC_ERROR)
+			return dk_fail("%s: %s%s%s", cfg, f->v[i].path, *f->v[i].path ? ": " : "", f->v[i].message);
+	for (int i = 0; i < f->n; i++)
+		dk_warn("%s", f->v[i].message);
 	return 0;
 }
 
-/* The whole tree into b; records what was copied into res. */
-static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, struct dk_oc_release *rel,
-		    plist_t root, struct names *drivers, struct names *tools, struct names *kexts,
-		    struct names *acpis)
+static int write_copy(struct dk_fat_builder *b, struct dk_oc_release *rel, const struct sources *s, const char *cfg,
+		      const struct dk_efi_copy *c)
 {
-	const char *rp = dk_oc_release_path(rel);
-	const char *cfg = o->config;
-	if (!dk_oc_release_has(rel, "X64/EFI/OC/OpenCore.efi"))
-		return dk_fail("%s: not an OpenCorePkg release: no X64/EFI/OC/OpenCore.efi", rp);
-	if (!dk_oc_release_has(rel, "X64/EFI/BOOT/BOOTx64.efi"))
-		return dk_fail("%s: not an OpenCorePkg release: no X64/EFI/BOOT/BOOTx64.efi", rp);
+	if (c->from == DK_EFI_NEW_DIR)
+		return dk_fat_add_dir(b, c->dest);
+	if (c->from == DK_EFI_FROM_CONFIG)
+		return dk_fat_add_file(b, c->dest, cfg);
+	const struct dk_efi_item *it = &s->g.v[c->item];
+	if (it->origin == DK_EFI_RELEASE) {
+		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/%s", it->path);
+		return add_release_file(b, rel, relp, c->dest);
+	}
+	const struct src *src = &s->v[it->src];
+	if (it->whole && src->host)
+		return dk_fat_add_tree(b, c->dest, src->host);
+	if (it->is_dir)
+		return dk_fat_add_dir(b, c->dest);
+	if (src->host)
+		return dk_fat_add_file(b, c->dest, src->host);
+	return add_release_file(b, src->zip, src->zpath, c->dest);
+}
 
-	/* given kexts and SSDTs */
-	struct names acpi_names = {0};
-	struct kexts ks = {0};
-	int r = collect_kexts(o, &ks);
-	for (size_t i = 0; r == 0 && o->acpi && o->acpi[i]; i++) {
-		_cleanup_free_ char *bn = base_dup(o->acpi[i]);
-		if (!dk_oc_is_file(o->acpi[i]))
-			r = fail_kind(o->acpi[i], false);
-		else if (names_has(&acpi_names, bn))
-			r = dk_fail("%s: an ACPI table named %s is given twice", o->acpi[i], bn);
-		else
-			names_add(&acpi_names, bn);
+/* What was copied, by folder (a kext: its bundle). */
+static void record(const struct dk_efi_copy *c, struct names *drivers, struct names *tools, struct names *kexts,
+		   struct names *acpis)
+{
+	static const char *const dirs[] = {"EFI/OC/Drivers/", "EFI/OC/Tools/", "EFI/OC/Kexts/", "EFI/OC/ACPI/"};
+	struct names *lists[] = {drivers, tools, kexts, acpis};
+	if (c->from != DK_EFI_FROM_ITEM)
+		return;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(dirs); i++) {
+		size_t l = strlen(dirs[i]);
+		if (!strncmp(c->dest, dirs[i], l) && (lists[i] != kexts || !strchr(c->dest + l, '/')))
+			names_add(lists[i], c->dest + l);
 	}
-	struct names extra_drv = {0};
-	for (size_t i = 0; r == 0 && o->drivers && o->drivers[i]; i++) {
-		_cleanup_free_ char *bn = base_dup(o->drivers[i]);
-		if (!dk_oc_is_file(o->drivers[i]))
-			r = fail_kind(o->drivers[i], false);
-		else
-			names_add(&extra_drv, bn);
-	}
+}
 
-	/* what the config uses */
-	struct entry *drv = NULL, *tl = NULL, *ka = NULL, *aa = NULL;
-	size_t ndrv = 0, ntl = 0, nka = 0, naa = 0;
-	if (r == 0)
-		r = enabled_entries(root, "UEFI", "Drivers", "Path", cfg, &drv, &ndrv);
-	if (r == 0)
-		r = enabled_entries(root, "Misc", "Tools", "Path", cfg, &tl, &ntl);
-	if (r == 0)
-		r = enabled_entries(root, "Kernel", "Add", "BundlePath", cfg, &ka, &nka);
-	if (r == 0)
-		r = enabled_entries(root, "ACPI", "Add", "Path", cfg, &aa, &naa);
-
-	for (size_t i = 0; r == 0 && i < ndrv; i++) {
-		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Drivers/%s", drv[i].path);
-		bool extra = names_has(&extra_drv, drv[i].path);
-		if (!extra && !dk_oc_release_has(rel, relp))
-			r = dk_fail("%s: UEFI/Drivers: %s is enabled but the release %s has no %s (give it with --driver)",
-				    cfg, drv[i].path, rp, relp);
-	}
-	for (size_t i = 0; r == 0 && i < ntl; i++) {
-		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Tools/%s", tl[i].path);
-		if (!dk_oc_release_has(rel, relp))
-			r = dk_fail("%s: Misc/Tools: %s is enabled but the release %s has no %s", cfg, tl[i].path, rp,
-				    relp);
-	}
-	for (size_t i = 0; r == 0 && i < nka; i++) {
-		const char *bp = ka[i].path;
-		_cleanup_free_ char *top = dk_strndup(bp, strchrnul(bp, '/') - bp);
-		struct kext_src *kx = kext_find(&ks, top);
-		if (!kx) {
-			r = dk_fail("%s: Kernel/Add: %s is enabled but no --kext %s was given", cfg, bp, top);
-			break;
-		}
-		kx->used = true;
-		/* the bundle's plist and executable must exist inside the given kext */
-		const char *inner = bp + strlen(top);
-		if (*inner == '/')
-			inner++;
-		_cleanup_free_ char *plp = str_of(dk_pl_get(ka[i].dict, "PlistPath"));
-		_cleanup_free_ char *exe = str_of(dk_pl_get(ka[i].dict, "ExecutablePath"));
-		if (plp && *plp) {
-			_cleanup_free_ char *f = dk_asprintf("%s%s%s", inner, *inner ? "/" : "", plp);
-			if (!path_ok(plp) || !kext_has(kx, f))
-				r = dk_fail("%s: Kernel/Add: %s: PlistPath %s not found in %s", cfg, bp, plp, kx->given);
-		}
-		if (r == 0 && exe && *exe) {
-			_cleanup_free_ char *f = dk_asprintf("%s%s%s", inner, *inner ? "/" : "", exe);
-			if (!path_ok(exe) || !kext_has(kx, f))
-				r = dk_fail("%s: Kernel/Add: %s: ExecutablePath %s not found in %s", cfg, bp, exe,
-					    kx->given);
-		}
-	}
-	for (size_t i = 0; r == 0 && i < naa; i++)
-		if (!names_has(&acpi_names, aa[i].path))
-			r = dk_fail("%s: ACPI/Add: %s is enabled but no --acpi %s was given", cfg, aa[i].path,
-				    aa[i].path);
-
-	/* the tree */
-	static const char *const dirs[] = {"EFI/BOOT", "EFI/OC/ACPI", "EFI/OC/Drivers", "EFI/OC/Kexts",
-					   "EFI/OC/Resources", "EFI/OC/Tools"};
-	for (size_t i = 0; r == 0 && i < DK_ARRAY_SIZE(dirs); i++)
-		r = dk_fat_add_dir(b, dirs[i]);
-	if (r == 0)
-		r = add_release_file(b, rel, "X64/EFI/BOOT/BOOTx64.efi", "EFI/BOOT/BOOTx64.efi");
-	if (r == 0)
-		r = add_release_file(b, rel, "X64/EFI/OC/OpenCore.efi", "EFI/OC/OpenCore.efi");
-	/* .contentFlavour / .contentVisibility beside BOOTx64.efi and OpenCore.efi */
-	static const char *const dots[] = {"BOOT/.contentFlavour", "BOOT/.contentVisibility", "OC/.contentFlavour",
-					   "OC/.contentVisibility"};
-	for (size_t i = 0; r == 0 && i < DK_ARRAY_SIZE(dots); i++) {
-		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/%s", dots[i]);
-		_cleanup_free_ char *dst = dk_asprintf("EFI/%s", dots[i]);
-		if (dk_oc_release_has(rel, relp))
-			r = add_release_file(b, rel, relp, dst);
-	}
-	if (r == 0)
-		r = dk_fat_add_file(b, "EFI/OC/config.plist", o->config);
-	for (size_t i = 0; r == 0 && i < ndrv; i++) {
-		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Drivers/%s", drv[i].path);
-		if (names_has(drivers, drv[i].path))
-			continue;
-		size_t k;
-		for (k = 0; o->drivers && o->drivers[k]; k++) {
-			_cleanup_free_ char *bn = base_dup(o->drivers[k]);
-			if (!strcmp(bn, drv[i].path))
-				break;
-		}
-		if (o->drivers && o->drivers[k]) {
-			r = dk_fat_add_file(b, dst, o->drivers[k]);
-		} else {
-			_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Drivers/%s", drv[i].path);
-			r = add_release_file(b, rel, relp, dst);
-		}
-		names_add(drivers, drv[i].path);
-	}
-	for (size_t i = 0; r == 0 && i < ntl; i++) {
-		if (names_has(tools, tl[i].path))
-			continue;
-		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Tools/%s", tl[i].path);
-		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Tools/%s", tl[i].path);
-		r = add_release_file(b, rel, relp, dst);
-		names_add(tools, tl[i].path);
-	}
-	if (r == 0) {
-		char **res = NULL;
-		size_t nres = 0;
-		r = dk_oc_release_list(rel, "X64/EFI/OC/Resources", &res, &nres);
-		for (size_t i = 0; r == 0 && i < nres; i++) {
-			_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Resources/%s", res[i]);
-			_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Resources/%s", res[i]);
-			r = add_release_file(b, rel, relp, dst);
-		}
-		dk_oc_release_names_free(res, nres);
-	}
-	/* kext folders are always copied; bundles from zips only when the config uses them */
-	for (size_t i = 0; r == 0 && i < ks.n; i++) {
-		struct kext_src *kx = &ks.v[i];
-		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Kexts/%s", kx->name);
-		if (kx->dir) {
-			if (!kx->used)
-				dk_warn("%s: not in %s Kernel/Add (copied, but OpenCore will not load it)", kx->name, cfg);
-			r = dk_fat_add_tree(b, dst, kx->dir);
-		} else if (kx->used) {
-			char **files;
-			size_t nf;
-			r = dk_fat_add_dir(b, dst);
-			if (r == 0 && (r = dk_oc_release_list(kx->zip, kx->zpath, &files, &nf)) == 0) {
-				for (size_t j = 0; r == 0 && j < nf; j++) {
-					_cleanup_free_ char *src = dk_asprintf("%s/%s", kx->zpath, files[j]);
-					_cleanup_free_ char *d2 = dk_asprintf("%s/%s", dst, files[j]);
-					r = add_release_file(b, kx->zip, src, d2);
-				}
-				dk_oc_release_names_free(files, nf);
-			}
-		} else {
-			continue;
-		}
-		names_add(kexts, kx->name);
-	}
-	for (size_t i = 0; r == 0 && o->kexts && o->kexts[i]; i++) {
-		bool any = false;
-		for (size_t k = 0; k < ks.n; k++)
-			any |= ks.v[k].given == o->kexts[i] && (ks.v[k].used || ks.v[k].dir);
-		if (!any)
-			dk_warn("%s: none of its kexts is enabled in %s Kernel/Add", o->kexts[i], cfg);
-	}
-	for (size_t i = 0; r == 0 && o->acpi && o->acpi[i]; i++) {
-		_cleanup_free_ char *bn = base_dup(o->acpi[i]);
-		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/ACPI/%s", bn);
-		bool used = false;
-		for (size_t k = 0; k < naa && !used; k++)
-			used = !strcmp(aa[k].path, bn);
-		if (!used)
-			dk_warn("%s: not in %s ACPI/Add (copied, but OpenCore will not load it)", bn, cfg);
-		r = dk_fat_add_file(b, dst, o->acpi[i]);
-		names_add(acpis, bn);
-	}
-	if (r == 0 && o->recovery) {
+/* --recovery and --add, outside the EFI tree. */
+static int add_extras(const struct dk_oc_image_opts *o, struct dk_fat_builder *b)
+{
+	int r = 0;
+	if (o->recovery) {
 		_cleanup_free_ char *sub = dk_asprintf("%s/com.apple.recovery.boot", o->recovery);
 		if (dk_oc_is_dir(sub))
 			r = dk_fat_add_tree(b, "com.apple.recovery.boot", sub);
@@ -509,24 +330,42 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	}
 	for (size_t i = 0; r == 0 && o->add && o->add[i]; i++) {
 		const char *colon = strrchr(o->add[i], ':');
-		if (!colon || colon == o->add[i] || !colon[1]) {
-			r = dk_fail("%s: expected SRC:DEST", o->add[i]);
-			break;
-		}
+		if (!colon || colon == o->add[i] || !colon[1])
+			return dk_fail("%s: expected SRC:DEST", o->add[i]);
 		_cleanup_free_ char *src = dk_strndup(o->add[i], colon - o->add[i]);
 		const char *dst = colon + 1;
-		if (dk_oc_is_dir(src))
-			r = dk_fat_add_tree(b, dst, src);
-		else
-			r = dk_fat_add_file(b, dst, src);
+		r = dk_oc_is_dir(src) ? dk_fat_add_tree(b, dst, src) : dk_fat_add_file(b, dst, src);
 	}
-	entries_free(drv, ndrv);
-	entries_free(tl, ntl);
-	entries_free(ka, nka);
-	entries_free(aa, naa);
-	kexts_free(&ks);
-	names_free(&acpi_names);
-	names_free(&extra_drv);
+	return r;
+}
+
+/* The whole volume into b; records what was copied. */
+static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, struct dk_oc_release *rel,
+		    plist_t root, struct names *drivers, struct names *tools, struct names *kexts,
+		    struct names *acpis)
+{
+	const char *rp = dk_oc_release_path(rel);
+	if (!dk_oc_release_has(rel, "X64/EFI/OC/OpenCore.efi"))
+		return dk_fail("%s: not an OpenCorePkg release: no X64/EFI/OC/OpenCore.efi", rp);
+	if (!dk_oc_release_has(rel, "X64/EFI/BOOT/BOOTx64.efi"))
+		return dk_fail("%s: not an OpenCorePkg release: no X64/EFI/BOOT/BOOTx64.efi", rp);
+	struct sources s = {.g = {.release = rp, .config = o->config}};
+	struct dk_efi_tree t = {0};
+	struct dk_oc_findings f = {0};
+	int r = collect(o, rel, &s);
+	if (r == 0) {
+		dk_efi_tree_plan(root, &s.g, &t, &f);
+		r = report(o->config, &f);
+	}
+	for (size_t i = 0; r == 0 && i < t.n; i++) {
+		r = write_copy(b, rel, &s, o->config, &t.v[i]);
+		record(&t.v[i], drivers, tools, kexts, acpis);
+	}
+	if (r == 0)
+		r = add_extras(o, b);
+	dk_oc_findings_free(&f);
+	dk_efi_tree_free(&t);
+	sources_free(&s);
 	return r;
 }
 

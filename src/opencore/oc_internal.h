@@ -41,6 +41,11 @@ void dk_pl_iter_end(struct dk_pl_iter *i);
 /* "parent/key", or "key" when parent is "" (malloc'd). */
 char *dk_pl_join(const char *parent, const char *key);
 
+/* ---- findings (validate.c) ---- */
+/* Append one finding (errors/warnings counted). */
+void dk_oc_finding_add(struct dk_oc_findings *f, enum dk_oc_severity sev, const char *path, const char *rule,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* ---- small file helpers (ocplist.c) ---- */
 /* The part after the last '/' (the whole string when there is none). */
 const char *dk_oc_basename(const char *path);

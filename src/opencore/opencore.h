@@ -1,11 +1,24 @@
-/* OpenCore: config.plist from a release's Sample.plist, validation, the EFI
- * image, and release fetching. */
+/* OpenCore: releases, config.plist recipes, validation, the EFI tree, the EFI
+ * image, and release fetching. Sections follow that order (src/opencore/
+ * meson.build lists the sources the same way). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <plist/plist.h>
 
 #include "smbios/smbios.h"
 #include "smbios/macos.h"
+
+/* ---- release ---- */
+
+/* The OpenCore release a Sample.plist belongs to: `given` when set, else a
+ * version X.Y.Z found in its path (e.g. OpenCore-1.0.6-RELEASE/Docs/Sample.plist,
+ * Sample-1.0.6.plist), else the release whose Sample.plist has the same SHA-256
+ * (known: 1.0.5, 1.0.6/1.0.7), else "unknown". Returns a static or the given string. */
+const char *dk_oc_sample_release(const char *sample_path, const char *given);
+
+/* ---- config recipes ---- */
 
 enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
@@ -22,7 +35,6 @@ struct dk_oc_config_opts {
 	const char *const *drivers;       /* extra UEFI drivers, NULL-terminated, or NULL */
 	const char *const *acpi;          /* SSDT file names placed in ACPI/, NULL-terminated, or NULL */
 	bool explain;                     /* collect explanations */
-	/* additions (config engineer) */
 	const char *release;              /* OpenCore release of the sample ("1.0.6"), NULL = detect */
 };
 
@@ -40,64 +52,7 @@ void dk_oc_changes_free(struct dk_oc_changes *c);
 int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *len,
 		       struct dk_oc_changes *changes);
 
-/* The EFI image (GPT + FAT32 ESP). */
-struct dk_oc_image_opts {
-	const char *release;      /* OpenCorePkg release: zip or unpacked dir */
-	const char *config;       /* config.plist path */
-	const char *const *kexts; /* .kext dirs or kext release zips, NULL-terminated, or NULL */
-	const char *const *acpi;  /* .aml files, NULL-terminated, or NULL */
-	const char *recovery;     /* dir holding com.apple.recovery.boot (or the dir itself), or NULL */
-	uint64_t size;            /* bytes, 0 = auto */
-	bool qcow2;
-	bool reproducible;
-	bool force;
-	const char *output;
-	/* additions (image engineer) */
-	const char *const *drivers; /* extra UEFI driver .efi files (not in the release), or NULL */
-	const char *const *add;     /* "SRC:DEST" host file/dir copied to DEST in the volume, or NULL */
-	bool progress;              /* progress bar while copying data */
-	struct dk_oc_image_result *result; /* optional: what was built */
-};
-struct dk_oc_image_result {
-	uint64_t disk_bytes;      /* raw disk size */
-	uint64_t file_size;       /* output file length (qcow2 differs) */
-	uint64_t part_offset, part_bytes, payload_bytes;
-	uint32_t cluster_size;
-	char disk_guid[37], part_guid[37];
-	size_t nfiles;            /* files + directories in the volume */
-	char **drivers, **tools, **kexts, **acpi; /* copied names, NULL-terminated */
-	bool recovery;
-};
-void dk_oc_image_result_free(struct dk_oc_image_result *r);
-/* Build the image: GPT + FAT32 ESP (label OPENCORE) holding EFI/BOOT/BOOTx64.efi,
- * EFI/OC/{OpenCore.efi,config.plist,ACPI,Drivers,Kexts,Resources,Tools}; only the
- * drivers and tools the config enables are copied; every enabled Kernel/Add and
- * ACPI/Add entry must be among the given kexts / ACPI files. */
-int dk_oc_image_build(const struct dk_oc_image_opts *o);
-
-/* Download a release zip (OpenCorePkg or a kext) from GitHub releases into the
- * cache ($XDG_CACHE_HOME/dkvm/releases/<repo>/<version>/<asset>), verified by the
- * SHA-256 the release API publishes. name: "OpenCorePkg", "Lilu", "VMHide", ...
- * or "owner/repo"; version NULL = latest; mirror NULL = https://api.github.com
- * and github.com (a mirror serves both the API paths and the download paths). */
-struct dk_oc_fetched {
-	char *name, *repo, *version, *asset, *path, *url, *sha256;
-	uint64_t size;
-	bool cached;    /* already in the cache, nothing downloaded */
-	bool verified;  /* SHA-256 matched a published digest */
-};
-int dk_oc_fetch(const char *name, const char *version, const char *mirror, struct dk_oc_fetched *out);
-void dk_oc_fetched_free(struct dk_oc_fetched *f);
-/* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
-const char *dk_oc_fetch_repo(const char *name);
-
-/* ---- additions (config engineer): release detection, validation ---- */
-
-/* The OpenCore release a Sample.plist belongs to: `given` when set, else a
- * version X.Y.Z found in its path (e.g. OpenCore-1.0.6-RELEASE/Docs/Sample.plist,
- * Sample-1.0.6.plist), else the release whose Sample.plist has the same SHA-256
- * (known: 1.0.5, 1.0.6/1.0.7), else "unknown". Returns a static or the given string. */
-const char *dk_oc_sample_release(const char *sample_path, const char *given);
+/* ---- validation ---- */
 
 enum dk_oc_severity { DK_OC_ERROR = 0, DK_OC_WARNING = 1 };
 struct dk_oc_finding {
@@ -124,3 +79,124 @@ int dk_oc_validate(const struct dk_oc_validate_opts *o, struct dk_oc_findings *o
 /* The same on an in-memory XML config, schema from an optional in-memory sample. */
 int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *sample_xml, uint32_t sample_len,
 		       const char *efi_dir, struct dk_oc_findings *out);
+
+/* ---- EFI tree ---- */
+
+/* One model of the EFI tree, used both to build an image (`opencore image`)
+ * and to check a tree (`opencore validate --efi/--image`).
+ *
+ * The path rule (OpenCore's): an enabled entry's path is relative to its
+ * folder: ACPI/Add Path to EFI/OC/ACPI, UEFI/Drivers Path to EFI/OC/Drivers,
+ * Misc/Tools Path to EFI/OC/Tools, Kernel/Add BundlePath to EFI/OC/Kexts and
+ * its PlistPath / ExecutablePath to that bundle. A path is '/'-separated, not
+ * absolute, without '\', "." or ".." components and without empty ones
+ * (efi.bad-path). Names are compared as FAT does, ignoring case: a file found
+ * only with another case is used, with an efi.case-mismatch warning (unless
+ * the names come from a FAT volume, whose short names carry no case). An
+ * enabled entry whose file is absent is an efi.missing-file error; a file the
+ * user gave (a kext folder, an ACPI table, a kext zip) that no enabled entry
+ * uses is an efi.unused warning. An entry without a path is efi.no-path and an
+ * entry list that is not an array efi.not-array (validation reports those
+ * through its schema and path rules instead). Old-style string entries are
+ * paths, disabled by a leading '#'. */
+enum dk_efi_origin {
+	DK_EFI_USER = 0, /* given by the user (--kext, --acpi, --driver): wins over the release */
+	DK_EFI_RELEASE,  /* in the OpenCorePkg release's X64/EFI */
+	DK_EFI_TREE,     /* already in the EFI tree being checked */
+};
+/* A file or folder that can be, or is, in the tree. */
+struct dk_efi_item {
+	char *path;        /* relative to EFI/: "OC/Drivers/OpenRuntime.efi", "BOOT/BOOTx64.efi" */
+	bool is_dir;
+	bool whole;        /* a kext folder copied as one tree (its files follow it, listed) */
+	enum dk_efi_origin origin;
+	int src;           /* the caller's index of its source */
+	const char *from;  /* names its source in messages ("ps2.zip"); borrowed */
+};
+/* What is available: items (a kext bundle's files right after the bundle). */
+struct dk_efi_given {
+	struct dk_efi_item *v;
+	size_t n, cap;
+	const char *release; /* building: the release (for messages); NULL: checking a tree */
+	const char *config;  /* the config's name, for messages */
+	const char *tree;    /* checking: the EFI/OC folder, for messages */
+	bool fold_case;      /* names from a FAT volume: no case-mismatch findings */
+};
+void dk_efi_given_add(struct dk_efi_given *g, const char *path, bool is_dir, enum dk_efi_origin origin, int src,
+		      const char *from);
+void dk_efi_given_free(struct dk_efi_given *g);
+/* Add the files and folders under host dir (following links, at most 32
+ * deep; deeper levels are left out) as prefix/<relative path>. */
+int dk_efi_given_host(struct dk_efi_given *g, const char *dir, const char *prefix, enum dk_efi_origin origin,
+		      int src, const char *from);
+
+enum dk_efi_from { DK_EFI_FROM_ITEM, DK_EFI_FROM_CONFIG, DK_EFI_NEW_DIR };
+struct dk_efi_copy {
+	char *dest;            /* in the volume: "EFI/OC/Drivers/OpenRuntime.efi" */
+	enum dk_efi_from from;
+	size_t item;           /* DK_EFI_FROM_ITEM: index in the given items (whole: a tree) */
+};
+struct dk_efi_tree {
+	struct dk_efi_copy *v; /* in writing order */
+	size_t n;
+	char **bundles;        /* per Kernel/Add entry: the bundle found with its PlistPath, relative to EFI/OC, or NULL */
+	uint32_t nbundles;
+};
+void dk_efi_tree_free(struct dk_efi_tree *t);
+/* The tree a config needs from what is given, and the findings (appended,
+ * rules efi.*). Pure: reads nothing but its arguments. */
+void dk_efi_tree_plan(plist_t config, const struct dk_efi_given *given, struct dk_efi_tree *out,
+		      struct dk_oc_findings *findings);
+/* ---- image ---- */
+
+/* The EFI image (GPT + FAT32 ESP). */
+struct dk_oc_image_opts {
+	const char *release;      /* OpenCorePkg release: zip or unpacked dir */
+	const char *config;       /* config.plist path */
+	const char *const *kexts; /* .kext dirs or kext release zips, NULL-terminated, or NULL */
+	const char *const *acpi;  /* .aml files, NULL-terminated, or NULL */
+	const char *recovery;     /* dir holding com.apple.recovery.boot (or the dir itself), or NULL */
+	uint64_t size;            /* bytes, 0 = auto */
+	bool qcow2;
+	bool reproducible;
+	bool force;
+	const char *output;
+	const char *const *drivers; /* extra UEFI driver .efi files (not in the release), or NULL */
+	const char *const *add;     /* "SRC:DEST" host file/dir copied to DEST in the volume, or NULL */
+	bool progress;              /* progress bar while copying data */
+	struct dk_oc_image_result *result; /* optional: what was built */
+};
+struct dk_oc_image_result {
+	uint64_t disk_bytes;      /* raw disk size */
+	uint64_t file_size;       /* output file length (qcow2 differs) */
+	uint64_t part_offset, part_bytes, payload_bytes;
+	uint32_t cluster_size;
+	char disk_guid[37], part_guid[37];
+	size_t nfiles;            /* files + directories in the volume */
+	char **drivers, **tools, **kexts, **acpi; /* copied names, NULL-terminated */
+	bool recovery;
+};
+void dk_oc_image_result_free(struct dk_oc_image_result *r);
+/* Build the image: GPT + FAT32 ESP (label OPENCORE) holding EFI/BOOT/BOOTx64.efi,
+ * EFI/OC/{OpenCore.efi,config.plist,ACPI,Drivers,Kexts,Resources,Tools}; only the
+ * drivers and tools the config enables are copied; every enabled Kernel/Add and
+ * ACPI/Add entry must be among the given kexts / ACPI files. */
+int dk_oc_image_build(const struct dk_oc_image_opts *o);
+
+/* ---- fetch ---- */
+
+/* Download a release zip (OpenCorePkg or a kext) from GitHub releases into the
+ * cache ($XDG_CACHE_HOME/dkvm/releases/<repo>/<version>/<asset>), verified by the
+ * SHA-256 the release API publishes. name: "OpenCorePkg", "Lilu", "VMHide", ...
+ * or "owner/repo"; version NULL = latest; mirror NULL = https://api.github.com
+ * and github.com (a mirror serves both the API paths and the download paths). */
+struct dk_oc_fetched {
+	char *name, *repo, *version, *asset, *path, *url, *sha256;
+	uint64_t size;
+	bool cached;    /* already in the cache, nothing downloaded */
+	bool verified;  /* SHA-256 matched a published digest */
+};
+int dk_oc_fetch(const char *name, const char *version, const char *mirror, struct dk_oc_fetched *out);
+void dk_oc_fetched_free(struct dk_oc_fetched *f);
+/* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
+const char *dk_oc_fetch_repo(const char *name);

@@ -36,11 +36,9 @@ struct vctx {
 	struct dk_oc_findings *f;
 };
 
-static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, const char *rule, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, const char *rule, const char *fmt, ...)
+void dk_oc_finding_add(struct dk_oc_findings *f, enum dk_oc_severity sev, const char *path, const char *rule,
+		       const char *fmt, ...)
 {
-	struct dk_oc_findings *f = v->f;
 	f->v = dk_realloc(f->v, sizeof *f->v * (size_t)(f->n + 1));
 	struct dk_oc_finding *x = &f->v[f->n++];
 	x->severity = sev;
@@ -56,6 +54,7 @@ static void finding(struct vctx *v, enum dk_oc_severity sev, const char *path, c
 	else
 		f->warnings++;
 }
+#define finding(v, sev, path, rule, ...) dk_oc_finding_add((v)->f, sev, path, rule, __VA_ARGS__)
 #define ERR(v, path, rule, ...) finding(v, DK_OC_ERROR, path, rule, __VA_ARGS__)
 #define WARN(v, path, rule, ...) finding(v, DK_OC_WARNING, path, rule, __VA_ARGS__)
 
@@ -693,7 +692,50 @@ static void rules_devprops(struct vctx *v)
 	}
 }
 
-static void rules_kernel(struct vctx *v)
+/* The order and kext rules of enabled Kernel/Add[i] (bp). */
+static void kernel_add_entry(struct vctx *v, plist_t e, uint32_t i, const char *ep, const char *bp,
+			     const struct strset *paths, const struct strset *names, plist_t q)
+{
+	char name[256];
+	bundle_name(bp, name, sizeof name);
+	if (!strcmp(name, "BrcmFirmwareRepo")) {
+		_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+		ERR(v, p, "kernel.forbidden", "BrcmFirmwareRepo.kext cannot be injected by OpenCore (use BrcmFirmwareData)");
+	}
+	const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(name);
+	if (kk) {
+		const char *exe = dk_pl_str(e, "ExecutablePath");
+		if (exe && kk->executable && strcmp(exe, kk->executable) != 0) {
+			_cleanup_free_ char *p = dk_asprintf("%s/ExecutablePath", ep);
+			ERR(v, p, "kernel.known-kext", "%s.kext needs ExecutablePath \"%s\", not \"%s\"", name,
+			    kk->executable, exe);
+		}
+		if (kk->parent) {
+			int pi = (int)strset_find(names, kk->parent);
+			if (pi < 0 || pi > (int)i) {
+				_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+				ERR(v, p, "kernel.plugin-order", "%s.kext is a plugin of %s.kext, which is %s", name,
+				    kk->parent, pi < 0 ? "missing (or disabled)" : "placed after it");
+			}
+		}
+	}
+	/* plugins inside a bundle: the containing bundle first */
+	const char *pl = strstr(bp, "/Contents/PlugIns/");
+	if (pl) {
+		_cleanup_free_ char *parent = dk_strndup(bp, (size_t)(pl - bp));
+		int found = (int)strset_find(paths, parent);
+		if (found < 0 || found > (int)i) {
+			_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
+			ERR(v, p, "kernel.plugin-order", "plugin of %s, which is %s", parent,
+			    found < 0 ? "missing (or disabled)" : "placed after it");
+		}
+	}
+	if (!strcmp(name, "Lilu") && q && !dk_pl_bool(q, "DisableLinkeditJettison", false))
+		ERR(v, "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu",
+		    "Lilu.kext is loaded at %s, but DisableLinkeditJettison is not enabled", ep);
+}
+
+static void rules_kernel_add(struct vctx *v)
 {
 	plist_t add = get(v, "Kernel/Add");
 	plist_t q = get(v, "Kernel/Quirks");
@@ -722,45 +764,8 @@ static void rules_kernel(struct vctx *v)
 		check_enum(v, e, ep, "Arch", arch_set);
 		check_kernel_versions(v, e, ep);
 		const char *bp = dk_pl_str(e, "BundlePath");
-		if (!bp || !entry_enabled(e))
-			continue;
-		char name[256];
-		bundle_name(bp, name, sizeof name);
-		if (!strcmp(name, "BrcmFirmwareRepo")) {
-			_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-			ERR(v, p, "kernel.forbidden", "BrcmFirmwareRepo.kext cannot be injected by OpenCore (use BrcmFirmwareData)");
-		}
-		const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(name);
-		if (kk) {
-			const char *exe = dk_pl_str(e, "ExecutablePath");
-			if (exe && kk->executable && strcmp(exe, kk->executable) != 0) {
-				_cleanup_free_ char *p = dk_asprintf("%s/ExecutablePath", ep);
-				ERR(v, p, "kernel.known-kext", "%s.kext needs ExecutablePath \"%s\", not \"%s\"", name,
-				    kk->executable, exe);
-			}
-			if (kk->parent) {
-				int pi = (int)strset_find(&names, kk->parent);
-				if (pi < 0 || pi > (int)i) {
-					_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-					ERR(v, p, "kernel.plugin-order", "%s.kext is a plugin of %s.kext, which is %s", name,
-					    kk->parent, pi < 0 ? "missing (or disabled)" : "placed after it");
-				}
-			}
-		}
-		/* plugins inside a bundle: the containing bundle first */
-		const char *pl = strstr(bp, "/Contents/PlugIns/");
-		if (pl) {
-			_cleanup_free_ char *parent = dk_strndup(bp, (size_t)(pl - bp));
-			int found = (int)strset_find(&paths, parent);
-			if (found < 0 || found > (int)i) {
-				_cleanup_free_ char *p = dk_asprintf("%s/BundlePath", ep);
-				ERR(v, p, "kernel.plugin-order", "plugin of %s, which is %s", parent,
-				    found < 0 ? "missing (or disabled)" : "placed after it");
-			}
-		}
-		if (!strcmp(name, "Lilu") && q && !dk_pl_bool(q, "DisableLinkeditJettison", false))
-			ERR(v, "Kernel/Quirks/DisableLinkeditJettison", "kernel.lilu",
-			    "Lilu.kext is loaded at %s, but DisableLinkeditJettison is not enabled", ep);
+		if (bp && entry_enabled(e))
+			kernel_add_entry(v, e, i, ep, bp, &paths, &names, q);
 	}
 	strset_free(&paths);
 	strset_free(&names);
@@ -779,7 +784,12 @@ static void rules_kernel(struct vctx *v)
 		_cleanup_free_ char *p = dk_asprintf("Kernel/Add[%d]/BundlePath", vsmc);
 		WARN(v, p, "kernel.vm", "VirtualSMC.kext is not needed in a QEMU VM: isa-applesmc provides the SMC");
 	}
+}
 
+static void rules_kernel(struct vctx *v)
+{
+	plist_t q = get(v, "Kernel/Quirks");
+	rules_kernel_add(v);
 	plist_t blk = get(v, "Kernel/Block");
 	static const char *const strategies[] = {"Disable", "Exclude", NULL};
 	for (uint32_t i = 0; i < arr_size(blk); i++) {
@@ -1098,22 +1108,6 @@ static void rules_uefi(struct vctx *v)
 
 /* ---------------- EFI tree ---------------- */
 
-/* rel is relative to EFI/OC; kind 'f' file, 'd' directory. */
-static bool efi_has(struct vctx *v, const char *rel, char kind)
-{
-	_cleanup_free_ char *full = dk_asprintf("%s/%s", v->oc_dir, rel);
-	if (!v->vol)
-		return kind == 'd' ? dk_oc_is_dir(full) : dk_oc_is_file(full);
-	struct dk_fat_dirent de;
-	if (dk_fat_stat(v->vol, full, &de) != 0) {
-		dk_errclear();
-		return false;
-	}
-	bool ok = (kind == 'd') == de.is_dir;
-	free(de.name);
-	return ok;
-}
-
 static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext *k)
 {
 	_cleanup_free_ char *full = dk_asprintf("%s/%s", v->oc_dir, bundle_rel);
@@ -1136,83 +1130,72 @@ static int efi_kext_info(struct vctx *v, const char *bundle_rel, struct dk_kext 
 	return r;
 }
 
-static void efi_entries(struct vctx *v, const char *apath, const char *key, const char *subdir)
+/* The files and folders of a FAT volume's dir, as prefix/<relative path>. */
+static int fat_walk(struct dk_fat_vol *vol, const char *dir, const char *prefix, struct dk_efi_given *g, int depth)
 {
-	plist_t a = get(v, apath);
-	for (uint32_t i = 0; i < arr_size(a); i++) {
-		plist_t e = plist_array_get_item(a, i);
-		const char *p = dk_pl_str(e, key);
-		if (!p || !*p || !entry_enabled(e) || strstr(p, ".."))
-			continue;
-		_cleanup_free_ char *rel = dk_asprintf("%s/%s", subdir, p);
-		if (!efi_has(v, rel, 'f')) {
-			_cleanup_free_ char *pp = dk_asprintf("%s[%u]/%s", apath, i, key);
-			ERR(v, pp, "efi.missing-file", "%s/%s is not in the EFI tree", subdir, p);
-		}
+	struct dk_fat_dirent *e;
+	size_t n;
+	if (depth > 32 || dk_fat_list(vol, dir, &e, &n) < 0)
+		return depth > 32 ? 0 : -1;
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		_cleanup_free_ char *full = dk_asprintf("%s/%s", dir, e[i].name);
+		_cleanup_free_ char *rel = dk_asprintf("%s/%s", prefix, e[i].name);
+		dk_efi_given_add(g, rel, e[i].is_dir, DK_EFI_TREE, -1, NULL);
+		if (e[i].is_dir)
+			r = fat_walk(vol, full, rel, g, depth + 1);
 	}
+	dk_fat_dirents_free(e, n);
+	return r;
 }
 
-static void efi_kexts(struct vctx *v)
+/* The tree's EFI/OC as items "OC/...": absent or unreadable parts are missing. */
+static void efi_list(struct vctx *v, struct dk_efi_given *g)
+{
+	int r = v->vol ? fat_walk(v->vol, v->oc_dir, "OC", g, 0)
+		       : dk_efi_given_host(g, v->oc_dir, "OC", DK_EFI_TREE, -1, NULL);
+	if (r < 0)
+		dk_errclear();
+}
+
+/* What the plan reports that the schema and path rules report already. */
+static bool covered_elsewhere(const char *rule)
+{
+	return !strcmp(rule, "efi.no-path") || !strcmp(rule, "efi.not-array");
+}
+
+/* Info.plist of each kext found: ExecutablePath as it says, dependencies first. */
+static void efi_kexts(struct vctx *v, const struct dk_efi_tree *t)
 {
 	plist_t a = get(v, "Kernel/Add");
-	uint32_t n = arr_size(a);
-	char **ids = dk_calloc((size_t)n + 1, sizeof *ids);
+	uint32_t n = t->nbundles;
 	struct dk_kext *info = dk_calloc((size_t)n + 1, sizeof *info);
 	bool *ok = dk_calloc((size_t)n + 1, sizeof *ok);
 	for (uint32_t i = 0; i < n; i++) {
-		plist_t e = plist_array_get_item(a, i);
-		const char *bp = dk_pl_str(e, "BundlePath");
-		if (!bp || !*bp || !entry_enabled(e) || strstr(bp, ".."))
+		if (!t->bundles[i])
 			continue;
-		_cleanup_free_ char *ep = dk_asprintf("Kernel/Add[%u]", i);
-		_cleanup_free_ char *bundle = dk_asprintf("Kexts/%s", bp);
-		if (!efi_has(v, bundle, 'd')) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/BundlePath", ep);
-			ERR(v, pp, "efi.missing-file", "Kexts/%s is not in the EFI tree", bp);
-			continue;
-		}
-		const char *exe = dk_pl_str(e, "ExecutablePath");
-		if (exe && *exe && !strstr(exe, "..")) {
-			_cleanup_free_ char *f = dk_asprintf("%s/%s", bundle, exe);
-			if (!efi_has(v, f, 'f')) {
-				_cleanup_free_ char *pp = dk_asprintf("%s/ExecutablePath", ep);
-				ERR(v, pp, "efi.missing-file", "Kexts/%s/%s is not in the EFI tree", bp, exe);
-			}
-		}
-		const char *pl = dk_pl_str(e, "PlistPath");
-		if (pl && *pl && !strstr(pl, "..")) {
-			_cleanup_free_ char *f = dk_asprintf("%s/%s", bundle, pl);
-			if (!efi_has(v, f, 'f')) {
-				_cleanup_free_ char *pp = dk_asprintf("%s/PlistPath", ep);
-				ERR(v, pp, "efi.missing-file", "Kexts/%s/%s is not in the EFI tree", bp, pl);
-				continue;
-			}
-		}
-		if (efi_kext_info(v, bundle, &info[i]) < 0) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/PlistPath", ep);
+		if (efi_kext_info(v, t->bundles[i], &info[i]) < 0) {
+			_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/PlistPath", i);
 			ERR(v, pp, "efi.kext-info", "%s", dk_errmsg());
 			continue;
 		}
 		ok[i] = true;
-		ids[i] = info[i].identifier;
+		const char *exe = dk_pl_str(plist_array_get_item(a, i), "ExecutablePath");
 		const char *want = info[i].executable;
 		if (exe && strcmp(exe, want) != 0) {
-			_cleanup_free_ char *pp = dk_asprintf("%s/ExecutablePath", ep);
+			_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/ExecutablePath", i);
 			ERR(v, pp, "efi.kext-executable", "is \"%s\", but the kext's Info.plist says \"%s\"", exe,
 			    want[0] ? want : "(no executable)");
 		}
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (!ok[i])
-			continue;
-		for (int d = 0; d < info[i].ndeps; d++)
+	for (uint32_t i = 0; i < n; i++)
+		for (int d = 0; ok[i] && d < info[i].ndeps; d++)
 			for (uint32_t j = i + 1; j < n; j++)
-				if (ok[j] && !strcmp(ids[j], info[i].deps[d])) {
+				if (ok[j] && !strcmp(info[j].identifier, info[i].deps[d])) {
 					_cleanup_free_ char *pp = dk_asprintf("Kernel/Add[%u]/BundlePath", i);
 					ERR(v, pp, "kernel.dependency-order", "depends on %s (Kernel/Add[%u]), which is placed after it",
 					    info[i].deps[d], j);
 				}
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		free(info[i].identifier);
 		free(info[i].executable);
@@ -1222,18 +1205,24 @@ static void efi_kexts(struct vctx *v)
 		free(info[i].deps);
 	}
 	free(info);
-	free(ids);
 	free(ok);
 }
 
+/* The EFI tree rule (dk_efi_tree_plan) on the tree, then the kexts' Info.plist. */
 static void rules_efi(struct vctx *v)
 {
-	if (!efi_has(v, "OpenCore.efi", 'f'))
-		WARN(v, "", "efi.missing-file", "OpenCore.efi is not in %s", v->oc_dir);
-	efi_entries(v, "ACPI/Add", "Path", "ACPI");
-	efi_entries(v, "UEFI/Drivers", "Path", "Drivers");
-	efi_entries(v, "Misc/Tools", "Path", "Tools");
-	efi_kexts(v);
+	struct dk_efi_given g = {.tree = v->oc_dir, .fold_case = v->vol != NULL};
+	efi_list(v, &g);
+	struct dk_oc_findings f = {0};
+	struct dk_efi_tree t;
+	dk_efi_tree_plan(v->cfg, &g, &t, &f);
+	for (int i = 0; i < f.n; i++)
+		if (!covered_elsewhere(f.v[i].rule))
+			finding(v, f.v[i].severity, f.v[i].path, f.v[i].rule, "%s", f.v[i].message);
+	dk_oc_findings_free(&f);
+	efi_kexts(v, &t);
+	dk_efi_tree_free(&t);
+	dk_efi_given_free(&g);
 }
 
 /* ---------------- entry points ---------------- */

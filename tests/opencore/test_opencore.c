@@ -566,9 +566,147 @@ TEST(plist_depth_bounded)
 	free(b);
 }
 
+/* ---- the EFI tree model (dk_efi_tree_plan): a config + a fake listing ---- */
+
+static plist_t efi_config(void)
+{
+	static const char xml[] =
+		"<plist><dict>"
+		"<key>ACPI</key><dict><key>Add</key><array>"
+		"<dict><key>Enabled</key><true/><key>Path</key><string>SSDT-EC.aml</string></dict>"
+		"<dict><key>Enabled</key><false/><key>Path</key><string>SSDT-OFF.aml</string></dict>"
+		"</array></dict>"
+		"<key>Kernel</key><dict><key>Add</key><array>"
+		"<dict><key>Enabled</key><true/><key>BundlePath</key><string>Lilu.kext</string>"
+		"<key>ExecutablePath</key><string>Contents/MacOS/Lilu</string><key>PlistPath</key><string>Contents/Info.plist</string></dict>"
+		"<dict><key>Enabled</key><true/><key>BundlePath</key><string>VirtualSMC.kext</string>"
+		"<key>ExecutablePath</key><string>Contents/MacOS/VirtualSMC</string><key>PlistPath</key><string>Contents/Info.plist</string></dict>"
+		"</array></dict>"
+		"<key>Misc</key><dict><key>Tools</key><array>"
+		"<dict><key>Enabled</key><true/><key>Path</key><string>OpenShell.efi</string></dict>"
+		"<dict><key>Enabled</key><true/><key>Path</key><string>../escape.efi</string></dict>"
+		"</array></dict>"
+		"<key>UEFI</key><dict><key>Drivers</key><array>"
+		"<dict><key>Enabled</key><true/><key>Path</key><string>openruntime.efi</string></dict>"
+		"<dict><key>Enabled</key><true/><key>Path</key><string>HfsPlus.efi</string></dict>"
+		"<string>#AudioDxe.efi</string>"
+		"</array></dict>"
+		"</dict></plist>";
+	plist_t p = NULL;
+	CHECK(dk_pl_parse(xml, sizeof xml - 1, "efi", &p) == 0);
+	return p;
+}
+
+/* The finding of rule at path, or NULL. */
+static const struct dk_oc_finding *efi_finding(const struct dk_oc_findings *f, const char *path, const char *rule)
+{
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->v[i].path, path) && !strcmp(f->v[i].rule, rule))
+			return &f->v[i];
+	return NULL;
+}
+
+static bool efi_copies(const struct dk_efi_tree *t, const char *dest)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].dest, dest))
+			return true;
+	return false;
+}
+
+TEST(efi_tree_plan_build)
+{
+	plist_t cfg = efi_config();
+	struct dk_efi_given g = {.release = "rel.zip", .config = "config.plist"};
+	static const char *const rel[] = {"BOOT/BOOTx64.efi", "OC/OpenCore.efi", "OC/Drivers/OpenRuntime.efi",
+					  "OC/Drivers/AudioDxe.efi", "OC/Tools/OpenShell.efi", "OC/Resources/Font/A.png"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(rel); i++)
+		dk_efi_given_add(&g, rel[i], false, DK_EFI_RELEASE, -1, "rel.zip");
+	dk_efi_given_add(&g, "OC/Kexts/Lilu.kext", true, DK_EFI_USER, 0, "Lilu.kext");
+	g.v[g.n - 1].whole = true;
+	dk_efi_given_add(&g, "OC/Kexts/Lilu.kext/Contents/Info.plist", false, DK_EFI_USER, 0, "Lilu.kext");
+	dk_efi_given_add(&g, "OC/Kexts/Lilu.kext/Contents/MacOS/Lilu", false, DK_EFI_USER, 0, "Lilu.kext");
+	dk_efi_given_add(&g, "OC/Kexts/VirtualSMC.kext", true, DK_EFI_USER, 1, "smc.zip");
+	dk_efi_given_add(&g, "OC/Kexts/VirtualSMC.kext/Contents/Info.plist", false, DK_EFI_USER, 2, "smc.zip");
+	dk_efi_given_add(&g, "OC/Kexts/SMCProcessor.kext", true, DK_EFI_USER, 3, "smc.zip");
+	dk_efi_given_add(&g, "OC/ACPI/SSDT-EC.aml", false, DK_EFI_USER, 4, "SSDT-EC.aml");
+	dk_efi_given_add(&g, "OC/ACPI/SSDT-X.aml", false, DK_EFI_USER, 5, "SSDT-X.aml");
+	struct dk_efi_tree t;
+	struct dk_oc_findings f = {0};
+	dk_efi_tree_plan(cfg, &g, &t, &f);
+	/* the tree: boot files, config, the enabled drivers and tools, resources, kexts, ACPI */
+	CHECK(t.n > 7 && !strcmp(t.v[0].dest, "EFI/BOOT") && t.v[0].from == DK_EFI_NEW_DIR);
+	CHECK(efi_copies(&t, "EFI/BOOT/BOOTx64.efi") && efi_copies(&t, "EFI/OC/OpenCore.efi"));
+	CHECK(efi_copies(&t, "EFI/OC/config.plist"));
+	CHECK(efi_copies(&t, "EFI/OC/Drivers/OpenRuntime.efi")); /* found ignoring case, spelled as given */
+	CHECK(!efi_copies(&t, "EFI/OC/Drivers/AudioDxe.efi"));   /* '#': disabled */
+	CHECK(efi_copies(&t, "EFI/OC/Tools/OpenShell.efi"));
+	CHECK(efi_copies(&t, "EFI/OC/Resources/Font/A.png"));
+	CHECK(efi_copies(&t, "EFI/OC/Kexts/Lilu.kext"));
+	CHECK(!efi_copies(&t, "EFI/OC/Kexts/Lilu.kext/Contents/Info.plist")); /* whole: one tree */
+	CHECK(efi_copies(&t, "EFI/OC/Kexts/VirtualSMC.kext/Contents/Info.plist"));
+	CHECK(!efi_copies(&t, "EFI/OC/Kexts/SMCProcessor.kext")); /* a zip's unused bundle */
+	CHECK(efi_copies(&t, "EFI/OC/ACPI/SSDT-EC.aml") && efi_copies(&t, "EFI/OC/ACPI/SSDT-X.aml"));
+	/* the findings */
+	const struct dk_oc_finding *x;
+	CHECK((x = efi_finding(&f, "UEFI/Drivers[0]/Path", "efi.case-mismatch")) && x->severity == DK_OC_WARNING);
+	CHECK((x = efi_finding(&f, "UEFI/Drivers[1]/Path", "efi.missing-file")) &&
+	      strstr(x->message, "HfsPlus.efi is enabled but the release rel.zip has no"));
+	CHECK(efi_finding(&f, "Misc/Tools[1]/Path", "efi.bad-path"));
+	CHECK((x = efi_finding(&f, "Kernel/Add[1]/ExecutablePath", "efi.missing-file")) &&
+	      strstr(x->message, "ExecutablePath Contents/MacOS/VirtualSMC not found in smc.zip"));
+	CHECK((x = efi_finding(&f, "ACPI/Add", "efi.unused")) && strstr(x->message, "SSDT-X.aml: not in config.plist"));
+	CHECK(!efi_finding(&f, "Kernel/Add", "efi.unused")); /* Lilu and smc.zip are used */
+	CHECK_INT(f.errors, 3);
+	CHECK_INT(f.warnings, 2);
+	CHECK(t.nbundles == 2 && t.bundles[0] && !strcmp(t.bundles[0], "Kexts/Lilu.kext"));
+	dk_oc_findings_free(&f);
+	dk_efi_tree_free(&t);
+	dk_efi_given_free(&g);
+	plist_free(cfg);
+}
+
+TEST(efi_tree_plan_check)
+{
+	plist_t cfg = efi_config();
+	static const char *const tree[] = {"OC/Drivers/OpenRuntime.efi", "OC/Drivers/HfsPlus.efi", "OC/ACPI/ssdt-ec.aml",
+					   "OC/Tools/OpenShell.efi", "OC/Kexts/Lilu.kext/Contents/Info.plist",
+					   "OC/Kexts/Lilu.kext/Contents/MacOS/Lilu"};
+	struct dk_efi_given g = {.tree = "efi/OC"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(tree); i++)
+		dk_efi_given_add(&g, tree[i], false, DK_EFI_TREE, -1, NULL);
+	struct dk_efi_tree t;
+	struct dk_oc_findings f = {0};
+	dk_efi_tree_plan(cfg, &g, &t, &f);
+	const struct dk_oc_finding *x;
+	CHECK((x = efi_finding(&f, "", "efi.missing-file")) && !strcmp(x->message, "OpenCore.efi is not in efi/OC"));
+	CHECK(efi_finding(&f, "ACPI/Add[0]/Path", "efi.case-mismatch"));
+	CHECK(efi_finding(&f, "UEFI/Drivers[0]/Path", "efi.case-mismatch"));
+	CHECK((x = efi_finding(&f, "Kernel/Add[1]/BundlePath", "efi.missing-file")) &&
+	      !strcmp(x->message, "Kexts/VirtualSMC.kext is not in the EFI tree"));
+	CHECK(efi_finding(&f, "Misc/Tools[1]/Path", "efi.bad-path"));
+	CHECK(!efi_finding(&f, "ACPI/Add", "efi.unused")); /* files of a tree are not the user's */
+	CHECK_INT(f.errors, 2);
+	CHECK(t.nbundles == 2 && t.bundles[0] && !strcmp(t.bundles[0], "Kexts/Lilu.kext") && !t.bundles[1]);
+	dk_oc_findings_free(&f);
+	dk_efi_tree_free(&t);
+	/* names from a FAT volume carry no case: no case findings */
+	g.fold_case = true;
+	f = (struct dk_oc_findings){0};
+	dk_efi_tree_plan(cfg, &g, &t, &f);
+	CHECK(!efi_finding(&f, "ACPI/Add[0]/Path", "efi.case-mismatch"));
+	CHECK_INT(f.warnings, 1);
+	dk_oc_findings_free(&f);
+	dk_efi_tree_free(&t);
+	dk_efi_given_free(&g);
+	plist_free(cfg);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
+	RUN(efi_tree_plan_build);
+	RUN(efi_tree_plan_check);
 	RUN(release_detection);
 	RUN(matrix_validates);
 	RUN(values_per_model);
