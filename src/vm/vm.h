@@ -115,7 +115,8 @@ struct dk_create_result {
 	struct dk_plan plan;
 	char *dir;
 	bool defined;
-	char **warnings;           /* NULL-terminated */
+	char **warnings;           /* NULL-terminated, in order, also on failure: what the
+				      user should hear (the CLI prints each as a warning) */
 	json_object *manifest;
 };
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);

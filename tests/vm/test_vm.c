@@ -588,6 +588,175 @@ TEST(pinning)
 	CHECK_STR(buf, "0-2,5,7,8");
 }
 
+/* ---- facts that drive the plan: one golden each (XML, argv, --explain) ---- */
+
+/* The decisions as `--explain` prints them, then the plan's warnings. */
+static void explain_golden(const char *fixture, const struct dk_plan *p)
+{
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	dk_plan_explain(p, f);
+	for (int i = 0; i < p->n_warnings; i++)
+		fprintf(f, "warning: %s\n", p->warnings[i]);
+	fclose(f);
+	char name[128];
+	snprintf(name, sizeof name, "%s.explain", fixture);
+	golden(name, text);
+	free(text);
+}
+
+static const char *decision(const struct dk_plan *p, const char *key)
+{
+	for (int i = 0; i < p->n_why; i++)
+		if (!strcmp(p->why[i].key, key))
+			return p->why[i].reason;
+	return "";
+}
+
+/* A local libvirt whose QEMU user (libvirt-qemu) can open /dev/kvm or not. */
+static void libvirt_local(struct dk_facts *h, bool user_kvm)
+{
+	h->connected = true;
+	snprintf(h->uri, sizeof h->uri, "qemu:///system");
+	dk_virt_caps_for_version(10000000, &h->caps);
+	h->caps.kvm = true;
+	h->libvirt_local = true;
+	h->qemu_user_known = true;
+	h->qemu_user.uid = 64055;
+	h->qemu_user.gid = 64055;
+	snprintf(h->qemu_user.name, sizeof h->qemu_user.name, "libvirt-qemu");
+	h->qemu_user_kvm = user_kvm;
+	if (!user_kvm)
+		snprintf(h->qemu_user_kvm_why, sizeof h->qemu_user_kvm_why, "/dev/kvm is crw------- root:root");
+}
+
+TEST(facts_libvirt_user_no_kvm)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	libvirt_local(&h, false);
+	struct dk_plan_opts o = opts("lvtcg");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_INT(p.n_masked, 0); /* TCG emulates the model */
+	CHECK_CONTAINS(decision(&p, "accel"), "libvirt's QEMU user libvirt-qemu (uid 64055, gid 64055) cannot open /dev/kvm");
+	CHECK_INT(p.n_warnings, 1);
+	CHECK_STR(p.warnings[0], decision(&p, "accel"));
+	render_goldens("libvirt-user-nokvm", &p);
+	explain_golden("libvirt-user-nokvm", &p);
+	/* the user can: KVM, no warning */
+	libvirt_local(&h, true);
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_INT(p.n_warnings, 0);
+	/* --accel kvm: kept, with a warning that start will use TCG */
+	libvirt_local(&h, false);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_STR(decision(&p, "accel"), "as requested (--accel kvm)");
+	CHECK_INT(p.n_warnings, 1);
+	CHECK_CONTAINS(p.warnings[0], "--accel kvm: libvirt's QEMU user libvirt-qemu (uid 64055, gid 64055) cannot open /dev/kvm");
+}
+
+TEST(facts_libvirt_no_kvm_domains)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	libvirt_local(&h, true);
+	h.caps.kvm = false;
+	struct dk_plan_opts o = opts("lvnokvm");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_STR(decision(&p, "accel"), "the libvirt connection offers no KVM domains");
+	render_goldens("libvirt-no-kvm-domains", &p);
+	explain_golden("libvirt-no-kvm-domains", &p);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_STR(dk_errmsg(), "--accel kvm: libvirt qemu:///system offers no KVM domains");
+}
+
+TEST(facts_nested_kvm_lacks_isa)
+{
+	/* QEMU says KVM cannot give the model AVX2 (broken nested KVM): Sonoma
+	 * needs it, so TCG, masked by QEMU's TCG list. */
+	struct dk_facts h;
+	host_64t(&h);
+	snprintf(h.cpu_model, sizeof h.cpu_model, "Cascadelake-Server");
+	const char *kvm_un[] = {"avx2", "avx512f", NULL}, *tcg_un[] = {"x2apic", "pcid", NULL};
+	h.unavailable[DK_ACCEL_KVM] = (char **)kvm_un;
+	h.unavailable[DK_ACCEL_TCG] = (char **)tcg_un;
+	struct dk_plan_opts o = opts("nested");
+	o.macos = "sonoma";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_STR(p.cpu_arg, "Cascadelake-Server,vendor=GenuineIntel,-pcid,-x2apic,vmware-cpuid-freq=on");
+	CHECK_CONTAINS(decision(&p, "accel"), "KVM here cannot give the guest 'avx2'");
+	CHECK_INT(p.n_warnings, 1);
+	render_goldens("nested-kvm-noavx2", &p);
+	explain_golden("nested-kvm-noavx2", &p);
+	/* --accel kvm: KVM as asked, masked by QEMU's KVM list */
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_CONTAINS(p.cpu_arg, "-avx2,-avx512f");
+	/* a list about another model is not this model's */
+	o.accel = DK_ACCEL_AUTO;
+	snprintf(h.cpu_model, sizeof h.cpu_model, "Westmere-v2");
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+}
+
+TEST(facts_no_dev_kvm)
+{
+	struct dk_facts h;
+	host_4core(&h);
+	h.kvm_usable = false;
+	struct dk_plan_opts o = opts("nokvm");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	explain_golden("no-dev-kvm", &p);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_STR(dk_errmsg(), "--accel kvm: /dev/kvm is not usable here");
+}
+
+TEST(facts_firmware_uuid_random)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	struct dk_plan_opts o = opts("fw");
+	struct dk_plan p;
+	/* no OVMF pair among the facts: refused, the plan searches nothing */
+	h.host.qemu.ovmf_vars[0] = '\0';
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "OVMF: no firmware found");
+	host_amd(&h);
+	/* --force over a defined domain: its UUID */
+	snprintf(h.domain_uuid, sizeof h.domain_uuid, "11111111-2222-4333-8444-555555555555");
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.uuid, "11111111-2222-4333-8444-555555555555");
+	/* MAC and UUID from the facts' entropy: the same facts, the same plan */
+	h.domain_uuid[0] = '\0';
+	for (size_t i = 0; i < sizeof h.random; i++)
+		h.random[i] = (uint8_t)(0xa0 + i);
+	o.mac = o.uuid = NULL;
+	struct dk_plan q;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(dk_plan_build(&h, &o, &q) == 0);
+	CHECK_STR(p.mac, "52:54:00:a0:a1:a2");
+	CHECK_STR(p.uuid, "a3a4a5a6-a7a8-49aa-abac-adaeafb0b1b2");
+	CHECK(memcmp(&p, &q, sizeof p) == 0);
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -605,5 +774,10 @@ int main(void)
 	RUN(plan_bad_input);
 	RUN(profiles_data);
 	RUN(pinning);
+	RUN(facts_libvirt_user_no_kvm);
+	RUN(facts_libvirt_no_kvm_domains);
+	RUN(facts_nested_kvm_lacks_isa);
+	RUN(facts_no_dev_kvm);
+	RUN(facts_firmware_uuid_random);
 	return t_done();
 }
