@@ -314,18 +314,10 @@ const char *dk_plan_cpu_model(const struct dk_plan_opts *o)
 	return prof ? prof->cpu_model : NULL;
 }
 
-int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+/* The Mac model and the macOS release, checked against each other. */
+static int plan_release(const struct dk_plan_opts *o, struct dk_plan *p, const struct dk_vm_profile **profp,
+			const struct dk_macos **osp)
 {
-	memset(p, 0, sizeof *p);
-	const struct dk_host *h = &f->host;
-	char accel_reason[384];
-	if (!o->name || !dk_name_is_safe(o->name))
-		return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters)",
-			       o->name ? o->name : "");
-	snprintf(p->name, sizeof p->name, "%s", o->name);
-	if (plan_accel(f, o, p, accel_reason, sizeof accel_reason) < 0)
-		return -1;
-
 	const struct dk_macos *os = NULL;
 	if (o->macos && !(os = dk_macos_find(o->macos)))
 		return dk_fail("macOS release '%s': unknown (try 'dkvm fetch list')", o->macos);
@@ -356,8 +348,15 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	why(p, "model", o->model ? "as requested (--model)" : "the guide's model for this release", "%s", prof->model);
 	why(p, "macos", o->macos ? "as requested (--macos)" : "the model's default release", "%s (%s)", os->marketing,
 	    os->version);
-	plan_kvm_isa(f, o, prof, os, p, accel_reason, sizeof accel_reason);
+	*profp = prof;
+	*osp = os;
+	return 0;
+}
 
+/* The release's ISA against the host CPU and the guest model. */
+static int plan_isa(const struct dk_host *h, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
+		    const struct dk_macos *os, struct dk_plan *p)
+{
 	/* ISA: the release's minimum against the host CPU (the guide's chart). */
 	for (int i = 0; os->isa[i]; i++)
 		if (!has_flag(h, os->isa[i])) {
@@ -380,34 +379,32 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 			return dk_fail("model %s: its CPU %s lacks '%s', which macOS %s needs", prof->model, prof->cpu_model,
 				       need, os->marketing);
 	}
+	return 0;
+}
 
-	if (o->cpu_host) {
-		if (p->accel != DK_ACCEL_KVM)
-			return dk_fail("--cpu host: host-passthrough needs KVM, which is not usable here");
-		if (h->cpu.vendor != DK_VENDOR_INTEL)
-			return dk_fail("--cpu host: macOS needs an Intel CPU identity and this host is %s; use the model's CPU",
-				       h->cpu.vendor_id[0] ? h->cpu.vendor_id : "not Intel");
+static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	if (!o->pin)
+		return;
+	struct dk_pinning pn;
+	dk_pin_plan(h, p->cores, p->threads, &pn);
+	if (pn.n <= 0) {
+		why(p, "pinning", pn.reason, "not pinned");
+		return;
 	}
-	plan_cpu(h, unavailable_for(f, prof, p->accel), o->cpu_host, prof, p);
-	if (plan_topology(h, o, p) < 0)
-		return -1;
-	if (plan_memory(h, o, p) < 0)
-		return -1;
-	if (o->pin) {
-		struct dk_pinning pn;
-		dk_pin_plan(h, p->cores, p->threads, &pn);
-		if (pn.n > 0) {
-			p->n_pin = pn.n;
-			memcpy(p->pin, pn.cpu, sizeof p->pin[0] * (size_t)pn.n);
-			snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", pn.emulator);
-			char set[512];
-			dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
-			why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
-		} else {
-			why(p, "pinning", pn.reason, "not pinned");
-		}
-	}
+	p->n_pin = pn.n;
+	memcpy(p->pin, pn.cpu, sizeof p->pin[0] * (size_t)pn.n);
+	snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", pn.emulator);
+	char set[512];
+	dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
+	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
+}
 
+/* Disk, NIC, display, watchdog, machine, clock. */
+static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
+			const struct dk_macos *os, struct dk_plan *p)
+{
+	const struct dk_host *h = &f->host;
 	const struct dk_macos *catalina = dk_macos_find("catalina"), *bigsur = dk_macos_find("bigsur");
 	p->disk_bytes = o->disk_bytes ? o->disk_bytes : (uint64_t)128 << 30;
 	if (p->disk_bytes < ((uint64_t)16 << 30))
@@ -456,7 +453,12 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	why(p, "machine", "q35 with isa-applesmc (the OSK), ICH9-LPC acpi-pci-hotplug-with-bridge-support=off (needed on QEMU >= 6.1), xHCI with USB keyboard and tablet",
 	    "q35");
 	why(p, "clock", "the guide's timers: utc, rtc catchup, pit delay, hpet, tsc native", "utc");
+	return 0;
+}
 
+/* QEMU, OVMF, and the accelerator's reason. */
+static int plan_firmware(const struct dk_host *h, const char *accel_reason, struct dk_plan *p)
+{
 	snprintf(p->qemu_path, sizeof p->qemu_path, "%s",
 		 h->qemu.path[0] ? h->qemu.path : "/usr/bin/qemu-system-x86_64");
 	if (!h->qemu.ovmf_code[0] || !h->qemu.ovmf_vars[0])
@@ -468,7 +470,11 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	    accel_reason[0] ? accel_reason
 			    : p->accel == DK_ACCEL_KVM ? "KVM is usable" : "KVM is not usable here: TCG emulation (slow)",
 	    "%s", dk_accel_name(p->accel));
+	return 0;
+}
 
+static void plan_uuid(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+{
 	if (f->domain_uuid[0]) {
 		/* --force over a defined domain: keep its UUID, so the define replaces it */
 		snprintf(p->uuid, sizeof p->uuid, "%s", f->domain_uuid);
@@ -483,6 +489,40 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
 			 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	}
+}
+
+int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	const struct dk_host *h = &f->host;
+	char accel_reason[384];
+	if (!o->name || !dk_name_is_safe(o->name))
+		return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters)",
+			       o->name ? o->name : "");
+	snprintf(p->name, sizeof p->name, "%s", o->name);
+	if (plan_accel(f, o, p, accel_reason, sizeof accel_reason) < 0)
+		return -1;
+	const struct dk_vm_profile *prof = NULL;
+	const struct dk_macos *os = NULL;
+	if (plan_release(o, p, &prof, &os) < 0)
+		return -1;
+	plan_kvm_isa(f, o, prof, os, p, accel_reason, sizeof accel_reason);
+	if (plan_isa(h, o, prof, os, p) < 0)
+		return -1;
+	if (o->cpu_host) {
+		if (p->accel != DK_ACCEL_KVM)
+			return dk_fail("--cpu host: host-passthrough needs KVM, which is not usable here");
+		if (h->cpu.vendor != DK_VENDOR_INTEL)
+			return dk_fail("--cpu host: macOS needs an Intel CPU identity and this host is %s; use the model's CPU",
+				       h->cpu.vendor_id[0] ? h->cpu.vendor_id : "not Intel");
+	}
+	plan_cpu(h, unavailable_for(f, prof, p->accel), o->cpu_host, prof, p);
+	if (plan_topology(h, o, p) < 0 || plan_memory(h, o, p) < 0)
+		return -1;
+	plan_pin(h, o, p);
+	if (plan_devices(f, o, prof, os, p) < 0 || plan_firmware(h, accel_reason, p) < 0)
+		return -1;
+	plan_uuid(f, o, p);
 	return 0;
 }
 
