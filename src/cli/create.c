@@ -185,8 +185,14 @@ int dk_cmd_create(int argc, char **argv)
 		return dk_usage_error("create", "--opencore and --opencore-image exclude each other");
 
 	struct dk_create_result r;
-	if (dk_vm_create(&o, &r) < 0)
-		return dk_cli_fail();
+	int rc = dk_vm_create(&o, &r);
+	for (char **w = r.warnings; w && *w; w++)
+		dk_warn("%s", *w);
+	if (rc < 0) {
+		rc = dk_cli_fail();
+		dk_create_result_free(&r);
+		return rc;
+	}
 	if (dk_json_output) {
 		json_object *j = json_object_new_object();
 		json_object_object_add(j, "name", json_object_new_string(o.name));

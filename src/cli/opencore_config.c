@@ -1,5 +1,6 @@
 /* dkvm opencore config */
 #include "cli/cli.h"
+#include "host/host.h"
 #include "opencore/opencore.h"
 #include "smbios/smbios.h"
 #include "smbios/macos.h"
@@ -153,6 +154,14 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	o.macos = dk_macos_find(macos);
 	if (!o.macos)
 		return dk_usage_error(cmd, "unknown macOS release '%s'", macos);
+	if (o.host_cpu == DK_HOSTCPU_AUTO) {
+		/* the fact, read here at the edge: /proc/cpuinfo (under --sysroot) */
+		struct dk_host h;
+		if (dk_host_probe_cpu(&h) < 0)
+			dk_errclear(); /* unreadable: Intel, as before */
+		o.host_cpu = h.cpu.vendor == DK_VENDOR_AMD ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL;
+		dk_host_free(&h);
+	}
 	o.drivers = nd ? drivers : NULL;
 	o.acpi = na ? acpi : NULL;
 	o.explain = explain;

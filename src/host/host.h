@@ -144,6 +144,10 @@ int dk_host_sysroot_check(void);
  * queries, libvirt connection) run only when the sysroot is "/". Returns 0, or
  * -1 with dk_fail() for input so broken nothing can be said (e.g. no cpuinfo). */
 int dk_host_probe(struct dk_host *h);
+/* Only /proc/cpuinfo (vendor, model, flags): what a command that needs the
+ * CPU facts and nothing else reads. Same return as dk_host_probe(); free with
+ * dk_host_free(). */
+int dk_host_probe_cpu(struct dk_host *h);
 void dk_host_free(struct dk_host *h);
 bool dk_host_has_flag(const struct dk_host *h, const char *flag);
 

@@ -967,6 +967,19 @@ int dk_host_probe(struct dk_host *h)
 	return 0;
 }
 
+int dk_host_probe_cpu(struct dk_host *h)
+{
+	memset(h, 0, sizeof *h);
+	hbad_reset();
+	h->live = dk_sysroot_is_live();
+	static int pkg_ci[DK_MAX_CPUS], core_ci[DK_MAX_CPUS];
+	int nci = 0;
+	probe_cpuinfo(h, pkg_ci, core_ci, &nci);
+	if (h->cpu.error[0])
+		return dk_fail("%s", h->cpu.error);
+	return 0;
+}
+
 void dk_host_free(struct dk_host *h)
 {
 	free(h->cpu.flags);

@@ -501,20 +501,6 @@ static int add_named(struct ctx *c, const char *path, const char *const *names, 
 	return 0;
 }
 
-static enum dk_host_cpu_kind detect_cpu(void)
-{
-	_cleanup_free_ char *p = dk_host_path("/proc/cpuinfo");
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	if (dk_read_file(p, &data, &len, 16u << 20) < 0) {
-		dk_errclear();
-		return DK_HOSTCPU_INTEL;
-	}
-	if (strstr(data, "AuthenticAMD"))
-		return DK_HOSTCPU_AMD;
-	return DK_HOSTCPU_INTEL;
-}
-
 static bool resolution_ok(const char *s)
 {
 	if (!strcmp(s, "Max"))
@@ -576,6 +562,8 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	}
 	if (strcasecmp(o->smbios->product, o->model->name) != 0)
 		return dk_fail("SMBIOS identity is for %s, not %s", o->smbios->product, o->model->name);
+	if (o->host_cpu != DK_HOSTCPU_INTEL && o->host_cpu != DK_HOSTCPU_AMD)
+		return dk_fail("opencore config: the host CPU kind (intel or amd) is required");
 	if (o->resolution && !resolution_ok(o->resolution))
 		return dk_fail("resolution '%s': expected WxH, WxH@BPP or Max", o->resolution);
 
@@ -583,7 +571,7 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	const char *slash = strrchr(o->sample_path, '/');
 	c.sample_name = slash ? slash + 1 : o->sample_path;
 	c.release = dk_oc_sample_release(o->sample_path, o->release);
-	c.cpu = o->host_cpu == DK_HOSTCPU_AUTO ? detect_cpu() : o->host_cpu;
+	c.cpu = o->host_cpu;
 	int r = -1;
 	if (dk_pl_load(o->sample_path, &c.root) < 0)
 		goto out;

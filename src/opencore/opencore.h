@@ -28,7 +28,7 @@ struct dk_oc_config_opts {
 	const struct dk_mac_model *model;
 	const struct dk_macos *macos;
 	enum dk_gpu gpu;
-	enum dk_host_cpu_kind host_cpu;
+	enum dk_host_cpu_kind host_cpu;   /* the host's CPU (a fact the caller gathers): INTEL or AMD */
 	const struct dk_smbios *smbios;   /* required */
 	const char *resolution;           /* "1920x1080" or NULL */
 	const char *kexts_dir;            /* kexts to add (read Info.plist of each), or NULL */

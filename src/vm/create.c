@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,21 +28,6 @@
 #include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libxml/xmlstring.h>
-
-int dk_vm_host(struct dk_host *h)
-{
-	memset(h, 0, sizeof *h);
-	if (dk_host_probe(h) < 0) {
-		dk_host_free(h);
-		return -1;
-	}
-	if (!h->qemu.ovmf_code[0] || !h->qemu.ovmf_vars[0]) {
-		if (dk_ovmf_find(h->qemu.ovmf_code, sizeof h->qemu.ovmf_code, h->qemu.ovmf_vars,
-				 sizeof h->qemu.ovmf_vars) < 0)
-			dk_errclear(); /* the plan reports it */
-	}
-	return 0;
-}
 
 void dk_create_result_free(struct dk_create_result *r)
 {
@@ -162,22 +148,60 @@ static char **list_kexts(const char *dir)
 	return v;
 }
 
-/* Build the OpenCore image into out: release + Sample.plist -> config -> image. */
-static int build_opencore(const struct dk_create_opts *o, const struct dk_plan *p, const struct dk_smbios *sm,
-			  const char *tmp, const char *out, struct dk_create_result *r, json_object *man)
+/* One create in progress: the options, the result, and what the steps have
+ * made so far (undone by build_undo on failure). */
+struct build {
+	const struct dk_create_opts *o;
+	struct dk_create_result *r;
+	virConnectPtr conn;
+	const struct dk_virt_caps *caps;
+	const char *parent, *final;
+	bool exists;
+	char *tmp, *t_oc, *t_disk, *t_vars;
+	struct dk_bundle fin;         /* the final paths */
+	struct dk_vm_files files;
+	json_object *man;
+	struct dk_smbios sm;
+	char *vol_made;               /* the storage volume made (name) */
+	bool defined;
+};
+
+/* A warning for the user: kept in the result, the CLI prints it. */
+static void add_warning(struct dk_create_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_warning(struct dk_create_result *r, const char *fmt, ...)
 {
-	_cleanup_free_ char *release = NULL;
-	if (o->opencore) {
-		release = dk_strdup(o->opencore);
-	} else {
-		struct dk_oc_fetched f = {0};
-		if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0) {
-			dk_oc_fetched_free(&f);
-			return dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR)");
-		}
-		release = dk_strdup(f.path);
+	size_t n = 0;
+	while (r->warnings && r->warnings[n])
+		n++;
+	r->warnings = dk_realloc(r->warnings, (n + 2) * sizeof *r->warnings);
+	va_list ap;
+	va_start(ap, fmt);
+	r->warnings[n] = dk_vasprintf(fmt, ap);
+	va_end(ap);
+	r->warnings[n + 1] = NULL;
+}
+
+/* The OpenCorePkg release: given, or downloaded (cached). malloc'd path. */
+static char *oc_release(const struct dk_create_opts *o)
+{
+	if (o->opencore)
+		return dk_strdup(o->opencore);
+	struct dk_oc_fetched f = {0};
+	if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0) {
 		dk_oc_fetched_free(&f);
+		dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR)");
+		return NULL;
 	}
+	char *release = dk_strdup(f.path);
+	dk_oc_fetched_free(&f);
+	return release;
+}
+
+/* config.plist from the release's Sample.plist into the bundle's temporary
+ * directory; the sample's release goes into oc (manifest). The host CPU kind
+ * is the plan's (the facts'), not read again. */
+static int oc_config(struct build *b, const char *release, json_object *oc)
+{
 	struct dk_oc_release *rel = NULL;
 	if (dk_oc_release_open(release, &rel) < 0)
 		return -1;
@@ -187,64 +211,88 @@ static int build_opencore(const struct dk_create_opts *o, const struct dk_plan *
 	dk_oc_release_close(rel);
 	if (rc < 0)
 		return -1;
-	_cleanup_free_ char *sample_path = dk_asprintf("%s/Sample.plist", tmp);
+	_cleanup_free_ char *sample_path = dk_asprintf("%s/Sample.plist", b->tmp);
 	rc = dk_write_file_atomic(sample_path, sample, slen, true, 0644);
 	free(sample);
 	if (rc < 0)
 		return -1;
-	const struct dk_mac_model *mm = dk_mac_model_find(p->model);
+	const struct dk_plan *p = &b->r->plan;
 	struct dk_oc_config_opts co = {
 		.sample_path = sample_path,
-		.model = mm,
+		.model = dk_mac_model_find(p->model),
 		.macos = dk_macos_find(p->macos),
 		.gpu = DK_GPU_NONE,
 		.host_cpu = p->amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
-		.smbios = sm,
-		.kexts_dir = o->kexts,
+		.smbios = &b->sm,
+		.kexts_dir = b->o->kexts,
 	};
 	char *xml = NULL;
 	uint32_t xlen = 0;
 	struct dk_oc_changes ch = {0};
 	rc = dk_oc_config_build(&co, &xml, &xlen, &ch);
 	const char *sample_rel = dk_oc_sample_release(sample_path, NULL);
-	json_object *oc = json_object_new_object();
 	json_object_object_add(oc, "sample_release", json_object_new_string(sample_rel ? sample_rel : "unknown"));
 	unlink(sample_path);
-	if (rc < 0) {
-		json_object_put(oc);
+	if (rc < 0)
 		return dk_fail_prefix("OpenCore config");
-	}
 	dk_oc_changes_free(&ch);
-	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", tmp);
+	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", b->tmp);
 	rc = dk_write_file_atomic(cfg, xml, xlen, true, 0600);
 	free(xml);
+	return rc;
+}
+
+/* recoveryOS: given, fetched into the temporary directory, or none (NULL,
+ * no error). *fail is set on failure. */
+static char *oc_recovery(struct build *b, bool *fail)
+{
+	*fail = false;
+	if (b->o->recovery)
+		return dk_strdup(b->o->recovery);
+	if (b->o->no_recovery)
+		return NULL;
+	char *rdir = dk_asprintf("%s/recovery", b->tmp);
+	struct dk_fetch_recovery_opts fo = {.macos = b->r->plan.macos, .outdir = rdir};
+	struct dk_fetch_recovery_result fr = {0};
+	if (dk_mkdir_p(rdir, 0755) < 0 || dk_fetch_recovery(&fo, &fr) < 0) {
+		free(rdir);
+		*fail = true;
+		dk_fail_prefix("recoveryOS for %s (offline? pass --recovery DIR or --no-recovery)", b->r->plan.macos);
+		return NULL;
+	}
+	dk_fetch_recovery_result_free(&fr);
+	return rdir;
+}
+
+/* Build the OpenCore image: release + Sample.plist -> config -> image. */
+static int build_opencore(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
+	_cleanup_free_ char *release = oc_release(o);
+	if (!release)
+		return -1;
+	json_object *oc = json_object_new_object();
 	char **kexts = NULL;
-	if (rc < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
+	if (oc_config(b, release, oc) < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
 		json_object_put(oc);
 		return -1;
 	}
-	/* recoveryOS: given, fetched, or none. */
-	_cleanup_free_ char *recovery = o->recovery ? dk_strdup(o->recovery) : NULL;
-	if (!recovery && !o->no_recovery) {
-		_cleanup_free_ char *rdir = dk_asprintf("%s/recovery", tmp);
-		struct dk_fetch_recovery_opts fo = {.macos = p->macos, .outdir = rdir};
-		struct dk_fetch_recovery_result fr = {0};
-		if (dk_mkdir_p(rdir, 0755) < 0 || dk_fetch_recovery(&fo, &fr) < 0) {
-			dk_strv_free(kexts);
-			json_object_put(oc);
-			return dk_fail_prefix("recoveryOS for %s (offline? pass --recovery DIR or --no-recovery)", p->macos);
-		}
-		dk_fetch_recovery_result_free(&fr);
-		recovery = DK_TAKE_PTR(rdir);
+	bool fail;
+	_cleanup_free_ char *recovery = oc_recovery(b, &fail);
+	if (fail) {
+		dk_strv_free(kexts);
+		json_object_put(oc);
+		return -1;
 	}
+	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", b->tmp);
 	struct dk_oc_image_opts io = {
 		.release = release,
 		.config = cfg,
 		.kexts = (const char *const *)kexts,
 		.recovery = recovery,
-		.output = out,
+		.output = b->t_oc,
 	};
-	rc = dk_oc_image_build(&io);
+	int rc = dk_oc_image_build(&io);
 	dk_strv_free(kexts);
 	if (recovery && !o->recovery)
 		dk_rm_rf(recovery); /* fetched into the bundle: it is on the image now */
@@ -254,11 +302,9 @@ static int build_opencore(const struct dk_create_opts *o, const struct dk_plan *
 	}
 	json_object_object_add(oc, "release", json_object_new_string(release));
 	json_object_object_add(oc, "recovery", recovery ? json_object_new_string(o->recovery ? o->recovery : "fetched") : NULL);
-	json_object_object_add(man, "opencore", oc);
-	(void)r;
+	json_object_object_add(b->man, "opencore", oc);
 	return 0;
 }
-
 static char *qemu_version(const char *qemu)
 {
 	char *out = NULL;
@@ -285,238 +331,243 @@ static const char *start_sh =
 	"cd \"$(dirname \"$0\")\" || exit 1\n"
 	"exec sh ./qemu.argv \"$@\"\n";
 
-/* A remote libvirt opens the bundle's paths on its own machine. (A local one
- * is given access by dk_bundle_access() once the bundle exists.) */
-static void check_reachable(const char *uri, const char *dir)
+/* ---- the bundle, one step per artifact ---- */
+
+/* The temporary bundle directory beside the final one, its file paths, and
+ * the manifest's head. */
+static int step_tmpdir(struct build *b)
 {
-	if (uri && !dk_virt_uri_is_local(uri))
-		dk_warn("libvirt %s is remote: the bundle's files must exist at the same paths there (%s)", uri, dir);
+	if (dk_mkdir_p(b->parent, 0755) < 0)
+		return -1;
+	/* A remote libvirt opens the bundle's paths on its own machine. (A local
+	 * one is given access by dk_bundle_access() once the bundle exists.) */
+	if (b->o->uri && !dk_virt_uri_is_local(b->o->uri))
+		add_warning(b->r, "libvirt %s is remote: the bundle's files must exist at the same paths there (%s)",
+			    b->o->uri, b->final);
+	b->tmp = dk_asprintf("%s/.%s.XXXXXX", b->parent, b->o->name);
+	if (!mkdtemp(b->tmp)) {
+		dk_fail_errno("%s", b->tmp);
+		free(b->tmp);
+		b->tmp = NULL;
+		return -1;
+	}
+	chmod(b->tmp, 0700); /* secrets inside: SMBIOS serials, UUID */
+	dk_bundle_paths(&b->fin, b->parent, b->o->name);
+	b->files = dk_bundle_files(&b->fin);
+	b->t_oc = dk_asprintf("%s/OpenCore.img", b->tmp);
+	b->t_disk = dk_asprintf("%s/disk.qcow2", b->tmp);
+	b->t_vars = dk_asprintf("%s/OVMF_VARS.fd", b->tmp);
+	b->man = json_object_new_object();
+	json_object_object_add(b->man, "dkvm_version", json_object_new_string(DKVM_VERSION));
+	json_object_object_add(b->man, "name", json_object_new_string(b->o->name));
+	json_object_object_add(b->man, "created", json_object_new_int64((int64_t)time(NULL)));
+	return 0;
 }
 
-static int build_bundle(const struct dk_create_opts *o, struct dk_create_result *r, virConnectPtr conn,
-			const struct dk_virt_caps *capsp, const char *parent, const char *final, bool exists)
+static int step_smbios(struct build *b)
 {
-	int rc = -1;
-	bool defined = false;
-	json_object *man = NULL;
-	struct dk_virt_caps caps = *capsp;
-	char *tmp = NULL;
-	struct dk_bundle fin = {0};
-	char *t_oc = NULL, *t_disk = NULL, *t_vars = NULL;
-	char *vol_made = NULL;
-	struct dk_vm_files files;
+	const struct dk_mac_model *mm = dk_mac_model_find(b->r->plan.model);
+	if (!mm)
+		return dk_fail("SMBIOS: model %s is not in the model table", b->r->plan.model);
+	if (dk_smbios_generate(mm, &b->sm) < 0)
+		return dk_fail_prefix("SMBIOS");
+	json_object_object_add(b->man, "smbios", dk_smbios_to_json(&b->sm));
+	return 0;
+}
 
-	if (dk_mkdir_p(parent, 0755) < 0)
+/* OpenCore.img: a ready image copied, or built. */
+static int step_opencore(struct build *b)
+{
+	const char *img = b->o->opencore_image;
+	if (!img)
+		return build_opencore(b);
+	if (check_opencore_image(img) < 0 || copy_file(img, b->t_oc) < 0)
 		return -1;
-	check_reachable(o->uri, final);
-	tmp = dk_asprintf("%s/.%s.XXXXXX", parent, o->name);
-	if (!mkdtemp(tmp)) {
-		dk_fail_errno("%s", tmp);
-		free(tmp);
-		return -1;
-	}
-	chmod(tmp, 0700); /* secrets inside: SMBIOS serials, UUID */
-	dk_bundle_paths(&fin, parent, o->name);
-	files = dk_bundle_files(&fin);
-	t_oc = dk_asprintf("%s/OpenCore.img", tmp);
-	t_disk = dk_asprintf("%s/disk.qcow2", tmp);
-	t_vars = dk_asprintf("%s/OVMF_VARS.fd", tmp);
-	man = json_object_new_object();
-	json_object_object_add(man, "dkvm_version", json_object_new_string(DKVM_VERSION));
-	json_object_object_add(man, "name", json_object_new_string(o->name));
-	json_object_object_add(man, "created", json_object_new_int64((int64_t)time(NULL)));
+	json_object *oc = json_object_new_object();
+	json_object_object_add(oc, "image", json_object_new_string(img));
+	json_object_object_add(b->man, "opencore", oc);
+	return 0;
+}
 
-	/* SMBIOS */
-	struct dk_smbios sm;
-	const struct dk_mac_model *mm = dk_mac_model_find(r->plan.model);
-	if (!mm) {
-		dk_fail("SMBIOS: model %s is not in the model table", r->plan.model);
-		goto fail;
-	}
-	if (dk_smbios_generate(mm, &sm) < 0) {
-		dk_fail_prefix("SMBIOS");
-		goto fail;
-	}
-	json_object_object_add(man, "smbios", dk_smbios_to_json(&sm));
-
-	/* OpenCore image */
-	if (o->opencore_image) {
-		if (check_opencore_image(o->opencore_image) < 0 || copy_file(o->opencore_image, t_oc) < 0)
-			goto fail;
-		json_object *oc = json_object_new_object();
-		json_object_object_add(oc, "image", json_object_new_string(o->opencore_image));
-		json_object_object_add(man, "opencore", oc);
-	} else if (build_opencore(o, &r->plan, &sm, tmp, t_oc, r, man) < 0) {
-		goto fail;
-	}
-
-	/* Disk: a storage volume in the pool, or disk.qcow2 in the bundle */
+/* The disk: a storage volume in the pool, or disk.qcow2 in the bundle. */
+static int step_disk(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
 	if (o->pool) {
 		char *vname = dk_asprintf("%s.qcow2", o->name);
 		char *vpath = NULL;
 		if (o->force)
-			dk_virt_vol_delete(conn, o->pool, vname);
-		int k = dk_virt_vol_create(conn, o->pool, vname, r->plan.disk_bytes, &vpath);
-		if (k == 0) {
-			vol_made = vname;
-			free(fin.disk);
-			fin.disk = vpath;
-			files = dk_bundle_files(&fin);
-			json_object *dj = json_object_new_object();
-			json_object_object_add(dj, "path", json_object_new_string(vpath));
-			json_object_object_add(dj, "pool", json_object_new_string(o->pool));
-			json_object_object_add(dj, "volume", json_object_new_string(vname));
-			json_object_object_add(man, "disk", dj);
-		} else {
+			dk_virt_vol_delete(b->conn, o->pool, vname);
+		if (dk_virt_vol_create(b->conn, o->pool, vname, b->r->plan.disk_bytes, &vpath) < 0) {
 			free(vname);
-			goto fail;
+			return -1;
 		}
-	} else {
-		char size[32];
-		snprintf(size, sizeof size, "%llu", (unsigned long long)r->plan.disk_bytes);
-		char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", t_disk, size, NULL};
-		char *cap = NULL;
-		int k = dk_run(argv, &cap, 60000);
-		free(cap);
-		if (k < 0) {
-			dk_fail_prefix("disk");
-			goto fail;
-		}
-		chmod(t_disk, 0600); /* the guest's data */
+		b->vol_made = vname;
+		free(b->fin.disk);
+		b->fin.disk = vpath;
+		b->files = dk_bundle_files(&b->fin);
+		json_object *dj = json_object_new_object();
+		json_object_object_add(dj, "path", json_object_new_string(vpath));
+		json_object_object_add(dj, "pool", json_object_new_string(o->pool));
+		json_object_object_add(dj, "volume", json_object_new_string(vname));
+		json_object_object_add(b->man, "disk", dj);
+		return 0;
 	}
-	if (copy_file(r->plan.ovmf_vars, t_vars) < 0)
-		goto fail;
+	char size[32];
+	snprintf(size, sizeof size, "%llu", (unsigned long long)b->r->plan.disk_bytes);
+	char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->t_disk, size, NULL};
+	char *cap = NULL;
+	int k = dk_run(argv, &cap, 60000);
+	free(cap);
+	if (k < 0)
+		return dk_fail_prefix("disk");
+	chmod(b->t_disk, 0600); /* the guest's data */
+	return 0;
+}
 
-	/* Renderings */
-	{
-		char *xml = NULL;
-		if (dk_libvirt_xml(&r->plan, &files, &caps, &xml) < 0)
-			goto fail;
-		_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", tmp);
-		int k = write_text(xp, xml, 0600);
-		if (k == 0 && conn && (k = dk_virt_define(conn, xml)) == 0)
-			defined = true;
-		free(xml);
-		if (k < 0)
-			goto fail;
-		struct dk_qemu_opts qo = {.display = DK_DISPLAY_GTK, .direct_io = true, .serial_file = false};
-		struct dk_argv a;
-		if (dk_qemu_argv(&r->plan, &files, &qo, &a) < 0)
-			goto fail;
-		char *sh = dk_argv_to_shell(&a);
-		dk_argv_free(&a);
-		char *full = dk_asprintf("#!/bin/sh\n# QEMU command line of VM %s (dkvm %s)\nexec %s", o->name, DKVM_VERSION, sh);
-		free(sh);
-		_cleanup_free_ char *ap = dk_asprintf("%s/qemu.argv", tmp);
-		_cleanup_free_ char *sp = dk_asprintf("%s/start.sh", tmp);
-		k = write_text(ap, full, 0700);
-		free(full);
-		if (k < 0 || write_text(sp, start_sh, 0755) < 0)
-			goto fail;
+/* The per-VM copy of the OVMF variable store. */
+static int step_vars(struct build *b) { return copy_file(b->r->plan.ovmf_vars, b->t_vars); }
+
+/* domain.xml (defined in libvirt when connected), qemu.argv, start.sh. */
+static int step_render(struct build *b)
+{
+	const struct dk_plan *p = &b->r->plan;
+	char *xml = NULL;
+	if (dk_libvirt_xml(p, &b->files, b->caps, &xml) < 0)
+		return -1;
+	_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", b->tmp);
+	int k = write_text(xp, xml, 0600);
+	if (k == 0 && b->conn && (k = dk_virt_define(b->conn, xml)) == 0)
+		b->defined = true;
+	free(xml);
+	if (k < 0)
+		return -1;
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_GTK, .direct_io = true, .serial_file = false};
+	struct dk_argv a;
+	if (dk_qemu_argv(p, &b->files, &qo, &a) < 0)
+		return -1;
+	char *sh = dk_argv_to_shell(&a);
+	dk_argv_free(&a);
+	char *full = dk_asprintf("#!/bin/sh\n# QEMU command line of VM %s (dkvm %s)\nexec %s", b->o->name, DKVM_VERSION, sh);
+	free(sh);
+	_cleanup_free_ char *ap = dk_asprintf("%s/qemu.argv", b->tmp);
+	_cleanup_free_ char *sp = dk_asprintf("%s/start.sh", b->tmp);
+	k = write_text(ap, full, 0700);
+	free(full);
+	if (k < 0 || write_text(sp, start_sh, 0755) < 0)
+		return -1;
+	return 0;
+}
+
+/* manifest.json: plan, versions, libvirt binding. */
+static int step_manifest(struct build *b)
+{
+	json_object *man = b->man;
+	json_object_object_add(man, "plan", dk_plan_to_json(&b->r->plan));
+	json_object *ver = json_object_new_object();
+	char *qv = qemu_version(b->r->plan.qemu_path);
+	json_object_object_add(ver, "qemu", qv ? json_object_new_string(qv) : NULL);
+	free(qv);
+	unsigned long v = b->caps->version;
+	if (v) {
+		char lv[32];
+		snprintf(lv, sizeof lv, "%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+		json_object_object_add(ver, "libvirt", json_object_new_string(lv));
 	}
+	json_object_object_add(man, "versions", ver);
+	json_object *lv = json_object_new_object();
+	json_object_object_add(lv, "uri", b->o->uri ? json_object_new_string(b->o->uri) : NULL);
+	json_object_object_add(lv, "defined", json_object_new_boolean(b->defined));
+	json_object_object_add(man, "libvirt", lv);
+	const char *s = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	_cleanup_free_ char *mp = dk_asprintf("%s/manifest.json", b->tmp);
+	_cleanup_free_ char *txt = dk_strjoin(s, "\n");
+	return write_text(mp, txt, 0600);
+}
 
-	/* Manifest */
-	{
-		json_object_object_add(man, "plan", dk_plan_to_json(&r->plan));
-		json_object *ver = json_object_new_object();
-		char *qv = qemu_version(r->plan.qemu_path);
-		json_object_object_add(ver, "qemu", qv ? json_object_new_string(qv) : NULL);
-		free(qv);
-		if (caps.version) {
-			char lv[32];
-			snprintf(lv, sizeof lv, "%lu.%lu.%lu", caps.version / 1000000, caps.version / 1000 % 1000,
-				 caps.version % 1000);
-			json_object_object_add(ver, "libvirt", json_object_new_string(lv));
-		}
-		json_object_object_add(man, "versions", ver);
-		json_object *lv = json_object_new_object();
-		json_object_object_add(lv, "uri", o->uri ? json_object_new_string(o->uri) : NULL);
-		json_object_object_add(lv, "defined", json_object_new_boolean(defined));
-		json_object_object_add(man, "libvirt", lv);
-		const char *s = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-		_cleanup_free_ char *mp = dk_asprintf("%s/manifest.json", tmp);
-		_cleanup_free_ char *txt = dk_strjoin(s, "\n");
-		if (write_text(mp, txt, 0600) < 0)
-			goto fail;
+/* Commit: move an old bundle aside (--force), rename the new one in. */
+static int step_commit(struct build *b)
+{
+	_cleanup_free_ char *old = NULL;
+	if (b->exists) {
+		old = dk_asprintf("%s/.%s.old.%d", b->parent, b->o->name, (int)getpid());
+		if (rename(b->final, old) < 0)
+			return dk_fail_errno("%s", b->final);
 	}
-
-	/* Commit: move an old bundle aside (--force), rename the new one in. */
-	{
-		_cleanup_free_ char *old = NULL;
-		if (exists) {
-			old = dk_asprintf("%s/.%s.old.%d", parent, o->name, (int)getpid());
-			if (rename(final, old) < 0) {
-				dk_fail_errno("%s", final);
-				goto fail;
-			}
-		}
-		if (rename(tmp, final) < 0) {
-			if (errno == EEXIST || errno == ENOTEMPTY)
-				dk_fail("%s: another dkvm create of this VM is running or has just finished", o->name);
-			else
-				dk_fail_errno("%s -> %s", tmp, final);
-			if (old)
-				rename(old, final);
-			goto fail;
-		}
+	if (rename(b->tmp, b->final) < 0) {
+		if (errno == EEXIST || errno == ENOTEMPTY)
+			dk_fail("%s: another dkvm create of this VM is running or has just finished", b->o->name);
+		else
+			dk_fail_errno("%s -> %s", b->tmp, b->final);
 		if (old)
-			dk_rm_rf(old);
+			rename(old, b->final);
+		return -1;
 	}
-	r->dir = dk_strdup(final);
-	r->defined = defined;
-	r->manifest = DK_TAKE_PTR(man);
-	rc = 0;
-	goto out;
-fail:
-	{
-		/* Keep the first error while cleaning up. */
-		char msg[DK_ERRMSG_MAX];
-		snprintf(msg, sizeof msg, "%s", dk_errmsg());
-		if (defined && conn)
-			dk_virt_undefine(conn, o->name);
-		if (vol_made && conn)
-			dk_virt_vol_delete(conn, o->pool, vol_made);
-		if (tmp)
-			dk_rm_rf(tmp);
-		dk_fail("%s", msg);
+	if (old)
+		dk_rm_rf(old);
+	return 0;
+}
+
+/* A failed build leaves nothing: the domain, the volume, the temporary
+ * directory go; the first error is kept. */
+static void build_undo(struct build *b)
+{
+	char msg[DK_ERRMSG_MAX];
+	snprintf(msg, sizeof msg, "%s", dk_errmsg());
+	if (b->defined && b->conn)
+		dk_virt_undefine(b->conn, b->o->name);
+	if (b->vol_made && b->conn)
+		dk_virt_vol_delete(b->conn, b->o->pool, b->vol_made);
+	if (b->tmp)
+		dk_rm_rf(b->tmp);
+	dk_fail("%s", msg);
+}
+
+static int build_bundle(struct build *b)
+{
+	int (*const steps[])(struct build *) = {step_tmpdir, step_smbios, step_opencore, step_disk,
+						step_vars,   step_render, step_manifest, step_commit};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof steps / sizeof steps[0]; i++)
+		rc = steps[i](b);
+	if (rc == 0) {
+		b->r->dir = dk_strdup(b->final);
+		b->r->defined = b->defined;
+		b->r->manifest = DK_TAKE_PTR(b->man);
+	} else {
+		build_undo(b);
 	}
-out:
-	if (man)
-		json_object_put(man);
-	dk_bundle_close(&fin);
-	free(t_oc);
-	free(t_disk);
-	free(vol_made);
-	free(t_vars);
-	free(tmp);
+	if (b->man)
+		json_object_put(b->man);
+	dk_bundle_close(&b->fin);
+	free(b->t_oc);
+	free(b->t_disk);
+	free(b->vol_made);
+	free(b->t_vars);
+	free(b->tmp);
 	return rc;
 }
 
-/* A libvirt on this machine runs QEMU as its own user (libvirt-qemu): that
- * user must open /dev/kvm (else plan TCG) and, with --no-grant, already reach
- * the parent directory (else refuse before anything is built). */
-static int libvirt_user_checks(const struct dk_create_opts *o, virConnectPtr conn, const char *parent,
-			       struct dk_plan_opts *po, char *reason, size_t n)
+/* ---- create: facts -> plan -> bundle ---- */
+
+/* Failed host checks: the ISA, QEMU and OVMF refuse in the plan; the rest is
+ * said (IOMMU only matters for passthrough). */
+static void warn_host_checks(const struct dk_facts *f, struct dk_create_result *r)
 {
-	struct dk_ident qi;
-	if (dk_virt_qemu_ident(conn, &qi) < 0)
-		return -1;
-	char why[160];
-	if (po->accel == DK_ACCEL_KVM && !dk_ident_kvm_ok(&qi, why, sizeof why)) {
-		if (o->accel == DK_ACCEL_FORCE_KVM) {
-			dk_warn("--accel kvm: libvirt's QEMU user %s cannot open /dev/kvm (%s): dkvm start will run the domain "
-				"under TCG until that is fixed (dkvm host check)",
-				dk_ident_str(&qi), why);
-		} else {
-			snprintf(reason, n, "libvirt's QEMU user %s cannot open /dev/kvm (%s): TCG domain (slow); fix /dev/kvm "
-				 "(dkvm host check), then create the VM again",
-				 dk_ident_str(&qi), why);
-			dk_warn("%s", reason);
-			po->accel = DK_ACCEL_TCG;
-			po->accel_reason = reason;
-		}
-	}
-	if (!o->no_grant || o->dry_run)
+	struct dk_checks cs = {0};
+	dk_host_checks(&f->host, &cs);
+	for (size_t i = 0; i < cs.n; i++)
+		if (cs.v[i].status == DK_CHECK_FAIL && strncmp(cs.v[i].id, "iommu", 5) != 0 &&
+		    strncmp(cs.v[i].id, "macos", 5) != 0 && strncmp(cs.v[i].id, "libvirt.", 8) != 0)
+			add_warning(r, "host check %s: %s (see dkvm host check)", cs.v[i].id, cs.v[i].summary);
+	dk_checks_free(&cs);
+}
+
+/* With --no-grant, libvirt's QEMU user must already reach the parent
+ * directory: else refuse before anything is built, with the setfacl command. */
+static int check_no_grant(const struct dk_create_opts *o, const struct dk_facts *f, const char *parent)
+{
+	if (!f->qemu_user_known || !o->no_grant || o->dry_run)
 		return 0;
 	/* the deepest existing directory at or above the parent */
 	_cleanup_free_ char *d = dk_strdup(parent);
@@ -524,17 +575,72 @@ static int libvirt_user_checks(const struct dk_create_opts *o, virConnectPtr con
 		*strrchr(d, '/') = '\0';
 	const char *dirs[] = {d, NULL};
 	struct dk_grants g = {0};
-	if (dk_access_missing(&qi, dirs, 0, &g) < 0)
+	if (dk_access_missing(&f->qemu_user, dirs, 0, &g) < 0)
 		return -1;
 	int rc = 0;
 	if (g.n) {
 		_cleanup_free_ char *fix = dk_access_fix(&g);
 		rc = dk_fail("%s: libvirt's QEMU runs as %s and cannot reach %s; run: %s (or use --dir under "
 			     "/var/lib/libvirt/images, or leave out --no-grant)",
-			     o->name, dk_ident_str(&qi), parent, fix);
+			     o->name, dk_ident_str(&f->qemu_user), parent, fix);
 	}
 	dk_grants_free(&g);
 	return rc;
+}
+
+/* --force never pulls a bundle away from a running QEMU; the grants the old
+ * bundle recorded go on with its replacement (*old_access). */
+static int check_replace(const struct dk_create_opts *o, const char *parent, json_object **old_access)
+{
+	struct dk_bundle old;
+	if (dk_bundle_open(parent, o->name, &old) < 0) {
+		dk_errclear();
+		return 0;
+	}
+	json_object *acc;
+	if (json_object_object_get_ex(old.manifest, "access", &acc) && acc)
+		*old_access = json_object_get(acc);
+	struct dk_vm_state st;
+	dk_vm_state(&old, &st);
+	bool running = !strcmp(st.state, "running") || !strcmp(st.state, "paused");
+	dk_bundle_close(&old);
+	dk_errclear();
+	if (running)
+		return dk_fail("%s: is running; stop it first (dkvm stop %s)", o->name, o->name);
+	return 0;
+}
+
+/* libvirt's QEMU (another user) reaches the bundle from now on. */
+static void grant_access(const struct dk_create_opts *o, virConnectPtr conn, const char *parent,
+			 json_object **old_access, struct dk_create_result *r)
+{
+	struct dk_bundle b;
+	struct dk_access_result ar;
+	int k = dk_bundle_open(parent, o->name, &b);
+	if (k == 0 && *old_access) {
+		json_object_object_add(b.manifest, "access", DK_TAKE_PTR(*old_access));
+		k = dk_bundle_write_manifest(&b);
+	}
+	if (k < 0 || dk_bundle_access(&b, conn, o->no_grant, &ar) < 0) {
+		add_warning(r, "%s", dk_errmsg());
+		dk_errclear();
+	}
+	dk_bundle_close(&b);
+}
+
+/* Refusals from the facts, before the plan: QEMU missing, a domain of that
+ * name without --force, --no-grant where libvirt's QEMU cannot reach. */
+static int check_facts(const struct dk_create_opts *o, const struct dk_facts *f, const char *parent)
+{
+	if (!o->no_host_check && f->qemu_missing)
+		return dk_fail("host: QEMU not found (%s): install qemu-system-x86",
+			       f->host.qemu.path[0] ? f->host.qemu.path : "/usr/bin/qemu-system-x86_64");
+	if (check_no_grant(o, f, parent) < 0)
+		return -1;
+	if (f->domain_defined && !o->force)
+		return dk_fail("%s: a domain of that name is already defined in %s (use --force to replace it)", o->name,
+			       o->uri);
+	return 0;
 }
 
 static int create_unlocked(const struct dk_create_opts *o, struct dk_create_result *r)
@@ -547,156 +653,41 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	if (exists && !o->force && !o->dry_run)
 		return dk_fail("%s: a VM (or its kept disk) exists at %s; use --force to replace it", o->name, final);
 
-	struct dk_host h;
-	if (dk_vm_host(&h) < 0)
-		return dk_fail_prefix("host");
-	int rc = -1;
-	virConnectPtr conn = NULL;
-	char **unavail = NULL;
-	char kvm_reason[384];
-	json_object *old_access = NULL;
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;
-
-	/* Failed host checks: the ISA, QEMU and OVMF refuse below (plan); the rest
-	 * is said (IOMMU only matters for passthrough). */
-	{
-		struct dk_checks cs = {0};
-		dk_host_checks(&h, &cs);
-		for (size_t i = 0; i < cs.n; i++)
-			if (cs.v[i].status == DK_CHECK_FAIL && strncmp(cs.v[i].id, "iommu", 5) != 0 &&
-			    strncmp(cs.v[i].id, "macos", 5) != 0 && strncmp(cs.v[i].id, "libvirt.", 8) != 0)
-				dk_warn("host check %s: %s (see dkvm host check)", cs.v[i].id, cs.v[i].summary);
-		dk_checks_free(&cs);
+	po.accel = (enum dk_accel_choice)o->accel;
+	virConnectPtr conn = NULL;
+	if (o->uri && !(conn = dk_virt_open(o->uri)))
+		return -1;
+	struct dk_facts f;
+	struct dk_facts_opts fo = {.name = o->name, .conn = conn, .uri = o->uri, .domain_uuid = o->force,
+				   .cpu_model = dk_plan_cpu_model(&po), .accel = po.accel};
+	if (dk_facts_gather(&fo, &f) < 0) {
+		dk_virt_close(conn);
+		return -1;
 	}
-	/* Host checks that matter: QEMU and its firmware. */
-	const char *qemu = h.qemu.path[0] ? h.qemu.path : "/usr/bin/qemu-system-x86_64";
-	bool live = dk_sysroot_is_live();
-	if (!o->no_host_check && live && access(qemu, X_OK) != 0) {
-		dk_fail("host: QEMU not found (%s): install qemu-system-x86", qemu);
+	json_object *old_access = NULL;
+	int rc = -1;
+	warn_host_checks(&f, r);
+	if (check_facts(o, &f, parent) < 0 || dk_plan_build(&f, &po, &r->plan) < 0)
 		goto out;
-	}
-	bool kvm = live ? access("/dev/kvm", R_OK | W_OK) == 0 : h.kvm.dev_present;
-	po.accel = kvm ? DK_ACCEL_KVM : DK_ACCEL_TCG;
-	if (o->accel == DK_ACCEL_FORCE_TCG) {
-		po.accel = DK_ACCEL_TCG;
-		po.accel_reason = "as requested (--accel tcg)";
-	} else if (o->accel == DK_ACCEL_FORCE_KVM) {
-		if (!kvm) {
-			dk_fail("--accel kvm: /dev/kvm is not usable here");
-			goto out;
-		}
-		po.accel_reason = "as requested (--accel kvm)";
-	}
-	struct dk_virt_caps caps;
-	dk_virt_caps_for_version(h.libvirt.lib_version ? h.libvirt.lib_version : h.libvirt.version, &caps);
-	if (!caps.version) {
-		unsigned long lv = 0;
-		if (virGetVersion(&lv, NULL, NULL) == 0)
-			dk_virt_caps_for_version(lv, &caps);
-	}
-	if (o->uri) {
-		if (!(conn = dk_virt_open(o->uri)))
-			goto out;
-		if (dk_virt_caps(conn, &caps) < 0)
-			goto out;
-		if (!caps.kvm) {
-			if (o->accel == DK_ACCEL_FORCE_KVM) {
-				dk_fail("--accel kvm: libvirt %s offers no KVM domains", o->uri);
-				goto out;
-			}
-			po.accel = DK_ACCEL_TCG;
-			po.accel_reason = "the libvirt connection offers no KVM domains";
-		}
-		if (dk_virt_uri_is_local(o->uri) && libvirt_user_checks(o, conn, parent, &po, kvm_reason, sizeof kvm_reason) < 0)
-			goto out;
-		if (dk_virt_defined(conn, o->name) && !o->force) {
-			dk_fail("%s: a domain of that name is already defined in %s (use --force to replace it)", o->name, o->uri);
-			goto out;
-		}
-	}
-	/* Ask QEMU which features of the CPU model this host lacks. */
-	if (!po.unavailable && !po.cpu_host && dk_sysroot_is_live() && access(qemu, X_OK) == 0) {
-		const struct dk_macos *os = po.macos ? dk_macos_find(po.macos) : NULL;
-		const struct dk_vm_profile *prof = po.model ? dk_vm_profile_find(po.model) : dk_vm_profile_for_macos(os);
-		if (prof && dk_qemu_cpu_unavailable(qemu, dk_accel_name(po.accel), prof->cpu_model, &unavail) == 0) {
-			po.unavailable = (const char *const *)unavail;
-			/* KVM that cannot give the guest what the release needs
-			 * (broken nested KVM) cannot run it: plan for TCG. */
-			const struct dk_macos *tos = os ? os : dk_macos_find(prof->macos_default);
-			const char *missing = NULL;
-			for (int i = 0; tos && tos->isa[i] && !missing; i++)
-				for (char **u = unavail; *u; u++)
-					if (!strcmp(dk_cpu_feature_to_flag(*u), tos->isa[i]))
-						missing = tos->isa[i];
-			if (po.accel == DK_ACCEL_KVM && missing && o->accel != DK_ACCEL_FORCE_KVM) {
-				static char reason[256];
-				snprintf(reason, sizeof reason,
-					 "KVM here cannot give the guest '%s' (QEMU query-cpu-definitions; nested virtualization?), which macOS %s needs: TCG emulation (slow)",
-					 missing, tos->marketing);
-				dk_warn("%s", reason);
-				po.accel_reason = reason;
-				po.accel = DK_ACCEL_TCG;
-				dk_strv_free(unavail);
-				unavail = NULL;
-				po.unavailable = NULL;
-				if (dk_qemu_cpu_unavailable(qemu, "tcg", prof->cpu_model, &unavail) == 0)
-					po.unavailable = (const char *const *)unavail;
-			}
-		}
-		dk_errclear();
-	}
-	if (dk_plan_build(&h, &po, &r->plan) < 0)
+	for (int i = 0; i < r->plan.n_warnings; i++)
+		add_warning(r, "%s", r->plan.warnings[i]);
+	if (exists && o->force && !o->dry_run && check_replace(o, parent, &old_access) < 0)
 		goto out;
-	/* --force over a defined domain: keep its UUID, so the define replaces it. */
-	if (conn && o->force)
-		dk_virt_uuid(conn, o->name, r->plan.uuid, sizeof r->plan.uuid);
-	/* --force never pulls a bundle away from a running QEMU. */
-	if (exists && o->force && !o->dry_run) {
-		struct dk_bundle old;
-		if (dk_bundle_open(parent, o->name, &old) == 0) {
-			/* the grants it recorded go on with its replacement */
-			json_object *acc;
-			if (json_object_object_get_ex(old.manifest, "access", &acc) && acc)
-				old_access = json_object_get(acc);
-			struct dk_vm_state st;
-			dk_vm_state(&old, &st);
-			bool running = !strcmp(st.state, "running") || !strcmp(st.state, "paused");
-			dk_bundle_close(&old);
-			if (running) {
-				dk_fail("%s: is running; stop it first (dkvm stop %s)", o->name, o->name);
-				goto out;
-			}
-		}
-		dk_errclear();
-	}
-	if (o->dry_run) {
-		rc = 0;
+	rc = 0;
+	if (o->dry_run)
 		goto out;
-	}
-
-	rc = build_bundle(o, r, conn, &caps, parent, final, exists);
-	/* libvirt's QEMU (another user) reaches the bundle from now on */
-	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri)) {
-		struct dk_bundle b;
-		struct dk_access_result ar;
-		int k = dk_bundle_open(parent, o->name, &b);
-		if (k == 0 && old_access) {
-			json_object_object_add(b.manifest, "access", DK_TAKE_PTR(old_access));
-			k = dk_bundle_write_manifest(&b);
-		}
-		if (k < 0 || dk_bundle_access(&b, conn, o->no_grant, &ar) < 0) {
-			dk_warn("%s", dk_errmsg());
-			dk_errclear();
-		}
-		dk_bundle_close(&b);
-	}
+	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,
+			  .exists = exists};
+	rc = build_bundle(&b);
+	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri))
+		grant_access(o, conn, parent, &old_access, r);
 out:
 	if (old_access)
 		json_object_put(old_access);
-	dk_strv_free(unavail);
+	dk_facts_free(&f);
 	dk_virt_close(conn);
-	dk_host_free(&h);
 	return rc;
 }
 

@@ -79,7 +79,9 @@ static int largest_pow2_le(int n)
 	return p;
 }
 
-static void plan_cpu(const struct dk_host *h, const struct dk_plan_opts *o,
+/* The -cpu value: the model (or host), with the features the host cannot give
+ * masked (unavailable: QEMU's list for the plan's accelerator, or NULL). */
+static void plan_cpu(const struct dk_host *h, const char *const *unavailable, bool cpu_host,
 		     const struct dk_vm_profile *prof, struct dk_plan *p)
 {
 	struct dk_buf b = {0};
@@ -87,7 +89,7 @@ static void plan_cpu(const struct dk_host *h, const struct dk_plan_opts *o,
 	p->amd_host = h->cpu.vendor == DK_VENDOR_AMD;
 	p->invtsc = kvm && has_flag(h, "constant_tsc") && has_flag(h, "nonstop_tsc");
 	p->topoext = kvm && p->amd_host && h->cpu.smt;
-	if (o->cpu_host) {
+	if (cpu_host) {
 		p->cpu_mode = DK_CPU_HOST;
 		snprintf(p->cpu_model, sizeof p->cpu_model, "host");
 		dk_buf_puts(&b, "host,vendor=GenuineIntel");
@@ -102,8 +104,8 @@ static void plan_cpu(const struct dk_host *h, const struct dk_plan_opts *o,
 		const char *const *feats = dk_cpu_model_features(prof->cpu_model);
 		for (const char *const *f = feats; f && *f; f++) {
 			bool missing;
-			if (o->unavailable)
-				missing = in_list(o->unavailable, *f);
+			if (unavailable)
+				missing = in_list(unavailable, *f);
 			else if (!kvm)
 				missing = false;
 			else
@@ -112,7 +114,7 @@ static void plan_cpu(const struct dk_host *h, const struct dk_plan_opts *o,
 				snprintf(p->masked[p->n_masked++], sizeof p->masked[0], "%s", *f);
 		}
 		/* Features QEMU reports unavailable that the static table lacks. */
-		for (const char *const *u = o->unavailable; u && *u; u++)
+		for (const char *const *u = unavailable; u && *u; u++)
 			if (!in_list(feats, *u) && p->n_masked < DK_PLAN_MAX_MASK)
 				snprintf(p->masked[p->n_masked++], sizeof p->masked[0], "%s", *u);
 		if (prof->cpu_extra[0]) {
@@ -132,7 +134,7 @@ static void plan_cpu(const struct dk_host *h, const struct dk_plan_opts *o,
 				dk_buf_printf(&m, "%s-%s", i ? "," : "", p->masked[i]);
 			}
 			why(p, "cpu.masked",
-			    o->unavailable ? "QEMU reports these features of the model unavailable on this host; masking them keeps the guest CPU consistent and QEMU silent"
+			    unavailable ? "QEMU reports these features of the model unavailable on this host; masking them keeps the guest CPU consistent and QEMU silent"
 					   : "features of the model this host's CPU lacks (/proc/cpuinfo); masking them keeps the guest CPU consistent and QEMU silent",
 			    "%s", m.data);
 			dk_buf_free(&m);
@@ -222,36 +224,100 @@ static int plan_memory(const struct dk_host *h, const struct dk_plan_opts *o, st
 	return 0;
 }
 
-int dk_ovmf_find(char *code, size_t ncode, char *vars, size_t nvars)
+/* Record a warning for the user (the plan's data; create hands it on). */
+static void warn(struct dk_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct dk_plan *p, const char *fmt, ...)
 {
-	static const char *const dirs[] = {"/usr/share/OVMF", "/usr/share/ovmf", "/usr/share/edk2/ovmf",
-					   "/usr/share/edk2-ovmf", "/usr/share/edk2/x64", "/usr/share/qemu"};
-	static const char *const pairs[][2] = {
-		{"OVMF_CODE_4M.fd", "OVMF_VARS_4M.fd"}, {"OVMF_CODE.4m.fd", "OVMF_VARS.4m.fd"},
-		{"OVMF_CODE.fd", "OVMF_VARS.fd"},       {"ovmf-x86_64-code.bin", "ovmf-x86_64-vars.bin"},
-	};
-	for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
-		for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-			_cleanup_free_ char *c = dk_asprintf("%s/%s", dirs[i], pairs[k][0]);
-			_cleanup_free_ char *v = dk_asprintf("%s/%s", dirs[i], pairs[k][1]);
-			if (dk_host_exists(c) && dk_host_exists(v)) {
-				snprintf(code, ncode, "%s", c);
-				snprintf(vars, nvars, "%s", v);
-				return 0;
-			}
-		}
-	return dk_fail("OVMF: no firmware found (looked in /usr/share/OVMF, /usr/share/ovmf, /usr/share/edk2/...): install the ovmf package");
+	if (p->n_warnings >= DK_PLAN_MAX_WARN)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->warnings[p->n_warnings++], sizeof p->warnings[0], fmt, ap);
+	va_end(ap);
 }
 
-int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
+/* The accelerator from its verdicts: /dev/kvm, --accel, what the libvirt
+ * connection offers and whether its QEMU user can open /dev/kvm. reason
+ * receives why ("" for the default reason). */
+static int plan_accel(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p, char *reason,
+		      size_t n)
 {
-	memset(p, 0, sizeof *p);
-	if (!o->name || !dk_name_is_safe(o->name))
-		return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters)",
-			       o->name ? o->name : "");
-	snprintf(p->name, sizeof p->name, "%s", o->name);
-	p->accel = o->accel;
+	reason[0] = '\0';
+	p->accel = f->kvm_usable ? DK_ACCEL_KVM : DK_ACCEL_TCG;
+	if (o->accel == DK_ACCEL_FORCE_TCG) {
+		p->accel = DK_ACCEL_TCG;
+		snprintf(reason, n, "as requested (--accel tcg)");
+	} else if (o->accel == DK_ACCEL_FORCE_KVM) {
+		if (!f->kvm_usable)
+			return dk_fail("--accel kvm: /dev/kvm is not usable here");
+		snprintf(reason, n, "as requested (--accel kvm)");
+	}
+	if (f->connected && !f->caps.kvm) {
+		if (o->accel == DK_ACCEL_FORCE_KVM)
+			return dk_fail("--accel kvm: libvirt %s offers no KVM domains", f->uri);
+		p->accel = DK_ACCEL_TCG;
+		snprintf(reason, n, "the libvirt connection offers no KVM domains");
+	}
+	if (f->qemu_user_known && p->accel == DK_ACCEL_KVM && !f->qemu_user_kvm) {
+		if (o->accel == DK_ACCEL_FORCE_KVM) {
+			warn(p, "--accel kvm: libvirt's QEMU user %s cannot open /dev/kvm (%s): dkvm start will run the domain "
+				"under TCG until that is fixed (dkvm host check)",
+			     dk_ident_str(&f->qemu_user), f->qemu_user_kvm_why);
+		} else {
+			snprintf(reason, n, "libvirt's QEMU user %s cannot open /dev/kvm (%s): TCG domain (slow); fix /dev/kvm "
+					    "(dkvm host check), then create the VM again",
+				 dk_ident_str(&f->qemu_user), f->qemu_user_kvm_why);
+			warn(p, "%s", reason);
+			p->accel = DK_ACCEL_TCG;
+		}
+	}
+	return 0;
+}
 
+/* QEMU's list of what the model lacks under an accelerator, if it is about
+ * this model. */
+static const char *const *unavailable_for(const struct dk_facts *f, const struct dk_vm_profile *prof, enum dk_accel a)
+{
+	if (!f->unavailable[a] || strcmp(f->cpu_model, prof->cpu_model) != 0)
+		return NULL;
+	return (const char *const *)f->unavailable[a];
+}
+
+/* KVM that cannot give the guest what the release needs (broken nested KVM)
+ * cannot run it: plan for TCG. */
+static void plan_kvm_isa(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
+			 const struct dk_macos *os, struct dk_plan *p, char *reason, size_t n)
+{
+	const char *const *un = unavailable_for(f, prof, DK_ACCEL_KVM);
+	if (p->accel != DK_ACCEL_KVM || !un || o->cpu_host || o->accel == DK_ACCEL_FORCE_KVM)
+		return;
+	const char *missing = NULL;
+	for (int i = 0; os->isa[i] && !missing; i++)
+		for (const char *const *u = un; *u; u++)
+			if (!strcmp(dk_cpu_feature_to_flag(*u), os->isa[i]))
+				missing = os->isa[i];
+	if (!missing)
+		return;
+	snprintf(reason, n,
+		 "KVM here cannot give the guest '%s' (QEMU query-cpu-definitions; nested virtualization?), which macOS %s needs: TCG emulation (slow)",
+		 missing, os->marketing);
+	warn(p, "%s", reason);
+	p->accel = DK_ACCEL_TCG;
+}
+
+const char *dk_plan_cpu_model(const struct dk_plan_opts *o)
+{
+	if (o->cpu_host)
+		return NULL;
+	const struct dk_macos *os = o->macos ? dk_macos_find(o->macos) : NULL;
+	const struct dk_vm_profile *prof = o->model ? dk_vm_profile_find(o->model) : dk_vm_profile_for_macos(os);
+	return prof ? prof->cpu_model : NULL;
+}
+
+/* The Mac model and the macOS release, checked against each other. */
+static int plan_release(const struct dk_plan_opts *o, struct dk_plan *p, const struct dk_vm_profile **profp,
+			const struct dk_macos **osp)
+{
 	const struct dk_macos *os = NULL;
 	if (o->macos && !(os = dk_macos_find(o->macos)))
 		return dk_fail("macOS release '%s': unknown (try 'dkvm fetch list')", o->macos);
@@ -282,7 +348,15 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 	why(p, "model", o->model ? "as requested (--model)" : "the guide's model for this release", "%s", prof->model);
 	why(p, "macos", o->macos ? "as requested (--macos)" : "the model's default release", "%s (%s)", os->marketing,
 	    os->version);
+	*profp = prof;
+	*osp = os;
+	return 0;
+}
 
+/* The release's ISA against the host CPU and the guest model. */
+static int plan_isa(const struct dk_host *h, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
+		    const struct dk_macos *os, struct dk_plan *p)
+{
 	/* ISA: the release's minimum against the host CPU (the guide's chart). */
 	for (int i = 0; os->isa[i]; i++)
 		if (!has_flag(h, os->isa[i])) {
@@ -298,41 +372,39 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 	for (int i = 0; mf && os->isa[i]; i++) {
 		const char *need = os->isa[i];
 		bool ok = false;
-		for (const char *const *f = mf; *f; f++)
-			if (!strcmp(dk_cpu_feature_to_flag(*f), need))
+		for (const char *const *m = mf; *m; m++)
+			if (!strcmp(dk_cpu_feature_to_flag(*m), need))
 				ok = true;
 		if (!ok && !o->cpu_host)
 			return dk_fail("model %s: its CPU %s lacks '%s', which macOS %s needs", prof->model, prof->cpu_model,
 				       need, os->marketing);
 	}
+	return 0;
+}
 
-	if (o->cpu_host) {
-		if (p->accel != DK_ACCEL_KVM)
-			return dk_fail("--cpu host: host-passthrough needs KVM, which is not usable here");
-		if (h->cpu.vendor != DK_VENDOR_INTEL)
-			return dk_fail("--cpu host: macOS needs an Intel CPU identity and this host is %s; use the model's CPU",
-				       h->cpu.vendor_id[0] ? h->cpu.vendor_id : "not Intel");
+static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	if (!o->pin)
+		return;
+	struct dk_pinning pn;
+	dk_pin_plan(h, p->cores, p->threads, &pn);
+	if (pn.n <= 0) {
+		why(p, "pinning", pn.reason, "not pinned");
+		return;
 	}
-	plan_cpu(h, o, prof, p);
-	if (plan_topology(h, o, p) < 0)
-		return -1;
-	if (plan_memory(h, o, p) < 0)
-		return -1;
-	if (o->pin) {
-		struct dk_pinning pn;
-		dk_pin_plan(h, p->cores, p->threads, &pn);
-		if (pn.n > 0) {
-			p->n_pin = pn.n;
-			memcpy(p->pin, pn.cpu, sizeof p->pin[0] * (size_t)pn.n);
-			snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", pn.emulator);
-			char set[512];
-			dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
-			why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
-		} else {
-			why(p, "pinning", pn.reason, "not pinned");
-		}
-	}
+	p->n_pin = pn.n;
+	memcpy(p->pin, pn.cpu, sizeof p->pin[0] * (size_t)pn.n);
+	snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", pn.emulator);
+	char set[512];
+	dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
+	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
+}
 
+/* Disk, NIC, display, watchdog, machine, clock. */
+static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
+			const struct dk_macos *os, struct dk_plan *p)
+{
+	const struct dk_host *h = &f->host;
 	const struct dk_macos *catalina = dk_macos_find("catalina"), *bigsur = dk_macos_find("bigsur");
 	p->disk_bytes = o->disk_bytes ? o->disk_bytes : (uint64_t)128 << 30;
 	if (p->disk_bytes < ((uint64_t)16 << 30))
@@ -357,9 +429,7 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 	if (o->mac) {
 		snprintf(p->mac, sizeof p->mac, "%s", o->mac);
 	} else {
-		uint8_t r[3];
-		if (dk_random_bytes(r, sizeof r) < 0)
-			return -1;
+		const uint8_t *r = f->random;
 		snprintf(p->mac, sizeof p->mac, "52:54:00:%02x:%02x:%02x", r[0], r[1], r[2]);
 	}
 	why(p, "nic.mac", "locally administered QEMU prefix, fixed at creation so the guest keeps its identity", "%s", p->mac);
@@ -383,33 +453,76 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 	why(p, "machine", "q35 with isa-applesmc (the OSK), ICH9-LPC acpi-pci-hotplug-with-bridge-support=off (needed on QEMU >= 6.1), xHCI with USB keyboard and tablet",
 	    "q35");
 	why(p, "clock", "the guide's timers: utc, rtc catchup, pit delay, hpet, tsc native", "utc");
+	return 0;
+}
 
+/* QEMU, OVMF, and the accelerator's reason. */
+static int plan_firmware(const struct dk_host *h, const char *accel_reason, struct dk_plan *p)
+{
 	snprintf(p->qemu_path, sizeof p->qemu_path, "%s",
 		 h->qemu.path[0] ? h->qemu.path : "/usr/bin/qemu-system-x86_64");
-	if (h->qemu.ovmf_code[0] && h->qemu.ovmf_vars[0]) {
-		snprintf(p->ovmf_code, sizeof p->ovmf_code, "%s", h->qemu.ovmf_code);
-		snprintf(p->ovmf_vars, sizeof p->ovmf_vars, "%s", h->qemu.ovmf_vars);
-	} else if (dk_ovmf_find(p->ovmf_code, sizeof p->ovmf_code, p->ovmf_vars, sizeof p->ovmf_vars) < 0) {
-		return -1;
-	}
+	if (!h->qemu.ovmf_code[0] || !h->qemu.ovmf_vars[0])
+		return dk_fail("OVMF: no firmware found (looked in /usr/share/OVMF, /usr/share/ovmf, /usr/share/edk2/...): install the ovmf package");
+	snprintf(p->ovmf_code, sizeof p->ovmf_code, "%s", h->qemu.ovmf_code);
+	snprintf(p->ovmf_vars, sizeof p->ovmf_vars, "%s", h->qemu.ovmf_vars);
 	why(p, "firmware", "OVMF code read-only, a per-VM copy of the variable store", "%s", p->ovmf_code);
 	why(p, "accel",
-	    o->accel_reason ? o->accel_reason
+	    accel_reason[0] ? accel_reason
 			    : p->accel == DK_ACCEL_KVM ? "KVM is usable" : "KVM is not usable here: TCG emulation (slow)",
 	    "%s", dk_accel_name(p->accel));
+	return 0;
+}
 
-	if (o->uuid) {
+static void plan_uuid(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	if (f->domain_uuid[0]) {
+		/* --force over a defined domain: keep its UUID, so the define replaces it */
+		snprintf(p->uuid, sizeof p->uuid, "%s", f->domain_uuid);
+	} else if (o->uuid) {
 		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
 	} else {
 		uint8_t u[16];
-		if (dk_random_bytes(u, sizeof u) < 0)
-			return -1;
+		memcpy(u, f->random + 3, sizeof u);
 		u[6] = (u[6] & 0x0f) | 0x40;
 		u[8] = (u[8] & 0x3f) | 0x80;
 		snprintf(p->uuid, sizeof p->uuid,
 			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
 			 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	}
+}
+
+int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	memset(p, 0, sizeof *p);
+	const struct dk_host *h = &f->host;
+	char accel_reason[384];
+	if (!o->name || !dk_name_is_safe(o->name))
+		return dk_fail("VM name '%s': not a safe name (no '/', quotes, backslashes, '$' or control characters)",
+			       o->name ? o->name : "");
+	snprintf(p->name, sizeof p->name, "%s", o->name);
+	if (plan_accel(f, o, p, accel_reason, sizeof accel_reason) < 0)
+		return -1;
+	const struct dk_vm_profile *prof = NULL;
+	const struct dk_macos *os = NULL;
+	if (plan_release(o, p, &prof, &os) < 0)
+		return -1;
+	plan_kvm_isa(f, o, prof, os, p, accel_reason, sizeof accel_reason);
+	if (plan_isa(h, o, prof, os, p) < 0)
+		return -1;
+	if (o->cpu_host) {
+		if (p->accel != DK_ACCEL_KVM)
+			return dk_fail("--cpu host: host-passthrough needs KVM, which is not usable here");
+		if (h->cpu.vendor != DK_VENDOR_INTEL)
+			return dk_fail("--cpu host: macOS needs an Intel CPU identity and this host is %s; use the model's CPU",
+				       h->cpu.vendor_id[0] ? h->cpu.vendor_id : "not Intel");
+	}
+	plan_cpu(h, unavailable_for(f, prof, p->accel), o->cpu_host, prof, p);
+	if (plan_topology(h, o, p) < 0 || plan_memory(h, o, p) < 0)
+		return -1;
+	plan_pin(h, o, p);
+	if (plan_devices(f, o, prof, os, p) < 0 || plan_firmware(h, accel_reason, p) < 0)
+		return -1;
+	plan_uuid(f, o, p);
 	return 0;
 }
 
@@ -430,12 +543,10 @@ int dk_plan_set_accel(struct dk_plan *p, enum dk_accel a, const char *const *una
 	h.cpu.flags = flags;
 	h.cpu.smt = p->topoext || !p->amd_host;
 	static const char *const none[] = {NULL};
-	struct dk_plan_opts o = {.cpu_host = p->cpu_mode == DK_CPU_HOST, .accel = a,
-				 .unavailable = unavailable ? unavailable : none};
 	p->accel = a;
 	p->n_masked = 0;
 	bool amd = p->amd_host;
-	plan_cpu(&h, &o, prof, p);
+	plan_cpu(&h, unavailable ? unavailable : none, p->cpu_mode == DK_CPU_HOST, prof, p);
 	p->amd_host = amd;
 	why(p, "accel", reason ? reason : a == DK_ACCEL_KVM ? "KVM is usable" : "TCG emulation (slow)", "%s",
 	    dk_accel_name(a));

@@ -1,14 +1,17 @@
-/* The VM plan: a pure function of the host's facts, a Mac model profile, a
- * macOS target and the user's options. Everything the VM is made of (CPU
- * identity and masks, topology, memory, devices, firmware) is decided here,
- * once, with a reason per decision; the libvirt XML and the QEMU argv are two
- * renderers of the same plan (vm/render.h). */
+/* The VM plan: a pure function of the facts (vm/facts.h: host, QEMU, OVMF,
+ * libvirt), a Mac model profile, a macOS target and the user's options. It
+ * reads no file, runs no process and prints nothing. Everything the VM is
+ * made of (accelerator, CPU identity and masks, topology, memory, devices,
+ * firmware) is decided here, once, with a reason per decision, and the
+ * warnings the decisions call for are data in the plan; the libvirt XML and
+ * the QEMU argv are two renderers of the same plan (vm/render.h). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-c/json.h>
 
 #include "host/host.h"
+#include "vm/facts.h"
 #include "smbios/macos.h"
 
 /* A Mac model as a VM profile (data, vm/profiles.c). */
@@ -36,10 +39,10 @@ const char *dk_cpu_feature_to_flag(const char *qemu_feature);
 
 enum dk_cpu_mode { DK_CPU_MODEL = 0, DK_CPU_HOST };
 enum dk_disk_bus { DK_BUS_VIRTIO = 0, DK_BUS_SATA };
-enum dk_accel { DK_ACCEL_KVM = 0, DK_ACCEL_TCG };
 
 #define DK_PLAN_MAX_MASK 64
 #define DK_PLAN_MAX_EXPLAIN 48
+#define DK_PLAN_MAX_WARN 8
 
 struct dk_plan_decision {
 	char key[32];
@@ -87,6 +90,9 @@ struct dk_plan {
 	/* explanations, in order */
 	struct dk_plan_decision why[DK_PLAN_MAX_EXPLAIN];
 	int n_why;
+	/* what the user should hear about the decisions (not in the JSON) */
+	char warnings[DK_PLAN_MAX_WARN][512];
+	int n_warnings;
 };
 
 struct dk_plan_opts {
@@ -99,20 +105,19 @@ struct dk_plan_opts {
 	bool cpu_host;            /* --cpu host */
 	bool passthrough_gpu;     /* no emulated display */
 	bool pin;                 /* pin vCPUs to host cores (guide write-up) */
-	enum dk_accel accel;      /* what the VM will run on (create decides) */
-	/* features the host lacks for the profile's CPU model (QEMU names), as
-	 * QEMU reported them (query-cpu-definitions); NULL: compute from the
-	 * static model table and the host's /proc/cpuinfo flags. */
-	const char *const *unavailable;
-	const char *accel_reason; /* why this accel (NULL: KVM usable / not usable) */
+	enum dk_accel_choice accel; /* --accel: auto, or force KVM / TCG */
 	/* Deterministic values for tests: NULL picks a random one. */
 	const char *mac;
 	const char *uuid;
 };
 
-/* Build the plan. -1 + dk_fail for bad input (unknown model or release, model
- * that does not support the release, ISA the host lacks, too many vCPUs...). */
-int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p);
+/* Build the plan from the facts. -1 + dk_fail for bad input (unknown model or
+ * release, model that does not support the release, ISA the host lacks, too
+ * many vCPUs, no OVMF, --accel kvm where KVM cannot run...). */
+int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p);
+/* The QEMU CPU model the plan will ask about (the profile's for the options),
+ * NULL for --cpu host or an unknown model/release. */
+const char *dk_plan_cpu_model(const struct dk_plan_opts *o);
 
 /* Re-plan the CPU for another accelerator (start-time fallback to TCG), with
  * QEMU's list of unavailable model features for it (may be NULL). */
@@ -126,7 +131,3 @@ void dk_plan_explain(const struct dk_plan *p, FILE *f);
 
 const char *dk_disk_bus_name(enum dk_disk_bus b);
 const char *dk_accel_name(enum dk_accel a);
-
-/* OVMF: find a CODE/VARS pair under the sysroot (QEMU firmware descriptors are
- * the host engineer's job; this is the guide's known-path search, 4M first). */
-int dk_ovmf_find(char *code, size_t ncode, char *vars, size_t nvars);

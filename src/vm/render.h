@@ -41,15 +41,6 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 		 struct dk_argv *out);
 
 /* ---- libvirt ---- */
-struct dk_virt_caps {
-	unsigned long version;    /* libvirt library version of the connection, 1e6*major... */
-	bool kvm;                 /* domain type kvm available */
-	bool itco_watchdog;       /* <watchdog model='itco'> known (libvirt >= 9.1) */
-	bool firmware_efi_with_loader; /* <os firmware='efi'> + explicit loader accepted (>= 9.2) */
-	bool video_vmvga;         /* video model vmvga supported */
-	bool spice;               /* graphics type spice supported */
-	bool has_default_network; /* the "default" network exists and is active */
-};
 /* Capabilities by version alone (tests; the live path reads domain capabilities). */
 void dk_virt_caps_for_version(unsigned long version, struct dk_virt_caps *c);
 

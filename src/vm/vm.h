@@ -57,7 +57,6 @@ int dk_qemu_cpu_unavailable(const char *qemu, const char *accel, const char *mod
 void dk_strv_free(char **v);
 
 /* ---- start / stop ---- */
-enum dk_accel_choice { DK_ACCEL_AUTO = 0, DK_ACCEL_FORCE_KVM, DK_ACCEL_FORCE_TCG };
 struct dk_start_opts {
 	enum dk_display display;
 	bool display_set;
@@ -109,14 +108,15 @@ struct dk_create_opts {
 	const char *pool;          /* libvirt storage pool for the disk (needs uri), NULL: disk.qcow2 */
 	bool dry_run, force, explain;
 	bool no_host_check;        /* tests: skip refusing on host check failures */
-	int accel;                 /* enum dk_accel_choice: auto, or force KVM / TCG */
+	int accel;                 /* enum dk_accel_choice (plan.accel is set from it) */
 	bool no_grant;             /* libvirt: no ACL grants above the bundle (refuse instead) */
 };
 struct dk_create_result {
 	struct dk_plan plan;
 	char *dir;
 	bool defined;
-	char **warnings;           /* NULL-terminated */
+	char **warnings;           /* NULL-terminated, in order, also on failure: what the
+				      user should hear (the CLI prints each as a warning) */
 	json_object *manifest;
 };
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
@@ -125,7 +125,5 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
 int dk_vm_name_check(const char *name, bool new_vm);
 void dk_create_result_free(struct dk_create_result *r);
 
-/* The host facts create uses: dk_host_probe(), plus the OVMF pair. */
-int dk_vm_host(struct dk_host *h);
 /* Run a program (no shell) and wait; output to /dev/null unless capture. */
 int dk_run(char *const argv[], char **capture, int timeout_ms);

@@ -237,6 +237,9 @@ TEST(values_per_model)
 	CHECK_CONTAINS(dk_errmsg(), "MacPro5,1 does not run macOS Sonoma");
 	CHECK(build(sp, "MacPro7,1", "sonoma", DK_GPU_NONE, DK_HOSTCPU_INTEL, "big", &len, NULL) == NULL);
 	CHECK_CONTAINS(dk_errmsg(), "resolution 'big'");
+	/* the host CPU is a fact the caller gives: the library reads no /proc/cpuinfo */
+	CHECK(build(sp, "MacPro7,1", "sonoma", DK_GPU_NONE, DK_HOSTCPU_AUTO, NULL, &len, NULL) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "host CPU kind (intel or amd) is required");
 	free(sp);
 }
 

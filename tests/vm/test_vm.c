@@ -27,41 +27,42 @@ static const char cascade_flags[] = COMMON_FLAGS " vmx pdpe1gb rdtscp pcid tsc_d
 /* Core 2 Duo E8400 (Penryn): SSE4.1, no SSE4.2, no AVX; 8 GiB. */
 static const char penryn_flags[] = "fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ht syscall nx lm constant_tsc pni ssse3 cx16 sse4_1 lahf_lm vmx";
 
-static void base_host(struct dk_host *h, enum dk_cpu_vendor v, const char *flags, int logical, int cores, bool smt,
+static void base_host(struct dk_facts *h, enum dk_cpu_vendor v, const char *flags, int logical, int cores, bool smt,
 		      uint64_t mem_gib)
 {
 	memset(h, 0, sizeof *h);
-	h->cpu.vendor = v;
-	snprintf(h->cpu.vendor_id, sizeof h->cpu.vendor_id, "%s", v == DK_VENDOR_AMD ? "AuthenticAMD" : "GenuineIntel");
-	h->cpu.flags = (char *)flags;
-	h->cpu.logical = logical;
-	h->cpu.sockets = 1;
-	h->cpu.cores = cores;
-	h->cpu.threads_per_core = smt ? 2 : 1;
-	h->cpu.smt = smt;
-	h->mem.total_kib = mem_gib << 20;
-	snprintf(h->qemu.path, sizeof h->qemu.path, "/usr/bin/qemu-system-x86_64");
-	snprintf(h->qemu.ovmf_code, sizeof h->qemu.ovmf_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
-	snprintf(h->qemu.ovmf_vars, sizeof h->qemu.ovmf_vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+	h->kvm_usable = true;
+	h->host.cpu.vendor = v;
+	snprintf(h->host.cpu.vendor_id, sizeof h->host.cpu.vendor_id, "%s", v == DK_VENDOR_AMD ? "AuthenticAMD" : "GenuineIntel");
+	h->host.cpu.flags = (char *)flags;
+	h->host.cpu.logical = logical;
+	h->host.cpu.sockets = 1;
+	h->host.cpu.cores = cores;
+	h->host.cpu.threads_per_core = smt ? 2 : 1;
+	h->host.cpu.smt = smt;
+	h->host.mem.total_kib = mem_gib << 20;
+	snprintf(h->host.qemu.path, sizeof h->host.qemu.path, "/usr/bin/qemu-system-x86_64");
+	snprintf(h->host.qemu.ovmf_code, sizeof h->host.qemu.ovmf_code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
+	snprintf(h->host.qemu.ovmf_vars, sizeof h->host.qemu.ovmf_vars, "/usr/share/OVMF/OVMF_VARS_4M.fd");
 }
 
-static void host_amd(struct dk_host *h) { base_host(h, DK_VENDOR_AMD, amd_flags, 24, 12, true, 32); h->cpu.n_l3 = 2; }
-static void host_hybrid(struct dk_host *h)
+static void host_amd(struct dk_facts *h) { base_host(h, DK_VENDOR_AMD, amd_flags, 24, 12, true, 32); h->host.cpu.n_l3 = 2; }
+static void host_hybrid(struct dk_facts *h)
 {
 	base_host(h, DK_VENDOR_INTEL, hybrid_flags, 24, 16, true, 64);
-	h->cpu.hybrid = true;
-	h->cpu.p_cores = 8;
-	h->cpu.e_cores = 8;
-	h->cpu.p_smt = true;
+	h->host.cpu.hybrid = true;
+	h->host.cpu.p_cores = 8;
+	h->host.cpu.e_cores = 8;
+	h->host.cpu.p_smt = true;
 }
-static void host_4core(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, skylake_flags, 4, 4, false, 16); }
-static void host_64t(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, cascade_flags, 64, 32, true, 256); }
-static void host_penryn(struct dk_host *h) { base_host(h, DK_VENDOR_INTEL, penryn_flags, 2, 2, false, 8); }
+static void host_4core(struct dk_facts *h) { base_host(h, DK_VENDOR_INTEL, skylake_flags, 4, 4, false, 16); }
+static void host_64t(struct dk_facts *h) { base_host(h, DK_VENDOR_INTEL, cascade_flags, 64, 32, true, 256); }
+static void host_penryn(struct dk_facts *h) { base_host(h, DK_VENDOR_INTEL, penryn_flags, 2, 2, false, 8); }
 
 static struct dk_plan_opts opts(const char *name)
 {
 	return (struct dk_plan_opts){.name = name, .mac = "52:54:00:12:34:56",
-				     .uuid = "6c1d6f2e-3b1a-4c8e-9f00-0123456789ab", .accel = DK_ACCEL_KVM};
+				     .uuid = "6c1d6f2e-3b1a-4c8e-9f00-0123456789ab"};
 }
 
 static bool masked(const struct dk_plan *p, const char *f)
@@ -144,7 +145,7 @@ static void render_goldens(const char *fixture, const struct dk_plan *p)
 
 TEST(plan_amd_ryzen)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_amd(&h);
 	struct dk_plan_opts o = opts("ryzen");
 	struct dk_plan p;
@@ -184,7 +185,7 @@ TEST(plan_amd_ryzen)
 
 TEST(plan_intel_hybrid)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_hybrid(&h);
 	struct dk_plan_opts o = opts("hybrid");
 	o.macos = "sonoma";
@@ -210,7 +211,7 @@ TEST(plan_intel_hybrid)
 
 TEST(plan_4core_nosmt)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_4core(&h);
 	struct dk_plan_opts o = opts("four");
 	o.macos = "catalina";
@@ -230,7 +231,7 @@ TEST(plan_4core_nosmt)
 
 TEST(plan_64_threads)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_64t(&h);
 	struct dk_plan_opts o = opts("big");
 	o.macos = "tahoe";
@@ -247,7 +248,7 @@ TEST(plan_64_threads)
 
 TEST(plan_legacy_macpro51)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_4core(&h);
 	struct dk_plan_opts o = opts("legacy");
 	o.macos = "mojave";
@@ -264,7 +265,7 @@ TEST(plan_legacy_macpro51)
 
 TEST(plan_explicit_cpus_memory)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_amd(&h);
 	struct dk_plan_opts o = opts("x");
 	o.cpus = 16;
@@ -281,11 +282,12 @@ TEST(plan_explicit_cpus_memory)
 TEST(plan_unavailable_from_qemu)
 {
 	/* QEMU's list wins over the static table. */
-	struct dk_host h;
+	struct dk_facts h;
 	host_64t(&h);
 	struct dk_plan_opts o = opts("q");
 	const char *un[] = {"avx512f", "pcid", NULL};
-	o.unavailable = un;
+	snprintf(h.cpu_model, sizeof h.cpu_model, "Cascadelake-Server");
+	h.unavailable[DK_ACCEL_KVM] = (char **)un;
 	struct dk_plan p;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
 	CHECK_INT(p.n_masked, 2);
@@ -299,7 +301,7 @@ TEST(plan_unavailable_from_qemu)
 
 TEST(plan_cpu_host)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_64t(&h);
 	struct dk_plan_opts o = opts("h");
 	o.cpu_host = true;
@@ -312,17 +314,17 @@ TEST(plan_cpu_host)
 	CHECK(dk_plan_build(&h, &o, &p) < 0);
 	CHECK_CONTAINS(dk_errmsg(), "Intel");
 	host_64t(&h);
-	o.accel = DK_ACCEL_TCG;
+	h.kvm_usable = false;
 	CHECK(dk_plan_build(&h, &o, &p) < 0);
 	CHECK_CONTAINS(dk_errmsg(), "KVM");
 }
 
 TEST(plan_tcg_domain)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_4core(&h);
+	h.kvm_usable = false;
 	struct dk_plan_opts o = opts("tcg");
-	o.accel = DK_ACCEL_TCG;
 	struct dk_plan p;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
 	CHECK_INT(p.n_masked, 0);
@@ -341,7 +343,7 @@ TEST(plan_tcg_domain)
 
 TEST(xml_capabilities)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_amd(&h);
 	struct dk_plan_opts o = opts("caps");
 	struct dk_plan p;
@@ -379,7 +381,7 @@ TEST(xml_capabilities)
 
 TEST(argv_escaping)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_4core(&h);
 	struct dk_plan_opts o = opts("esc");
 	struct dk_plan p;
@@ -419,7 +421,7 @@ TEST(argv_escaping)
 
 TEST(plan_json_roundtrip)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_hybrid(&h);
 	struct dk_plan_opts o = opts("rt");
 	struct dk_plan p, q;
@@ -443,7 +445,7 @@ TEST(plan_json_roundtrip)
 
 TEST(plan_bad_input)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_amd(&h);
 	struct dk_plan p;
 	struct dk_plan_opts o = opts("bad");
@@ -518,11 +520,11 @@ TEST(profiles_data)
 
 TEST(pinning)
 {
-	struct dk_host h;
+	struct dk_facts h;
 	host_amd(&h);
 	for (int i = 0; i < 12; i++) {
-		h.cpu.sibling_of[i] = i;
-		h.cpu.sibling_of[i + 12] = i;
+		h.host.cpu.sibling_of[i] = i;
+		h.host.cpu.sibling_of[i + 12] = i;
 	}
 	struct dk_plan_opts o = opts("pin");
 	o.pin = true;
@@ -546,10 +548,10 @@ TEST(pinning)
 	/* hybrid: P-cores only (ADL numbering: P siblings 2k,2k+1; E-cores 16-23) */
 	host_hybrid(&h);
 	for (int i = 0; i < 24; i++)
-		h.cpu.sibling_of[i] = i < 16 ? i & ~1 : i;
-	h.cpu.n_p_cpus = 16;
+		h.host.cpu.sibling_of[i] = i < 16 ? i & ~1 : i;
+	h.host.cpu.n_p_cpus = 16;
 	for (int i = 0; i < 16; i++)
-		h.cpu.p_cpus[i] = i;
+		h.host.cpu.p_cpus[i] = i;
 	o = opts("pinh");
 	o.pin = true;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
@@ -562,7 +564,7 @@ TEST(pinning)
 	/* no SMT: one vCPU per host core */
 	host_4core(&h);
 	for (int i = 0; i < 4; i++)
-		h.cpu.sibling_of[i] = i;
+		h.host.cpu.sibling_of[i] = i;
 	o = opts("pin4");
 	o.pin = true;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
@@ -586,6 +588,175 @@ TEST(pinning)
 	CHECK_STR(buf, "0-2,5,7,8");
 }
 
+/* ---- facts that drive the plan: one golden each (XML, argv, --explain) ---- */
+
+/* The decisions as `--explain` prints them, then the plan's warnings. */
+static void explain_golden(const char *fixture, const struct dk_plan *p)
+{
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	dk_plan_explain(p, f);
+	for (int i = 0; i < p->n_warnings; i++)
+		fprintf(f, "warning: %s\n", p->warnings[i]);
+	fclose(f);
+	char name[128];
+	snprintf(name, sizeof name, "%s.explain", fixture);
+	golden(name, text);
+	free(text);
+}
+
+static const char *decision(const struct dk_plan *p, const char *key)
+{
+	for (int i = 0; i < p->n_why; i++)
+		if (!strcmp(p->why[i].key, key))
+			return p->why[i].reason;
+	return "";
+}
+
+/* A local libvirt whose QEMU user (libvirt-qemu) can open /dev/kvm or not. */
+static void libvirt_local(struct dk_facts *h, bool user_kvm)
+{
+	h->connected = true;
+	snprintf(h->uri, sizeof h->uri, "qemu:///system");
+	dk_virt_caps_for_version(10000000, &h->caps);
+	h->caps.kvm = true;
+	h->libvirt_local = true;
+	h->qemu_user_known = true;
+	h->qemu_user.uid = 64055;
+	h->qemu_user.gid = 64055;
+	snprintf(h->qemu_user.name, sizeof h->qemu_user.name, "libvirt-qemu");
+	h->qemu_user_kvm = user_kvm;
+	if (!user_kvm)
+		snprintf(h->qemu_user_kvm_why, sizeof h->qemu_user_kvm_why, "/dev/kvm is crw------- root:root");
+}
+
+TEST(facts_libvirt_user_no_kvm)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	libvirt_local(&h, false);
+	struct dk_plan_opts o = opts("lvtcg");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_INT(p.n_masked, 0); /* TCG emulates the model */
+	CHECK_CONTAINS(decision(&p, "accel"), "libvirt's QEMU user libvirt-qemu (uid 64055, gid 64055) cannot open /dev/kvm");
+	CHECK_INT(p.n_warnings, 1);
+	CHECK_STR(p.warnings[0], decision(&p, "accel"));
+	render_goldens("libvirt-user-nokvm", &p);
+	explain_golden("libvirt-user-nokvm", &p);
+	/* the user can: KVM, no warning */
+	libvirt_local(&h, true);
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_INT(p.n_warnings, 0);
+	/* --accel kvm: kept, with a warning that start will use TCG */
+	libvirt_local(&h, false);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_STR(decision(&p, "accel"), "as requested (--accel kvm)");
+	CHECK_INT(p.n_warnings, 1);
+	CHECK_CONTAINS(p.warnings[0], "--accel kvm: libvirt's QEMU user libvirt-qemu (uid 64055, gid 64055) cannot open /dev/kvm");
+}
+
+TEST(facts_libvirt_no_kvm_domains)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	libvirt_local(&h, true);
+	h.caps.kvm = false;
+	struct dk_plan_opts o = opts("lvnokvm");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_STR(decision(&p, "accel"), "the libvirt connection offers no KVM domains");
+	render_goldens("libvirt-no-kvm-domains", &p);
+	explain_golden("libvirt-no-kvm-domains", &p);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_STR(dk_errmsg(), "--accel kvm: libvirt qemu:///system offers no KVM domains");
+}
+
+TEST(facts_nested_kvm_lacks_isa)
+{
+	/* QEMU says KVM cannot give the model AVX2 (broken nested KVM): Sonoma
+	 * needs it, so TCG, masked by QEMU's TCG list. */
+	struct dk_facts h;
+	host_64t(&h);
+	snprintf(h.cpu_model, sizeof h.cpu_model, "Cascadelake-Server");
+	const char *kvm_un[] = {"avx2", "avx512f", NULL}, *tcg_un[] = {"x2apic", "pcid", NULL};
+	h.unavailable[DK_ACCEL_KVM] = (char **)kvm_un;
+	h.unavailable[DK_ACCEL_TCG] = (char **)tcg_un;
+	struct dk_plan_opts o = opts("nested");
+	o.macos = "sonoma";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	CHECK_STR(p.cpu_arg, "Cascadelake-Server,vendor=GenuineIntel,-pcid,-x2apic,vmware-cpuid-freq=on");
+	CHECK_CONTAINS(decision(&p, "accel"), "KVM here cannot give the guest 'avx2'");
+	CHECK_INT(p.n_warnings, 1);
+	render_goldens("nested-kvm-noavx2", &p);
+	explain_golden("nested-kvm-noavx2", &p);
+	/* --accel kvm: KVM as asked, masked by QEMU's KVM list */
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+	CHECK_CONTAINS(p.cpu_arg, "-avx2,-avx512f");
+	/* a list about another model is not this model's */
+	o.accel = DK_ACCEL_AUTO;
+	snprintf(h.cpu_model, sizeof h.cpu_model, "Westmere-v2");
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_KVM);
+}
+
+TEST(facts_no_dev_kvm)
+{
+	struct dk_facts h;
+	host_4core(&h);
+	h.kvm_usable = false;
+	struct dk_plan_opts o = opts("nokvm");
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.accel, DK_ACCEL_TCG);
+	explain_golden("no-dev-kvm", &p);
+	o.accel = DK_ACCEL_FORCE_KVM;
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_STR(dk_errmsg(), "--accel kvm: /dev/kvm is not usable here");
+}
+
+TEST(facts_firmware_uuid_random)
+{
+	struct dk_facts h;
+	host_amd(&h);
+	struct dk_plan_opts o = opts("fw");
+	struct dk_plan p;
+	/* no OVMF pair among the facts: refused, the plan searches nothing */
+	h.host.qemu.ovmf_vars[0] = '\0';
+	CHECK(dk_plan_build(&h, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "OVMF: no firmware found");
+	host_amd(&h);
+	/* --force over a defined domain: its UUID */
+	snprintf(h.domain_uuid, sizeof h.domain_uuid, "11111111-2222-4333-8444-555555555555");
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.uuid, "11111111-2222-4333-8444-555555555555");
+	/* MAC and UUID from the facts' entropy: the same facts, the same plan */
+	h.domain_uuid[0] = '\0';
+	for (size_t i = 0; i < sizeof h.random; i++)
+		h.random[i] = (uint8_t)(0xa0 + i);
+	o.mac = o.uuid = NULL;
+	struct dk_plan q;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(dk_plan_build(&h, &o, &q) == 0);
+	CHECK_STR(p.mac, "52:54:00:a0:a1:a2");
+	CHECK_STR(p.uuid, "a3a4a5a6-a7a8-49aa-abac-adaeafb0b1b2");
+	CHECK(memcmp(&p, &q, sizeof p) == 0);
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -603,5 +774,10 @@ int main(void)
 	RUN(plan_bad_input);
 	RUN(profiles_data);
 	RUN(pinning);
+	RUN(facts_libvirt_user_no_kvm);
+	RUN(facts_libvirt_no_kvm_domains);
+	RUN(facts_nested_kvm_lacks_isa);
+	RUN(facts_no_dev_kvm);
+	RUN(facts_firmware_uuid_random);
 	return t_done();
 }
