@@ -163,13 +163,15 @@ int dk_proxmox_conf(const struct dk_plan *p, const struct dk_vm_files *f, const 
 							   : NULL;
 	if (!vga)
 		return dk_fail("plan: video '%s': no Proxmox display for it", p->video);
-	int cores = p->dies * p->cores * p->threads;
-	if (p->sockets < 1 || p->dies < 1 || p->cores < 1 || p->threads < 1 || p->sockets > 4 || cores > 1024 ||
-	    p->vcpus != p->sockets * cores)
+	bool topo_ok = p->sockets >= 1 && p->sockets <= 4 && p->dies >= 1 && p->dies <= 1024 && p->cores >= 1 &&
+		       p->cores <= 1024 && p->threads >= 1 && p->threads <= 1024;
+	long long all = topo_ok ? (long long)p->sockets * p->dies * p->cores * p->threads : 0;
+	if (!topo_ok || all > 1024 || all != p->vcpus)
 		return dk_fail("plan: topology %d sockets x %d dies x %d cores x %d threads for %d vCPUs", p->sockets,
 			       p->dies, p->cores, p->threads, p->vcpus);
 	if (p->memory_mib < 16 || p->memory_mib > ((uint64_t)4 << 30))
 		return dk_fail("plan: memory %llu MiB", (unsigned long long)p->memory_mib);
+	int cores = (int)(all / p->sockets);
 	char name[64];
 	pve_name(p->name, name, sizeof name);
 

@@ -663,7 +663,8 @@ TEST(proxmox_export)
 	CHECK(conf != NULL);
 	if (conf) {
 		CHECK(strstr(conf, "\n#- (more decisions%3A dkvm show)\n") != NULL);
-		CHECK(strstr(conf, "\nbios: ovmf") - conf < 8192);
+		const char *keys = strstr(conf, "\nallow-ksm: ");
+		CHECK(keys && keys - conf < 8192);
 	}
 	free(conf);
 	dk_strv_free(c);
@@ -690,6 +691,12 @@ TEST(proxmox_export)
 	}
 	q = p;
 	q.vcpus = 3;
+	CHECK(pve(&q, &f, &po, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "topology");
+	q = p; /* a product that overflows int is refused, not computed */
+	q.dies = 1 << 20;
+	q.cores = 1 << 20;
+	q.vcpus = 0;
 	CHECK(pve(&q, &f, &po, &c) == NULL);
 	CHECK_CONTAINS(dk_errmsg(), "topology");
 	struct dk_pve_opts bo = po;
