@@ -72,3 +72,4 @@ DK_CMD(dk_cmd_stop);
 DK_CMD(dk_cmd_list);
 DK_CMD(dk_cmd_show);
 DK_CMD(dk_cmd_destroy);
+DK_CMD(dk_cmd_export);

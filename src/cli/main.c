@@ -33,6 +33,7 @@ static const struct dk_cmd commands[] = {
 	{"list", NULL, dk_cmd_list, "list VMs"},
 	{"show", NULL, dk_cmd_show, "show a VM's plan and files"},
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)"},
+	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands"},
 };
 
 static void usage(FILE *f)

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <libxml/tree.h>
 
-#define APPLESMC_OSK "ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc"
-
 const char *dk_display_name(enum dk_display d)
 {
 	switch (d) {
@@ -142,7 +140,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	dk_argv_add(a, "-global");
 	dk_argv_add(a, "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off");
 	dk_argv_add(a, "-device");
-	dk_argv_add(a, "isa-applesmc,osk=" APPLESMC_OSK);
+	dk_argv_add(a, "isa-applesmc,osk=" DK_APPLESMC_OSK);
 	dk_argv_add(a, "-drive");
 	dk_argv_addf(a, "if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
 	dk_argv_add(a, "-drive");
@@ -438,7 +436,7 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	/* What libvirt cannot express natively. */
 	xmlNodePtr qc = xmlNewChild(dom, qns, BAD_CAST "commandline", NULL);
 	const char *args[] = {"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
-			      "-device", "isa-applesmc,osk=" APPLESMC_OSK,
+			      "-device", "isa-applesmc,osk=" DK_APPLESMC_OSK,
 			      "-cpu", p->cpu_arg};
 	for (size_t i = 0; i < sizeof args / sizeof args[0]; i++)
 		prop(xmlNewChild(qc, qns, BAD_CAST "arg", NULL), "value", args[i]);

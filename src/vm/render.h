@@ -5,6 +5,9 @@
 
 struct dk_buf;
 
+/* The isa-applesmc OSK every macOS VM needs (QEMU, libvirt and Proxmox renderings). */
+#define DK_APPLESMC_OSK "ourhardworkbythesewordsguardedpleasedontsteal(c)AppleComputerInc"
+
 /* Paths of a bundle's files (vm/bundle.h fills them). */
 struct dk_vm_files {
 	const char *dir;        /* bundle directory */
@@ -47,3 +50,23 @@ void dk_virt_caps_for_version(unsigned long version, struct dk_virt_caps *c);
 /* The domain XML (libxml2), as a malloc'd NUL-terminated string. */
 int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_virt_caps *c,
 		   char **xml);
+
+/* ---- Proxmox VE ---- */
+#define DK_PVE_VMID_MIN 100UL
+#define DK_PVE_VMID_MAX 999999999UL
+struct dk_pve_opts {
+	unsigned long vmid;     /* DK_PVE_VMID_MIN..DK_PVE_VMID_MAX */
+	const char *storage;    /* Proxmox storage the images and the EFI vars go to */
+	const char *bridge;     /* NULL: vmbr0 */
+};
+/* A Proxmox storage ID (letters, digits, '-', '_', '.'; a letter first): 0, or -1 + dk_fail. */
+int dk_pve_storage_check(const char *storage);
+/* The qemu-server config (/etc/pve/qemu-server/<vmid>.conf) of the plan: the
+ * plan's decisions as the leading '#' lines (Proxmox's notes), then sorted
+ * "key: value" lines. *commands: the shell lines to run on the Proxmox host
+ * once the config is in place (EFI vars disk, qm importdisk of the OpenCore
+ * image and the disk, qm set to attach each), NULL-terminated, free with
+ * dk_strv_free() (vm/vm.h). Pure: no I/O. -1 + dk_fail for a plan field
+ * Proxmox cannot take (the plan comes from a manifest: hostile). */
+int dk_proxmox_conf(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_pve_opts *o, char **conf,
+		    char ***commands);

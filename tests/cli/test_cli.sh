@@ -5,7 +5,7 @@
 test_help_lists_every_command() {
   t_ok "$DKVM" --help
   for c in "host check" "host iommu" "host report" "smbios generate" "opencore config" \
-           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy; do
+           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export; do
     t_contains "$OUT" "$c"
   done
   t_contains "$OUT" "--sysroot DIR"
@@ -75,6 +75,7 @@ stop
 list
 show
 destroy
+export
 LIST
 }
 
@@ -106,6 +107,7 @@ stop
 list
 show
 destroy
+export
 LIST
 }
 
@@ -136,6 +138,7 @@ stop
 list
 show
 destroy
+export
 LIST
 }
 

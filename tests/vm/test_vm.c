@@ -136,6 +136,14 @@ static void render_goldens(const char *fixture, const struct dk_plan *p)
 	snprintf(name, sizeof name, "%s.libvirt-10.0.xml", fixture);
 	golden(name, xml);
 	free(xml);
+	struct dk_pve_opts po = {.vmid = 100, .storage = "local-lvm"};
+	char *conf = NULL, **cmds = NULL;
+	CHECK(dk_proxmox_conf(p, &f, &po, &conf, &cmds) == 0);
+	snprintf(name, sizeof name, "%s.pve.conf", fixture);
+	if (conf)
+		golden(name, conf);
+	free(conf);
+	dk_strv_free(cmds);
 	free(oc);
 	free(disk);
 	free(vars);
@@ -757,6 +765,130 @@ TEST(facts_firmware_uuid_random)
 	CHECK(memcmp(&p, &q, sizeof p) == 0);
 }
 
+/* Proxmox export: the commands, and a hostile plan (it comes from manifest.json). */
+static char *pve(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_pve_opts *o, char ***cmds)
+{
+	char *conf = NULL;
+	*cmds = NULL;
+	if (dk_proxmox_conf(p, f, o, &conf, cmds) < 0)
+		return NULL;
+	return conf;
+}
+
+TEST(proxmox_export)
+{
+	struct dk_facts h;
+	host_4core(&h);
+	struct dk_plan_opts o = opts("My Mac: #1");
+	o.model = "MacPro5,1";
+	o.macos = "mojave";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	struct dk_vm_files f = {.dir = "/v/My Mac", .opencore = "/v/My Mac/OpenCore.img", .disk = "/v/it's/disk.qcow2",
+				.vars = "/v/x.fd"};
+	struct dk_pve_opts po = {.vmid = 4242, .storage = "tank.vm-1"};
+	char **c = NULL;
+	char *conf = pve(&p, &f, &po, &c);
+	CHECK(conf != NULL);
+	if (!conf)
+		return;
+	const char *head = "#My Mac%3A #1 - MacPro5,1, macOS mojave (10.14), exported by dkvm\n#\n";
+	CHECK(!strncmp(conf, head, strlen(head)));
+	CHECK_CONTAINS(conf, "\nname: My-Mac-1\n");
+	CHECK_CONTAINS(conf, "\nboot: order=virtio0;sata0\n");
+	CHECK_CONTAINS(conf, "\nnet0: e1000-82545em=52:54:00:12:34:56,bridge=vmbr0\n");
+	int n = 0;
+	while (c && c[n])
+		n++;
+	CHECK_INT(n, 5);
+	if (n == 5) {
+		CHECK_STR(c[0], "qm set 4242 --efidisk0 tank.vm-1:1,efitype=4m,pre-enrolled-keys=0");
+		CHECK_STR(c[1], "qm importdisk 4242 '/v/My Mac/OpenCore.img' tank.vm-1 --format qcow2");
+		CHECK_STR(c[2], "qm set 4242 --virtio0 \"$(qm config 4242 | sed -n 's/^unused0: //p')\"");
+		CHECK_STR(c[3], "qm importdisk 4242 '/v/it'\\''s/disk.qcow2' tank.vm-1 --format qcow2");
+		CHECK_STR(c[4], "qm set 4242 --sata0 \"$(qm config 4242 | sed -n 's/^unused0: //p')\",discard=on,ssd=1");
+	}
+	free(conf);
+	dk_strv_free(c);
+
+	/* a decision with a newline cannot add a key: the notes are escaped */
+	struct dk_plan q = p;
+	snprintf(q.why[0].reason, sizeof q.why[0].reason, "x\nargs: -evil\r%%41");
+	conf = pve(&q, &f, &po, &c);
+	CHECK(conf != NULL);
+	if (conf) {
+		CHECK_CONTAINS(conf, "x%0Aargs%3A -evil%0D%2541)");
+		CHECK(strstr(conf, "\nargs: -evil") == NULL);
+	}
+	free(conf);
+	dk_strv_free(c);
+	/* hundreds of long decisions: the notes stay under Proxmox's 8 KiB */
+	q = p;
+	for (int i = 0; i < DK_PLAN_MAX_EXPLAIN; i++) {
+		snprintf(q.why[i].key, sizeof q.why[i].key, "k%d", i);
+		memset(q.why[i].reason, 'r', sizeof q.why[i].reason - 1);
+		q.why[i].reason[sizeof q.why[i].reason - 1] = '\0';
+	}
+	q.n_why = DK_PLAN_MAX_EXPLAIN;
+	conf = pve(&q, &f, &po, &c);
+	CHECK(conf != NULL);
+	if (conf) {
+		CHECK(strstr(conf, "\n#- (more decisions%3A dkvm show)\n") != NULL);
+		const char *keys = strstr(conf, "\nallow-ksm: ");
+		CHECK(keys && keys - conf < 8192);
+	}
+	free(conf);
+	dk_strv_free(c);
+
+	/* refused: each hostile field, bad options */
+	struct {
+		const char *what, *err;
+	} bad[] = {{"cpu", "-cpu value"}, {"mac", "MAC"}, {"uuid", "UUID"}, {"nic", "NIC"}, {"video", "video"}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		q = p;
+		if (!strcmp(bad[i].what, "cpu"))
+			snprintf(q.cpu_arg, sizeof q.cpu_arg, "Penryn -device evil");
+		else if (!strcmp(bad[i].what, "mac"))
+			snprintf(q.mac, sizeof q.mac, "01:00:00:00:00:01");
+		else if (!strcmp(bad[i].what, "uuid"))
+			snprintf(q.uuid, sizeof q.uuid, "x\ny");
+		else if (!strcmp(bad[i].what, "nic"))
+			snprintf(q.nic_model, sizeof q.nic_model, "rtl8139,x=1");
+		else
+			snprintf(q.video, sizeof q.video, "qxl");
+		CHECK(pve(&q, &f, &po, &c) == NULL);
+		CHECK_CONTAINS(dk_errmsg(), bad[i].err);
+		CHECK(c == NULL);
+	}
+	q = p;
+	q.vcpus = 3;
+	CHECK(pve(&q, &f, &po, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "topology");
+	q = p; /* a product that overflows int is refused, not computed */
+	q.dies = 1 << 20;
+	q.cores = 1 << 20;
+	q.vcpus = 0;
+	CHECK(pve(&q, &f, &po, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "topology");
+	struct dk_pve_opts bo = po;
+	bo.vmid = 99;
+	CHECK(pve(&p, &f, &bo, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "100..999999999");
+	bo.vmid = 1000000000;
+	CHECK(pve(&p, &f, &bo, &c) == NULL);
+	bo = po;
+	bo.storage = "local lvm";
+	CHECK(pve(&p, &f, &bo, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "storage 'local lvm'");
+	bo.storage = "1local";
+	CHECK(pve(&p, &f, &bo, &c) == NULL);
+	struct dk_vm_files bf = f;
+	bf.disk = "/v/a\nqm destroy 1";
+	CHECK(pve(&p, &bf, &po, &c) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "control character");
+	dk_errclear();
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -779,5 +911,6 @@ int main(void)
 	RUN(facts_nested_kvm_lacks_isa);
 	RUN(facts_no_dev_kvm);
 	RUN(facts_firmware_uuid_random);
+	RUN(proxmox_export);
 	return t_done();
 }
