@@ -36,6 +36,8 @@ t_jget() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(ev
 t_main() {
   local fn rc
   for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
+    # T_ONLY=PATTERN runs only the matching tests (for development)
+    [ -n "${T_ONLY:-}" ] && [[ "$fn" != *"$T_ONLY"* ]] && continue
     T=$(mktemp -d "${TMPDIR:-/tmp}/dkvm-sh.XXXXXX")
     T_NAME="$(basename "$0" .sh):${fn#test_}"
     ( set -e; cd "$T"; "$fn" ) </dev/null

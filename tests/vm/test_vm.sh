@@ -211,35 +211,47 @@ test_full_pipeline() {
 }
 
 # Plans from the host area's fixture sysroots (dkvm --sysroot).
+# Each fixture host: the exit status and, where it plans, accel, topology and
+# memory; where it cannot, the one-line reason.
 test_fixture_sysroots() {
   local fx="$DKVM_SRCDIR/tests/fixtures/host"
-  [ -d "$fx/amd-ryzen" ] || t_skip "host fixtures missing"
-  [ -e "$fx/amd-ryzen/usr/share/OVMF" ] || [ -e "$fx/amd-ryzen/usr/share/qemu" ] || true
-  local f n=0
+  local expect='
+amd-ryzen 0 kvm 4x2 16384
+broken 1 /proc/cpuinfo: no '"'"'processor'"'"' entries
+intel-desktop 0 kvm 4x2 8192
+intel-hybrid 0 kvm 4x2 8192
+iommu-off 0 kvm 2x1 4096
+no-kvm 1 OVMF: no firmware found
+secrets 0 kvm 4x2 8192'
+  local f name want n=0
   for f in "$fx"/*/; do
-    f=${f%/}
+    f=${f%/}; name=$(basename "$f")
+    want=$(awk -v n="$name" '$1 == n' <<<"$expect")
+    [ -n "$want" ] || t_fail "fixture $name has no expected outcome here"
     set +e
     "$DKVM" --sysroot "$f" --json create fx --dry-run --dir "$T/vms" >"$T/out" 2>"$T/err"
     local rc=$?
     set -e
-    if [ $rc = 0 ]; then
+    t_eq "$rc" "$(awk '{print $2}' <<<"$want")" "$name exit status"
+    if [ "$rc" = 0 ]; then
       OUT=$(cat "$T/out"); t_json "$OUT"
-      t_eq "$(t_jget "$OUT" 'd["plan"]["topology"]["sockets"]')" "1" "$f sockets"
-      t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["topoext"] == d["plan"]["cpu"]["amd_host"] and d["plan"]["topology"]["threads"] == 2 or not d["plan"]["cpu"]["topoext"]')" "True" "$f topoext"
-      t_eq "$(t_jget "$OUT" 'bin(d["plan"]["topology"]["cores"]).count("1")')" "1" "$f power-of-two cores"
-      n=$((n + 1))
+      t_eq "$(t_jget "$OUT" 'd["plan"]["accel"]')" "$(awk '{print $3}' <<<"$want")" "$name accel"
+      t_eq "$(t_jget "$OUT" '"%dx%d" % (d["plan"]["topology"]["cores"], d["plan"]["topology"]["threads"])')" \
+        "$(awk '{print $4}' <<<"$want")" "$name cores x threads"
+      t_eq "$(t_jget "$OUT" 'd["plan"]["memory_mib"]')" "$(awk '{print $5}' <<<"$want")" "$name memory"
+      t_eq "$(t_jget "$OUT" 'd["plan"]["topology"]["sockets"]')" "1" "$name sockets"
+      t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["topoext"] == d["plan"]["cpu"]["amd_host"] and d["plan"]["topology"]["threads"] == 2 or not d["plan"]["cpu"]["topoext"]')" "True" "$name topoext"
     else
-      t_eq "$rc" "1" "$f exit status"
-      t_eq "$(grep -vc '^dkvm: warning' "$T/err")" "1" "$f error lines"
+      t_eq "$(grep -vc '^dkvm: warning' "$T/err")" "1" "$name error lines"
+      t_contains "$(cat "$T/err")" "$(cut -d' ' -f3- <<<"$want")"
     fi
+    n=$((n + 1))
   done
-  [ "$n" -ge 2 ] || t_fail "only $n fixture hosts could be planned"
+  t_eq "$n" "$(grep -c . <<<"$expect")" "fixtures planned"
   [ ! -e "$T/vms" ] || t_fail "dry runs created files"
-  if [ -d "$fx/amd-ryzen" ]; then
-    t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create fx --dry-run
-    t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["amd_host"]')" "True"
-    t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "vendor=GenuineIntel"
-  fi
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create fx --dry-run
+  t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["amd_host"]')" "True"
+  t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "vendor=GenuineIntel"
 }
 
 # --pin: vCPU threads of a directly run QEMU are pinned as planned.
