@@ -4,6 +4,9 @@
 #include "t.h"
 #include "util/error.h"
 
+#include <plist/plist.h>
+#include <stdlib.h>
+
 #include <unistd.h>
 
 static const char *fixture(const char *codec)
@@ -170,6 +173,19 @@ static void chunk(uint8_t *e, uint32_t type, uint64_t sector, uint64_t n, uint64
 	put64(e + 0x20, len);
 }
 
+static void release(struct dmg_image *img)
+{
+	for (size_t i = 0; i < img->nblkx; i++) {
+		free(img->blkx[i].name);
+		free(img->blkx[i].attributes);
+	}
+	free(img->blkx);
+	free(img->chunks);
+	img->blkx = NULL;
+	img->chunks = NULL;
+	img->nblkx = img->nchunks = 0;
+}
+
 TEST(mish_validation)
 {
 	struct dmg_image img = {.fd = -1, .file_size = 1 << 20, .sector_count = 100, .data_fork_length = 4096};
@@ -220,6 +236,121 @@ TEST(mish_validation)
 	}
 	free(img.blkx);
 	free(img.chunks);
+}
+
+/* A resource-fork plist with one blkx entry per table (libplist writes the XML
+ * and base64), then parsed back by dmg_parse_plist. */
+static char *udif_xml(const uint8_t *const *tables, const size_t *lens, size_t n, plist_t extra)
+{
+	plist_t blkx = plist_new_array();
+	for (size_t i = 0; i < n; i++) {
+		plist_t e = plist_new_dict();
+		plist_dict_set_item(e, "Data", plist_new_data((const char *)tables[i], lens[i]));
+		plist_dict_set_item(e, "Name", plist_new_string(i ? "" : " Apple_HFS : 1 "));
+		plist_dict_set_item(e, "CFName", plist_new_string("from CFName"));
+		plist_dict_set_item(e, "Attributes", plist_new_string("0x0050"));
+		plist_dict_set_item(e, "ID", i ? plist_new_uint((uint64_t)-1) : plist_new_string("0x10"));
+		plist_array_append_item(blkx, e);
+	}
+	if (extra)
+		plist_array_append_item(blkx, extra);
+	plist_t rf = plist_new_dict(), root = plist_new_dict();
+	plist_dict_set_item(rf, "blkx", blkx);
+	plist_dict_set_item(root, "resource-fork", rf);
+	char *xml = NULL;
+	uint32_t len = 0;
+	plist_to_xml(root, &xml, &len);
+	plist_free(root);
+	return xml;
+}
+
+static int parse_xml(const char *xml, size_t len, struct dmg_image *img)
+{
+	release(img);
+	*img = (struct dmg_image){.fd = -1, .path = (char *)"p.dmg", .file_size = 1 << 20, .sector_count = 100,
+				  .data_fork_length = 4096};
+	return dmg_parse_plist(img, xml, len);
+}
+
+TEST(plist_parse)
+{
+	uint8_t t0[0xcc + 40], t1[0xcc + 40];
+	mish(t0, 0, 50, 1);
+	chunk(t0 + 0xcc, DMG_CHUNK_ZERO, 0, 50, 0, 0);
+	mish(t1, 50, 50, 1);
+	chunk(t1 + 0xcc, DMG_CHUNK_RAW, 0, 4, 0, 2048);
+	const uint8_t *tabs[] = {t0, t1};
+	const size_t lens[] = {sizeof t0, sizeof t1};
+	struct dmg_image img = {0};
+	char *xml = udif_xml(tabs, lens, 2, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), 0);
+	CHECK_INT(img.nblkx, 2);
+	CHECK_INT(img.nchunks, 2);
+	CHECK_STR(img.blkx[0].name, "Apple_HFS : 1");
+	CHECK_STR(img.blkx[1].name, "from CFName");
+	CHECK_STR(img.blkx[0].attributes, "0x0050");
+	CHECK_INT(img.blkx[0].id, 16);
+	CHECK_INT(img.blkx[1].id, -1);
+	CHECK_INT(img.chunks[1].type, DMG_CHUNK_RAW);
+	CHECK_INT(img.chunks[1].sector, 50);
+
+	/* a raw ESC (or any C0 control but tab/LF/CR), bad UTF-8, a surrogate */
+	char *p = strstr(strstr(xml, "from CFName") + 1, "from CFName"); /* blkx 1 */
+	p[4] = 0x1b;
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: line ");
+	CHECK_CONTAINS(dk_errmsg(), "character 0x1b is not allowed");
+	p[4] = (char)0xc0;
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "not valid UTF-8");
+	memcpy(p, "\xed\xa0\x80", 3);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "U+D800 is not allowed");
+	memcpy(p, "\xc2\x9b\xe2\x80\xae", 5); /* C1 CSI, bidi override: allowed (escaped when printed) */
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), 0);
+	CHECK_STR(img.blkx[1].name, "\xc2\x9b\xe2\x80\xae" "CFName");
+	/* cut in the middle: nothing parsed, the file named */
+	CHECK_INT(parse_xml(xml, strlen(xml) / 2, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: not a valid property list");
+	free(xml);
+
+	/* entries that are not dicts, without Data, with a table that is too short */
+	xml = udif_xml(tabs, lens, 1, plist_new_string("x"));
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: blkx entry 1 is not a dict");
+	free(xml);
+	plist_t e = plist_new_dict();
+	plist_dict_set_item(e, "Data", plist_new_string("bWlzaA=="));
+	xml = udif_xml(tabs, lens, 1, e);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "blkx entry 1 has no Data");
+	free(xml);
+	const size_t short_len[] = {10};
+	xml = udif_xml(tabs, short_len, 1, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: blkx 0: block table of 10 bytes is truncated");
+	free(xml);
+	xml = udif_xml(tabs, lens, 0, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "blkx array is empty");
+	free(xml);
+	const char nokey[] = "<plist><dict><key>resource-fork</key><dict/></dict></plist>";
+	CHECK_INT(parse_xml(nokey, sizeof nokey - 1, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "no resource-fork/blkx array");
+
+	/* 100000 nested arrays: refused before libplist recurses into them */
+	size_t n = 100000, len = 0;
+	char *deep = malloc(n * 15 + 64);
+	len += (size_t)sprintf(deep, "<plist>");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(deep + len, "<array>");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(deep + len, "</array>");
+	len += (size_t)sprintf(deep + len, "</plist>");
+	CHECK_INT(parse_xml(deep, len, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: plist nested deeper than");
+	free(deep);
+	release(&img);
 }
 
 TEST(koly_validation)
@@ -329,6 +460,7 @@ int main(void)
 	RUN(lzfse_blocks);
 	RUN(fixtures_parse);
 	RUN(mish_validation);
+	RUN(plist_parse);
 	RUN(koly_validation);
 	RUN(refuse_kinds);
 	RUN(chunk_dispatch);
