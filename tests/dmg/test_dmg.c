@@ -7,6 +7,15 @@
 #include <plist/plist.h>
 #include <stdlib.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *fixture(const char *codec)
@@ -453,6 +462,87 @@ TEST(huge_zero_run)
 	free(img.chunks);
 }
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define HAVE_CLONE_FILTER 1
+/* In this process from now on: clone3 fails with ENOSYS (glibc then tries
+ * clone) and clone with EAGAIN, so pthread_create fails like at the thread
+ * limit. */
+static int forbid_threads(void)
+{
+#ifdef __x86_64__
+	const uint32_t arch = AUDIT_ARCH_X86_64;
+#else
+	const uint32_t arch = AUDIT_ARCH_AARCH64;
+#endif
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __NR_clone3
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+#endif
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* The child of thread_start_failure: convert with no thread able to start. */
+static int convert_without_threads(const char *out)
+{
+	struct dmg_image *img = NULL;
+	if (dmg_open(fixture("zlib"), &img) < 0 || forbid_threads() < 0)
+		return 77;
+	alarm(30); /* a reader waiting for workers that never started */
+	struct dmg_convert_opts o = {.out = out, .partition = -1, .threads = 3, .verify = true};
+	struct dmg_report r;
+	int rc = dmg_run(img, &o, &r);
+	fprintf(stderr, "  convert: %d, %s\n", rc, dk_errmsg());
+	int bad = rc != -1 || !strstr(dk_errmsg(), "compression-zlib.dmg: cannot start a decoder thread: ") ||
+		  access(out, F_OK) == 0;
+	o.out = NULL;
+	rc = dmg_run(img, &o, &r);
+	fprintf(stderr, "  verify: %d, %s\n", rc, dk_errmsg());
+	bad |= rc != -1 || !strstr(dk_errmsg(), "Resource temporarily unavailable");
+	return bad;
+}
+#endif
+
+TEST(thread_start_failure)
+{
+#ifdef HAVE_CLONE_FILTER
+	char *out = t_path(t_tmpdir(), "nothreads.img");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(convert_without_threads(out)); /* _exit: LeakSanitizer would need a thread */
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("skip thread_start_failure (no seccomp filter here)\n");
+	} else {
+		CHECK(WIFEXITED(st));
+		CHECK_INT(WEXITSTATUS(st), 0);
+	}
+	/* nothing at OUT, no temporary beside it */
+	CHECK(access(out, F_OK) != 0);
+	DIR *d = opendir(t_tmpdir());
+	for (struct dirent *de; d && (de = readdir(d));)
+		CHECK(!strstr(de->d_name, "nothreads"));
+	if (d)
+		closedir(d);
+	free(out);
+#else
+	printf("skip thread_start_failure (no clone filter for this architecture)\n");
+#endif
+}
+
 int main(void)
 {
 	RUN(adc_vectors);
@@ -465,5 +555,6 @@ int main(void)
 	RUN(refuse_kinds);
 	RUN(chunk_dispatch);
 	RUN(huge_zero_run);
+	RUN(thread_start_failure);
 	return t_done();
 }
