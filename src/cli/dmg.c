@@ -123,102 +123,116 @@ static const char *uuid_str(const uint8_t *u, char *b)
 	return b;
 }
 
-int dk_cmd_dmg_info(int argc, char **argv)
+/* Chunk counts, sectors and stored bytes by chunk type. */
+#define NTYPES 8
+static const uint32_t hist_types[NTYPES] = {DMG_CHUNK_ZERO, DMG_CHUNK_RAW, DMG_CHUNK_IGNORE, DMG_CHUNK_ADC,
+					     DMG_CHUNK_ZLIB, DMG_CHUNK_BZIP2, DMG_CHUNK_LZFSE, DMG_CHUNK_LZMA};
+struct hist {
+	uint64_t cnt[NTYPES], sect[NTYPES], stored[NTYPES], total_stored;
+};
+
+static void histogram(const struct dmg_image *img, struct hist *h)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-	optind = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h')
-			return dk_print_help(info_help);
-		return dk_getopt_error("dmg info", c, argv);
-	}
-	struct dmg_image *img;
-	int rc = open_file_arg("dmg info", argc, argv, &img);
-	if (rc)
-		return rc;
-
-	/* histogram */
-	static const uint32_t types[] = {DMG_CHUNK_ZERO, DMG_CHUNK_RAW, DMG_CHUNK_IGNORE, DMG_CHUNK_ADC, DMG_CHUNK_ZLIB,
-					 DMG_CHUNK_BZIP2, DMG_CHUNK_LZFSE, DMG_CHUNK_LZMA};
-	uint64_t cnt[8] = {0}, sect[8] = {0}, stored[8] = {0}, total_stored = 0;
+	memset(h, 0, sizeof *h);
 	for (size_t i = 0; i < img->nchunks; i++)
-		for (size_t t = 0; t < 8; t++)
-			if (img->chunks[i].type == types[t]) {
-				cnt[t]++;
-				sect[t] += img->chunks[i].nsect;
-				stored[t] += img->chunks[i].len;
-				total_stored += img->chunks[i].len;
+		for (size_t t = 0; t < NTYPES; t++)
+			if (img->chunks[i].type == hist_types[t]) {
+				h->cnt[t]++;
+				h->sect[t] += img->chunks[i].nsect;
+				h->stored[t] += img->chunks[i].len;
+				h->total_stored += img->chunks[i].len;
 			}
-	uint64_t bytes = img->sector_count * DMG_SECTOR;
-	char uuid[40], s1[32], s2[32];
-	uuid_str(img->segment_id, uuid);
+}
 
-	if (dk_json_output) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "file", json_object_new_string(img->path));
-		json_object_object_add(o, "size", json_object_new_int64((int64_t)img->file_size));
-		json_object_object_add(o, "format", json_object_new_string("UDIF"));
-		json_object_object_add(o, "encrypted", json_object_new_boolean(0));
-		json_object_object_add(o, "version", json_object_new_int64(img->version));
-		json_object_object_add(o, "flags", json_object_new_int64(img->flags));
-		json_object_object_add(o, "variant", json_object_new_int64(img->image_variant));
-		json_object_object_add(o, "variant_name", json_object_new_string(dmg_variant_name(img->image_variant)));
-		json_object_object_add(o, "sector_count", json_object_new_int64((int64_t)img->sector_count));
-		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
-		json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)total_stored));
-		json_object *df = json_object_new_object();
-		json_object_object_add(df, "offset", json_object_new_int64((int64_t)img->data_fork_offset));
-		json_object_object_add(df, "length", json_object_new_int64((int64_t)img->data_fork_length));
-		json_object_object_add(o, "data_fork", df);
-		json_object *xf = json_object_new_object();
-		json_object_object_add(xf, "offset", json_object_new_int64((int64_t)img->xml_offset));
-		json_object_object_add(xf, "length", json_object_new_int64((int64_t)img->xml_length));
-		json_object_object_add(o, "xml_plist", xf);
-		json_object *rf = json_object_new_object();
-		json_object_object_add(rf, "offset", json_object_new_int64((int64_t)img->rsrc_fork_offset));
-		json_object_object_add(rf, "length", json_object_new_int64((int64_t)img->rsrc_fork_length));
-		json_object_object_add(o, "rsrc_fork", rf);
-		json_object *sg = json_object_new_object();
-		json_object_object_add(sg, "number", json_object_new_int64(img->segment_number));
-		json_object_object_add(sg, "count", json_object_new_int64(img->segment_count));
-		json_object_object_add(sg, "id", json_object_new_string(uuid));
-		json_object_object_add(o, "segment", sg);
-		json_object *ck = json_object_new_object();
-		json_object_object_add(ck, "data_fork", jcksum(&img->data_cksum));
-		json_object_object_add(ck, "master", jcksum(&img->master_cksum));
-		json_object_object_add(o, "checksums", ck);
-		json_object *h = json_object_new_object();
-		for (size_t t = 0; t < 8; t++) {
-			if (!cnt[t])
-				continue;
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "chunks", json_object_new_int64((int64_t)cnt[t]));
-			json_object_object_add(e, "sectors", json_object_new_int64((int64_t)sect[t]));
-			json_object_object_add(e, "stored_bytes", json_object_new_int64((int64_t)stored[t]));
-			json_object_object_add(h, dmg_chunk_type_name(types[t]), e);
-		}
-		json_object_object_add(o, "chunk_types", h);
-		json_object *parts = json_object_new_array();
-		for (size_t i = 0; i < img->nblkx; i++) {
-			const struct dmg_blkx *b = &img->blkx[i];
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "index", json_object_new_int64((int64_t)i));
-			json_object_object_add(p, "name", json_object_new_string(b->name));
-			json_object_object_add(p, "id", json_object_new_int64(b->id));
-			json_object_object_add(p, "attributes", dk_json_str(b->attributes));
-			json_object_object_add(p, "first_sector", json_object_new_int64((int64_t)b->first_sector));
-			json_object_object_add(p, "sectors", json_object_new_int64((int64_t)b->nsect));
-			json_object_object_add(p, "chunks", json_object_new_int64((int64_t)b->nchunks));
-			json_object_object_add(p, "checksum", jcksum(&b->cksum));
-			json_object_array_add(parts, p);
-		}
-		json_object_object_add(o, "partitions", parts);
-		dk_json_print(o);
-		dmg_close(img);
-		return DK_EXIT_OK;
+static json_object *joffset(uint64_t offset, uint64_t length)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "offset", json_object_new_int64((int64_t)offset));
+	json_object_object_add(o, "length", json_object_new_int64((int64_t)length));
+	return o;
+}
+
+static json_object *jhistogram(const struct hist *h)
+{
+	json_object *o = json_object_new_object();
+	for (size_t t = 0; t < NTYPES; t++) {
+		if (!h->cnt[t])
+			continue;
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "chunks", json_object_new_int64((int64_t)h->cnt[t]));
+		json_object_object_add(e, "sectors", json_object_new_int64((int64_t)h->sect[t]));
+		json_object_object_add(e, "stored_bytes", json_object_new_int64((int64_t)h->stored[t]));
+		json_object_object_add(o, dmg_chunk_type_name(hist_types[t]), e);
 	}
+	return o;
+}
 
+static json_object *jpartitions(const struct dmg_image *img)
+{
+	json_object *parts = json_object_new_array();
+	for (size_t i = 0; i < img->nblkx; i++) {
+		const struct dmg_blkx *b = &img->blkx[i];
+		json_object *p = json_object_new_object();
+		json_object_object_add(p, "index", json_object_new_int64((int64_t)i));
+		json_object_object_add(p, "name", json_object_new_string(b->name));
+		json_object_object_add(p, "id", json_object_new_int64(b->id));
+		json_object_object_add(p, "attributes", dk_json_str(b->attributes));
+		json_object_object_add(p, "first_sector", json_object_new_int64((int64_t)b->first_sector));
+		json_object_object_add(p, "sectors", json_object_new_int64((int64_t)b->nsect));
+		json_object_object_add(p, "chunks", json_object_new_int64((int64_t)b->nchunks));
+		json_object_object_add(p, "checksum", jcksum(&b->cksum));
+		json_object_array_add(parts, p);
+	}
+	return parts;
+}
+
+static void info_json(const struct dmg_image *img, const struct hist *h, const char *uuid)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "file", json_object_new_string(img->path));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)img->file_size));
+	json_object_object_add(o, "format", json_object_new_string("UDIF"));
+	json_object_object_add(o, "encrypted", json_object_new_boolean(0));
+	json_object_object_add(o, "version", json_object_new_int64(img->version));
+	json_object_object_add(o, "flags", json_object_new_int64(img->flags));
+	json_object_object_add(o, "variant", json_object_new_int64(img->image_variant));
+	json_object_object_add(o, "variant_name", json_object_new_string(dmg_variant_name(img->image_variant)));
+	json_object_object_add(o, "sector_count", json_object_new_int64((int64_t)img->sector_count));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)(img->sector_count * DMG_SECTOR)));
+	json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)h->total_stored));
+	json_object_object_add(o, "data_fork", joffset(img->data_fork_offset, img->data_fork_length));
+	json_object_object_add(o, "xml_plist", joffset(img->xml_offset, img->xml_length));
+	json_object_object_add(o, "rsrc_fork", joffset(img->rsrc_fork_offset, img->rsrc_fork_length));
+	json_object *sg = json_object_new_object();
+	json_object_object_add(sg, "number", json_object_new_int64(img->segment_number));
+	json_object_object_add(sg, "count", json_object_new_int64(img->segment_count));
+	json_object_object_add(sg, "id", json_object_new_string(uuid));
+	json_object_object_add(o, "segment", sg);
+	json_object *ck = json_object_new_object();
+	json_object_object_add(ck, "data_fork", jcksum(&img->data_cksum));
+	json_object_object_add(ck, "master", jcksum(&img->master_cksum));
+	json_object_object_add(o, "checksums", ck);
+	json_object_object_add(o, "chunk_types", jhistogram(h));
+	json_object_object_add(o, "partitions", jpartitions(img));
+	dk_json_print(o);
+}
+
+static void print_partitions(const struct dmg_image *img)
+{
+	printf("Partitions:\n  %-3s %12s %12s %7s %-10s  %s\n", "#", "first", "sectors", "chunks", "crc32", "name");
+	for (size_t i = 0; i < img->nblkx; i++) {
+		const struct dmg_blkx *b = &img->blkx[i];
+		char ck[16] = "-";
+		if (b->cksum.type != DMG_CKSUM_NONE)
+			snprintf(ck, sizeof ck, "0x%08" PRIx32, dmg_cksum_crc32(&b->cksum));
+		printf("  %-3zu %12" PRIu64 " %12" PRIu64 " %7zu %-10s  %s\n", i, b->first_sector, b->nsect, b->nchunks, ck, dk_esc(b->name));
+	}
+}
+
+static void info_text(const struct dmg_image *img, const struct hist *h, const char *uuid)
+{
+	uint64_t bytes = img->sector_count * DMG_SECTOR;
+	char s1[32], s2[32];
 	printf("%sFile:%s         %s (%s)\n", dk_c_bold(), dk_c_reset(), dk_esc(img->path), dk_format_size(img->file_size, s1, sizeof s1));
 	printf("Format:       UDIF %s, koly version %" PRIu32 ", flags 0x%" PRIx32 "%s\n", dmg_variant_name(img->image_variant),
 	       img->version, img->flags, img->flags & 1 ? " (flattened)" : "");
@@ -234,22 +248,39 @@ int dk_cmd_dmg_info(int argc, char **argv)
 	if (img->master_cksum.type != DMG_CKSUM_NONE)
 		printf(" 0x%08" PRIx32, dmg_cksum_crc32(&img->master_cksum));
 	printf("\n");
-	printf("Stored:       %s for %s", dk_format_size(total_stored, s1, sizeof s1), dk_format_size(bytes, s2, sizeof s2));
-	if (total_stored)
-		printf(" (%.1f%%)", 100.0 * (double)total_stored / (double)(bytes ? bytes : 1));
+	printf("Stored:       %s for %s", dk_format_size(h->total_stored, s1, sizeof s1), dk_format_size(bytes, s2, sizeof s2));
+	if (h->total_stored)
+		printf(" (%.1f%%)", 100.0 * (double)h->total_stored / (double)(bytes ? bytes : 1));
 	printf("\nChunk types:\n");
-	for (size_t t = 0; t < 8; t++)
-		if (cnt[t])
-			printf("  %-8s %8" PRIu64 " chunks  %12" PRIu64 " sectors  %s stored\n", dmg_chunk_type_name(types[t]),
-			       cnt[t], sect[t], dk_format_size(stored[t], s1, sizeof s1));
-	printf("Partitions:\n  %-3s %12s %12s %7s %-10s  %s\n", "#", "first", "sectors", "chunks", "crc32", "name");
-	for (size_t i = 0; i < img->nblkx; i++) {
-		const struct dmg_blkx *b = &img->blkx[i];
-		char ck[16] = "-";
-		if (b->cksum.type != DMG_CKSUM_NONE)
-			snprintf(ck, sizeof ck, "0x%08" PRIx32, dmg_cksum_crc32(&b->cksum));
-		printf("  %-3zu %12" PRIu64 " %12" PRIu64 " %7zu %-10s  %s\n", i, b->first_sector, b->nsect, b->nchunks, ck, dk_esc(b->name));
+	for (size_t t = 0; t < NTYPES; t++)
+		if (h->cnt[t])
+			printf("  %-8s %8" PRIu64 " chunks  %12" PRIu64 " sectors  %s stored\n", dmg_chunk_type_name(hist_types[t]),
+			       h->cnt[t], h->sect[t], dk_format_size(h->stored[t], s1, sizeof s1));
+	print_partitions(img);
+}
+
+int dk_cmd_dmg_info(int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return dk_print_help(info_help);
+		return dk_getopt_error("dmg info", c, argv);
 	}
+	struct dmg_image *img;
+	int rc = open_file_arg("dmg info", argc, argv, &img);
+	if (rc)
+		return rc;
+	struct hist h;
+	histogram(img, &h);
+	char uuid[40];
+	uuid_str(img->segment_id, uuid);
+	if (dk_json_output)
+		info_json(img, &h, uuid);
+	else
+		info_text(img, &h, uuid);
 	dmg_close(img);
 	return DK_EXIT_OK;
 }

@@ -430,173 +430,211 @@ bool dmg_report_failed(const struct dmg_report *r)
 	return false;
 }
 
+/* What to decode: a chunk range, its first sector and the output size. */
+struct span {
+	size_t c0, c1;
+	uint64_t base, out_size;
+};
+
+static int pick_span(const struct dmg_image *img, long partition, struct span *s)
+{
+	*s = (struct span){.c1 = img->nchunks, .out_size = img->sector_count * DMG_SECTOR};
+	if (partition < 0)
+		return 0;
+	if ((size_t)partition >= img->nblkx)
+		return dk_fail("%s: no partition %ld (the image has %zu blkx tables, 0..%zu)", img->path, partition,
+			       img->nblkx, img->nblkx - 1);
+	const struct dmg_blkx *b = &img->blkx[partition];
+	s->c0 = b->first_chunk;
+	s->c1 = b->first_chunk + b->nchunks;
+	s->base = b->first_sector;
+	s->out_size = b->nsect * DMG_SECTOR;
+	return 0;
+}
+
+static int thread_count(int want)
+{
+	int n = want > 0 ? want : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 256 ? 256 : n;
+}
+
+static void engine_init(struct engine *e, struct dmg_image *img, const struct dmg_convert_opts *o, int nthreads)
+{
+	*e = (struct engine){.img = img, .o = o, .verify = o->verify, .out_fd = -1, .progress = o->progress};
+	/* a few chunks per thread, capped so cached buffers stay within the budget */
+	e->q = (size_t)nthreads * 2 + 4;
+	if (e->q > 16)
+		e->q = 16;
+	e->ring = dk_calloc(e->q, sizeof *e->ring);
+	e->budget = o->mem_budget ? o->mem_budget : (size_t)24 << 20;
+	e->crc_incl = dk_calloc(img->nblkx, sizeof *e->crc_incl);
+	e->crc_excl = dk_calloc(img->nblkx, sizeof *e->crc_excl);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+}
+
+static void engine_free(struct engine *e)
+{
+	for (size_t i = 0; i < e->q; i++) {
+		free(e->ring[i].in);
+		free(e->ring[i].out);
+	}
+	free(e->ring);
+	free(e->crc_incl);
+	free(e->crc_excl);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+}
+
+/* OUT, as a temporary file beside it (removed on SIGINT/SIGTERM too), of its final size. */
+static int open_output(struct engine *e, const char *out, bool force, uint64_t size, struct dk_atomic *at)
+{
+	struct stat ost, ist;
+	if (stat(out, &ost) == 0 && fstat(e->img->fd, &ist) == 0 && ost.st_dev == ist.st_dev &&
+	    ost.st_ino == ist.st_ino)
+		return dk_fail("%s: is the image being converted; write the raw image elsewhere", out);
+	if (dk_atomic_open(at, out, force, 0644) < 0)
+		return -1;
+	e->out_fd = at->fd;
+	if (ftruncate(e->out_fd, (off_t)size) < 0) {
+		dk_fail_errno("%s: cannot size output to %" PRIu64 " bytes", out, size);
+		dk_atomic_abort(at);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start the workers and the writer, read on this thread, then join them. When
+ * a thread cannot be started, the engine fails with that one error and the
+ * threads already started stop and are joined. */
+static void run_threads(struct engine *e, int nthreads, const struct span *s, struct dfcrc *d)
+{
+	pthread_t *th = dk_calloc((size_t)nthreads + 1, sizeof *th);
+	int started = 0, err = 0;
+	for (; started <= nthreads; started++) {
+		err = pthread_create(&th[started], NULL, started < nthreads ? worker : writer, e);
+		if (err)
+			break;
+	}
+	if (err) {
+		errno = err;
+		dk_fail_errno("%s: cannot start a decoder thread", e->img->path);
+		set_failed(e, dk_errmsg());
+	} else {
+		reader(e, s->c0, s->c1, s->base, d); /* a failure is in e->failed */
+	}
+	pthread_mutex_lock(&e->mu);
+	e->reader_done = true;
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+/* The data fork CRC: finish the incremental pass, or read the fork again. */
+static int finish_data_crc(struct engine *e, struct dfcrc *d)
+{
+	if (!d->on)
+		return 0;
+	if (d->inc)
+		return df_span(e, d, d->pos, d->end);
+	d->crc = 0;
+	return df_span(e, d, e->img->data_fork_offset, d->end);
+}
+
+static void fill_report(const struct engine *e, const struct span *s, const struct dfcrc *d, int nthreads,
+			struct dmg_report *rep)
+{
+	const struct dmg_image *img = e->img;
+	rep->threads = nthreads;
+	rep->bytes_out = s->out_size;
+	rep->bytes_written = e->written;
+	rep->bytes_read = e->read_bytes;
+	check_one(rep, "data fork", &img->data_cksum, true, d->crc, d->crc, e->verify);
+	for (size_t i = 0; i < img->nblkx; i++) {
+		const struct dmg_blkx *b = &img->blkx[i];
+		_cleanup_free_ char *what = dk_asprintf("blkx %zu (%s)", i, b->name);
+		bool decoded = e->o->partition < 0 || (size_t)e->o->partition == i;
+		check_one(rep, what, &b->cksum, decoded, e->crc_incl[i], e->crc_excl[i], e->verify);
+	}
+	/* master: CRC32 over the tables' CRC32 values, big-endian, in order */
+	uint32_t m = 0;
+	for (size_t i = 0; i < img->nblkx; i++)
+		m = (uint32_t)libdeflate_crc32(m, img->blkx[i].cksum.data, 4);
+	check_one(rep, "master", &img->master_cksum, true, m, m, e->verify);
+}
+
+/* One error naming every failed check. */
+static int mismatch_error(const struct dmg_image *img, const struct dmg_report *rep)
+{
+	struct dk_buf msg = {0};
+	for (size_t i = 0; i < rep->nchecks; i++) {
+		const struct dmg_check *c = &rep->checks[i];
+		if (c->state != DMG_CHECK_FAILED)
+			continue;
+		dk_buf_printf(&msg, "%s%s CRC32 is 0x%08" PRIx32 ", expected 0x%08" PRIx32, msg.len ? "; " : "",
+			      c->what, c->actual, c->expected);
+	}
+	dk_fail("%s: checksum mismatch: %s", img->path, msg.data);
+	dk_buf_free(&msg);
+	return -1;
+}
+
+/* Rename the finished output into place, or remove it when rc < 0. */
+static int finish_output(struct engine *e, struct dk_atomic *at, const char *out, uint64_t size, int rc)
+{
+	if (rc == 0 && ftruncate(e->out_fd, (off_t)size) < 0)
+		rc = dk_fail_errno("%s: cannot size output", out);
+	if (rc == 0 && dk_atomic_commit(at) < 0)
+		rc = -1;
+	else if (rc < 0)
+		dk_atomic_abort(at);
+	return rc;
+}
+
 int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_report *rep)
 {
 	memset(rep, 0, sizeof *rep);
 	double t0 = dk_now();
-	size_t c0 = 0, c1 = img->nchunks;
-	uint64_t base = 0, out_size = img->sector_count * DMG_SECTOR;
-	if (o->partition >= 0) {
-		if ((size_t)o->partition >= img->nblkx)
-			return dk_fail("%s: no partition %ld (the image has %zu blkx tables, 0..%zu)", img->path,
-				       o->partition, img->nblkx, img->nblkx - 1);
-		const struct dmg_blkx *b = &img->blkx[o->partition];
-		c0 = b->first_chunk;
-		c1 = b->first_chunk + b->nchunks;
-		base = b->first_sector;
-		out_size = b->nsect * DMG_SECTOR;
-	}
-	int nthreads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (nthreads < 1)
-		nthreads = 1;
-	if (nthreads > 256)
-		nthreads = 256;
-
-	struct engine e = {0};
-	e.img = img;
-	e.o = o;
-	e.verify = o->verify;
-	e.out_fd = -1;
-	/* a few chunks per thread, capped so cached buffers stay within the budget */
-	e.q = (size_t)nthreads * 2 + 4;
-	if (e.q > 16)
-		e.q = 16;
-	e.ring = dk_calloc(e.q, sizeof *e.ring);
-	e.budget = o->mem_budget ? o->mem_budget : (size_t)24 << 20;
-	e.crc_incl = dk_calloc(img->nblkx, sizeof *e.crc_incl);
-	e.crc_excl = dk_calloc(img->nblkx, sizeof *e.crc_excl);
-	pthread_mutex_init(&e.mu, NULL);
-	pthread_cond_init(&e.cv, NULL);
-
+	struct span s;
+	if (pick_span(img, o->partition, &s) < 0)
+		return -1;
+	int nthreads = thread_count(o->threads);
+	struct engine e;
+	engine_init(&e, img, o, nthreads);
 	struct dk_atomic at = {.fd = -1};
-	bool have_out = false;
-	if (o->out) {
-		struct stat ost, ist;
-		if (stat(o->out, &ost) == 0 && fstat(img->fd, &ist) == 0 && ost.st_dev == ist.st_dev &&
-		    ost.st_ino == ist.st_ino) {
-			dk_fail("%s: is the image being converted; write the raw image elsewhere", o->out);
-			goto fail_early;
-		}
-		if (dk_atomic_open(&at, o->out, o->force, 0644) < 0) /* temp removed on SIGINT/SIGTERM too */
-			goto fail_early;
-		have_out = true;
-		e.out_fd = at.fd;
-		if (ftruncate(e.out_fd, (off_t)out_size) < 0) {
-			dk_fail_errno("%s: cannot size output to %" PRIu64 " bytes", o->out, out_size);
-			goto fail_early;
-		}
+	if (o->out && open_output(&e, o->out, o->force, s.out_size, &at) < 0) {
+		engine_free(&e);
+		return -1;
 	}
-	struct dfcrc d = {0};
-	d.on = e.verify && img->data_cksum.type == DMG_CKSUM_CRC32;
-	d.inc = true;
-	d.pos = img->data_fork_offset;
-	d.end = img->data_fork_offset + img->data_fork_length;
+	struct dfcrc d = {
+		.on = e.verify && img->data_cksum.type == DMG_CKSUM_CRC32,
+		.inc = true,
+		.pos = img->data_fork_offset,
+		.end = img->data_fork_offset + img->data_fork_length,
+	};
 	if (d.on)
 		d.scratch = dk_malloc(IO_PIECE);
 
-	e.progress = o->progress;
 	if (e.progress)
-		dk_progress_start(&e.prog, o->out ? "converting" : "verifying", out_size);
-
-	pthread_t *th = dk_calloc((size_t)nthreads + 1, sizeof *th);
-	for (int i = 0; i < nthreads; i++)
-		pthread_create(&th[i], NULL, worker, &e);
-	pthread_create(&th[nthreads], NULL, writer, &e);
-
-	int rrc = reader(&e, c0, c1, base, &d);
-	pthread_mutex_lock(&e.mu);
-	e.reader_done = true;
-	pthread_cond_broadcast(&e.cv);
-	pthread_mutex_unlock(&e.mu);
-	for (int i = 0; i <= nthreads; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+		dk_progress_start(&e.prog, o->out ? "converting" : "verifying", s.out_size);
+	run_threads(&e, nthreads, &s, &d);
 	if (e.progress)
 		dk_progress_finish(&e.prog);
-	(void)rrc;
 
-	int rc = 0;
-	if (e.failed) {
-		dk_fail("%s", e.err);
-		rc = -1;
-	}
-	/* the data fork CRC: finish the incremental pass, or read it all */
-	if (rc == 0 && d.on) {
-		if (d.inc) {
-			if (df_span(&e, &d, d.pos, d.end) < 0)
-				rc = -1;
-		} else {
-			d.crc = 0;
-			if (df_span(&e, &d, img->data_fork_offset, d.end) < 0)
-				rc = -1;
-		}
-	}
+	int rc = e.failed ? dk_fail("%s", e.err) : finish_data_crc(&e, &d);
 	if (rc == 0) {
-		rep->threads = nthreads;
-		rep->bytes_out = out_size;
-		rep->bytes_written = e.written;
-		rep->bytes_read = e.read_bytes;
-		check_one(rep, "data fork", &img->data_cksum, true, d.crc, d.crc, e.verify);
-		for (size_t i = 0; i < img->nblkx; i++) {
-			const struct dmg_blkx *b = &img->blkx[i];
-			_cleanup_free_ char *what = dk_asprintf("blkx %zu (%s)", i, b->name);
-			bool decoded = o->partition < 0 || (size_t)o->partition == i;
-			check_one(rep, what, &b->cksum, decoded, e.crc_incl[i], e.crc_excl[i], e.verify);
-		}
-		/* master: CRC32 over the tables' CRC32 values, big-endian, in order */
-		uint32_t m = 0;
-		for (size_t i = 0; i < img->nblkx; i++)
-			m = (uint32_t)libdeflate_crc32(m, img->blkx[i].cksum.data, 4);
-		check_one(rep, "master", &img->master_cksum, true, m, m, e.verify);
-		if (have_out && e.verify && dmg_report_failed(rep)) {
-			struct dk_buf msg = {0};
-			for (size_t i = 0; i < rep->nchecks; i++) {
-				const struct dmg_check *c = &rep->checks[i];
-				if (c->state != DMG_CHECK_FAILED)
-					continue;
-				dk_buf_printf(&msg, "%s%s CRC32 is 0x%08" PRIx32 ", expected 0x%08" PRIx32, msg.len ? "; " : "",
-					      c->what, c->actual, c->expected);
-			}
-			dk_fail("%s: checksum mismatch: %s", img->path, msg.data);
-			dk_buf_free(&msg);
-			rc = -1;
-		}
+		fill_report(&e, &s, &d, nthreads, rep);
+		if (o->out && e.verify && dmg_report_failed(rep))
+			rc = mismatch_error(img, rep);
 	}
+	if (o->out)
+		rc = finish_output(&e, &at, o->out, s.out_size, rc);
 	rep->seconds = dk_now() - t0;
-	if (have_out) {
-		if (rc == 0) {
-			if (ftruncate(e.out_fd, (off_t)out_size) < 0) {
-				dk_fail_errno("%s: cannot size output", o->out);
-				rc = -1;
-			}
-		}
-		if (rc == 0 && dk_atomic_commit(&at) < 0)
-			rc = -1;
-		else if (rc < 0)
-			dk_atomic_abort(&at);
-		rep->seconds = dk_now() - t0;
-	}
 	free(d.scratch);
-	for (size_t i = 0; i < e.q; i++) {
-		free(e.ring[i].in);
-		free(e.ring[i].out);
-	}
-	free(e.ring);
-	free(e.crc_incl);
-	free(e.crc_excl);
-	pthread_mutex_destroy(&e.mu);
-	pthread_cond_destroy(&e.cv);
+	engine_free(&e);
 	if (rc < 0)
 		dmg_report_free(rep);
 	return rc;
-
-fail_early:
-	if (have_out)
-		dk_atomic_abort(&at);
-	free(e.ring);
-	free(e.crc_incl);
-	free(e.crc_excl);
-	pthread_mutex_destroy(&e.mu);
-	pthread_cond_destroy(&e.cv);
-	return -1;
 }

@@ -4,6 +4,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/plist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
+#include <plist/plist.h>
 
 #define XML_MAX (64u << 20)
 #define MAX_SECTORS (UINT64_C(1) << 41) /* 1 PiB */
@@ -126,154 +126,113 @@ int dmg_parse_koly(struct dmg_image *img, const uint8_t *k)
 
 /* ---- plist ---- */
 
-static int b64val(int c)
+/* What an XML parser refuses and libplist does not check: bytes that are not
+ * UTF-8, and characters XML 1.0 does not allow (controls other than tab, LF
+ * and CR; surrogates; U+FFFE, U+FFFF). A raw ESC in a partition name is
+ * refused here, not passed on. */
+static int check_xml_chars(const char *p, const uint8_t *s, size_t len)
 {
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
-}
-
-/* Decode base64 (whitespace ignored). Returns malloc'd buffer or NULL. */
-static uint8_t *b64decode(const char *s, size_t *out_len)
-{
-	size_t n = strlen(s);
-	uint8_t *out = dk_malloc(n / 4 * 3 + 3);
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0, pad = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-			continue;
-		if (c == '=') {
-			pad++;
+	size_t line = 1;
+	for (size_t i = 0; i < len;) {
+		uint8_t c = s[i];
+		if (c < 0x80) {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				return dk_fail("%s: XML property list: line %zu: character 0x%02x is not allowed in XML", p,
+					       line, c);
+			line += c == '\n';
+			i++;
 			continue;
 		}
-		int v = b64val(c);
-		if (v < 0 || pad) {
-			free(out);
-			return NULL;
+		size_t n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+		uint32_t cp = c & (0x7fu >> n);
+		bool ok = c >= 0xc2 && c <= 0xf4 && len - i >= n;
+		for (size_t k = 1; ok && k < n; k++) {
+			ok = (s[i + k] & 0xc0) == 0x80;
+			cp = cp << 6 | (s[i + k] & 0x3fu);
 		}
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
+		if (!ok || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return dk_fail("%s: XML property list: line %zu: not valid UTF-8", p, line);
+		if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+			return dk_fail("%s: XML property list: line %zu: character U+%04" PRIX32 " is not allowed in XML", p,
+				       line, cp);
+		i += n;
 	}
-	if (pad > 2) {
-		free(out);
+	return 0;
+}
+
+/* The text of a string or integer value, "" for other types, NULL when absent. */
+static char *value_text(plist_t v)
+{
+	if (!v)
 		return NULL;
+	if (plist_get_node_type(v) == PLIST_UINT) {
+		uint64_t u = 0;
+		plist_get_uint_val(v, &u);
+		return dk_asprintf("%" PRId64, (int64_t)u);
 	}
-	*out_len = o;
-	return out;
+	char *s = NULL;
+	if (plist_get_node_type(v) == PLIST_STRING)
+		plist_get_string_val(v, &s);
+	return s ? s : dk_strdup("");
 }
 
-static xmlNode *next_elem(xmlNode *n)
+/* Entry idx of the blkx array: its 'mish' table (Data), Name (or CFName),
+ * Attributes and ID. */
+static int parse_blkx_entry(struct dmg_image *img, const char *p, plist_t e, long long idx)
 {
-	while (n && n->type != XML_ELEMENT_NODE)
-		n = n->next;
-	return n;
-}
-
-static bool is_elem(xmlNode *n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
-/* Look up key in a <dict>; returns the value element or NULL. */
-static xmlNode *dict_get(xmlNode *dict, const char *key)
-{
-	for (xmlNode *k = next_elem(dict->children); k; k = next_elem(k->next)) {
-		xmlNode *v = next_elem(k->next);
-		if (!v)
-			return NULL;
-		if (is_elem(k, "key")) {
-			xmlChar *t = xmlNodeGetContent(k);
-			bool match = t && strcmp((const char *)t, key) == 0;
-			xmlFree(t);
-			if (match)
-				return v;
-		}
-		k = v;
+	if (plist_get_node_type(e) != PLIST_DICT)
+		return dk_fail("%s: XML property list: blkx entry %lld is not a dict", p, idx);
+	plist_t data = plist_dict_get_item(e, "Data");
+	if (!data || plist_get_node_type(data) != PLIST_DATA)
+		return dk_fail("%s: XML property list: blkx entry %lld has no Data", p, idx);
+	_cleanup_free_ char *name = value_text(plist_dict_get_item(e, "Name"));
+	if (!name || !*name) {
+		free(name);
+		name = value_text(plist_dict_get_item(e, "CFName"));
 	}
-	return NULL;
+	_cleanup_free_ char *attr = value_text(plist_dict_get_item(e, "Attributes"));
+	_cleanup_free_ char *ids = value_text(plist_dict_get_item(e, "ID"));
+	long long id = ids ? strtoll(ids, NULL, 0) : idx;
+	uint64_t blen = 0;
+	const char *bin = plist_get_data_ptr(data, &blen);
+	if (!bin)
+		blen = 0;
+	return dmg_parse_mish(img, (const uint8_t *)bin, (size_t)blen, name, attr, id);
 }
 
-static char *node_text(xmlNode *n)
+static int parse_blkx_array(struct dmg_image *img, const char *p, plist_t root)
 {
-	if (!n)
-		return NULL;
-	xmlChar *t = xmlNodeGetContent(n);
-	char *s = dk_strdup(t ? (const char *)t : "");
-	xmlFree(t);
-	return s;
+	plist_t rf = plist_get_node_type(root) == PLIST_DICT ? plist_dict_get_item(root, "resource-fork") : NULL;
+	plist_t blkx = rf && plist_get_node_type(rf) == PLIST_DICT ? plist_dict_get_item(rf, "blkx") : NULL;
+	if (!blkx || plist_get_node_type(blkx) != PLIST_ARRAY)
+		return dk_fail("%s: XML property list: no resource-fork/blkx array (not a UDIF partition map)", p);
+	uint32_t n = plist_array_get_size(blkx);
+	for (uint32_t i = 0; i < n; i++)
+		if (parse_blkx_entry(img, p, plist_array_get_item(blkx, i), i) < 0)
+			return -1;
+	if (img->nblkx == 0)
+		return dk_fail("%s: XML property list: blkx array is empty (no partitions)", p);
+	return dmg_finish_layout(img);
 }
 
 int dmg_parse_plist(struct dmg_image *img, const char *xml, size_t len)
 {
 	const char *p = img->path ? img->path : "image";
-	if (len > XML_MAX || len > INT32_MAX)
+	if (len > XML_MAX)
 		return dk_fail("%s: XML property list too large", p);
-	xmlDoc *doc = xmlReadMemory(xml, (int)len, "plist.xml", NULL,
-				    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_HUGE);
-	if (!doc) {
-		const xmlError *e = xmlGetLastError();
-		char msg[160] = "malformed XML";
-		if (e && e->message) {
-			snprintf(msg, sizeof msg, "%s", e->message);
-			dk_strstrip(msg);
-		}
-		return dk_fail("%s: XML property list: %s", p, msg);
-	}
-	int rc = -1;
-	xmlNode *root = xmlDocGetRootElement(doc);
-	xmlNode *top = root && is_elem(root, "plist") ? next_elem(root->children) : NULL;
-	xmlNode *rf = is_elem(top, "dict") ? dict_get(top, "resource-fork") : NULL;
-	xmlNode *blkx = is_elem(rf, "dict") ? dict_get(rf, "blkx") : NULL;
-	if (!is_elem(blkx, "array")) {
-		dk_fail("%s: XML property list: no resource-fork/blkx array (not a UDIF partition map)", p);
-		goto out;
-	}
-	long long idx = 0;
-	for (xmlNode *e = next_elem(blkx->children); e; e = next_elem(e->next), idx++) {
-		if (!is_elem(e, "dict")) {
-			dk_fail("%s: XML property list: blkx entry %lld is not a dict", p, idx);
-			goto out;
-		}
-		xmlNode *data = dict_get(e, "Data");
-		if (!is_elem(data, "data")) {
-			dk_fail("%s: XML property list: blkx entry %lld has no Data", p, idx);
-			goto out;
-		}
-		_cleanup_free_ char *name = node_text(dict_get(e, "Name"));
-		if (!name || !*name) {
-			free(name);
-			name = node_text(dict_get(e, "CFName"));
-		}
-		_cleanup_free_ char *attr = node_text(dict_get(e, "Attributes"));
-		_cleanup_free_ char *ids = node_text(dict_get(e, "ID"));
-		long long id = ids ? strtoll(ids, NULL, 0) : idx;
-		_cleanup_free_ char *b64 = node_text(data);
-		size_t blen = 0;
-		_cleanup_free_ uint8_t *bin = b64decode(b64, &blen);
-		if (!bin) {
-			dk_fail("%s: XML property list: blkx entry %lld: Data is not valid base64", p, idx);
-			goto out;
-		}
-		if (dmg_parse_mish(img, bin, blen, name, attr, id) < 0)
-			goto out;
-	}
-	if (img->nblkx == 0) {
-		dk_fail("%s: XML property list: blkx array is empty (no partitions)", p);
-		goto out;
-	}
-	rc = dmg_finish_layout(img);
-out:
-	xmlFreeDoc(doc);
+	if (len == 0)
+		return dk_fail("%s: XML property list: not a valid property list (empty)", p);
+	if (check_xml_chars(p, (const uint8_t *)xml, len) < 0)
+		return -1;
+	_cleanup_free_ char *what = dk_asprintf("%s: XML property list", p);
+	if (dk_plist_check_depth(xml, len, what) < 0)
+		return -1;
+	plist_t root = NULL;
+	plist_from_xml(xml, (uint32_t)len, &root);
+	if (!root)
+		return dk_fail("%s: not a valid property list", what);
+	int rc = parse_blkx_array(img, p, root);
+	plist_free(root);
 	return rc;
 }
 

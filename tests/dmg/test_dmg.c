@@ -4,6 +4,21 @@
 #include "t.h"
 #include "util/error.h"
 
+#include <plist/plist.h>
+#include <stdlib.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *fixture(const char *codec)
@@ -170,6 +185,19 @@ static void chunk(uint8_t *e, uint32_t type, uint64_t sector, uint64_t n, uint64
 	put64(e + 0x20, len);
 }
 
+static void release(struct dmg_image *img)
+{
+	for (size_t i = 0; i < img->nblkx; i++) {
+		free(img->blkx[i].name);
+		free(img->blkx[i].attributes);
+	}
+	free(img->blkx);
+	free(img->chunks);
+	img->blkx = NULL;
+	img->chunks = NULL;
+	img->nblkx = img->nchunks = 0;
+}
+
 TEST(mish_validation)
 {
 	struct dmg_image img = {.fd = -1, .file_size = 1 << 20, .sector_count = 100, .data_fork_length = 4096};
@@ -220,6 +248,121 @@ TEST(mish_validation)
 	}
 	free(img.blkx);
 	free(img.chunks);
+}
+
+/* A resource-fork plist with one blkx entry per table (libplist writes the XML
+ * and base64), then parsed back by dmg_parse_plist. */
+static char *udif_xml(const uint8_t *const *tables, const size_t *lens, size_t n, plist_t extra)
+{
+	plist_t blkx = plist_new_array();
+	for (size_t i = 0; i < n; i++) {
+		plist_t e = plist_new_dict();
+		plist_dict_set_item(e, "Data", plist_new_data((const char *)tables[i], lens[i]));
+		plist_dict_set_item(e, "Name", plist_new_string(i ? "" : " Apple_HFS : 1 "));
+		plist_dict_set_item(e, "CFName", plist_new_string("from CFName"));
+		plist_dict_set_item(e, "Attributes", plist_new_string("0x0050"));
+		plist_dict_set_item(e, "ID", i ? plist_new_uint((uint64_t)-1) : plist_new_string("0x10"));
+		plist_array_append_item(blkx, e);
+	}
+	if (extra)
+		plist_array_append_item(blkx, extra);
+	plist_t rf = plist_new_dict(), root = plist_new_dict();
+	plist_dict_set_item(rf, "blkx", blkx);
+	plist_dict_set_item(root, "resource-fork", rf);
+	char *xml = NULL;
+	uint32_t len = 0;
+	plist_to_xml(root, &xml, &len);
+	plist_free(root);
+	return xml;
+}
+
+static int parse_xml(const char *xml, size_t len, struct dmg_image *img)
+{
+	release(img);
+	*img = (struct dmg_image){.fd = -1, .path = (char *)"p.dmg", .file_size = 1 << 20, .sector_count = 100,
+				  .data_fork_length = 4096};
+	return dmg_parse_plist(img, xml, len);
+}
+
+TEST(plist_parse)
+{
+	uint8_t t0[0xcc + 40], t1[0xcc + 40];
+	mish(t0, 0, 50, 1);
+	chunk(t0 + 0xcc, DMG_CHUNK_ZERO, 0, 50, 0, 0);
+	mish(t1, 50, 50, 1);
+	chunk(t1 + 0xcc, DMG_CHUNK_RAW, 0, 4, 0, 2048);
+	const uint8_t *tabs[] = {t0, t1};
+	const size_t lens[] = {sizeof t0, sizeof t1};
+	struct dmg_image img = {0};
+	char *xml = udif_xml(tabs, lens, 2, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), 0);
+	CHECK_INT(img.nblkx, 2);
+	CHECK_INT(img.nchunks, 2);
+	CHECK_STR(img.blkx[0].name, "Apple_HFS : 1");
+	CHECK_STR(img.blkx[1].name, "from CFName");
+	CHECK_STR(img.blkx[0].attributes, "0x0050");
+	CHECK_INT(img.blkx[0].id, 16);
+	CHECK_INT(img.blkx[1].id, -1);
+	CHECK_INT(img.chunks[1].type, DMG_CHUNK_RAW);
+	CHECK_INT(img.chunks[1].sector, 50);
+
+	/* a raw ESC (or any C0 control but tab/LF/CR), bad UTF-8, a surrogate */
+	char *p = strstr(strstr(xml, "from CFName") + 1, "from CFName"); /* blkx 1 */
+	p[4] = 0x1b;
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: line ");
+	CHECK_CONTAINS(dk_errmsg(), "character 0x1b is not allowed");
+	p[4] = (char)0xc0;
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "not valid UTF-8");
+	memcpy(p, "\xed\xa0\x80", 3);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "U+D800 is not allowed");
+	memcpy(p, "\xc2\x9b\xe2\x80\xae", 5); /* C1 CSI, bidi override: allowed (escaped when printed) */
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), 0);
+	CHECK_STR(img.blkx[1].name, "\xc2\x9b\xe2\x80\xae" "CFName");
+	/* cut in the middle: nothing parsed, the file named */
+	CHECK_INT(parse_xml(xml, strlen(xml) / 2, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: not a valid property list");
+	free(xml);
+
+	/* entries that are not dicts, without Data, with a table that is too short */
+	xml = udif_xml(tabs, lens, 1, plist_new_string("x"));
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: blkx entry 1 is not a dict");
+	free(xml);
+	plist_t e = plist_new_dict();
+	plist_dict_set_item(e, "Data", plist_new_string("bWlzaA=="));
+	xml = udif_xml(tabs, lens, 1, e);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "blkx entry 1 has no Data");
+	free(xml);
+	const size_t short_len[] = {10};
+	xml = udif_xml(tabs, short_len, 1, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: blkx 0: block table of 10 bytes is truncated");
+	free(xml);
+	xml = udif_xml(tabs, lens, 0, NULL);
+	CHECK_INT(parse_xml(xml, strlen(xml), &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "blkx array is empty");
+	free(xml);
+	const char nokey[] = "<plist><dict><key>resource-fork</key><dict/></dict></plist>";
+	CHECK_INT(parse_xml(nokey, sizeof nokey - 1, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "no resource-fork/blkx array");
+
+	/* 100000 nested arrays: refused before libplist recurses into them */
+	size_t n = 100000, len = 0;
+	char *deep = malloc(n * 15 + 64);
+	len += (size_t)sprintf(deep, "<plist>");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(deep + len, "<array>");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)sprintf(deep + len, "</array>");
+	len += (size_t)sprintf(deep + len, "</plist>");
+	CHECK_INT(parse_xml(deep, len, &img), -1);
+	CHECK_CONTAINS(dk_errmsg(), "p.dmg: XML property list: plist nested deeper than");
+	free(deep);
+	release(&img);
 }
 
 TEST(koly_validation)
@@ -322,6 +465,142 @@ TEST(huge_zero_run)
 	free(img.chunks);
 }
 
+#if defined(__x86_64__) || defined(__aarch64__)
+#define HAVE_CLONE_FILTER 1
+/* In this process from now on: clone3 fails with ENOSYS (glibc then tries
+ * clone) and clone with EAGAIN, so pthread_create fails like at the thread
+ * limit. */
+static int forbid_threads(void)
+{
+#ifdef __x86_64__
+	const uint32_t arch = AUDIT_ARCH_X86_64;
+#else
+	const uint32_t arch = AUDIT_ARCH_AARCH64;
+#endif
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __NR_clone3
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+#endif
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* The child of thread_start_failure: convert with no thread able to start. */
+static int convert_without_threads(const char *out)
+{
+	struct dmg_image *img = NULL;
+	if (dmg_open(fixture("zlib"), &img) < 0 || forbid_threads() < 0)
+		return 77;
+	alarm(30); /* a reader waiting for workers that never started */
+	struct dmg_convert_opts o = {.out = out, .partition = -1, .threads = 3, .verify = true};
+	struct dmg_report r;
+	int rc = dmg_run(img, &o, &r);
+	fprintf(stderr, "  convert: %d, %s\n", rc, dk_errmsg());
+	int bad = rc != -1 || !strstr(dk_errmsg(), "compression-zlib.dmg: cannot start a decoder thread: ") ||
+		  access(out, F_OK) == 0;
+	o.out = NULL;
+	rc = dmg_run(img, &o, &r);
+	fprintf(stderr, "  verify: %d, %s\n", rc, dk_errmsg());
+	bad |= rc != -1 || !strstr(dk_errmsg(), "Resource temporarily unavailable");
+	return bad;
+}
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+
+#if defined(HAVE_CLONE_FILTER) && !defined(T_ASAN)
+/* The child of thread_start_failure: room in the address space for one thread
+ * stack, so the first worker starts and the next one cannot. */
+static int convert_with_one_stack(const char *out)
+{
+	struct dmg_image *img = NULL;
+	if (dmg_open(fixture("zlib"), &img) < 0)
+		return 77;
+	mallopt(M_ARENA_MAX, 1); /* no 64 MiB arena reservation per thread */
+	/* stacks larger than any the earlier tests left in glibc's stack cache,
+	 * so that each new thread maps a fresh one */
+	pthread_attr_t a;
+	size_t stack = 48u << 20;
+	if (pthread_attr_init(&a) || pthread_attr_setstacksize(&a, stack) || pthread_setattr_default_np(&a))
+		return 77;
+	pthread_attr_destroy(&a);
+	unsigned long vm = 0;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	while (f && fgets(line, sizeof line, f))
+		sscanf(line, "VmSize: %lu kB", &vm);
+	if (f)
+		fclose(f);
+	struct rlimit rl;
+	if (!vm || !stack || getrlimit(RLIMIT_AS, &rl) < 0)
+		return 77;
+	rl.rlim_cur = vm * 1024 + (3u << 20) + stack + stack / 2; /* 1 MiB of buffers, slack, one stack */
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		return 77;
+	alarm(30);
+	struct dmg_convert_opts o = {.out = out, .partition = -1, .threads = 3, .verify = true};
+	struct dmg_report r;
+	int rc = dmg_run(img, &o, &r);
+	fprintf(stderr, "  one stack: %d, %s\n", rc, dk_errmsg());
+	return rc != -1 || !strstr(dk_errmsg(), "cannot start a decoder thread: ") || access(out, F_OK) == 0;
+}
+#endif
+
+TEST(thread_start_failure)
+{
+#ifdef HAVE_CLONE_FILTER
+	char *out = t_path(t_tmpdir(), "nothreads.img");
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(convert_without_threads(out)); /* _exit: LeakSanitizer would need a thread */
+	int st = 0;
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		printf("skip thread_start_failure (no seccomp filter here)\n");
+	} else {
+		CHECK(WIFEXITED(st));
+		CHECK_INT(WEXITSTATUS(st), 0);
+	}
+#ifndef T_ASAN /* ASan reserves terabytes of shadow: no address-space limit */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(convert_with_one_stack(out));
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	CHECK(WIFEXITED(st));
+	CHECK_INT(WEXITSTATUS(st), 0);
+#endif
+	/* nothing at OUT, no temporary beside it */
+	CHECK(access(out, F_OK) != 0);
+	DIR *d = opendir(t_tmpdir());
+	for (struct dirent *de; d && (de = readdir(d));)
+		CHECK(!strstr(de->d_name, "nothreads"));
+	if (d)
+		closedir(d);
+	free(out);
+#else
+	printf("skip thread_start_failure (no clone filter for this architecture)\n");
+#endif
+}
+
 int main(void)
 {
 	RUN(adc_vectors);
@@ -329,9 +608,11 @@ int main(void)
 	RUN(lzfse_blocks);
 	RUN(fixtures_parse);
 	RUN(mish_validation);
+	RUN(plist_parse);
 	RUN(koly_validation);
 	RUN(refuse_kinds);
 	RUN(chunk_dispatch);
 	RUN(huge_zero_run);
+	RUN(thread_start_failure);
 	return t_done();
 }
