@@ -29,6 +29,10 @@ t_exit() {
 t_ok() { t_exit 0 "$@"; }
 # t_skip REASON: mark the current test skipped
 t_skip() { echo "skip: $*" > "$T/.skip"; exit 0; }
+# t_guest_boot: the test spends its time inside a booting guest (QEMU/OVMF),
+# not in dkvm: the sanitizer pass skips it (DKVM_SKIP_GUEST_BOOTS=1); the gcc
+# pass runs it.
+t_guest_boot() { [ -z "${DKVM_SKIP_GUEST_BOOTS:-}" ] || t_skip "boots a guest (run by the gcc pass)"; }
 t_json() { python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$1" || t_fail "not valid JSON: ${1:0:400}"; }
 # jq-like field access with python: t_jget JSON 'expr' (expr in python on variable d)
 t_jget() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$2" <<<"$1"; }

@@ -28,6 +28,18 @@ interrupt_midway() {
   return 1
 }
 
+# interrupt_caught SIG CMD...: interrupt_midway, tried up to 3 times (a run
+# that finished before it could be caught says nothing); the test fails, never
+# skips, when all three were missed.
+interrupt_caught() {
+  local try
+  for try in 1 2 3; do
+    interrupt_midway "$@" && return 0
+    rm -f out.img
+  done
+  t_fail "$2 finished 3 times before it could be interrupted (input too small?)"
+}
+
 # no_temp_left: fail when a ".NAME.XXXXXX" or ".dkvm-raw.XXXXXX" file is left in $PWD
 no_temp_left() {
   local left

@@ -36,6 +36,7 @@ boot() {
 }
 
 test_ovmf_runs_startup_nsh() {
+  t_guest_boot
   command -v qemu-system-x86_64 >/dev/null || t_skip "no qemu-system-x86_64"
   [ -r "$OVMF_CODE" ] && [ -r "$OVMF_VARS" ] || t_skip "no OVMF 4M firmware"
   mk_inputs

@@ -256,6 +256,7 @@ secrets 0 kvm 4x2 8192'
 
 # --pin: vCPU threads of a directly run QEMU are pinned as planned.
 test_direct_pinning() {
+  t_guest_boot
   need_qemu
   mk_esp "$T/oc.img"
   t_ok "$DKVM" --json create p1 --pin --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
@@ -293,6 +294,7 @@ test_hostile_names() {
 
 # The README path without libvirt: bundle, QEMU directly, OVMF -> UEFI Shell marker.
 test_direct_qemu_lifecycle() {
+  t_guest_boot
   need_qemu
   mk_esp "$T/oc.img"
   t_ok "$DKVM" --json create m1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G
@@ -351,6 +353,7 @@ test_direct_qemu_lifecycle() {
 
 # KVM that cannot run OVMF (nested): start falls back to TCG with a warning.
 test_direct_kvm_fallback() {
+  t_guest_boot
   need_qemu
   [ -w /dev/kvm ] || t_skip "/dev/kvm not usable here"
   mk_esp "$T/oc.img"
@@ -412,6 +415,7 @@ test_stale_pidfile_kills_nothing() {
 # QEMU option values split at commas: a VM name and a folder with commas
 # reach QEMU intact (QMP query-name), and stop finds the QEMU by its pidfile.
 test_comma_names_start() {
+  t_guest_boot
   need_qemu
   mk_esp "$T/oc.img"
   local vms="$T/v,ms" dir="$T/v,ms/a,b"
@@ -584,6 +588,7 @@ qemu_acl() { getfacl -pn "$1" 2>/dev/null | grep "^user:$(id -u libvirt-qemu):" 
 # The scratch dir is private (0700, as mktemp makes it, like a 0700 home): dkvm
 # gives libvirt's QEMU user exactly the search/rw it lacks, and takes it back.
 test_libvirt_domain() {
+  t_guest_boot
   need_qemu
   lv_start
   id -u libvirt-qemu >/dev/null 2>&1 || t_skip "no libvirt-qemu user"
