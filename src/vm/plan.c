@@ -402,13 +402,9 @@ int dk_plan_build(const struct dk_host *h, const struct dk_plan_opts *o, struct 
 		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
 	} else {
 		uint8_t u[16];
-		if (dk_random_bytes(u, sizeof u) < 0)
+		if (dk_uuid_random(u) < 0)
 			return -1;
-		u[6] = (u[6] & 0x0f) | 0x40;
-		u[8] = (u[8] & 0x3f) | 0x80;
-		snprintf(p->uuid, sizeof p->uuid,
-			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-			 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+		dk_uuid_format(u, p->uuid, 0);
 	}
 	return 0;
 }

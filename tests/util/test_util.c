@@ -1,4 +1,5 @@
 #include "t.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -488,6 +489,55 @@ TEST(run_detached_new_session)
 	free(p);
 }
 
+TEST(sha256_file_and_fd)
+{
+	char *p = t_path(t_tmpdir(), "abc.txt");
+	CHECK(dk_write_file_atomic(p, "abc", 3, true, 0644) == 0);
+	uint8_t d[32];
+	char hex[65];
+	CHECK(dk_sha256_file(p, d) == 0);
+	dk_hex(d, 32, hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && lseek(fd, 1, SEEK_SET) == 1); /* from the fd's offset */
+	CHECK(dk_sha256_fd(fd, d) == 0);
+	close(fd);
+	uint8_t w[32];
+	CHECK(dk_sha256("bc", 2, w) == 0 && memcmp(d, w, 32) == 0);
+	/* larger than one read */
+	size_t n = (1 << 16) * 3 + 7;
+	char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)(i * 31);
+	CHECK(dk_write_file_atomic(p, big, n, true, 0644) == 0);
+	CHECK(dk_sha256_file(p, d) == 0 && dk_sha256(big, n, w) == 0 && memcmp(d, w, 32) == 0);
+	free(big);
+	CHECK(dk_sha256_file("/nonexistent/dkvm-sha", d) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "/nonexistent/dkvm-sha: No such file");
+	CHECK(dk_sha256_file(t_tmpdir(), d) < 0); /* a directory: read fails, named */
+	CHECK_CONTAINS(dk_errmsg(), t_tmpdir());
+	free(p);
+}
+
+TEST(uuid_format_and_random)
+{
+	uint8_t u[16];
+	for (int i = 0; i < 16; i++)
+		u[i] = (uint8_t)i;
+	u[15] = 0xaf;
+	char s[37];
+	CHECK_STR(dk_uuid_format(u, s, 0), "00010203-0405-0607-0809-0a0b0c0d0eaf");
+	CHECK_STR(dk_uuid_format(u, s, DK_UUID_UPPER), "00010203-0405-0607-0809-0A0B0C0D0EAF");
+	CHECK_STR(dk_uuid_format(u, s, DK_UUID_UPPER | DK_UUID_GUID), "03020100-0504-0706-0809-0A0B0C0D0EAF");
+	uint8_t a[16], b[16];
+	CHECK(dk_uuid_random(a) == 0 && dk_uuid_random(b) == 0);
+	CHECK(memcmp(a, b, 16) != 0);
+	dk_uuid_format(a, s, 0);
+	CHECK_INT(strlen(s), 36);
+	CHECK(s[14] == '4');                  /* version 4 */
+	CHECK(strchr("89ab", s[19]) != NULL); /* RFC 4122 variant */
+}
+
 int main(void)
 {
 	RUN(parse_size);
@@ -506,5 +556,7 @@ int main(void)
 	RUN(run_no_fd_leaks_into_the_child);
 	RUN(run_piped_child);
 	RUN(run_detached_new_session);
+	RUN(sha256_file_and_fd);
+	RUN(uuid_format_and_random);
 	return t_done();
 }
