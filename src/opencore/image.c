@@ -10,6 +10,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/strv.h"
 #include "util/plist.h"
 
 #include <libgen.h>
@@ -19,66 +20,14 @@
 
 #define CONFIG_MAX (16u << 20)
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static void names_add(struct names *l, const char *s)
-{
-	if (l->n + 1 >= l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 8;
-		l->v = dk_realloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = dk_strdup(s);
-	l->v[l->n] = NULL;
-}
-
-static bool names_has(const struct names *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i], s))
-			return true;
-	return false;
-}
-
-static char **names_take(struct names *l)
-{
-	if (!l->v) {
-		l->v = dk_calloc(1, sizeof *l->v);
-	}
-	char **v = l->v;
-	l->v = NULL;
-	l->n = l->cap = 0;
-	return v;
-}
-
-static void names_free(struct names *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
-
 void dk_oc_image_result_free(struct dk_oc_image_result *r)
 {
 	if (!r)
 		return;
-	strv_free(r->drivers);
-	strv_free(r->tools);
-	strv_free(r->kexts);
-	strv_free(r->acpi);
+	dk_strv_free(r->drivers);
+	dk_strv_free(r->tools);
+	dk_strv_free(r->kexts);
+	dk_strv_free(r->acpi);
 	r->drivers = r->tools = r->kexts = r->acpi = NULL;
 }
 
@@ -309,8 +258,8 @@ static int collect_kexts(const struct dk_oc_image_opts *o, struct kexts *k)
 
 /* The whole tree into b; records what was copied into res. */
 static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, struct dk_oc_release *rel,
-		    plist_t root, struct names *drivers, struct names *tools, struct names *kexts,
-		    struct names *acpis)
+		    plist_t root, struct dk_strv *drivers, struct dk_strv *tools, struct dk_strv *kexts,
+		    struct dk_strv *acpis)
 {
 	const char *rp = dk_oc_release_path(rel);
 	const char *cfg = o->config;
@@ -320,25 +269,25 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		return dk_fail("%s: not an OpenCorePkg release: no X64/EFI/BOOT/BOOTx64.efi", rp);
 
 	/* given kexts and SSDTs */
-	struct names acpi_names = {0};
+	struct dk_strv acpi_names = {0};
 	struct kexts ks = {0};
 	int r = collect_kexts(o, &ks);
 	for (size_t i = 0; r == 0 && o->acpi && o->acpi[i]; i++) {
 		_cleanup_free_ char *bn = base_dup(o->acpi[i]);
 		if (!dk_oc_is_file(o->acpi[i]))
 			r = fail_kind(o->acpi[i], false);
-		else if (names_has(&acpi_names, bn))
+		else if (dk_strv_contains(acpi_names.v, bn))
 			r = dk_fail("%s: an ACPI table named %s is given twice", o->acpi[i], bn);
 		else
-			names_add(&acpi_names, bn);
+			dk_strv_push(&acpi_names, bn);
 	}
-	struct names extra_drv = {0};
+	struct dk_strv extra_drv = {0};
 	for (size_t i = 0; r == 0 && o->drivers && o->drivers[i]; i++) {
 		_cleanup_free_ char *bn = base_dup(o->drivers[i]);
 		if (!dk_oc_is_file(o->drivers[i]))
 			r = fail_kind(o->drivers[i], false);
 		else
-			names_add(&extra_drv, bn);
+			dk_strv_push(&extra_drv, bn);
 	}
 
 	/* what the config uses */
@@ -355,7 +304,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 
 	for (size_t i = 0; r == 0 && i < ndrv; i++) {
 		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Drivers/%s", drv[i].path);
-		bool extra = names_has(&extra_drv, drv[i].path);
+		bool extra = dk_strv_contains(extra_drv.v, drv[i].path);
 		if (!extra && !dk_oc_release_has(rel, relp))
 			r = dk_fail("%s: UEFI/Drivers: %s is enabled but the release %s has no %s (give it with --driver)",
 				    cfg, drv[i].path, rp, relp);
@@ -394,7 +343,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		}
 	}
 	for (size_t i = 0; r == 0 && i < naa; i++)
-		if (!names_has(&acpi_names, aa[i].path))
+		if (!dk_strv_contains(acpi_names.v, aa[i].path))
 			r = dk_fail("%s: ACPI/Add: %s is enabled but no --acpi %s was given", cfg, aa[i].path,
 				    aa[i].path);
 
@@ -420,7 +369,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		r = dk_fat_add_file(b, "EFI/OC/config.plist", o->config);
 	for (size_t i = 0; r == 0 && i < ndrv; i++) {
 		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Drivers/%s", drv[i].path);
-		if (names_has(drivers, drv[i].path))
+		if (dk_strv_contains(drivers->v, drv[i].path))
 			continue;
 		size_t k;
 		for (k = 0; o->drivers && o->drivers[k]; k++) {
@@ -434,15 +383,15 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 			_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Drivers/%s", drv[i].path);
 			r = add_release_file(b, rel, relp, dst);
 		}
-		names_add(drivers, drv[i].path);
+		dk_strv_push(drivers, drv[i].path);
 	}
 	for (size_t i = 0; r == 0 && i < ntl; i++) {
-		if (names_has(tools, tl[i].path))
+		if (dk_strv_contains(tools->v, tl[i].path))
 			continue;
 		_cleanup_free_ char *relp = dk_asprintf("X64/EFI/OC/Tools/%s", tl[i].path);
 		_cleanup_free_ char *dst = dk_asprintf("EFI/OC/Tools/%s", tl[i].path);
 		r = add_release_file(b, rel, relp, dst);
-		names_add(tools, tl[i].path);
+		dk_strv_push(tools, tl[i].path);
 	}
 	if (r == 0) {
 		char **res = NULL;
@@ -478,7 +427,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		} else {
 			continue;
 		}
-		names_add(kexts, kx->name);
+		dk_strv_push(kexts, kx->name);
 	}
 	for (size_t i = 0; r == 0 && o->kexts && o->kexts[i]; i++) {
 		bool any = false;
@@ -496,7 +445,7 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 		if (!used)
 			dk_warn("%s: not in %s ACPI/Add (copied, but OpenCore will not load it)", bn, cfg);
 		r = dk_fat_add_file(b, dst, o->acpi[i]);
-		names_add(acpis, bn);
+		dk_strv_push(acpis, bn);
 	}
 	if (r == 0 && o->recovery) {
 		_cleanup_free_ char *sub = dk_asprintf("%s/com.apple.recovery.boot", o->recovery);
@@ -525,8 +474,8 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	entries_free(ka, nka);
 	entries_free(aa, naa);
 	kexts_free(&ks);
-	names_free(&acpi_names);
-	names_free(&extra_drv);
+	dk_strv_clear(&acpi_names);
+	dk_strv_clear(&extra_drv);
 	return r;
 }
 
@@ -558,7 +507,7 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 		return -1;
 	}
 	struct dk_fat_builder *b = dk_fat_new();
-	struct names drivers = {0}, tools = {0}, kexts = {0}, acpis = {0};
+	struct dk_strv drivers = {0}, tools = {0}, kexts = {0}, acpis = {0};
 	int r = assemble(o, b, rel, root, &drivers, &tools, &kexts, &acpis);
 	plist_free(root);
 	dk_oc_release_close(rel);
@@ -587,16 +536,16 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 		memcpy(res->disk_guid, info.disk_guid, sizeof res->disk_guid);
 		memcpy(res->part_guid, info.part_guid, sizeof res->part_guid);
 		res->nfiles = dk_fat_count(b);
-		res->drivers = names_take(&drivers);
-		res->tools = names_take(&tools);
-		res->kexts = names_take(&kexts);
-		res->acpi = names_take(&acpis);
+		res->drivers = dk_strv_take(&drivers);
+		res->tools = dk_strv_take(&tools);
+		res->kexts = dk_strv_take(&kexts);
+		res->acpi = dk_strv_take(&acpis);
 		res->recovery = o->recovery != NULL;
 	}
-	names_free(&drivers);
-	names_free(&tools);
-	names_free(&kexts);
-	names_free(&acpis);
+	dk_strv_clear(&drivers);
+	dk_strv_clear(&tools);
+	dk_strv_clear(&kexts);
+	dk_strv_clear(&acpis);
 	dk_fat_free(b);
 	return r;
 }

@@ -21,13 +21,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-void dk_strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
-
 /* Read one JSON line (QMP messages are newline-terminated). */
 static int qmp_read(struct dk_qmp *q, json_object **out, int timeout_ms)
 {

@@ -5,6 +5,7 @@
 #include "util/mem.h"
 #include "util/paths.h"
 #include "util/run.h"
+#include "util/strv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -538,6 +539,40 @@ TEST(uuid_format_and_random)
 	CHECK(strchr("89ab", s[19]) != NULL); /* RFC 4122 variant */
 }
 
+TEST(strv_list)
+{
+	struct dk_strv l = {0};
+	CHECK(dk_strv_len(l.v) == 0 && !dk_strv_contains(l.v, "a"));
+	char *j = dk_strv_join(l.v, ", ");
+	CHECK_STR(j, "");
+	free(j);
+	for (int i = 0; i < 20; i++) { /* past the first growth */
+		char b[8];
+		snprintf(b, sizeof b, "s%d", i);
+		dk_strv_push(&l, b);
+		CHECK(l.v[l.n] == NULL); /* a strv after every push */
+	}
+	dk_strv_push_take(&l, dk_strdup("last"));
+	CHECK_INT(l.n, 21);
+	CHECK_INT(dk_strv_len(l.v), 21);
+	CHECK(dk_strv_contains(l.v, "s19") && dk_strv_contains(l.v, "last") && !dk_strv_contains(l.v, "s20"));
+	char **v = dk_strv_take(&l);
+	CHECK(l.v == NULL && l.n == 0 && l.cap == 0);
+	j = dk_strv_join(v, "+");
+	CHECK(j && !strncmp(j, "s0+s1+s2+", 9) && dk_endswith(j, "+s19+last"));
+	free(j);
+	dk_strv_free(v);
+	/* an empty list taken is an empty strv, not NULL */
+	v = dk_strv_take(&l);
+	CHECK(v && v[0] == NULL);
+	dk_strv_free(v);
+	dk_strv_free(NULL);
+	dk_strv_push(&l, "x");
+	dk_strv_clear(&l);
+	CHECK(l.v == NULL && l.n == 0);
+	dk_strv_clear(&l);
+}
+
 int main(void)
 {
 	RUN(parse_size);
@@ -558,5 +593,6 @@ int main(void)
 	RUN(run_detached_new_session);
 	RUN(sha256_file_and_fd);
 	RUN(uuid_format_and_random);
+	RUN(strv_list);
 	return t_done();
 }
