@@ -1,6 +1,7 @@
 /* dkvm dmg info|verify|convert: argv and output only; the work is in src/dmg. */
 #include "cli/cli.h"
 #include "dmg/dmg.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -118,9 +119,7 @@ static int open_file_arg(const char *cmd, int argc, char **argv, struct dmg_imag
 
 static const char *uuid_str(const uint8_t *u, char *b)
 {
-	sprintf(b, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
-		u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-	return b;
+	return dk_uuid_format(u, b, 0);
 }
 
 /* Chunk counts, sectors and stored bytes by chunk type. */

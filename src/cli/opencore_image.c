@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/strv.h"
 
 #include <string.h>
 
@@ -43,13 +44,6 @@ static const char help[] =
 	"Exit status: 0 written, 1 failed (nothing is left at IMG), 2 usage error.\n"
 	"See dkvm-opencore-image(1).\n";
 
-static void push(const char ***v, size_t *n, const char *s)
-{
-	*v = dk_realloc(*v, (*n + 2) * sizeof **v);
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
 static json_object *strv_json(char **v)
 {
 	json_object *a = json_object_new_array();
@@ -81,8 +75,7 @@ int dk_cmd_opencore_image(int argc, char **argv)
 	};
 	const char *cmd = "opencore image";
 	struct dk_oc_image_opts o = {0};
-	const char **kexts = NULL, **acpi = NULL, **drivers = NULL, **add = NULL;
-	size_t nk = 0, na = 0, nd = 0, nadd = 0;
+	struct dk_strv kexts = {0}, acpi = {0}, drivers = {0}, add = {0};
 	int rc = DK_EXIT_OK;
 	optind = 0;
 	int c;
@@ -90,15 +83,15 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		switch (c) {
 		case 'r': o.release = optarg; break;
 		case 'c': o.config = optarg; break;
-		case 'k': push(&kexts, &nk, optarg); break;
-		case 'a': push(&acpi, &na, optarg); break;
-		case 'd': push(&drivers, &nd, optarg); break;
+		case 'k': dk_strv_push(&kexts, optarg); break;
+		case 'a': dk_strv_push(&acpi, optarg); break;
+		case 'd': dk_strv_push(&drivers, optarg); break;
 		case 'A':
 			if (!strrchr(optarg, ':') || strrchr(optarg, ':') == optarg || !strrchr(optarg, ':')[1]) {
 				rc = dk_usage_error(cmd, "--add wants SRC:DEST, got '%s'", optarg);
 				goto out;
 			}
-			push(&add, &nadd, optarg);
+			dk_strv_push(&add, optarg);
 			break;
 		case 'R': o.recovery = optarg; break;
 		case 's':
@@ -134,10 +127,10 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		rc = dk_usage_error(cmd, "--release, --config and -o are required");
 		goto out;
 	}
-	o.kexts = kexts;
-	o.acpi = acpi;
-	o.drivers = drivers;
-	o.add = add;
+	o.kexts = (const char *const *)kexts.v;
+	o.acpi = (const char *const *)acpi.v;
+	o.drivers = (const char *const *)drivers.v;
+	o.add = (const char *const *)add.v;
 	o.progress = true;
 	struct dk_oc_image_result res;
 	o.result = &res;
@@ -186,9 +179,9 @@ int dk_cmd_opencore_image(int argc, char **argv)
 	}
 	dk_oc_image_result_free(&res);
 out:
-	free(kexts);
-	free(acpi);
-	free(drivers);
-	free(add);
+	dk_strv_clear(&kexts);
+	dk_strv_clear(&acpi);
+	dk_strv_clear(&drivers);
+	dk_strv_clear(&add);
 	return rc;
 }

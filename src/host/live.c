@@ -6,6 +6,7 @@
 #include "util/mem.h"
 #include "util/fs.h"
 #include "util/paths.h"
+#include "util/run.h"
 
 #include <json-c/json.h>
 
@@ -198,45 +199,20 @@ int dk_kvm_smoke(const char *dev, int timeout_ms, char *detail, size_t n)
 
 static int run_capture(const char *const argv[], int timeout_ms, char **out)
 {
-	int p[2];
 	*out = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return dk_fail_errno("pipe");
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return dk_fail_errno("fork");
-	}
-	if (pid == 0) {
-		dup2(p[1], 1);
-		int nul = open("/dev/null", O_RDWR);
-		if (nul >= 0) {
-			dup2(nul, 0);
-			dup2(nul, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(p[1]);
-	struct dk_buf b = {0};
-	int r = read_until(p[0], &b, now_ms() + timeout_ms, 4 << 20);
-	close(p[0]);
-	if (r < 0) {
-		reap(pid, true);
-		dk_buf_free(&b);
+	struct dk_run_opts o = {.timeout_ms = timeout_ms, .out_max = 4 << 20};
+	struct dk_cmd_result r;
+	if (dk_run_argv((char *const *)argv, &o, &r) < 0)
+		return -1;
+	if (r.timed_out) {
+		dk_cmd_result_free(&r);
 		return dk_fail("%s %s: no answer within %d ms", argv[0], argv[1], timeout_ms);
 	}
-	int st = 0;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	dk_buf_append(&b, "", 1);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		dk_buf_free(&b);
-		return dk_fail("%s %s: exited with status %d", argv[0], argv[1], WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	if (r.status != 0) {
+		dk_cmd_result_free(&r);
+		return dk_fail("%s %s: exited with status %d", argv[0], argv[1], r.status);
 	}
-	*out = b.data;
+	*out = r.out;
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 #include "image/gpt.h"
+#include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -22,10 +23,7 @@ static uint32_t crc(const void *p, size_t n) { return (uint32_t)crc32(0L, p, (uI
 
 const char *dk_guid_str(const uint8_t g[16], char *buf)
 {
-	snprintf(buf, 37, "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-		 g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12], g[13],
-		 g[14], g[15]);
-	return buf;
+	return dk_uuid_format(g, buf, DK_UUID_UPPER | DK_UUID_GUID);
 }
 
 void dk_guid_from_bytes(uint8_t g[16], const uint8_t rnd[16])

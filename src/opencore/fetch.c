@@ -161,28 +161,9 @@ static int http_get(const char *url, struct sink *s, bool api)
 
 static int hash_file(const char *path, char hex[65])
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return dk_fail_errno("%s", path);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	_cleanup_free_ char *buf = dk_malloc(1 << 16);
-	for (;;) {
-		ssize_t r = read(fd, buf, 1 << 16);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			EVP_MD_CTX_free(md);
-			return dk_fail_errno("%s", path);
-		}
-		if (r == 0)
-			break;
-		EVP_DigestUpdate(md, buf, r);
-	}
 	unsigned char d[32];
-	unsigned int dl = 0;
-	EVP_DigestFinal_ex(md, d, &dl);
-	EVP_MD_CTX_free(md);
+	if (dk_sha256_file(path, d) < 0)
+		return -1;
 	dk_hex(d, 32, hex);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include "util/mem.h"
 #include "util/plist.h"
 
+#include "util/strv.h"
+
 #include <libgen.h>
 #include <plist/plist.h>
 #include <string.h>
@@ -19,66 +21,15 @@
 
 #define CONFIG_MAX (16u << 20)
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static void names_add(struct names *l, const char *s)
-{
-	if (l->n + 1 >= l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 8;
-		l->v = dk_realloc(l->v, l->cap * sizeof *l->v);
-	}
-	l->v[l->n++] = dk_strdup(s);
-	l->v[l->n] = NULL;
-}
-
-static bool names_has(const struct names *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i], s))
-			return true;
-	return false;
-}
-
-static char **names_take(struct names *l)
-{
-	if (!l->v) {
-		l->v = dk_calloc(1, sizeof *l->v);
-	}
-	char **v = l->v;
-	l->v = NULL;
-	l->n = l->cap = 0;
-	return v;
-}
-
-static void names_free(struct names *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
-static void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
-}
 
 void dk_oc_image_result_free(struct dk_oc_image_result *r)
 {
 	if (!r)
 		return;
-	strv_free(r->drivers);
-	strv_free(r->tools);
-	strv_free(r->kexts);
-	strv_free(r->acpi);
+	dk_strv_free(r->drivers);
+	dk_strv_free(r->tools);
+	dk_strv_free(r->kexts);
+	dk_strv_free(r->acpi);
 	r->drivers = r->tools = r->kexts = r->acpi = NULL;
 }
 
@@ -136,7 +87,7 @@ struct sources {
 	size_t n;
 	struct dk_oc_release **zips;
 	size_t nzips;
-	struct names kexts, acpi; /* names given, to refuse twice the same */
+	struct dk_strv kexts, acpi; /* names given, to refuse twice the same */
 };
 
 static void sources_free(struct sources *s)
@@ -148,8 +99,8 @@ static void sources_free(struct sources *s)
 	for (size_t i = 0; i < s->nzips; i++)
 		dk_oc_release_close(s->zips[i]);
 	free(s->zips);
-	names_free(&s->kexts);
-	names_free(&s->acpi);
+	dk_strv_clear(&s->kexts);
+	dk_strv_clear(&s->acpi);
 }
 
 /* A user item whose bytes come from host (or zip:zpath). */
@@ -164,9 +115,9 @@ static void add_user(struct sources *s, const char *path, bool is_dir, const cha
 
 static int kext_name(struct sources *s, const char *name, const char *given)
 {
-	if (names_has(&s->kexts, name))
+	if (dk_strv_contains(s->kexts.v, name))
 		return dk_fail("%s: a kext named %s is given twice", given, name);
-	names_add(&s->kexts, name);
+	dk_strv_push(&s->kexts, name);
 	return 0;
 }
 
@@ -231,16 +182,16 @@ static int collect_kext_zip(struct sources *s, const char *arg)
 }
 
 /* --acpi and --driver files: EFI/OC/ACPI/<name>, EFI/OC/Drivers/<name>. */
-static int collect_files(struct sources *s, const char *const *files, const char *dir, struct names *once)
+static int collect_files(struct sources *s, const char *const *files, const char *dir, struct dk_strv *once)
 {
 	for (size_t i = 0; files && files[i]; i++) {
 		_cleanup_free_ char *bn = base_dup(files[i]);
 		if (!dk_oc_is_file(files[i]))
 			return fail_kind(files[i], false);
-		if (once && names_has(once, bn))
+		if (once && dk_strv_contains(once->v, bn))
 			return dk_fail("%s: an ACPI table named %s is given twice", files[i], bn);
 		if (once)
-			names_add(once, bn);
+			dk_strv_push(once, bn);
 		_cleanup_free_ char *path = dk_asprintf("OC/%s/%s", dir, bn);
 		add_user(s, path, false, files[i], NULL, NULL, files[i]);
 	}
@@ -301,17 +252,17 @@ static int write_copy(struct dk_fat_builder *b, struct dk_oc_release *rel, const
 }
 
 /* What was copied, by folder (a kext: its bundle). */
-static void record(const struct dk_efi_copy *c, struct names *drivers, struct names *tools, struct names *kexts,
-		   struct names *acpis)
+static void record(const struct dk_efi_copy *c, struct dk_strv *drivers, struct dk_strv *tools, struct dk_strv *kexts,
+		   struct dk_strv *acpis)
 {
 	static const char *const dirs[] = {"EFI/OC/Drivers/", "EFI/OC/Tools/", "EFI/OC/Kexts/", "EFI/OC/ACPI/"};
-	struct names *lists[] = {drivers, tools, kexts, acpis};
+	struct dk_strv *lists[] = {drivers, tools, kexts, acpis};
 	if (c->from != DK_EFI_FROM_ITEM)
 		return;
 	for (size_t i = 0; i < DK_ARRAY_SIZE(dirs); i++) {
 		size_t l = strlen(dirs[i]);
 		if (!strncmp(c->dest, dirs[i], l) && (lists[i] != kexts || !strchr(c->dest + l, '/')))
-			names_add(lists[i], c->dest + l);
+			dk_strv_push(lists[i], c->dest + l);
 	}
 }
 
@@ -341,8 +292,8 @@ static int add_extras(const struct dk_oc_image_opts *o, struct dk_fat_builder *b
 
 /* The whole volume into b; records what was copied. */
 static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, struct dk_oc_release *rel,
-		    plist_t root, struct names *drivers, struct names *tools, struct names *kexts,
-		    struct names *acpis)
+		    plist_t root, struct dk_strv *drivers, struct dk_strv *tools, struct dk_strv *kexts,
+		    struct dk_strv *acpis)
 {
 	const char *rp = dk_oc_release_path(rel);
 	if (!dk_oc_release_has(rel, "X64/EFI/OC/OpenCore.efi"))
@@ -397,7 +348,7 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 		return -1;
 	}
 	struct dk_fat_builder *b = dk_fat_new();
-	struct names drivers = {0}, tools = {0}, kexts = {0}, acpis = {0};
+	struct dk_strv drivers = {0}, tools = {0}, kexts = {0}, acpis = {0};
 	int r = assemble(o, b, rel, root, &drivers, &tools, &kexts, &acpis);
 	plist_free(root);
 	dk_oc_release_close(rel);
@@ -426,16 +377,16 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 		memcpy(res->disk_guid, info.disk_guid, sizeof res->disk_guid);
 		memcpy(res->part_guid, info.part_guid, sizeof res->part_guid);
 		res->nfiles = dk_fat_count(b);
-		res->drivers = names_take(&drivers);
-		res->tools = names_take(&tools);
-		res->kexts = names_take(&kexts);
-		res->acpi = names_take(&acpis);
+		res->drivers = dk_strv_take(&drivers);
+		res->tools = dk_strv_take(&tools);
+		res->kexts = dk_strv_take(&kexts);
+		res->acpi = dk_strv_take(&acpis);
 		res->recovery = o->recovery != NULL;
 	}
-	names_free(&drivers);
-	names_free(&tools);
-	names_free(&kexts);
-	names_free(&acpis);
+	dk_strv_clear(&drivers);
+	dk_strv_clear(&tools);
+	dk_strv_clear(&kexts);
+	dk_strv_clear(&acpis);
 	dk_fat_free(b);
 	return r;
 }

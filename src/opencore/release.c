@@ -3,6 +3,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/strv.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -244,16 +245,7 @@ int dk_oc_release_read(struct dk_oc_release *r, const char *rel, char **data, si
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static void push(char ***v, size_t *n, size_t *cap, char *s)
-{
-	if (*n == *cap) {
-		*cap = *cap ? 2 * *cap : 16;
-		*v = dk_realloc(*v, *cap * sizeof **v);
-	}
-	(*v)[(*n)++] = s;
-}
-
-static int list_dir(const char *base, const char *sub, char ***v, size_t *n, size_t *cap)
+static int list_dir(const char *base, const char *sub, struct dk_strv *l)
 {
 	_cleanup_free_ char *p = *sub ? dk_asprintf("%s/%s", base, sub) : dk_strdup(base);
 	DIR *d = opendir(p);
@@ -270,9 +262,9 @@ static int list_dir(const char *base, const char *sub, char ***v, size_t *n, siz
 		if (stat(full, &st) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode))
-			r = list_dir(base, rel, v, n, cap);
+			r = list_dir(base, rel, l);
 		else if (S_ISREG(st.st_mode))
-			push(v, n, cap, DK_TAKE_PTR(rel));
+			dk_strv_push_take(l, DK_TAKE_PTR(rel));
 	}
 	closedir(d);
 	return r;
@@ -280,12 +272,11 @@ static int list_dir(const char *base, const char *sub, char ***v, size_t *n, siz
 
 int dk_oc_release_list(struct dk_oc_release *r, const char *dir, char ***names, size_t *n)
 {
-	char **v = NULL;
-	size_t cnt = 0, cap = 0;
+	struct dk_strv l = {0};
 	if (!r->zip) {
 		_cleanup_free_ char *base = dk_asprintf("%s/%s", r->path, dir);
-		if (list_dir(base, "", &v, &cnt, &cap) < 0) {
-			dk_oc_release_names_free(v, cnt);
+		if (list_dir(base, "", &l) < 0) {
+			dk_strv_clear(&l);
 			return -1;
 		}
 	} else {
@@ -298,13 +289,13 @@ int dk_oc_release_list(struct dk_oc_release *r, const char *dir, char ***names, 
 				continue;
 			if (!rel_safe(nm + pl))
 				continue;
-			push(&v, &cnt, &cap, dk_strdup(nm + pl));
+			dk_strv_push(&l, nm + pl);
 		}
 	}
-	if (cnt)
-		qsort(v, cnt, sizeof *v, cmp_str);
-	*names = v;
-	*n = cnt;
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, cmp_str);
+	*names = l.v;
+	*n = l.n;
 	return 0;
 }
 
@@ -317,8 +308,7 @@ void dk_oc_release_names_free(char **names, size_t n)
 
 int dk_oc_release_kexts(struct dk_oc_release *r, char ***paths, size_t *n)
 {
-	char **v = NULL;
-	size_t cnt = 0, cap = 0;
+	struct dk_strv l = {0};
 	if (r->zip) {
 		size_t pl = strlen(r->prefix);
 		zip_int64_t ne = zip_get_num_entries(r->zip, 0);
@@ -333,20 +323,17 @@ int dk_oc_release_kexts(struct dk_oc_release *r, char ***paths, size_t *n)
 				const char *e = strchrnul(p, '/');
 				if (e - p > 5 && !strncmp(e - 5, ".kext", 5) && *e == '/') {
 					_cleanup_free_ char *root = dk_strndup(nm, e - nm);
-					bool dup = false;
-					for (size_t k = 0; k < cnt && !dup; k++)
-						dup = !strcmp(v[k], root);
-					if (!dup && rel_safe(root))
-						push(&v, &cnt, &cap, DK_TAKE_PTR(root));
+					if (!dk_strv_contains(l.v, root) && rel_safe(root))
+						dk_strv_push_take(&l, DK_TAKE_PTR(root));
 					break;
 				}
 				p = *e ? e + 1 : e;
 			}
 		}
 	}
-	if (cnt)
-		qsort(v, cnt, sizeof *v, cmp_str);
-	*paths = v;
-	*n = cnt;
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, cmp_str);
+	*paths = l.v;
+	*n = l.n;
 	return 0;
 }

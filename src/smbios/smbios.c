@@ -9,6 +9,7 @@
  */
 #include "smbios/smbios.h"
 #include "smbios/macos.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/output.h"
 #include "util/fs.h"
@@ -320,14 +321,9 @@ int dk_uuid_generate(char *out, size_t n)
 	uint8_t b[16];
 	if (n < 37)
 		return dk_fail("uuid: buffer too small");
-	if (dk_random_bytes(b, sizeof b) < 0)
+	if (dk_uuid_random(b) < 0)
 		return -1;
-	b[6] = (uint8_t)((b[6] & 0x0F) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3F) | 0x80);
-	snprintf(out, n,
-		 "%02X%02X%02X%02X-%02X%02X-%02X%02X-%02X%02X-%02X%02X%02X%02X%02X%02X",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	dk_uuid_format(b, out, DK_UUID_UPPER);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* Byte helpers shared by several areas: random bytes, hex, SHA-256. */
+/* Byte helpers shared by several areas: random bytes, hex, SHA-256, UUIDs. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +11,18 @@ void dk_hex(const uint8_t *b, size_t n, char *out);
 
 /* SHA-256 of a buffer. 0 or -1 (dk_fail). */
 int dk_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 of what fd reads from its offset to the end. 0 or -1 (dk_fail). */
+int dk_sha256_fd(int fd, uint8_t out[32]);
+/* SHA-256 of a file's contents. 0 or -1 (dk_fail naming path). */
+int dk_sha256_file(const char *path, uint8_t out[32]);
+
+/* UUID text "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" of 16 bytes into out
+ * (37 bytes); returns out. Flags: */
+#define DK_UUID_UPPER 1u /* upper-case hex */
+#define DK_UUID_GUID 2u  /* EFI GUID byte order: the first three fields stored little-endian */
+char *dk_uuid_format(const uint8_t u[16], char out[37], unsigned flags);
+/* 16 random bytes made a version 4 (RFC 4122 variant) UUID. 0 or -1 (dk_fail). */
+int dk_uuid_random(uint8_t u[16]);
 
 /* Little-endian loads from unaligned bytes. */
 static inline uint16_t dk_le16(const uint8_t *p)

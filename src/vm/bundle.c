@@ -6,6 +6,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/paths.h"
+#include "util/run.h"
 #include "util/progress.h"
 #include "util/cleanup.h"
 #include "tune/pin.h"
@@ -391,22 +392,11 @@ static int launch(struct dk_bundle *b, const struct dk_plan *p, const struct dk_
 	}
 	_cleanup_free_ char *cmdline = dk_argv_to_shell(&a);
 	dk_write_all(logfd, cmdline, strlen(cmdline));
-	pid_t pid = fork();
-	if (pid < 0) {
+	pid_t pid;
+	if (dk_spawn_detached(a.v, logfd, &pid) < 0) {
 		close(logfd);
 		dk_argv_free(&a);
-		return dk_fail_errno("fork");
-	}
-	if (pid == 0) {
-		setsid();
-		int nul = open("/dev/null", O_RDONLY);
-		dup2(nul, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		closefrom(3);
-		execv(a.v[0], a.v);
-		fprintf(stderr, "exec %s: %s\n", a.v[0], strerror(errno));
-		_exit(127);
+		return -1;
 	}
 	close(logfd);
 	dk_argv_free(&a);

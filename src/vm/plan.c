@@ -485,9 +485,7 @@ static void plan_uuid(const struct dk_facts *f, const struct dk_plan_opts *o, st
 		memcpy(u, f->random + 3, sizeof u);
 		u[6] = (u[6] & 0x0f) | 0x40;
 		u[8] = (u[8] & 0x3f) | 0x80;
-		snprintf(p->uuid, sizeof p->uuid,
-			 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-			 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+		dk_uuid_format(u, p->uuid, 0);
 	}
 }
 

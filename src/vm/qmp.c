@@ -6,6 +6,7 @@
 #include "util/progress.h"
 #include "util/fs.h"
 #include "util/paths.h"
+#include "util/run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +20,6 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-void dk_strv_free(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
 
 /* Read one JSON line (QMP messages are newline-terminated). */
 static int qmp_read(struct dk_qmp *q, json_object **out, int timeout_ms)
@@ -176,88 +170,29 @@ int dk_qmp_exec(struct dk_qmp *q, const char *cmd, json_object *args, json_objec
 	return qmp_exec_fd(q, q->fd, cmd, args, ret, timeout_ms);
 }
 
-/* Wait for a child with a deadline; kill it when the deadline passes. */
-static int wait_child(pid_t pid, int timeout_ms, int *status)
-{
-	double end = dk_now() + timeout_ms / 1000.0;
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return dk_fail_errno("waitpid");
-		if (dk_now() >= end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, status, 0);
-			return dk_fail("%d: timed out", (int)pid);
-		}
-		usleep(10 * 1000);
-	}
-}
-
 int dk_run(char *const argv[], char **capture, int timeout_ms)
 {
-	int pfd[2] = {-1, -1};
-	if (capture) {
+	struct dk_run_opts o = {.timeout_ms = timeout_ms, .out_max = capture ? 1 << 20 : 0, .merge_err = true,
+				.search_path = true};
+	struct dk_cmd_result r;
+	if (capture)
 		*capture = NULL;
-		if (pipe2(pfd, O_CLOEXEC) < 0)
-			return dk_fail_errno("pipe");
-	}
-	pid_t pid = fork();
-	if (pid < 0)
-		return dk_fail_errno("fork");
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-		dup2(nul, 0);
-		if (capture) {
-			dup2(pfd[1], 1);
-			dup2(pfd[1], 2);
-		} else {
-			dup2(nul, 1);
-			dup2(nul, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	struct dk_buf b = {0};
-	if (capture) {
-		close(pfd[1]);
-		double end = dk_now() + timeout_ms / 1000.0;
-		char tmp[4096];
-		for (;;) {
-			int left = (int)((end - dk_now()) * 1000);
-			if (left <= 0)
-				break;
-			struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-			int r = poll(&p, 1, left);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				break;
-			ssize_t n = read(pfd[0], tmp, sizeof tmp);
-			if (n <= 0)
-				break;
-			if (b.len < (1 << 20))
-				dk_buf_append(&b, tmp, (size_t)n);
-		}
-		close(pfd[0]);
-		dk_buf_puts(&b, "");
-		*capture = b.data;
-	}
-	int st = 0;
-	if (wait_child(pid, timeout_ms, &st) < 0)
-		return dk_fail_prefix("%s", argv[0]);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+	if (dk_run_argv(argv, &o, &r) < 0)
+		return -1;
+	if (capture)
+		*capture = r.out;
+	if (r.timed_out)
+		return dk_fail("%s: timed out", argv[0]);
+	if (r.status == 127)
 		return dk_fail("%s: cannot run (not installed?)", argv[0]);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (r.status != 0) {
 		const char *out = capture && *capture ? *capture : "";
 		char line[300];
 		snprintf(line, sizeof line, "%s", out);
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		return dk_fail("%s: failed (exit %d)%s%s", argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-			       line[0] ? ": " : "", line);
+		return dk_fail("%s: failed (exit %d)%s%s", argv[0], r.status, line[0] ? ": " : "", line);
 	}
 	return 0;
 }
@@ -265,39 +200,20 @@ int dk_run(char *const argv[], char **capture, int timeout_ms)
 static int cpu_unavailable_live(const char *qemu, const char *accel, const char *model, char ***out)
 {
 	*out = NULL;
-	int in[2], outp[2];
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return dk_fail_errno("pipe");
-	if (pipe2(outp, O_CLOEXEC) < 0) {
-		close(in[0]);
-		close(in[1]);
-		return dk_fail_errno("pipe");
-	}
-	pid_t pid = fork();
-	if (pid < 0)
-		return dk_fail_errno("fork");
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(outp[1], 1);
-		int nul = open("/dev/null", O_WRONLY);
-		dup2(nul, 2);
-		char acc[32];
-		snprintf(acc, sizeof acc, "%s", accel);
-		execl(qemu, qemu, "-machine", "none", "-accel", acc, "-nodefaults", "-display", "none", "-qmp",
-		      "stdio", (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(outp[1]);
-	struct dk_qmp q = {.fd = outp[0]};
+	char *argv[] = {(char *)qemu, "-machine", "none", "-accel", (char *)accel, "-nodefaults", "-display", "none",
+			"-qmp", "stdio", NULL};
+	struct dk_child c;
+	if (dk_spawn_piped(argv, NULL, &c) < 0)
+		return dk_fail_prefix("QEMU CPU query");
+	struct dk_qmp q = {.fd = c.out};
 	int rc = -1;
 	json_object *greet = NULL, *defs = NULL;
 	if (qmp_read(&q, &greet, 5000) < 0)
 		goto done;
 	json_object_put(greet);
-	if (qmp_exec_fd(&q, in[1], "qmp_capabilities", NULL, NULL, 5000) < 0)
+	if (qmp_exec_fd(&q, c.in, "qmp_capabilities", NULL, NULL, 5000) < 0)
 		goto done;
-	if (qmp_exec_fd(&q, in[1], "query-cpu-definitions", NULL, &defs, 5000) < 0)
+	if (qmp_exec_fd(&q, c.in, "query-cpu-definitions", NULL, &defs, 5000) < 0)
 		goto done;
 	size_t n = json_object_is_type(defs, json_type_array) ? json_object_array_length(defs) : 0;
 	bool found = false;
@@ -316,14 +232,13 @@ static int cpu_unavailable_live(const char *qemu, const char *accel, const char 
 		dk_fail("%s: QEMU does not know the CPU model %s", qemu, model);
 		goto done;
 	}
-	qmp_exec_fd(&q, in[1], "quit", NULL, NULL, 2000);
+	qmp_exec_fd(&q, c.in, "quit", NULL, NULL, 2000);
 	rc = 0;
 done:
 	json_object_put(defs);
-	close(in[1]);
-	close(outp[0]);
-	int st;
-	if (wait_child(pid, 3000, &st) == 0 && rc < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+	struct dk_cmd_result st;
+	dk_child_wait(&c, 3000, &st);
+	if (!st.timed_out && rc < 0 && st.status == 127)
 		dk_fail("%s: cannot run", qemu);
 	if (rc < 0)
 		dk_fail_prefix("QEMU CPU query");

@@ -11,6 +11,7 @@
 
 #include "vm/plan.h"
 #include "vm/render.h"
+#include "util/strv.h"
 
 struct dk_bundle {
 	char *parent, *dir, *name;
@@ -54,7 +55,6 @@ int dk_unix_peer_pid(const char *sock_path);
 /* Ask QEMU which features of a CPU model the accelerator cannot provide
  * (query-cpu-definitions on `-machine none -accel A`). NULL-terminated list. */
 int dk_qemu_cpu_unavailable(const char *qemu, const char *accel, const char *model, char ***out);
-void dk_strv_free(char **v);
 
 /* ---- start / stop ---- */
 struct dk_start_opts {

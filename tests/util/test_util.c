@@ -1,9 +1,13 @@
 #include "t.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/paths.h"
+#include "util/run.h"
+#include "util/strv.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -299,6 +303,276 @@ TEST(read_missing_file_names_path)
 	CHECK_CONTAINS(dk_errmsg(), "No such file");
 }
 
+/* ---- the subprocess runner ---- */
+
+static int sh(const char *script, const struct dk_run_opts *o, struct dk_cmd_result *r)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+	return dk_run_argv(argv, o, r);
+}
+
+TEST(run_exit_status_and_signal)
+{
+	struct dk_cmd_result r;
+	CHECK(sh("exit 0", NULL, &r) == 0);
+	CHECK_INT(r.status, 0);
+	CHECK_INT(r.signal, 0);
+	CHECK(!r.timed_out && r.out == NULL && r.err == NULL);
+	CHECK(sh("exit 3", NULL, &r) == 0);
+	CHECK_INT(r.status, 3);
+	CHECK(sh("kill -TERM $$", NULL, &r) == 0);
+	CHECK_INT(r.status, -1);
+	CHECK_INT(r.signal, SIGTERM);
+	/* a program that is not there: exec's errno, status 127 */
+	char *argv[] = {"/nonexistent/dkvm-prog", NULL};
+	CHECK(dk_run_argv(argv, NULL, &r) == 0);
+	CHECK_INT(r.status, 127);
+	CHECK_INT(r.exec_errno, ENOENT);
+	char *pv[] = {"dkvm-no-such-program-x", NULL};
+	struct dk_run_opts o = {.search_path = true};
+	CHECK(dk_run_argv(pv, &o, &r) == 0);
+	CHECK_INT(r.exec_errno, ENOENT);
+	char *tv[] = {"true", NULL};
+	CHECK(dk_run_argv(tv, &o, &r) == 0);
+	CHECK_INT(r.status, 0);
+	CHECK_INT(r.exec_errno, 0);
+}
+
+TEST(run_capture_bounds_and_streams)
+{
+	struct dk_cmd_result r;
+	struct dk_run_opts o = {.out_max = 1000, .err_max = 10};
+	/* more than the bound: the rest is read (no SIGPIPE), only 1000 kept */
+	CHECK(sh("head -c 100000 /dev/zero | tr '\\0' x; echo oops-this-is-long >&2", &o, &r) == 0);
+	CHECK_INT(r.status, 0);
+	CHECK_INT(r.out_len, 1000);
+	CHECK(r.out && r.out[0] == 'x' && r.out[999] == 'x' && r.out[1000] == '\0');
+	CHECK_INT(r.err_len, 10);
+	CHECK_STR(r.err, "oops-this-");
+	dk_cmd_result_free(&r);
+	/* 2>&1; stdin is /dev/null (cat ends at once) */
+	struct dk_run_opts m = {.out_max = 100, .merge_err = true, .timeout_ms = 5000};
+	CHECK(sh("echo out; echo err >&2; cat", &m, &r) == 0);
+	CHECK_STR(r.out, "out\nerr\n");
+	CHECK(r.err == NULL && !r.timed_out);
+	dk_cmd_result_free(&r);
+	/* captured but silent: "" (not NULL) */
+	CHECK(sh("true", &m, &r) == 0);
+	CHECK_STR(r.out, "");
+	dk_cmd_result_free(&r);
+	/* extra environment, replacing an inherited value */
+	setenv("DKVM_RUN_T", "old", 1);
+	char *env[] = {"DKVM_RUN_T=new", "DKVM_RUN_U=u", NULL};
+	struct dk_run_opts e = {.out_max = 100, .env = env};
+	CHECK(sh("echo $DKVM_RUN_T $DKVM_RUN_U", &e, &r) == 0);
+	CHECK_STR(r.out, "new u\n");
+	dk_cmd_result_free(&r);
+	unsetenv("DKVM_RUN_T");
+}
+
+static bool pid_gone(long pid)
+{
+	char p[64], st[512];
+	snprintf(p, sizeof p, "/proc/%ld/stat", pid);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return true;
+	bool zombie = fgets(st, sizeof st, f) && strstr(st, ") Z ");
+	fclose(f);
+	return zombie;
+}
+
+TEST(run_timeout_kills_the_process_group)
+{
+	struct dk_cmd_result r;
+	struct dk_run_opts o = {.timeout_ms = 300};
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	char *argv[] = {"sleep", "100", NULL};
+	o.search_path = true;
+	CHECK(dk_run_argv(argv, &o, &r) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	CHECK(r.timed_out);
+	CHECK_INT(r.signal, SIGKILL);
+	CHECK(b.tv_sec - a.tv_sec < 10);
+	/* with a capture: a grandchild holding the pipe dies with its group */
+	struct dk_run_opts c = {.timeout_ms = 300, .out_max = 100};
+	CHECK(sh("sleep 100 & echo $!; wait", &c, &r) == 0);
+	CHECK(r.timed_out);
+	long gpid = r.out ? strtol(r.out, NULL, 10) : 0;
+	CHECK(gpid > 0);
+	for (int i = 0; i < 100 && gpid > 0 && !pid_gone(gpid); i++) {
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	CHECK(gpid > 0 && pid_gone(gpid));
+	dk_cmd_result_free(&r);
+}
+
+TEST(run_no_fd_leaks_into_the_child)
+{
+	/* fds opened without O_CLOEXEC (as a library might) stay out of the child */
+	int a = open("/dev/null", O_RDONLY), b = open("/dev/null", O_RDONLY);
+	CHECK(a >= 0 && b >= 0);
+	struct dk_cmd_result r;
+	struct dk_run_opts o = {.out_max = 4096, .err_max = 4096};
+	/* ls opens one fd (3) of its own to read the directory */
+	char *argv[] = {"/bin/ls", "/proc/self/fd", NULL};
+	CHECK(dk_run_argv(argv, &o, &r) == 0);
+	CHECK_STR(r.out, "0\n1\n2\n3\n");
+	dk_cmd_result_free(&r);
+	struct dk_child c;
+	char *cv[] = {"/bin/ls", "/proc/self/fd", NULL};
+	CHECK(dk_spawn_piped(cv, NULL, &c) == 0);
+	char buf[256] = "";
+	size_t n = 0;
+	ssize_t k;
+	while (n < sizeof buf - 1 && (k = read(c.out, buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)k;
+	dk_child_wait(&c, 5000, &r);
+	CHECK_STR(buf, "0\n1\n2\n3\n");
+	CHECK_INT(r.status, 0);
+	close(a);
+	close(b);
+}
+
+TEST(run_piped_child)
+{
+	struct dk_child c;
+	char *argv[] = {"cat", NULL};
+	struct dk_run_opts o = {.search_path = true};
+	CHECK(dk_spawn_piped(argv, &o, &c) == 0);
+	CHECK(write(c.in, "ping\n", 5) == 5);
+	char buf[16] = "";
+	CHECK(read(c.out, buf, sizeof buf - 1) == 5);
+	CHECK_STR(buf, "ping\n");
+	struct dk_cmd_result r;
+	dk_child_wait(&c, 5000, &r); /* closing stdin ends cat */
+	CHECK_INT(r.status, 0);
+	CHECK(!r.timed_out && c.in < 0 && c.out < 0);
+	/* one that does not end: killed at the deadline */
+	char *sv[] = {"/bin/sh", "-c", "exec sleep 100", NULL};
+	CHECK(dk_spawn_piped(sv, NULL, &c) == 0);
+	dk_child_wait(&c, 200, &r);
+	CHECK(r.timed_out);
+	CHECK_INT(r.signal, SIGKILL);
+}
+
+TEST(run_detached_new_session)
+{
+	char *p = t_path(t_tmpdir(), "detached.log");
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	int leak = open("/dev/null", O_RDONLY);
+	char *argv[] = {"/bin/sh", "-c", "ls /proc/self/fd; cut -d' ' -f6 /proc/$$/stat; echo $$", NULL};
+	pid_t pid = 0;
+	CHECK(dk_spawn_detached(argv, fd, &pid) == 0);
+	close(fd);
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char *d = NULL;
+	size_t n = 0;
+	CHECK(dk_read_file(p, &d, &n, 4096) == 0);
+	char want[128];
+	snprintf(want, sizeof want, "0\n1\n2\n3\n%d\n%d\n", (int)pid, (int)pid); /* its own session; ls's 3 */
+	CHECK_STR(d, want);
+	free(d);
+	/* exec failure: said in the log, exit 127 */
+	fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	char *bad[] = {"/nonexistent/qemu", NULL};
+	CHECK(dk_spawn_detached(bad, fd, &pid) == 0);
+	close(fd);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 127);
+	CHECK(dk_read_file(p, &d, &n, 4096) == 0);
+	CHECK_CONTAINS(d, "exec /nonexistent/qemu: No such file");
+	free(d);
+	close(leak);
+	free(p);
+}
+
+TEST(sha256_file_and_fd)
+{
+	char *p = t_path(t_tmpdir(), "abc.txt");
+	CHECK(dk_write_file_atomic(p, "abc", 3, true, 0644) == 0);
+	uint8_t d[32];
+	char hex[65];
+	CHECK(dk_sha256_file(p, d) == 0);
+	dk_hex(d, 32, hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && lseek(fd, 1, SEEK_SET) == 1); /* from the fd's offset */
+	CHECK(dk_sha256_fd(fd, d) == 0);
+	close(fd);
+	uint8_t w[32];
+	CHECK(dk_sha256("bc", 2, w) == 0 && memcmp(d, w, 32) == 0);
+	/* larger than one read */
+	size_t n = (1 << 16) * 3 + 7;
+	char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)(i * 31);
+	CHECK(dk_write_file_atomic(p, big, n, true, 0644) == 0);
+	CHECK(dk_sha256_file(p, d) == 0 && dk_sha256(big, n, w) == 0 && memcmp(d, w, 32) == 0);
+	free(big);
+	CHECK(dk_sha256_file("/nonexistent/dkvm-sha", d) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "/nonexistent/dkvm-sha: No such file");
+	CHECK(dk_sha256_file(t_tmpdir(), d) < 0); /* a directory: read fails, named */
+	CHECK_CONTAINS(dk_errmsg(), t_tmpdir());
+	free(p);
+}
+
+TEST(uuid_format_and_random)
+{
+	uint8_t u[16];
+	for (int i = 0; i < 16; i++)
+		u[i] = (uint8_t)i;
+	u[15] = 0xaf;
+	char s[37];
+	CHECK_STR(dk_uuid_format(u, s, 0), "00010203-0405-0607-0809-0a0b0c0d0eaf");
+	CHECK_STR(dk_uuid_format(u, s, DK_UUID_UPPER), "00010203-0405-0607-0809-0A0B0C0D0EAF");
+	CHECK_STR(dk_uuid_format(u, s, DK_UUID_UPPER | DK_UUID_GUID), "03020100-0504-0706-0809-0A0B0C0D0EAF");
+	uint8_t a[16], b[16];
+	CHECK(dk_uuid_random(a) == 0 && dk_uuid_random(b) == 0);
+	CHECK(memcmp(a, b, 16) != 0);
+	dk_uuid_format(a, s, 0);
+	CHECK_INT(strlen(s), 36);
+	CHECK(s[14] == '4');                  /* version 4 */
+	CHECK(strchr("89ab", s[19]) != NULL); /* RFC 4122 variant */
+}
+
+TEST(strv_list)
+{
+	struct dk_strv l = {0};
+	CHECK(dk_strv_len(l.v) == 0 && !dk_strv_contains(l.v, "a"));
+	char *j = dk_strv_join(l.v, ", ");
+	CHECK_STR(j, "");
+	free(j);
+	for (int i = 0; i < 20; i++) { /* past the first growth */
+		char b[8];
+		snprintf(b, sizeof b, "s%d", i);
+		dk_strv_push(&l, b);
+		CHECK(l.v[l.n] == NULL); /* a strv after every push */
+	}
+	dk_strv_push_take(&l, dk_strdup("last"));
+	CHECK_INT(l.n, 21);
+	CHECK_INT(dk_strv_len(l.v), 21);
+	CHECK(dk_strv_contains(l.v, "s19") && dk_strv_contains(l.v, "last") && !dk_strv_contains(l.v, "s20"));
+	char **v = dk_strv_take(&l);
+	CHECK(l.v == NULL && l.n == 0 && l.cap == 0);
+	j = dk_strv_join(v, "+");
+	CHECK(j && !strncmp(j, "s0+s1+s2+", 9) && dk_endswith(j, "+s19+last"));
+	free(j);
+	dk_strv_free(v);
+	/* an empty list taken is an empty strv, not NULL */
+	v = dk_strv_take(&l);
+	CHECK(v && v[0] == NULL);
+	dk_strv_free(v);
+	dk_strv_free(NULL);
+	dk_strv_push(&l, "x");
+	dk_strv_clear(&l);
+	CHECK(l.v == NULL && l.n == 0);
+	dk_strv_clear(&l);
+}
+
 int main(void)
 {
 	RUN(parse_size);
@@ -311,5 +585,14 @@ int main(void)
 	RUN(system_file_edit_makes_backup);
 	RUN(sysroot_paths);
 	RUN(read_missing_file_names_path);
+	RUN(run_exit_status_and_signal);
+	RUN(run_capture_bounds_and_streams);
+	RUN(run_timeout_kills_the_process_group);
+	RUN(run_no_fd_leaks_into_the_child);
+	RUN(run_piped_child);
+	RUN(run_detached_new_session);
+	RUN(sha256_file_and_fd);
+	RUN(uuid_format_and_random);
+	RUN(strv_list);
 	return t_done();
 }
