@@ -349,6 +349,10 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 			r->cur_got = 0;
 			pthread_cond_broadcast(&j->cond);
 			pthread_mutex_unlock(&j->lock);
+			if (ok)
+				/* start writing it back now, so the final fsync does not
+				 * wait for the whole file (advisory; errors show at fsync) */
+				sync_file_range(j->fd, (off_t)p->off, p->size, SYNC_FILE_RANGE_WRITE);
 		}
 	}
 	dk_progress_add(&j->prog, len - skipped);
