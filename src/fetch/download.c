@@ -275,6 +275,38 @@ static void piece_failed(struct job *j, uint64_t i, const char *why)
 	}
 }
 
+/* All of piece p (r->cur) arrived: check its hash, mark it done (or to be
+ * fetched again), move on to the next. */
+static void piece_received(struct req *r, struct piece *p)
+{
+	struct job *j = r->j;
+	bool ok = true;
+	if (p->sha && !j->d->no_verify) {
+		uint8_t h[32];
+		unsigned int hl = 32;
+		EVP_DigestFinal_ex(r->md, h, &hl);
+		ok = memcmp(h, p->sha, 32) == 0;
+		EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	}
+	pthread_mutex_lock(&j->lock);
+	if (ok) {
+		p->state = P_DONE;
+		j->done_count++;
+		save_state(j);
+	} else {
+		piece_failed(j, r->cur, "SHA-256 mismatch");
+		progress_sub(j, p->size);
+	}
+	r->cur++;
+	r->cur_got = 0;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (ok)
+		/* start writing it back now, so the final fsync does not wait for
+		 * the whole file (advisory; errors show at fsync) */
+		sync_file_range(j->fd, (off_t)p->off, p->size, SYNC_FILE_RANGE_WRITE);
+}
+
 static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 {
 	struct req *r = ud;
@@ -327,33 +359,8 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 			EVP_DigestUpdate(r->md, data + used, take);
 		r->cur_got += take;
 		used += take;
-		if (r->cur_got == p->size) {
-			bool ok = true;
-			if (p->sha && !j->d->no_verify) {
-				uint8_t h[32];
-				unsigned int hl = 32;
-				EVP_DigestFinal_ex(r->md, h, &hl);
-				ok = memcmp(h, p->sha, 32) == 0;
-				EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
-			}
-			pthread_mutex_lock(&j->lock);
-			if (ok) {
-				p->state = P_DONE;
-				j->done_count++;
-				save_state(j);
-			} else {
-				piece_failed(j, r->cur, "SHA-256 mismatch");
-				progress_sub(j, p->size);
-			}
-			r->cur++;
-			r->cur_got = 0;
-			pthread_cond_broadcast(&j->cond);
-			pthread_mutex_unlock(&j->lock);
-			if (ok)
-				/* start writing it back now, so the final fsync does not
-				 * wait for the whole file (advisory; errors show at fsync) */
-				sync_file_range(j->fd, (off_t)p->off, p->size, SYNC_FILE_RANGE_WRITE);
-		}
+		if (r->cur_got == p->size)
+			piece_received(r, p);
 	}
 	dk_progress_add(&j->prog, len - skipped);
 	__atomic_add_fetch(&j->bytes, len, __ATOMIC_RELAXED);
