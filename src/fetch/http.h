@@ -1,7 +1,9 @@
-/* Small libcurl helpers shared by the fetch area: one-shot requests into
- * memory and easy-handle setup (protocol restrictions, TLS verification,
- * timeouts). HTTPS is verified; plain HTTP is refused unless the caller allows
- * it (Apple's osrecovery protocol, loopback test servers). */
+/* dkvm's one HTTP client (libcurl), for fetch and opencore fetch alike:
+ * one-shot requests into memory or through a hashing file sink, verified
+ * whole-file downloads, and easy-handle setup (protocol restrictions, TLS
+ * verification, timeouts) for download.c's parallel ranges. HTTPS is
+ * verified; plain HTTP is refused unless the caller allows it (Apple's
+ * osrecovery protocol, http:// mirrors, loopback test servers). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
