@@ -125,11 +125,76 @@ static bool is_ia_pkg(const char *url)
 	return !strcmp(b, "InstallAssistant.pkg") || !strcmp(b, "InstallAssistantAuto.pkg");
 }
 
-int dk_catalog_parse(const void *data, size_t len, const char *name, struct dk_catalog *cat)
+/* The Packages array of an installer product (one that lists an
+ * InstallAssistant package), else NULL. */
+static plist_t installer_packages(plist_t val)
 {
-	memset(cat, 0, sizeof *cat);
+	if (plist_get_node_type(val) != PLIST_DICT)
+		return NULL;
+	plist_t emi = pdict(val, "ExtendedMetaInfo");
+	if (!pdict(emi, "InstallAssistantPackageIdentifiers"))
+		return NULL;
+	plist_t pk = plist_dict_get_item(val, "Packages");
+	if (!pk || plist_get_node_type(pk) != PLIST_ARRAY)
+		return NULL;
+	uint32_t n = plist_array_get_size(pk);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *u = pstr(plist_array_get_item(pk, i), "URL");
+		if (u && is_ia_pkg(u))
+			return pk;
+	}
+	return NULL;
+}
+
+/* One catalog product (val, with its packages pk) appended to cat. */
+static void add_product(struct dk_catalog *cat, const char *id, plist_t val, plist_t pk)
+{
+	uint32_t n = plist_array_get_size(pk);
+	cat->products = dk_realloc(cat->products, (size_t)(cat->count + 1) * sizeof *cat->products);
+	struct dk_sw_product *pr = &cat->products[cat->count++];
+	memset(pr, 0, sizeof *pr);
+	pr->id = dk_strdup(id);
+	pr->pkgs = dk_calloc(n ? n : 1, sizeof *pr->pkgs);
+	for (uint32_t i = 0; i < n; i++) {
+		plist_t d = plist_array_get_item(pk, i);
+		const char *u = pstr(d, "URL");
+		if (!u)
+			continue;
+		struct dk_sw_package *sp = &pr->pkgs[pr->npkgs++];
+		sp->url = dk_strdup(u);
+		sp->size = puint(d, "Size");
+		const char *iu = pstr(d, "IntegrityDataURL");
+		sp->integrity_url = iu ? dk_strdup(iu) : NULL;
+		sp->integrity_size = puint(d, "IntegrityDataSize");
+		pr->size += sp->size;
+	}
+	plist_t date = plist_dict_get_item(val, "PostDate");
+	if (date && plist_get_node_type(date) == PLIST_DATE) {
+		int32_t sec = 0, usec = 0;
+		plist_get_date_val(date, &sec, &usec);
+		time_t t = (time_t)((long long)sec + MAC_EPOCH_OFFSET);
+		struct tm tm;
+		char buf[32];
+		gmtime_r(&t, &tm);
+		strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		pr->post_date = dk_strdup(buf);
+	}
+	const char *dist = pstr(pdict(val, "Distributions"), "English");
+	if (!dist)
+		dist = pstr(pdict(val, "Distributions"), "en");
+	pr->dist_url = dist ? dk_strdup(dist) : NULL;
+	/* some catalogs carry these directly */
+	const char *v = pstr(val, "DisplayVersion"), *b = pstr(val, "BuildVersion");
+	pr->version = v ? dk_strdup(v) : NULL;
+	pr->build = b ? dk_strdup(b) : NULL;
+}
+
+/* The catalog's plist root dictionary (gunzipped first when gzip'd). */
+static int catalog_root(const void *data, size_t len, const char *name, plist_t *root)
+{
 	struct dk_buf plain = {0};
 	const char *p = data;
+	*root = NULL;
 	if (len >= 2 && (uint8_t)p[0] == 0x1f && (uint8_t)p[1] == 0x8b) {
 		if (gunzip(data, len, name, &plain) < 0) {
 			dk_buf_free(&plain);
@@ -142,18 +207,27 @@ int dk_catalog_parse(const void *data, size_t len, const char *name, struct dk_c
 		dk_buf_free(&plain);
 		return dk_fail("%s: empty or oversized catalog", name);
 	}
-	plist_t root = NULL;
 	if (dk_plist_check_depth(p, len, name) < 0) {
 		dk_buf_free(&plain);
 		return -1;
 	}
-	plist_from_memory(p, (uint32_t)len, &root);
+	plist_from_memory(p, (uint32_t)len, root);
 	dk_buf_free(&plain);
-	if (!root || plist_get_node_type(root) != PLIST_DICT) {
-		if (root)
-			plist_free(root);
+	if (!*root || plist_get_node_type(*root) != PLIST_DICT) {
+		if (*root)
+			plist_free(*root);
+		*root = NULL;
 		return dk_fail("%s: not a software-update catalog (plist dictionary expected)", name);
 	}
+	return 0;
+}
+
+int dk_catalog_parse(const void *data, size_t len, const char *name, struct dk_catalog *cat)
+{
+	memset(cat, 0, sizeof *cat);
+	plist_t root;
+	if (catalog_root(data, len, name, &root) < 0)
+		return -1;
 	plist_t prods = pdict(root, "Products");
 	if (!prods) {
 		plist_free(root);
@@ -171,60 +245,9 @@ int dk_catalog_parse(const void *data, size_t len, const char *name, struct dk_c
 		}
 		_cleanup_free_ char *id = key;
 		key = NULL;
-		if (plist_get_node_type(val) != PLIST_DICT)
-			continue;
-		plist_t emi = pdict(val, "ExtendedMetaInfo");
-		if (!pdict(emi, "InstallAssistantPackageIdentifiers"))
-			continue;
-		plist_t pk = plist_dict_get_item(val, "Packages");
-		if (!pk || plist_get_node_type(pk) != PLIST_ARRAY)
-			continue;
-		uint32_t n = plist_array_get_size(pk);
-		bool has_ia = false;
-		for (uint32_t i = 0; i < n; i++) {
-			const char *u = pstr(plist_array_get_item(pk, i), "URL");
-			if (u && is_ia_pkg(u))
-				has_ia = true;
-		}
-		if (!has_ia)
-			continue;
-		cat->products = dk_realloc(cat->products, (size_t)(cat->count + 1) * sizeof *cat->products);
-		struct dk_sw_product *pr = &cat->products[cat->count++];
-		memset(pr, 0, sizeof *pr);
-		pr->id = dk_strdup(id);
-		pr->pkgs = dk_calloc(n ? n : 1, sizeof *pr->pkgs);
-		for (uint32_t i = 0; i < n; i++) {
-			plist_t d = plist_array_get_item(pk, i);
-			const char *u = pstr(d, "URL");
-			if (!u)
-				continue;
-			struct dk_sw_package *sp = &pr->pkgs[pr->npkgs++];
-			sp->url = dk_strdup(u);
-			sp->size = puint(d, "Size");
-			const char *iu = pstr(d, "IntegrityDataURL");
-			sp->integrity_url = iu ? dk_strdup(iu) : NULL;
-			sp->integrity_size = puint(d, "IntegrityDataSize");
-			pr->size += sp->size;
-		}
-		plist_t date = plist_dict_get_item(val, "PostDate");
-		if (date && plist_get_node_type(date) == PLIST_DATE) {
-			int32_t sec = 0, usec = 0;
-			plist_get_date_val(date, &sec, &usec);
-			time_t t = (time_t)((long long)sec + MAC_EPOCH_OFFSET);
-			struct tm tm;
-			char buf[32];
-			gmtime_r(&t, &tm);
-			strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-			pr->post_date = dk_strdup(buf);
-		}
-		const char *dist = pstr(pdict(val, "Distributions"), "English");
-		if (!dist)
-			dist = pstr(pdict(val, "Distributions"), "en");
-		pr->dist_url = dist ? dk_strdup(dist) : NULL;
-		/* some catalogs carry these directly */
-		const char *v = pstr(val, "DisplayVersion"), *b = pstr(val, "BuildVersion");
-		pr->version = v ? dk_strdup(v) : NULL;
-		pr->build = b ? dk_strdup(b) : NULL;
+		plist_t pk = installer_packages(val);
+		if (pk)
+			add_product(cat, id, val, pk);
 	}
 	free(it);
 	plist_free(root);

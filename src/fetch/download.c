@@ -275,6 +275,38 @@ static void piece_failed(struct job *j, uint64_t i, const char *why)
 	}
 }
 
+/* All of piece p (r->cur) arrived: check its hash, mark it done (or to be
+ * fetched again), move on to the next. */
+static void piece_received(struct req *r, struct piece *p)
+{
+	struct job *j = r->j;
+	bool ok = true;
+	if (p->sha && !j->d->no_verify) {
+		uint8_t h[32];
+		unsigned int hl = 32;
+		EVP_DigestFinal_ex(r->md, h, &hl);
+		ok = memcmp(h, p->sha, 32) == 0;
+		EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
+	}
+	pthread_mutex_lock(&j->lock);
+	if (ok) {
+		p->state = P_DONE;
+		j->done_count++;
+		save_state(j);
+	} else {
+		piece_failed(j, r->cur, "SHA-256 mismatch");
+		progress_sub(j, p->size);
+	}
+	r->cur++;
+	r->cur_got = 0;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (ok)
+		/* start writing it back now, so the final fsync does not wait for
+		 * the whole file (advisory; errors show at fsync) */
+		sync_file_range(j->fd, (off_t)p->off, p->size, SYNC_FILE_RANGE_WRITE);
+}
+
 static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 {
 	struct req *r = ud;
@@ -327,29 +359,8 @@ static size_t body_cb(char *data, size_t sz, size_t n, void *ud)
 			EVP_DigestUpdate(r->md, data + used, take);
 		r->cur_got += take;
 		used += take;
-		if (r->cur_got == p->size) {
-			bool ok = true;
-			if (p->sha && !j->d->no_verify) {
-				uint8_t h[32];
-				unsigned int hl = 32;
-				EVP_DigestFinal_ex(r->md, h, &hl);
-				ok = memcmp(h, p->sha, 32) == 0;
-				EVP_DigestInit_ex(r->md, EVP_sha256(), NULL);
-			}
-			pthread_mutex_lock(&j->lock);
-			if (ok) {
-				p->state = P_DONE;
-				j->done_count++;
-				save_state(j);
-			} else {
-				piece_failed(j, r->cur, "SHA-256 mismatch");
-				progress_sub(j, p->size);
-			}
-			r->cur++;
-			r->cur_got = 0;
-			pthread_cond_broadcast(&j->cond);
-			pthread_mutex_unlock(&j->lock);
-		}
+		if (r->cur_got == p->size)
+			piece_received(r, p);
 	}
 	dk_progress_add(&j->prog, len - skipped);
 	__atomic_add_fetch(&j->bytes, len, __ATOMIC_RELAXED);
@@ -640,11 +651,206 @@ static void fail_nospace(const struct dk_download *d, uint64_t need, int64_t ava
 	dk_fail("%s: no space left on device (need %s, %s free)", d->path, n, f);
 }
 
+/* The pieces of d (its chunklist's chunks, else 1 MiB pieces of its size,
+ * asked of the server when not given) and the id its state file carries. */
+static int job_pieces(struct dk_download *d, struct job *j)
+{
+	if (d->cl) {
+		j->n = d->cl->count;
+		j->total = d->cl->image_size;
+		j->p = dk_calloc(j->n, sizeof *j->p);
+		for (uint64_t i = 0; i < j->n; i++) {
+			j->p[i].off = d->cl->chunks[i].offset;
+			j->p[i].size = d->cl->chunks[i].size;
+			j->p[i].sha = d->cl->chunks[i].sha256;
+		}
+		char hex[65];
+		dk_hex(d->cl->file_sha256, 32, hex);
+		j->id = dk_asprintf("chunklist-%s", hex);
+		return 0;
+	}
+	uint64_t size = d->size;
+	if (!size && head_size(d, &size) < 0)
+		return -1;
+	j->total = size;
+	j->n = (size + PIECE_NOCL - 1) / PIECE_NOCL;
+	j->p = dk_calloc(j->n ? j->n : 1, sizeof *j->p);
+	for (uint64_t i = 0; i < j->n; i++) {
+		j->p[i].off = i * PIECE_NOCL;
+		j->p[i].size = (uint32_t)(size - j->p[i].off < PIECE_NOCL ? size - j->p[i].off : PIECE_NOCL);
+	}
+	_cleanup_free_ char *base = dk_url_basename(d->url);
+	j->id = dk_asprintf("size-%" PRIu64 "-%s", size, base);
+	return 0;
+}
+
+/* The final path exists (and no --force): 0 when it is the complete,
+ * verified file, else -1 with the refusal. */
+static int existing_final(struct dk_download *d, const struct job *j, const struct stat *st)
+{
+	if (d->cl && !d->no_verify) {
+		if (dk_chunklist_verify_image(d->cl, d->path, NULL) < 0)
+			return dk_fail("%s: already exists and does not match its chunklist (use --force to replace it)",
+				       d->path);
+	} else if (!S_ISREG(st->st_mode) || (uint64_t)st->st_size != j->total) {
+		return dk_fail("%s: already exists (use --force to replace it)", d->path);
+	}
+	d->already_complete = true;
+	return 0;
+}
+
+/* Free space up front: the part file is sparse, so a full disk would
+ * otherwise only show up deep into the download. Sets j->nospace. */
+static int check_space(struct dk_download *d, struct job *j, uint64_t resumed)
+{
+	struct stat st;
+	uint64_t have = 0, need = d->reserve;
+	if (stat(j->part, &st) == 0 && S_ISREG(st.st_mode))
+		have = (uint64_t)st.st_blocks * 512;
+	int64_t avail = free_space(d->path);
+	if (resumed) {
+		need += j->total - (have < j->total ? have : j->total);
+	} else {
+		need += j->total;
+		if (avail >= 0)
+			avail += (int64_t)have; /* truncated below */
+	}
+	if (avail >= 0 && (uint64_t)avail < need) {
+		fail_nospace(d, need, avail);
+		j->nospace = true;
+		return -1; /* nothing touched: a resumable state stays as it was */
+	}
+	return 0;
+}
+
+/* The part file, full size (kept when resuming), and its first state. */
+static int open_part(struct job *j, uint64_t resumed)
+{
+	j->fd = open(j->part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
+	if (j->fd < 0)
+		return dk_fail_errno("%s", j->part);
+	if (ftruncate(j->fd, (off_t)j->total) < 0) {
+		if (errno == EFBIG)
+			j->nospace = true;
+		return dk_fail_errno("%s", j->part);
+	}
+	if (!resumed) {
+		pthread_mutex_lock(&j->lock);
+		save_state(j);
+		pthread_mutex_unlock(&j->lock);
+	}
+	return 0;
+}
+
+/* Fetch every pending piece: one balanced range per connection; idle
+ * connections then split the largest range left (claim), so all stay busy to
+ * the end; one full stream when the server ignores ranges. */
+static int run_workers(struct dk_download *d, struct job *j)
+{
+	uint64_t pending = 0, resumed_bytes = 0;
+	for (uint64_t i = 0; i < j->n; i++) {
+		if (j->p[i].state == P_DONE)
+			resumed_bytes += j->p[i].size;
+		else
+			pending += j->p[i].size;
+	}
+	j->run_cap = (pending + (uint64_t)d->connections - 1) / (uint64_t)d->connections;
+	dk_progress_start(&j->prog, d->label, j->total);
+	dk_progress_set(&j->prog, resumed_bytes);
+	int nw = d->connections;
+	if ((uint64_t)nw > j->n - j->done_count)
+		nw = (int)(j->n - j->done_count);
+	pthread_t th[MAX_CONN];
+	int started = 0;
+	struct wctx par = {j, false}, seq = {j, true};
+	for (int i = 0; i < nw; i++) {
+		if (pthread_create(&th[i], NULL, worker, &par) != 0) {
+			set_fatal(j, "cannot start a download thread");
+			break;
+		}
+		started++;
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (j->no_ranges && !j->abort && j->done_count != j->n)
+		worker(&seq);
+	dk_progress_finish(&j->prog);
+	d->bytes_downloaded = j->bytes;
+	d->pieces_refetched = j->refetched;
+	if (!j->abort && j->done_count == j->n)
+		return 0;
+	if (j->nospace) {
+		uint64_t left = d->reserve;
+		for (uint64_t i = 0; i < j->n; i++)
+			if (j->p[i].state != P_DONE)
+				left += j->p[i].size;
+		fail_nospace(d, left, free_space(d->path));
+	} else {
+		dk_fail("%s", j->abort ? j->err : "download incomplete");
+	}
+	return -1;
+}
+
+/* Every piece verified: the part file becomes the final path, durably. */
+static int finish(struct dk_download *d, struct job *j)
+{
+	if (fsync(j->fd) < 0) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			j->nospace = true;
+		return dk_fail_errno("%s", j->part);
+	}
+	close(j->fd);
+	j->fd = -1;
+	if (rename(j->part, d->path) < 0)
+		return dk_fail_errno("%s", d->path);
+	unlink(j->state_path);
+	_cleanup_free_ char *dd = dk_strdup(d->path);
+	_cleanup_close_ int dfd = open(dirname(dd), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+}
+
+/* After a failure: nothing worth keeping is removed; kept verified pieces
+ * are named in the message, with how to resume. */
+static void after_failure(struct job *j)
+{
+	if (j->done_count == 0 && j->fd >= 0) {
+		unlink(j->part);
+		unlink(j->state_path);
+	} else if (j->done_count > 0 && (j->fd >= 0 || j->nospace)) {
+		char msg[DK_ERRMSG_MAX];
+		snprintf(msg, sizeof msg, "%s", dk_errmsg());
+		dk_fail("%s; %" PRIu64 " of %" PRIu64 " chunks kept: %srun the same command again to resume", msg,
+			j->done_count, j->n, j->nospace ? "free some space, then " : "");
+	}
+}
+
+/* The download proper, from the state on disk to the final path. */
+static int run_job(struct dk_download *d, struct job *j)
+{
+	struct stat st;
+	if (lstat(d->path, &st) == 0 && !d->force)
+		return existing_final(d, j, &st);
+	uint64_t resumed = load_state(j);
+	if (d->resume && resumed == 0)
+		return dk_fail("%s: nothing to resume (no matching partial download beside it)", d->path);
+	d->pieces_resumed = resumed;
+	j->done_count = resumed;
+	if (check_space(d, j, resumed) < 0)
+		return -1;
+	if (resumed)
+		dk_info("%s: resuming: %" PRIu64 " of %" PRIu64 " chunks already verified", d->label, resumed, j->n);
+	if (open_part(j, resumed) < 0 || run_workers(d, j) < 0 || finish(d, j) < 0)
+		return -1;
+	return 0;
+}
+
 int dk_download_run(struct dk_download *d)
 {
 	if (!d->connections)
 		d->connections = 4;
-	if (d->connections < 1 || d->connections > 32)
+	if (d->connections < 1 || d->connections > MAX_CONN)
 		return dk_fail("%s: --connections must be 1..32", d->path);
 	if (!d->max_retries)
 		d->max_retries = 5;
@@ -654,183 +860,17 @@ int dk_download_run(struct dk_download *d)
 	d->already_complete = false;
 	if (dk_url_is_http(d->url) && !d->allow_http)
 		return dk_fail("%s: refusing plain HTTP here (use https)", d->url);
-
 	struct job j = {.d = d, .fd = -1};
-	/* pieces */
-	if (d->cl) {
-		j.n = d->cl->count;
-		j.total = d->cl->image_size;
-		j.p = dk_calloc(j.n, sizeof *j.p);
-		for (uint64_t i = 0; i < j.n; i++) {
-			j.p[i].off = d->cl->chunks[i].offset;
-			j.p[i].size = d->cl->chunks[i].size;
-			j.p[i].sha = d->cl->chunks[i].sha256;
-		}
-		char hex[65];
-		dk_hex(d->cl->file_sha256, 32, hex);
-		j.id = dk_asprintf("chunklist-%s", hex);
-	} else {
-		uint64_t size = d->size;
-		if (!size && head_size(d, &size) < 0)
-			return -1;
-		j.total = size;
-		j.n = (size + PIECE_NOCL - 1) / PIECE_NOCL;
-		j.p = dk_calloc(j.n ? j.n : 1, sizeof *j.p);
-		for (uint64_t i = 0; i < j.n; i++) {
-			j.p[i].off = i * PIECE_NOCL;
-			j.p[i].size = (uint32_t)(size - j.p[i].off < PIECE_NOCL ? size - j.p[i].off : PIECE_NOCL);
-		}
-		_cleanup_free_ char *base = dk_url_basename(d->url);
-		j.id = dk_asprintf("size-%" PRIu64 "-%s", size, base);
-	}
+	if (job_pieces(d, &j) < 0)
+		return -1;
 	d->pieces = j.n;
-	int ret = -1;
 	j.part = beside(d->path, "dkvm-part");
 	j.state_path = beside(d->path, "dkvm-state");
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.cond, NULL);
-
-	/* an existing final file */
-	struct stat st;
-	if (lstat(d->path, &st) == 0 && !d->force) {
-		if (d->cl && !d->no_verify) {
-			if (dk_chunklist_verify_image(d->cl, d->path, NULL) == 0) {
-				d->already_complete = true;
-				ret = 0;
-			} else {
-				dk_fail("%s: already exists and does not match its chunklist (use --force to replace it)",
-					d->path);
-			}
-		} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size == j.total) {
-			d->already_complete = true;
-			ret = 0;
-		} else {
-			dk_fail("%s: already exists (use --force to replace it)", d->path);
-		}
-		goto done;
-	}
-
-	uint64_t resumed = load_state(&j);
-	if (d->resume && resumed == 0) {
-		dk_fail("%s: nothing to resume (no matching partial download beside it)", d->path);
-		goto done;
-	}
-	d->pieces_resumed = resumed;
-	j.done_count = resumed;
-	{
-		/* free space up front: the part file is sparse, so a full disk would
-		 * otherwise only show up deep into the download */
-		uint64_t have = 0, need = d->reserve;
-		if (stat(j.part, &st) == 0 && S_ISREG(st.st_mode))
-			have = (uint64_t)st.st_blocks * 512;
-		int64_t avail = free_space(d->path);
-		if (resumed) {
-			need += j.total - (have < j.total ? have : j.total);
-		} else {
-			need += j.total;
-			if (avail >= 0)
-				avail += (int64_t)have; /* truncated below */
-		}
-		if (avail >= 0 && (uint64_t)avail < need) {
-			fail_nospace(d, need, avail);
-			j.nospace = true;
-			goto done; /* nothing touched: a resumable state stays as it was */
-		}
-	}
-	if (resumed)
-		dk_info("%s: resuming: %" PRIu64 " of %" PRIu64 " chunks already verified", d->label, resumed, j.n);
-	j.fd = open(j.part, O_RDWR | O_CREAT | O_CLOEXEC | (resumed ? 0 : O_TRUNC), 0644);
-	if (j.fd < 0) {
-		dk_fail_errno("%s", j.part);
-		goto done;
-	}
-	if (ftruncate(j.fd, (off_t)j.total) < 0) {
-		if (errno == EFBIG)
-			j.nospace = true;
-		dk_fail_errno("%s", j.part);
-		goto done;
-	}
-	if (!resumed) {
-		pthread_mutex_lock(&j.lock);
-		save_state(&j);
-		pthread_mutex_unlock(&j.lock);
-	}
-	uint64_t pending = 0, resumed_bytes = 0;
-	for (uint64_t i = 0; i < j.n; i++) {
-		if (j.p[i].state == P_DONE)
-			resumed_bytes += j.p[i].size;
-		else
-			pending += j.p[i].size;
-	}
-	/* one balanced range per connection; idle connections then split the
-	 * largest range left (claim), so all stay busy to the end */
-	j.run_cap = (pending + (uint64_t)d->connections - 1) / (uint64_t)d->connections;
-	dk_progress_start(&j.prog, d->label, j.total);
-	dk_progress_set(&j.prog, resumed_bytes);
-	int nw = d->connections;
-	if ((uint64_t)nw > j.n - resumed)
-		nw = (int)(j.n - resumed);
-	pthread_t th[32];
-	int started = 0;
-	struct wctx par = {&j, false}, seq = {&j, true};
-	for (int i = 0; i < nw; i++) {
-		if (pthread_create(&th[i], NULL, worker, &par) != 0) {
-			set_fatal(&j, "cannot start a download thread");
-			break;
-		}
-		started++;
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	if (j.no_ranges && !j.abort && j.done_count != j.n)
-		worker(&seq);
-	dk_progress_finish(&j.prog);
-	d->bytes_downloaded = j.bytes;
-	d->pieces_refetched = j.refetched;
-	if (j.abort || j.done_count != j.n) {
-		if (j.nospace) {
-			uint64_t left = d->reserve;
-			for (uint64_t i = 0; i < j.n; i++)
-				if (j.p[i].state != P_DONE)
-					left += j.p[i].size;
-			fail_nospace(d, left, free_space(d->path));
-		} else {
-			dk_fail("%s", j.abort ? j.err : "download incomplete");
-		}
-		goto done;
-	}
-	if (fsync(j.fd) < 0) {
-		if (errno == ENOSPC || errno == EDQUOT)
-			j.nospace = true;
-		dk_fail_errno("%s", j.part);
-		goto done;
-	}
-	close(j.fd);
-	j.fd = -1;
-	if (rename(j.part, d->path) < 0) {
-		dk_fail_errno("%s", d->path);
-		goto done;
-	}
-	unlink(j.state_path);
-	{
-		_cleanup_free_ char *dd = dk_strdup(d->path);
-		_cleanup_close_ int dfd = open(dirname(dd), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0)
-			fsync(dfd);
-	}
-	ret = 0;
-done:
-	if (ret < 0 && j.done_count == 0 && j.fd >= 0) {
-		/* nothing worth keeping for a resume */
-		unlink(j.part);
-		unlink(j.state_path);
-	} else if (ret < 0 && j.done_count > 0 && (j.fd >= 0 || j.nospace)) {
-		/* the verified chunks stay beside the file: say how to use them */
-		char msg[DK_ERRMSG_MAX];
-		snprintf(msg, sizeof msg, "%s", dk_errmsg());
-		dk_fail("%s; %" PRIu64 " of %" PRIu64 " chunks kept: %srun the same command again to resume", msg,
-			j.done_count, j.n, j.nospace ? "free some space, then " : "");
-	}
+	int ret = run_job(d, &j);
+	if (ret < 0)
+		after_failure(&j);
 	if (j.fd >= 0)
 		close(j.fd);
 	pthread_mutex_destroy(&j.lock);

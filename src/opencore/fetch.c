@@ -1,6 +1,7 @@
 /* dk_oc_fetch(): OpenCorePkg and kext release zips from GitHub releases into
  * the cache, verified by the SHA-256 digest the releases API publishes. */
 #include "opencore/opencore.h"
+#include "fetch/http.h"
 #include "util/bytes.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -14,12 +15,10 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <strings.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,83 +71,11 @@ void dk_oc_fetched_free(struct dk_oc_fetched *f)
 	memset(f, 0, sizeof *f);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+#define OFFLINE_HINT "(no network? --mirror URL serves a local copy)"
 
-struct sink {
-	struct dk_buf *buf;   /* memory sink, or */
-	int fd;               /* file sink */
-	uint64_t written, max;
-	EVP_MD_CTX *md;
-	struct dk_progress *prog;
-	int err;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *u)
+/* GitHub's answers, in words: 0 for a 2xx/3xx status. */
+static int github_status(const char *url, long code)
 {
-	struct sink *s = u;
-	size_t len = sz * n;
-	if (s->max && s->written + len > s->max) {
-		s->err = EFBIG;
-		return 0;
-	}
-	if (s->buf) {
-		dk_buf_append(s->buf, p, len);
-	} else {
-		if (dk_write_all(s->fd, p, len) < 0) {
-			s->err = errno ? errno : EIO;
-			return 0;
-		}
-		EVP_DigestUpdate(s->md, p, len);
-		if (s->prog)
-			dk_progress_add(s->prog, len);
-	}
-	s->written += len;
-	return len;
-}
-
-/* GET url into the sink; errors name the URL. */
-static int http_get(const char *url, struct sink *s, bool api)
-{
-	pthread_once(&curl_once, curl_init);
-	CURL *c = curl_easy_init();
-	if (!c)
-		return dk_fail("%s: cannot initialise libcurl", url);
-	char errbuf[CURL_ERROR_SIZE] = "";
-	struct curl_slist *hdr = NULL;
-	if (api) {
-		hdr = curl_slist_append(hdr, "Accept: application/vnd.github+json");
-		hdr = curl_slist_append(hdr, "X-GitHub-Api-Version: 2022-11-28");
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "dkvm/" DKVM_VERSION);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 20L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	CURLcode rc = curl_easy_perform(c);
-	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdr);
-	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
-		const char *why = *errbuf ? errbuf : curl_easy_strerror(rc);
-		bool net = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT ||
-			   rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_OPERATION_TIMEDOUT;
-		return dk_fail("%s: %s%s", url, why, net ? " (no network? --mirror URL serves a local copy)" : "");
-	}
-	if (s->err == EFBIG)
-		return dk_fail("%s: response too large", url);
-	if (rc == CURLE_WRITE_ERROR || s->err)
-		return dk_fail("%s: %s", url, strerror(s->err ? s->err : EIO));
 	if (code == 404)
 		return dk_fail("%s: not found (HTTP 404)", url);
 	if (code == 403 || code == 429)
@@ -156,6 +83,45 @@ static int http_get(const char *url, struct sink *s, bool api)
 			       code);
 	if (code >= 400)
 		return dk_fail("%s: HTTP %ld", url, code);
+	return 0;
+}
+
+/* A request to GitHub (or the mirror) with the settings every one shares. */
+static struct dk_http_req github_req(const char *url, bool api)
+{
+	static const char *const api_headers[] = {"Accept: application/vnd.github+json",
+						  "X-GitHub-Api-Version: 2022-11-28", NULL};
+	return (struct dk_http_req){.url = url,
+				    .allow_http = dk_url_is_http(url),
+				    .connect_timeout_s = 20,
+				    .low_speed_time_s = 60,
+				    .max_redirs = 10,
+				    .headers = api ? api_headers : NULL,
+				    .offline_hint = OFFLINE_HINT,
+				    .max_body = API_MAX};
+}
+
+/* GET a releases API document; its JSON object in *out. */
+static int api_get(const char *url, json_object **out)
+{
+	struct dk_http_req q = github_req(url, true);
+	struct dk_http_resp resp;
+	*out = NULL;
+	if (dk_http_request(&q, &resp) < 0)
+		return -1;
+	if (github_status(url, resp.status) < 0) {
+		dk_http_resp_free(&resp);
+		return -1;
+	}
+	json_tokener *tok = json_tokener_new();
+	json_object *j = json_tokener_parse_ex(tok, resp.body.data, (int)resp.body.len);
+	json_tokener_free(tok);
+	dk_http_resp_free(&resp);
+	if (!j || !json_object_is_type(j, json_type_object)) {
+		json_object_put(j);
+		return dk_fail("%s: not a JSON object", url);
+	}
+	*out = j;
 	return 0;
 }
 
@@ -214,9 +180,12 @@ static int find_cached(const char *dir, struct dk_oc_fetched *out)
 	return found;
 }
 
-int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, struct dk_oc_fetched *out)
+/* owner/repo for name, checked; the mirror (--mirror, else
+ * DKVM_GITHUB_MIRROR) without trailing slashes in *mir, or NULL. */
+static int check_args(const char *name, const char *version, const char *mirror_in, const char **repo_out,
+		      char **mir)
 {
-	memset(out, 0, sizeof *out);
+	*mir = NULL;
 	const char *repo = strchr(name, '/') ? name : dk_oc_fetch_repo(name);
 	if (!repo)
 		return dk_fail("%s: unknown release name (known: OpenCorePkg, Lilu, WhateverGreen, AppleALC, "
@@ -231,19 +200,199 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 	const char *mirror = mirror_in;
 	if (!mirror && getenv("DKVM_GITHUB_MIRROR") && *getenv("DKVM_GITHUB_MIRROR"))
 		mirror = getenv("DKVM_GITHUB_MIRROR");
-	_cleanup_free_ char *mir = NULL;
 	if (mirror) {
-		mir = dk_strdup(mirror);
-		size_t l = strlen(mir);
-		while (l && mir[l - 1] == '/')
-			mir[--l] = 0;
-		if (!dk_startswith(mir, "http://") && !dk_startswith(mir, "https://"))
+		char *m = dk_strdup(mirror);
+		size_t l = strlen(m);
+		while (l && m[l - 1] == '/')
+			m[--l] = 0;
+		if (!dk_startswith(m, "http://") && !dk_startswith(m, "https://")) {
+			free(m);
 			return dk_fail("%s: a mirror must be an http:// or https:// URL", mirror);
+		}
+		*mir = m;
 	}
+	*repo_out = repo;
+	return 0;
+}
+
+/* Offline, no version asked: the newest verified release of repo in the
+ * cache, with a warning carrying msg (why the API failed). 1 found, 0 not. */
+static int newest_cached(const char *cache, const char *repo, const char *msg, struct dk_oc_fetched *out)
+{
+	_cleanup_free_ char *rdir = dk_asprintf("%s/releases/%s", cache, repo);
+	char *best = NULL;
+	DIR *d = opendir(rdir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || (best && strverscmp(e->d_name, best) <= 0))
+			continue;
+		struct dk_oc_fetched tmp = {0};
+		_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, e->d_name);
+		if (find_cached(vd, &tmp) && tmp.verified) {
+			free(best);
+			best = dk_strdup(e->d_name);
+		}
+		dk_oc_fetched_free(&tmp);
+	}
+	if (d)
+		closedir(d);
+	if (!best)
+		return 0;
+	_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, best);
+	find_cached(vd, out);
+	out->version = best;
+	dk_warn("%s (using the cached %s %s)", msg, repo, best);
+	return 1;
+}
+
+/* The release asset to fetch, from a releases API answer. */
+struct asset {
+	const char *tag, *name, *url;
+	char want[65]; /* published SHA-256 (lowercase hex), or "" */
+	uint64_t size; /* published size, or 0 */
+};
+
+/* The .zip to use: -RELEASE first, then any non-DEBUG, then DEBUG. */
+static json_object *pick_zip(json_object *assets)
+{
+	json_object *pick = NULL;
+	int best = 0;
+	size_t n = json_object_array_length(assets);
+	for (size_t i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(assets, i);
+		const char *an = dk_json_get_str(a, "name");
+		if (!an || !dk_endswith(an, ".zip"))
+			continue;
+		int score = dk_endswith(an, "-RELEASE.zip") ? 3 : strstr(an, "DEBUG") ? 1 : 2;
+		if (score > best) {
+			best = score;
+			pick = a;
+		}
+	}
+	return pick;
+}
+
+/* "sha256:<64 hex>" into want (lowercase). */
+static int parse_digest(const char *api, const char *aname, const char *digest, char want[65])
+{
+	if (!dk_startswith(digest, "sha256:") || strlen(digest) != 7 + 64)
+		return dk_fail("%s: asset %s: unsupported digest '%s'", api, aname, digest);
+	for (int i = 0; i < 64; i++) {
+		want[i] = (char)tolower((unsigned char)digest[7 + i]);
+		if (!isxdigit((unsigned char)want[i]))
+			return dk_fail("%s: asset %s: malformed digest", api, aname);
+	}
+	want[64] = '\0';
+	return 0;
+}
+
+/* The asset of release j (strings point into j). */
+static int find_asset(json_object *j, const char *api, const char *repo, struct asset *as)
+{
+	memset(as, 0, sizeof *as);
+	json_object *assets = NULL;
+	as->tag = dk_json_get_str(j, "tag_name");
+	if (!as->tag || !dk_name_is_safe(as->tag))
+		return dk_fail("%s: no usable tag_name", api);
+	if (!json_object_object_get_ex(j, "assets", &assets) || !json_object_is_type(assets, json_type_array))
+		return dk_fail("%s: no assets", api);
+	json_object *pick = pick_zip(assets);
+	if (!pick)
+		return dk_fail("%s: release %s has no .zip asset", repo, as->tag);
+	as->name = dk_json_get_str(pick, "name");
+	as->url = dk_json_get_str(pick, "browser_download_url");
+	const char *digest = dk_json_get_str(pick, "digest");
+	if (!as->name || !dk_name_is_safe(as->name))
+		return dk_fail("%s: asset name '%s' is not a safe file name", api, as->name ? as->name : "");
+	if (!as->url)
+		return dk_fail("%s: asset %s has no browser_download_url", api, as->name);
+	if (digest && parse_digest(api, as->name, digest, as->want) < 0)
+		return -1;
+	json_object *szo = NULL;
+	if (json_object_object_get_ex(pick, "size", &szo) && json_object_is_type(szo, json_type_int))
+		as->size = (uint64_t)json_object_get_int64(szo);
+	return 0;
+}
+
+/* out->path already holds the asset: its hash matches the published digest,
+ * or (none published) the one recorded beside it. */
+static bool cached_matches(struct dk_oc_fetched *out, const char *want, const char *side, uint64_t size)
+{
+	char hex[65];
+	_cleanup_free_ char *rec = NULL;
+	size_t rl;
+	if (!dk_path_exists(out->path) || hash_file(out->path, hex) < 0) {
+		dk_errclear();
+		return false;
+	}
+	if (*want ? strcmp(hex, want) != 0 : dk_read_file(side, &rec, &rl, 4096) < 0 || strncmp(rec, hex, 64) != 0) {
+		dk_errclear();
+		return false;
+	}
+	out->sha256 = dk_strdup(hex);
+	out->cached = true;
+	out->verified = *want != 0;
+	out->size = size;
+	return true;
+}
+
+/* Download out->url to out->path, hashed as it is written (verified against
+ * the published digest and size when there are), and record its SHA-256
+ * beside it. */
+static int download_asset(struct dk_oc_fetched *out, const struct asset *as, const char *side)
+{
+	struct dk_progress prog;
+	dk_progress_start(&prog, out->asset, as->size);
+	struct dk_http_req q = github_req(out->url, false);
+	struct dk_http_save sv = {.path = out->path, .mode = 0644, .force = true, .size = as->size,
+				  .sha256 = *as->want ? as->want : NULL, .listed_by = "the release lists",
+				  .check_status = github_status};
+	struct dk_http_file f = {.prog = &prog, .max = as->size ? as->size + 1 : (4ull << 30)};
+	int r = dk_http_save_file(&q, &sv, &f);
+	dk_progress_finish(&prog);
+	if (r < 0)
+		return -1;
+	if (!*as->want)
+		dk_warn("%s: the release publishes no digest; recorded SHA-256 %s", out->asset, f.sha256);
+	_cleanup_free_ char *rec = dk_asprintf("%s %s\n", f.sha256, *as->want ? "verified" : "unverified");
+	if (dk_write_file_atomic(side, rec, strlen(rec), true, 0644) < 0)
+		return -1;
+	out->sha256 = dk_strdup(f.sha256);
+	out->size = f.written;
+	out->verified = *as->want != 0;
+	return 0;
+}
+
+/* The release the API describes: from the cache when it matches, else downloaded. */
+static int fetch_release(json_object *j, const char *api, const char *repo, const char *mir, const char *cache,
+			 struct dk_oc_fetched *out)
+{
+	struct asset as;
+	if (find_asset(j, api, repo, &as) < 0)
+		return -1;
+	out->version = dk_strdup(as.tag);
+	out->asset = dk_strdup(as.name);
+	out->url = rewrite(as.url, mir);
+	_cleanup_free_ char *dir = dk_asprintf("%s/releases/%s/%s", cache, repo, as.tag);
+	out->path = dk_asprintf("%s/%s", dir, as.name);
+	_cleanup_free_ char *side = dk_asprintf("%s.sha256", out->path);
+	if (cached_matches(out, as.want, side, as.size))
+		return 0;
+	if (dk_mkdir_p(dir, 0755) < 0)
+		return -1;
+	return download_asset(out, &as, side);
+}
+
+int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, struct dk_oc_fetched *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *repo = NULL;
+	_cleanup_free_ char *mir = NULL;
+	if (check_args(name, version, mirror_in, &repo, &mir) < 0)
+		return -1;
 	_cleanup_free_ char *cache = dk_cache_dir();
 	out->name = dk_strdup(name);
 	out->repo = dk_strdup(repo);
-
 	if (version) {
 		_cleanup_free_ char *dir = dk_asprintf("%s/releases/%s/%s", cache, repo, version);
 		if (find_cached(dir, out)) {
@@ -251,174 +400,22 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 			return 0;
 		}
 	}
-
-	_cleanup_free_ char *api = version
-		? dk_asprintf("%s/repos/%s/releases/tags/%s", mir ? mir : "https://api.github.com", repo, version)
-		: dk_asprintf("%s/repos/%s/releases/latest", mir ? mir : "https://api.github.com", repo);
-	struct dk_buf body = {0};
-	struct sink s = {.buf = &body, .max = API_MAX};
-	if (http_get(api, &s, true) < 0) {
-		dk_buf_free(&body);
+	const char *base = mir ? mir : "https://api.github.com";
+	_cleanup_free_ char *api = version ? dk_asprintf("%s/repos/%s/releases/tags/%s", base, repo, version)
+					   : dk_asprintf("%s/repos/%s/releases/latest", base, repo);
+	json_object *j = NULL;
+	if (api_get(api, &j) < 0) {
+		_cleanup_free_ char *msg = dk_strdup(dk_errmsg());
 		/* offline and no version asked: the newest verified release in the cache */
-		if (!version) {
-			_cleanup_free_ char *msg = dk_strdup(dk_errmsg());
-			_cleanup_free_ char *rdir = dk_asprintf("%s/releases/%s", cache, repo);
-			char *best = NULL;
-			DIR *d = opendir(rdir);
-			struct dirent *e;
-			while (d && (e = readdir(d))) {
-				if (e->d_name[0] == '.' || (best && strverscmp(e->d_name, best) <= 0))
-					continue;
-				struct dk_oc_fetched tmp = {0};
-				_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, e->d_name);
-				if (find_cached(vd, &tmp) && tmp.verified) {
-					free(best);
-					best = dk_strdup(e->d_name);
-				}
-				dk_oc_fetched_free(&tmp);
-			}
-			if (d)
-				closedir(d);
-			if (best) {
-				_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, best);
-				find_cached(vd, out);
-				out->version = best;
-				dk_warn("%s (using the cached %s %s)", msg, repo, best);
-				return 0;
-			}
-			dk_fail("%s", msg);
-		}
-		dk_oc_fetched_free(out);
-		return -1;
-	}
-	dk_buf_append(&body, "", 1);
-	json_tokener *tok = json_tokener_new();
-	json_object *j = json_tokener_parse_ex(tok, body.data, (int)body.len);
-	json_tokener_free(tok);
-	dk_buf_free(&body);
-	int r = 0;
-	json_object *assets = NULL;
-	const char *tag = dk_json_get_str(j, "tag_name");
-	if (!j || !json_object_is_type(j, json_type_object))
-		r = dk_fail("%s: not a JSON object", api);
-	else if (!tag || !dk_name_is_safe(tag))
-		r = dk_fail("%s: no usable tag_name", api);
-	else if (!json_object_object_get_ex(j, "assets", &assets) || !json_object_is_type(assets, json_type_array))
-		r = dk_fail("%s: no assets", api);
-	json_object *pick = NULL;
-	if (r == 0) {
-		size_t n = json_object_array_length(assets);
-		int best = 0;
-		for (size_t i = 0; i < n; i++) {
-			json_object *a = json_object_array_get_idx(assets, i);
-			const char *an = dk_json_get_str(a, "name");
-			if (!an || !dk_endswith(an, ".zip"))
-				continue;
-			int score = dk_endswith(an, "-RELEASE.zip") ? 3 : strstr(an, "DEBUG") ? 1 : 2;
-			if (score > best) {
-				best = score;
-				pick = a;
-			}
-		}
-		if (!pick)
-			r = dk_fail("%s: release %s has no .zip asset", repo, tag);
-	}
-	const char *aname = pick ? dk_json_get_str(pick, "name") : NULL;
-	const char *aurl = pick ? dk_json_get_str(pick, "browser_download_url") : NULL;
-	const char *digest = pick ? dk_json_get_str(pick, "digest") : NULL;
-	if (r == 0 && (!aname || !dk_name_is_safe(aname)))
-		r = dk_fail("%s: asset name '%s' is not a safe file name", api, aname ? aname : "");
-	if (r == 0 && !aurl)
-		r = dk_fail("%s: asset %s has no browser_download_url", api, aname);
-	char want[65] = "";
-	if (r == 0 && digest) {
-		if (!dk_startswith(digest, "sha256:") || strlen(digest) != 7 + 64)
-			r = dk_fail("%s: asset %s: unsupported digest '%s'", api, aname, digest);
-		else
-			for (int i = 0; i < 64; i++)
-				want[i] = (char)tolower((unsigned char)digest[7 + i]);
-		for (int i = 0; r == 0 && i < 64; i++)
-			if (!isxdigit((unsigned char)want[i]))
-				r = dk_fail("%s: asset %s: malformed digest", api, aname);
-	}
-	json_object *szo = NULL;
-	uint64_t asize = 0;
-	if (pick && json_object_object_get_ex(pick, "size", &szo) && json_object_is_type(szo, json_type_int))
-		asize = (uint64_t)json_object_get_int64(szo);
-	if (r < 0) {
-		json_object_put(j);
-		dk_oc_fetched_free(out);
-		return -1;
-	}
-	out->version = dk_strdup(tag);
-	out->asset = dk_strdup(aname);
-	out->url = rewrite(aurl, mir);
-	_cleanup_free_ char *dir = dk_asprintf("%s/releases/%s/%s", cache, repo, tag);
-	out->path = dk_asprintf("%s/%s", dir, aname);
-	_cleanup_free_ char *side = dk_asprintf("%s.sha256", out->path);
-	json_object_put(j);
-
-	/* already cached and matching? */
-	if (dk_path_exists(out->path)) {
-		char hex[65];
-		_cleanup_free_ char *rec = NULL;
-		size_t rl;
-		if (hash_file(out->path, hex) == 0 &&
-		    ((*want && !strcmp(hex, want)) ||
-		     (!*want && dk_read_file(side, &rec, &rl, 4096) == 0 && !strncmp(rec, hex, 64)))) {
-			out->sha256 = dk_strdup(hex);
-			out->cached = true;
-			out->verified = *want != 0;
-			out->size = asize;
+		if (!version && newest_cached(cache, repo, msg, out))
 			return 0;
-		}
-	}
-	if (dk_mkdir_p(dir, 0755) < 0) {
+		dk_fail("%s", msg);
 		dk_oc_fetched_free(out);
 		return -1;
 	}
-	struct dk_atomic a;
-	if (dk_atomic_open(&a, out->path, true, 0644) < 0) {
+	int r = fetch_release(j, api, repo, mir, cache, out);
+	json_object_put(j);
+	if (r < 0)
 		dk_oc_fetched_free(out);
-		return -1;
-	}
-	struct dk_progress prog;
-	dk_progress_start(&prog, out->asset, asize);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	struct sink fs = {.fd = a.fd, .md = md, .prog = &prog, .max = asize ? asize + 1 : (4ull << 30)};
-	r = http_get(out->url, &fs, false);
-	dk_progress_finish(&prog);
-	unsigned char d[32];
-	unsigned int dl = 0;
-	EVP_DigestFinal_ex(md, d, &dl);
-	EVP_MD_CTX_free(md);
-	char hex[65];
-	dk_hex(d, 32, hex);
-	if (r == 0 && asize && fs.written != asize)
-		r = dk_fail("%s: got %llu bytes, the release lists %llu", out->url, (unsigned long long)fs.written,
-			    (unsigned long long)asize);
-	if (r == 0 && *want && strcmp(hex, want) != 0)
-		r = dk_fail("%s: SHA-256 mismatch: got %s, the release lists %s", out->url, hex, want);
-	if (r < 0) {
-		dk_atomic_abort(&a);
-		dk_oc_fetched_free(out);
-		return -1;
-	}
-	if (!*want)
-		dk_warn("%s: the release publishes no digest; recorded SHA-256 %s", out->asset, hex);
-	r = dk_atomic_commit(&a);
-	if (r < 0) {
-		dk_oc_fetched_free(out);
-		return -1;
-	}
-	_cleanup_free_ char *rec = dk_asprintf("%s %s\n", hex, *want ? "verified" : "unverified");
-	if (dk_write_file_atomic(side, rec, strlen(rec), true, 0644) < 0) {
-		dk_oc_fetched_free(out);
-		return -1;
-	}
-	out->sha256 = dk_strdup(hex);
-	out->size = fs.written;
-	out->verified = *want != 0;
-	return 0;
+	return r;
 }

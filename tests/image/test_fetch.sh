@@ -105,6 +105,35 @@ test_bad_digest_leaves_nothing() {
   t_eq "$(find cache -type f | wc -l)" "0" "files left in the cache"
 }
 
+test_asset_wrong_size_or_missing_leaves_nothing() {
+  mk_release OpenCore-1.0.6-RELEASE
+  publish acidanthera OpenCorePkg 1.0.6 OpenCore-1.0.6-RELEASE.zip
+  export XDG_CACHE_HOME=$T/cache
+  local z=srv/acidanthera/OpenCorePkg/releases/download/1.0.6/OpenCore-1.0.6-RELEASE.zip
+  local size; size=$(stat -c %s "$z")
+  start_server; trap stop_server EXIT
+  # shorter than the release lists
+  head -c $((size - 10)) OpenCore-1.0.6-RELEASE.zip > "$z"
+  t_exit 1 "$DKVM" opencore fetch --mirror "$MIRROR"
+  t_contains "$ERR" "got $((size - 10)) bytes, the release lists $size"
+  t_eq "$(find cache -type f | wc -l)" "0" "files left in the cache"
+  # longer
+  { cat OpenCore-1.0.6-RELEASE.zip; printf 'xxxxxxxxxx'; } > "$z"
+  t_exit 1 "$DKVM" opencore fetch --mirror "$MIRROR"
+  t_contains "$ERR" "OpenCore-1.0.6-RELEASE.zip: response larger than $((size + 1)) bytes"
+  t_eq "$(find cache -type f | wc -l)" "0" "files left in the cache"
+  # missing: the server's error page is not kept as the asset
+  rm "$z"
+  t_exit 1 "$DKVM" opencore fetch --mirror "$MIRROR"
+  t_contains "$ERR" "OpenCore-1.0.6-RELEASE.zip: not found (HTTP 404)"
+  t_eq "$(wc -l <<<"$ERR")" "1"
+  t_eq "$(find cache -type f | wc -l)" "0" "files left in the cache"
+  # and then the right bytes are fetched and verified
+  cp OpenCore-1.0.6-RELEASE.zip "$z"
+  t_ok "$DKVM" opencore fetch --mirror "$MIRROR"
+  cmp "$z" cache/dkvm/releases/acidanthera/OpenCorePkg/1.0.6/OpenCore-1.0.6-RELEASE.zip || t_fail "cached zip differs"
+}
+
 test_not_found_and_no_network() {
   mk_release OpenCore-1.0.6-RELEASE
   publish acidanthera OpenCorePkg 1.0.6 OpenCore-1.0.6-RELEASE.zip
