@@ -28,6 +28,9 @@ struct dk_cmd {
 
 /* "dkvm: <cmd>: <msg>" + a hint line; returns DK_EXIT_USAGE. */
 int dk_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Install the CLI's reporter (progress bar / JSON lines, warnings) for the
+ * global options in effect (src/cli/progress.c). */
+void dk_cli_set_reporter(void);
 /* Prints "dkvm: <dk_errmsg()>" and returns DK_EXIT_FAIL. */
 int dk_cli_fail(void);
 /* Standard getopt loop tail: reports unknown options / missing args as usage errors. */

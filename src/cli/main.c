@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	argc = strip_globals(argc, argv);
 	if (argc < 0)
 		return DK_EXIT_USAGE;
+	dk_cli_set_reporter();
 	if (argc < 2) {
 		usage(stderr);
 		return DK_EXIT_USAGE;
