@@ -8,47 +8,44 @@
 
 #include <string.h>
 
-static const char help_verify[] =
-	"usage: dkvm chunklist verify FILE.chunklist [--image FILE] [--trust-key PEM] [--allow-unsigned] [--json]\n"
-	"\n"
-	"Check an Apple chunklist: its structure, its RSA-2048 signature (Apple's key, or\n"
-	"the key given with --trust-key) and, with --image, the SHA-256 of every chunk of\n"
-	"the image it describes (naming the first chunk that fails).\n"
-	"\n"
-	"Options:\n"
-	"  --image FILE       also verify this image (e.g. BaseSystem.dmg) chunk by chunk\n"
-	"  --trust-key PEM    RSA public key (PEM) that replaces Apple's (mirrors, tests)\n"
-	"  --allow-unsigned   accept chunklists without a signature (installer integrity\n"
-	"                     data: signature method 0, or 2 = SHA-256 digest only)\n"
-	"  --json             one JSON document on stdout (see dkvm-fetch(1))\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm chunklist verify com.apple.recovery.boot/BaseSystem.chunklist \\\n"
-	"      --image com.apple.recovery.boot/BaseSystem.dmg\n"
-	"  dkvm chunklist verify InstallAssistant.pkg.integrityDataV1 --allow-unsigned --image InstallAssistant.pkg\n"
-	"\n"
-	"Exit status: 0 verified, 1 verification failed or unreadable, 2 usage error.\n";
+static const struct dk_opt verify_opts[] = {
+	{"image", 'i', "FILE", "also verify this image (e.g. BaseSystem.dmg) chunk by chunk", DK_C_FILE, 0},
+	{"trust-key", 'k', "PEM", "RSA public key (PEM) that replaces Apple's (mirrors, tests)", DK_C_FILE, 0},
+	{"allow-unsigned", 'u', NULL, "accept chunklists without a signature (installer integrity\n"
+	 "data: signature method 0, or 2 = SHA-256 digest only)", NULL, 0},
+	{"json", 0, NULL, "one JSON document on stdout (see dkvm-fetch(1))", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_chunklist_verify = {
+	.head = "usage: dkvm chunklist verify FILE.chunklist [--image FILE] [--trust-key PEM] [--allow-unsigned] [--json]\n"
+		"\n"
+		"Check an Apple chunklist: its structure, its RSA-2048 signature (Apple's key, or\n"
+		"the key given with --trust-key) and, with --image, the SHA-256 of every chunk of\n"
+		"the image it describes (naming the first chunk that fails).\n",
+	.opts = verify_opts,
+	.tail = "Examples:\n"
+		"  dkvm chunklist verify com.apple.recovery.boot/BaseSystem.chunklist \\\n"
+		"      --image com.apple.recovery.boot/BaseSystem.dmg\n"
+		"  dkvm chunklist verify InstallAssistant.pkg.integrityDataV1 --allow-unsigned --image InstallAssistant.pkg\n"
+		"\n"
+		"Exit status: 0 verified, 1 verification failed or unreadable, 2 usage error.\n",
+	.operands = DK_C_FILE,
+};
 
 int dk_cmd_chunklist_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"image", required_argument, NULL, 'i'},
-		{"trust-key", required_argument, NULL, 'k'},
-		{"allow-unsigned", no_argument, NULL, 'u'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *image = NULL, *key = NULL;
 	bool allow_unsigned = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_chunklist_verify, argc, argv)) != -1) {
 		switch (c) {
 		case 'i': image = optarg; break;
 		case 'k': key = optarg; break;
 		case 'u': allow_unsigned = true; break;
-		case 'h': return dk_print_help(help_verify);
+		case 'h': return dk_print_spec_help(&dk_spec_chunklist_verify);
 		default: return dk_getopt_error("chunklist verify", c, argv);
 		}
 	}

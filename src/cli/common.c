@@ -39,12 +39,6 @@ int dk_getopt_error(const char *cmd, int c, char **argv)
 	return dk_usage_error(cmd, "unknown option '%s'", name);
 }
 
-int dk_print_help(const char *text)
-{
-	fputs(text, stdout);
-	return DK_EXIT_OK;
-}
-
 int dk_cli_no_operands(const char *cmd, int argc, char **argv)
 {
 	if (optind < argc)
@@ -52,14 +46,13 @@ int dk_cli_no_operands(const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-int dk_cli_one_operand(const char *cmd, const char *help, int argc, char **argv, const char **arg)
+int dk_cli_one_operand(const char *cmd, const struct dk_cmd_spec *spec, int argc, char **argv, const char **arg)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(spec, argc, argv)) != -1) {
 		if (c == 'h') {
-			dk_print_help(help);
+			dk_print_spec_help(spec);
 			return -1;
 		}
 		return dk_getopt_error(cmd, c, argv);
@@ -95,4 +88,93 @@ int dk_cli_uint(const char *cmd, const char *opt, const char *val, uint64_t min,
 	}
 	*out = v;
 	return 0;
+}
+
+#define MAX_OPTS 48
+
+/* getopt_long's tables for one spec, built on first use (the CLI parses one
+ * command line, in one thread). */
+static const struct dk_cmd_spec *built;
+static struct option longopts[MAX_OPTS + 2];
+static char shortopts[2 * MAX_OPTS + 4];
+
+static void build(const struct dk_cmd_spec *spec)
+{
+	size_t n = 0, k = 0;
+	bool have_help = false;
+	shortopts[k++] = ':';
+	for (const struct dk_opt *o = spec->opts; o && o->name && n < MAX_OPTS; o++) {
+		if (o->flags & DK_OPT_GLOBAL)
+			continue;
+		longopts[n++] = (struct option){o->name, o->arg ? required_argument : no_argument, NULL, o->val};
+		if (o->flags & DK_OPT_SHORT) {
+			shortopts[k++] = (char)o->val;
+			if (o->arg)
+				shortopts[k++] = ':';
+		}
+		have_help |= !strcmp(o->name, "help");
+	}
+	if (!have_help) {
+		longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+		shortopts[k++] = 'h';
+	}
+	longopts[n] = (struct option){0};
+	shortopts[k] = '\0';
+	built = spec;
+}
+
+int dk_opt_next(const struct dk_cmd_spec *spec, int argc, char **argv)
+{
+	if (built != spec)
+		build(spec);
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+/* "  -o, --output FILE", with room for "-x, " before long-only options when
+ * the table has short ones. */
+static void opt_left(char *out, size_t size, const struct dk_opt *o, bool shorts)
+{
+	char sh[8] = "";
+	if (o->flags & DK_OPT_SHORT)
+		snprintf(sh, sizeof sh, "-%c, ", o->val);
+	else if (shorts)
+		snprintf(sh, sizeof sh, "    ");
+	snprintf(out, size, "  %s--%s%s%s", sh, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
+int dk_print_spec_help(const struct dk_cmd_spec *spec)
+{
+	bool shorts = false;
+	size_t width = 0;
+	char left[128];
+	for (const struct dk_opt *o = spec->opts; o->name; o++)
+		shorts |= (o->flags & DK_OPT_SHORT) && o->help && strcmp(o->name, "help") != 0;
+	for (const struct dk_opt *o = spec->opts; o->name; o++) {
+		if (!o->help)
+			continue;
+		opt_left(left, sizeof left, o, shorts);
+		if (strlen(left) > width)
+			width = strlen(left);
+	}
+	width += 2;
+	fputs(spec->head, stdout);
+	fputs("\nOptions:\n", stdout);
+	for (const struct dk_opt *o = spec->opts; o->name; o++) {
+		if (!o->help)
+			continue;
+		opt_left(left, sizeof left, o, shorts);
+		printf("%-*s", (int)width, left);
+		for (const char *h = o->help; *h;) {
+			size_t len = strcspn(h, "\n");
+			printf("%.*s\n", (int)len, h);
+			h += len;
+			if (*h == '\n' && *++h)
+				printf("%*s", (int)width, "");
+		}
+	}
+	if (spec->tail && *spec->tail) {
+		fputc('\n', stdout);
+		fputs(spec->tail, stdout);
+	}
+	return DK_EXIT_OK;
 }

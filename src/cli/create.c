@@ -8,57 +8,61 @@
 
 #include <string.h>
 
-static const char help[] =
-	"usage: dkvm create NAME [options]\n"
-	"\n"
-	"Create the macOS VM NAME, planned for this host: check the host, plan the machine\n"
-	"(CPU identity with the features this host lacks masked, topology, memory, devices),\n"
-	"generate a unique SMBIOS, build config.plist from the OpenCore release's Sample.plist\n"
-	"and the OpenCore disk image (with recoveryOS), create the disk, and write the bundle\n"
-	"$XDG_DATA_HOME/dkvm/NAME/ (manifest.json, OpenCore.img, config.plist, disk.qcow2,\n"
-	"OVMF_VARS.fd, domain.xml, qemu.argv, start.sh). With --connect the domain is also defined in libvirt.\n"
-	"A failure half way leaves nothing behind.\n"
-	"\n"
-	"Options:\n"
-	"  --model M            Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
-	"                       MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1\n"
-	"  --macos R            release (sonoma, 14, \"Big Sur\"...); default: the model's default\n"
-	"  --cpus N             vCPUs (a power-of-two core count; default: the guide's sizing)\n"
-	"  --memory SIZE        guest RAM (default: a quarter of host RAM, 4 GiB..32 GiB)\n"
-	"  --disk SIZE          main disk size (default 128G)\n"
-	"  --cpu host|model     host-passthrough (Intel hosts with KVM) or the model's CPU (default)\n"
-	"  --pin                pin each guest core's threads to one host core's SMT siblings,\n"
-	"                       the host's first core kept for the host and QEMU (guide write-up)\n"
-	"  --opencore ZIP|DIR   OpenCorePkg release to build from (default: download the latest)\n"
-	"  --opencore-image IMG use a ready OpenCore disk image as is (no config/image build)\n"
-	"  --kexts DIR          kexts (*.kext) to add to the EFI\n"
-	"  --recovery DIR       recoveryOS (com.apple.recovery.boot) to put on the image\n"
-	"  --no-recovery        no recoveryOS (default: download it from Apple)\n"
-	"  --connect URI        define the domain in libvirt (qemu:///system, qemu:///session,\n"
-	"                       qemu+ssh://host/system); default: bundle only, QEMU runs directly\n"
-	"  --pool POOL          with --connect: the disk is a qcow2 volume NAME.qcow2 in this\n"
-	"                       libvirt storage pool instead of disk.qcow2 in the bundle\n"
-	"  --no-libvirt         bundle only (the default)\n"
-	"  --no-grant           with a libvirt on this machine whose QEMU runs as another user\n"
-	"                       (libvirt-qemu): do not give that user search permission (ACL) on\n"
-	"                       the directories above the bundle; refuse with the setfacl command\n"
-	"                       instead (default: grant exactly what is missing, say so, and take it\n"
-	"                       back on destroy)\n"
-	"  --dir DIR            parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
-	"  --accel A            plan for kvm, tcg or auto (default: KVM when it can give the guest\n"
-	"                       the CPU features the release needs, else TCG)\n"
-	"  --dry-run            print the plan, change nothing\n"
-	"  --explain            print every decision with its reason\n"
-	"  --force              replace an existing VM of that name (and its disk)\n"
-	"  --json               print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))\n"
-	"  -h, --help           this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
-	"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
-	"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
-	"\n"
-	"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n";
+static const struct dk_opt create_opts[] = {
+	{"model", 'm', "M", "Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
+	 "MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1", DK_C_MODEL, 0},
+	{"macos", 'r', "R", "release (sonoma, 14, \"Big Sur\"...); default: the model's default", DK_C_MACOS, 0},
+	{"cpus", 'c', "N", "vCPUs (a power-of-two core count; default: the guide's sizing)", NULL, 0},
+	{"memory", 'M', "SIZE", "guest RAM (default: a quarter of host RAM, 4 GiB..32 GiB)", NULL, 0},
+	{"disk", 'd', "SIZE", "main disk size (default 128G)", NULL, 0},
+	{"cpu", 'C', "host|model", "host-passthrough (Intel hosts with KVM) or the model's CPU (default)", "host model", 0},
+	{"pin", 'p', NULL, "pin each guest core's threads to one host core's SMT siblings,\n"
+	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, 0},
+	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
+	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
+	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
+	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
+	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
+	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
+	 "qemu+ssh://host/system); default: bundle only, QEMU runs directly", NULL, 0},
+	{"pool", 'P', "POOL", "with --connect: the disk is a qcow2 volume NAME.qcow2 in this\n"
+	 "libvirt storage pool instead of disk.qcow2 in the bundle", NULL, 0},
+	{"no-libvirt", 'L', NULL, "bundle only (the default)", NULL, 0},
+	{"no-grant", 'G', NULL, "with a libvirt on this machine whose QEMU runs as another user\n"
+	 "(libvirt-qemu): do not give that user search permission (ACL) on\n"
+	 "the directories above the bundle; refuse with the setfacl command\n"
+	 "instead (default: grant exactly what is missing, say so, and take it\n"
+	 "back on destroy)", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"accel", 'a', "A", "plan for kvm, tcg or auto (default: KVM when it can give the guest\n"
+	 "the CPU features the release needs, else TCG)", "kvm tcg auto", 0},
+	{"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
+	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
+	{"force", 'f', NULL, "replace an existing VM of that name (and its disk)", NULL, 0},
+	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_create = {
+	.head = "usage: dkvm create NAME [options]\n"
+		"\n"
+		"Create the macOS VM NAME, planned for this host: check the host, plan the machine\n"
+		"(CPU identity with the features this host lacks masked, topology, memory, devices),\n"
+		"generate a unique SMBIOS, build config.plist from the OpenCore release's Sample.plist\n"
+		"and the OpenCore disk image (with recoveryOS), create the disk, and write the bundle\n"
+		"$XDG_DATA_HOME/dkvm/NAME/ (manifest.json, OpenCore.img, config.plist, disk.qcow2,\n"
+		"OVMF_VARS.fd, domain.xml, qemu.argv, start.sh). With --connect the domain is also defined in libvirt.\n"
+		"A failure half way leaves nothing behind.\n",
+	.opts = create_opts,
+	.tail = "Examples:\n"
+		"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
+		"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
+		"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
+		"\n"
+		"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n",
+	.operands = NULL,
+};
 
 static void print_plan_text(const struct dk_plan *p)
 {
@@ -100,25 +104,11 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 
 int dk_cmd_create(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"model", required_argument, NULL, 'm'},   {"macos", required_argument, NULL, 'r'},
-		{"cpus", required_argument, NULL, 'c'},    {"memory", required_argument, NULL, 'M'},
-		{"disk", required_argument, NULL, 'd'},    {"cpu", required_argument, NULL, 'C'},
-		{"opencore", required_argument, NULL, 'o'}, {"opencore-image", required_argument, NULL, 'I'},
-		{"kexts", required_argument, NULL, 'k'},   {"recovery", required_argument, NULL, 'R'},
-		{"no-recovery", no_argument, NULL, 'N'},   {"connect", required_argument, NULL, 'u'},
-		{"no-libvirt", no_argument, NULL, 'L'},    {"dir", required_argument, NULL, 'D'},
-		{"dry-run", no_argument, NULL, 'n'},       {"explain", no_argument, NULL, 'e'},
-		{"force", no_argument, NULL, 'f'},         {"help", no_argument, NULL, 'h'},
-		{"accel", required_argument, NULL, 'a'},   {"pool", required_argument, NULL, 'P'},
-		{"pin", no_argument, NULL, 'p'},           {"no-grant", no_argument, NULL, 'G'},
-		{0},
-	};
 	struct dk_create_opts o = {0};
 	bool no_libvirt = false;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 'm': o.plan.model = optarg; break;
@@ -166,7 +156,7 @@ int dk_cmd_create(int argc, char **argv)
 			else if (strcmp(optarg, "auto") != 0)
 				return dk_usage_error("create", "--accel '%s': kvm, tcg or auto", optarg);
 			break;
-		case 'h': return dk_print_help(help);
+		case 'h': return dk_print_spec_help(&dk_spec_create);
 		default: return dk_getopt_error("create", c, argv);
 		}
 	}

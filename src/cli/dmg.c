@@ -12,69 +12,81 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char info_help[] =
-	"usage: dkvm dmg info FILE [--json]\n"
-	"\n"
-	"Describe a UDIF disk image (.dmg): the koly trailer (version, flags, variant,\n"
-	"sector count, data fork and property list location, segment), the checksums it\n"
-	"carries, the partitions (blkx tables) with their names, and a histogram of chunk\n"
-	"types with stored and uncompressed sizes. Encrypted images (encrcdsa/cdsaencr),\n"
-	"sparse images and sparse bundles are recognised and refused with one line.\n"
-	"\n"
-	"Options:\n"
-	"  --json        one JSON document on stdout (see dkvm-dmg(1))\n"
-	"  -h, --help    this help\n"
-	"\n"
-	"Example:\n"
-	"  dkvm dmg info BaseSystem.dmg\n"
-	"\n"
-	"Exit status: 0 success, 1 the file is not a readable UDIF image, 2 usage error.\n";
+static const struct dk_opt info_opts[] = {
+	{"json", 0, NULL, "one JSON document on stdout (see dkvm-dmg(1))", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
 
-static const char verify_help[] =
-	"usage: dkvm dmg verify FILE [--threads N] [--json]\n"
-	"\n"
-	"Decode every chunk of a UDIF image and check the checksums it carries: the\n"
-	"CRC-32 of the data fork from the koly trailer, each blkx table's CRC-32 over its\n"
-	"decoded sectors, and the master checksum (CRC-32 over the tables' checksums).\n"
-	"Each check is printed as ok, FAILED, absent or skipped; a corrupt chunk that\n"
-	"cannot be decoded is reported with its table and sector.\n"
-	"\n"
-	"Options:\n"
-	"  --threads N   decoder threads (default: online CPUs)\n"
-	"  --json        one JSON document on stdout (see dkvm-dmg(1))\n"
-	"  -h, --help    this help\n"
-	"\n"
-	"Example:\n"
-	"  dkvm dmg verify InstallAssistant.dmg\n"
-	"\n"
-	"Exit status: 0 all present checksums match, 1 a checksum failed or the image\n"
-	"is unreadable (the message names which), 2 usage error.\n";
+const struct dk_cmd_spec dk_spec_dmg_info = {
+	.head = "usage: dkvm dmg info FILE [--json]\n"
+		"\n"
+		"Describe a UDIF disk image (.dmg): the koly trailer (version, flags, variant,\n"
+		"sector count, data fork and property list location, segment), the checksums it\n"
+		"carries, the partitions (blkx tables) with their names, and a histogram of chunk\n"
+		"types with stored and uncompressed sizes. Encrypted images (encrcdsa/cdsaencr),\n"
+		"sparse images and sparse bundles are recognised and refused with one line.\n",
+	.opts = info_opts,
+	.tail = "Example:\n"
+		"  dkvm dmg info BaseSystem.dmg\n"
+		"\n"
+		"Exit status: 0 success, 1 the file is not a readable UDIF image, 2 usage error.\n",
+	.operands = DK_C_FILE,
+};
 
-static const char convert_help[] =
-	"usage: dkvm dmg convert FILE -o OUT [--partition N] [--threads N] [--no-verify] [--force]\n"
-	"\n"
-	"Convert a UDIF image to a raw disk image. Every chunk type is decoded: zero\n"
-	"fill, raw, ignore, ADC, zlib, bzip2, LZFSE (with LZVN and stored blocks) and\n"
-	"LZMA. Chunks are decoded in parallel and written in order; zero runs and\n"
-	"all-zero blocks become holes (sparse output). Memory use is bounded and does\n"
-	"not grow with the image. Checksums are verified while converting; OUT is\n"
-	"written to a temporary file beside it and renamed only when everything\n"
-	"decoded and matched, so a failed conversion leaves nothing at OUT.\n"
-	"\n"
-	"Options:\n"
-	"  -o, --output OUT    raw image to write (required)\n"
-	"  -p, --partition N   write only blkx table N (see 'dkvm dmg info'), not the disk\n"
-	"  -t, --threads N     decoder threads (default: online CPUs)\n"
-	"      --no-verify     do not compute or check checksums\n"
-	"  -f, --force         replace OUT if it exists\n"
-	"  --json              print the result as one JSON document\n"
-	"  -h, --help          this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm dmg convert BaseSystem.dmg -o BaseSystem.img\n"
-	"  dkvm dmg convert Install.dmg -o part.img --partition 3 --threads 4 --force\n"
-	"\n"
-	"Exit status: 0 converted and verified, 1 failure (nothing written), 2 usage error.\n";
+static const struct dk_opt verify_opts[] = {
+	{"threads", 't', "N", "decoder threads (default: online CPUs)", NULL, DK_OPT_SHORT},
+	{"json", 0, NULL, "one JSON document on stdout (see dkvm-dmg(1))", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_dmg_verify = {
+	.head = "usage: dkvm dmg verify FILE [--threads N] [--json]\n"
+		"\n"
+		"Decode every chunk of a UDIF image and check the checksums it carries: the\n"
+		"CRC-32 of the data fork from the koly trailer, each blkx table's CRC-32 over its\n"
+		"decoded sectors, and the master checksum (CRC-32 over the tables' checksums).\n"
+		"Each check is printed as ok, FAILED, absent or skipped; a corrupt chunk that\n"
+		"cannot be decoded is reported with its table and sector.\n",
+	.opts = verify_opts,
+	.tail = "Example:\n"
+		"  dkvm dmg verify InstallAssistant.dmg\n"
+		"\n"
+		"Exit status: 0 all present checksums match, 1 a checksum failed or the image\n"
+		"is unreadable (the message names which), 2 usage error.\n",
+	.operands = DK_C_FILE,
+};
+
+static const struct dk_opt convert_opts[] = {
+	{"output", 'o', "OUT", "raw image to write (required)", DK_C_FILE, DK_OPT_SHORT},
+	{"partition", 'p', "N", "write only blkx table N (see 'dkvm dmg info'), not the disk", NULL, DK_OPT_SHORT},
+	{"threads", 't', "N", "decoder threads (default: online CPUs)", NULL, DK_OPT_SHORT},
+	{"no-verify", 'V', NULL, "do not compute or check checksums", NULL, 0},
+	{"force", 'f', NULL, "replace OUT if it exists", NULL, DK_OPT_SHORT},
+	{"json", 0, NULL, "print the result as one JSON document", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_dmg_convert = {
+	.head = "usage: dkvm dmg convert FILE -o OUT [--partition N] [--threads N] [--no-verify] [--force]\n"
+		"\n"
+		"Convert a UDIF image to a raw disk image. Every chunk type is decoded: zero\n"
+		"fill, raw, ignore, ADC, zlib, bzip2, LZFSE (with LZVN and stored blocks) and\n"
+		"LZMA. Chunks are decoded in parallel and written in order; zero runs and\n"
+		"all-zero blocks become holes (sparse output). Memory use is bounded and does\n"
+		"not grow with the image. Checksums are verified while converting; OUT is\n"
+		"written to a temporary file beside it and renamed only when everything\n"
+		"decoded and matched, so a failed conversion leaves nothing at OUT.\n",
+	.opts = convert_opts,
+	.tail = "Examples:\n"
+		"  dkvm dmg convert BaseSystem.dmg -o BaseSystem.img\n"
+		"  dkvm dmg convert Install.dmg -o part.img --partition 3 --threads 4 --force\n"
+		"\n"
+		"Exit status: 0 converted and verified, 1 failure (nothing written), 2 usage error.\n",
+	.operands = DK_C_FILE,
+};
 
 static json_object *jhex(uint32_t v)
 {
@@ -260,12 +272,11 @@ static void info_text(const struct dmg_image *img, const struct hist *h, const c
 
 int dk_cmd_dmg_info(int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_dmg_info, argc, argv)) != -1) {
 		if (c == 'h')
-			return dk_print_help(info_help);
+			return dk_print_spec_help(&dk_spec_dmg_info);
 		return dk_getopt_error("dmg info", c, argv);
 	}
 	struct dmg_image *img;
@@ -340,14 +351,12 @@ static int parse_threads(const char *cmd, const char *s, int *out)
 
 int dk_cmd_dmg_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"threads", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {0}};
 	struct dmg_convert_opts o = {.partition = -1, .verify = true};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":ht:", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_dmg_verify, argc, argv)) != -1) {
 		if (c == 'h')
-			return dk_print_help(verify_help);
+			return dk_print_spec_help(&dk_spec_dmg_verify);
 		if (c == 't') {
 			if (parse_threads("dmg verify", optarg, &o.threads))
 				return DK_EXIT_USAGE;
@@ -392,17 +401,13 @@ int dk_cmd_dmg_verify(int argc, char **argv)
 
 int dk_cmd_dmg_convert(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'}, {"partition", required_argument, NULL, 'p'},
-		{"threads", required_argument, NULL, 't'}, {"no-verify", no_argument, NULL, 'V'},
-		{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {0}};
 	struct dmg_convert_opts o = {.partition = -1, .verify = true};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":ho:p:t:f", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_dmg_convert, argc, argv)) != -1) {
 		switch (c) {
 		case 'h':
-			return dk_print_help(convert_help);
+			return dk_print_spec_help(&dk_spec_dmg_convert);
 		case 'o':
 			o.out = optarg;
 			break;

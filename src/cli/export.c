@@ -9,53 +9,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char help[] =
-	"usage: dkvm export NAME --proxmox [--vmid N] [-o FILE [--force]] [--storage STORAGE] [--dir DIR]\n"
-	"\n"
-	"Write the VM as a Proxmox VE VM: its qemu-server config (/etc/pve/qemu-server/N.conf)\n"
-	"and the qm commands that import its OpenCore image and disk. The config carries the\n"
-	"plan's decisions as its leading '#' lines (the VM's notes in Proxmox), then machine q35,\n"
-	"bios ovmf, the CPU topology and memory, the NIC with the VM's MAC on vmbr0, the display,\n"
-	"and in args: isa-applesmc with the OSK, -smbios type=2, the plan's -cpu and the xHCI\n"
-	"keyboard and tablet. The commands (run on the Proxmox host once the config is in place)\n"
-	"add an EFI vars disk without pre-enrolled keys, then import the OpenCore image (virtio0,\n"
-	"boot 1) and the disk (virtio1 or sata0 as planned, boot 2) with qm importdisk and attach\n"
-	"each with qm set. The image paths are this machine's: run them where the files are.\n"
-	"\n"
-	"The config goes to stdout and the commands to stderr, so that stdout can be redirected\n"
-	"to the .conf file; with -o the config goes to FILE and the commands to stdout.\n"
-	"\n"
-	"Options:\n"
-	"  --proxmox           the export format (Proxmox VE; the only one)\n"
-	"  --vmid N            the Proxmox VM ID, 100..999999999 (default 100)\n"
-	"  -o, --output FILE   write the config to FILE (atomically; mode 0600: it holds the UUID)\n"
-	"  --force             replace FILE when it exists\n"
-	"  --storage STORAGE   Proxmox storage for the disks and EFI vars (default local-lvm)\n"
-	"  --dir DIR           parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
-	"  --json              print {\"vmid\",\"config\",\"commands\":[...]}\n"
-	"  -h, --help          this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm export mymac --proxmox --vmid 120 > 120.conf\n"
-	"  dkvm export mymac --proxmox --vmid 120 -o /etc/pve/qemu-server/120.conf --storage local\n"
-	"\n"
-	"Exit status: 0 written, 1 failure (no such VM, a plan Proxmox cannot take, FILE exists),\n"
-	"2 usage error.\n";
+static const struct dk_opt export_opts[] = {
+	{"proxmox", 'P', NULL, "the export format (Proxmox VE; the only one)", NULL, 0},
+	{"vmid", 'i', "N", "the Proxmox VM ID, 100..999999999 (default 100)", NULL, 0},
+	{"output", 'o', "FILE", "write the config to FILE (atomically; mode 0600: it holds the UUID)", DK_C_FILE,
+	 DK_OPT_SHORT},
+	{"force", 'f', NULL, "replace FILE when it exists", NULL, 0},
+	{"storage", 's', "STORAGE", "Proxmox storage for the disks and EFI vars (default local-lvm)", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"json", 0, NULL, "print {\"vmid\",\"config\",\"commands\":[...]}", NULL, DK_OPT_GLOBAL},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_export = {
+	.head = "usage: dkvm export NAME --proxmox [--vmid N] [-o FILE [--force]] [--storage STORAGE] [--dir DIR]\n"
+		"\n"
+		"Write the VM as a Proxmox VE VM: its qemu-server config (/etc/pve/qemu-server/N.conf)\n"
+		"and the qm commands that import its OpenCore image and disk. The config carries the\n"
+		"plan's decisions as its leading '#' lines (the VM's notes in Proxmox), then machine q35,\n"
+		"bios ovmf, the CPU topology and memory, the NIC with the VM's MAC on vmbr0, the display,\n"
+		"and in args: isa-applesmc with the OSK, -smbios type=2, the plan's -cpu and the xHCI\n"
+		"keyboard and tablet. The commands (run on the Proxmox host once the config is in place)\n"
+		"add an EFI vars disk without pre-enrolled keys, then import the OpenCore image (virtio0,\n"
+		"boot 1) and the disk (virtio1 or sata0 as planned, boot 2) with qm importdisk and attach\n"
+		"each with qm set. The image paths are this machine's: run them where the files are.\n"
+		"\n"
+		"The config goes to stdout and the commands to stderr, so that stdout can be redirected\n"
+		"to the .conf file; with -o the config goes to FILE and the commands to stdout.\n",
+	.opts = export_opts,
+	.tail = "Examples:\n"
+		"  dkvm export mymac --proxmox --vmid 120 > 120.conf\n"
+		"  dkvm export mymac --proxmox --vmid 120 -o /etc/pve/qemu-server/120.conf --storage local\n"
+		"\n"
+		"Exit status: 0 written, 1 failure (no such VM, a plan Proxmox cannot take, FILE exists),\n"
+		"2 usage error.\n",
+	.operands = DK_C_VM,
+};
 
 int dk_cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"proxmox", no_argument, NULL, 'P'},     {"vmid", required_argument, NULL, 'i'},
-		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, 'f'},
-		{"storage", required_argument, NULL, 's'}, {"dir", required_argument, NULL, 'D'},
-		{"help", no_argument, NULL, 'h'},         {0},
-	};
 	bool proxmox = false, force = false;
 	const char *out = NULL, *dir = NULL;
 	struct dk_pve_opts po = {.vmid = 100, .storage = "local-lvm"};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_export, argc, argv)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 'P': proxmox = true; break;
@@ -74,7 +72,7 @@ int dk_cmd_export(int argc, char **argv)
 			po.storage = optarg;
 			break;
 		case 'D': dir = optarg; break;
-		case 'h': return dk_print_help(help);
+		case 'h': return dk_print_spec_help(&dk_spec_export);
 		default: return dk_getopt_error("export", c, argv);
 		}
 	}

@@ -21,74 +21,64 @@ static int parse_conns(const char *cmd, const char *s, int *out)
 
 /* ---- recovery ---- */
 
-static const char help_recovery[] =
-	"usage: dkvm fetch recovery --macos RELEASE | --board-id ID [--mlb MLB] [--os latest|default]\n"
-	"                           [-o DIR] [--connections N] [--server URL] [--trust-key PEM]\n"
-	"                           [--resume] [--force] [--diag]\n"
-	"\n"
-	"Download recoveryOS from Apple with the osrecovery protocol and verify it:\n"
-	"the chunklist's RSA-2048 signature first, then the SHA-256 of every chunk of the\n"
-	"image as it arrives. The image is fetched in N parallel ranged requests; a\n"
-	"chunk that fails its hash or is cut by a dropped connection is fetched again\n"
-	"(bounded retries, backoff) and the rest kept. An interrupted run resumes from\n"
-	"the state file beside the partial download. Output, the layout OpenCore boots:\n"
-	"  DIR/com.apple.recovery.boot/BaseSystem.dmg + BaseSystem.chunklist\n"
-	"  (or RecoveryImage.dmg/.chunklist when Apple's image URL names a RecoveryImage;\n"
-	"  these fixed names are used whatever file names the server gives)\n"
-	"\n"
-	"Options:\n"
-	"  --macos RELEASE    release from 'dkvm fetch list' (sonoma, 14, \"Big Sur\"...):\n"
-	"                     uses its board-id, MLB and os from the release table\n"
-	"  --board-id ID      ask for this board-id instead (e.g. Mac-7BA5B2D9E42DDD94)\n"
-	"  --mlb MLB          17-character board serial (default: the release's, or zeros)\n"
-	"  --os default|latest  oldest or newest build for the board (default: release's)\n"
-	"  -o, --output DIR   where com.apple.recovery.boot/ goes (default: .)\n"
-	"  --connections N    parallel connections, 1..32 (default 4)\n"
-	"  --server URL       replaces http://osrecovery.apple.com (mirrors, tests)\n"
-	"  --trust-key PEM    RSA public key (PEM) that replaces Apple's chunklist key\n"
-	"  --resume           require a partial download to continue (resuming is\n"
-	"                     otherwise automatic when one is found)\n"
-	"  --force            replace an existing image that does not verify\n"
-	"  --diag             Apple Diagnostics instead of recoveryOS\n"
-	"  --json             progress as JSON lines on stderr, result as JSON on stdout\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm fetch recovery --macos sonoma -o ~/macos\n"
-	"  dkvm fetch recovery --board-id Mac-CFF7D910A743CAAF --os latest --connections 8\n"
-	"\n"
-	"Exit status: 0 downloaded and verified (or already present and verified),\n"
-	"1 failure (no final image is left), 2 usage error.\n";
+enum { OR_MACOS = 256, OR_BOARD, OR_MLB, OR_OS, OR_CONN, OR_SERVER, OR_KEY, OR_RESUME, OR_FORCE, OR_DIAG, OR_NOVERIFY };
+
+static const struct dk_opt recovery_opts[] = {
+	{"macos", OR_MACOS, "RELEASE", "release from 'dkvm fetch list' (sonoma, 14, \"Big Sur\"...):\n"
+	 "uses its board-id, MLB and os from the release table", DK_C_MACOS, 0},
+	{"board-id", OR_BOARD, "ID", "ask for this board-id instead (e.g. Mac-7BA5B2D9E42DDD94)", NULL, 0},
+	{"mlb", OR_MLB, "MLB", "17-character board serial (default: the release's, or zeros)", NULL, 0},
+	{"os", OR_OS, "default|latest", "oldest or newest build for the board (default: release's)", "default latest", 0},
+	{"output", 'o', "DIR", "where com.apple.recovery.boot/ goes (default: .)", DK_C_DIR, DK_OPT_SHORT},
+	{"connections", OR_CONN, "N", "parallel connections, 1..32 (default 4)", NULL, 0},
+	{"server", OR_SERVER, "URL", "replaces http://osrecovery.apple.com (mirrors, tests)", NULL, 0},
+	{"trust-key", OR_KEY, "PEM", "RSA public key (PEM) that replaces Apple's chunklist key", DK_C_FILE, 0},
+	{"resume", OR_RESUME, NULL, "require a partial download to continue (resuming is\n"
+	 "otherwise automatic when one is found)", NULL, 0},
+	{"force", OR_FORCE, NULL, "replace an existing image that does not verify", NULL, 0},
+	{"diag", OR_DIAG, NULL, "Apple Diagnostics instead of recoveryOS", NULL, 0},
+	{"json", 0, NULL, "progress as JSON lines on stderr, result as JSON on stdout", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{"no-verify-for-bench", OR_NOVERIFY, NULL, NULL, NULL, 0},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_fetch_recovery = {
+	.head = "usage: dkvm fetch recovery --macos RELEASE | --board-id ID [--mlb MLB] [--os latest|default]\n"
+		"                           [-o DIR] [--connections N] [--server URL] [--trust-key PEM]\n"
+		"                           [--resume] [--force] [--diag]\n"
+		"\n"
+		"Download recoveryOS from Apple with the osrecovery protocol and verify it:\n"
+		"the chunklist's RSA-2048 signature first, then the SHA-256 of every chunk of the\n"
+		"image as it arrives. The image is fetched in N parallel ranged requests; a\n"
+		"chunk that fails its hash or is cut by a dropped connection is fetched again\n"
+		"(bounded retries, backoff) and the rest kept. An interrupted run resumes from\n"
+		"the state file beside the partial download. Output, the layout OpenCore boots:\n"
+		"  DIR/com.apple.recovery.boot/BaseSystem.dmg + BaseSystem.chunklist\n"
+		"  (or RecoveryImage.dmg/.chunklist when Apple's image URL names a RecoveryImage;\n"
+		"  these fixed names are used whatever file names the server gives)\n",
+	.opts = recovery_opts,
+	.tail = "Examples:\n"
+		"  dkvm fetch recovery --macos sonoma -o ~/macos\n"
+		"  dkvm fetch recovery --board-id Mac-CFF7D910A743CAAF --os latest --connections 8\n"
+		"\n"
+		"Exit status: 0 downloaded and verified (or already present and verified),\n"
+		"1 failure (no final image is left), 2 usage error.\n",
+	.operands = NULL,
+};
 
 int dk_cmd_fetch_recovery(int argc, char **argv)
 {
-	enum { O_MACOS = 256, O_BOARD, O_MLB, O_OS, O_CONN, O_SERVER, O_KEY, O_RESUME, O_FORCE, O_DIAG, O_NOVERIFY };
-	static const struct option opts[] = {
-		{"macos", required_argument, NULL, O_MACOS},
-		{"board-id", required_argument, NULL, O_BOARD},
-		{"mlb", required_argument, NULL, O_MLB},
-		{"os", required_argument, NULL, O_OS},
-		{"output", required_argument, NULL, 'o'},
-		{"connections", required_argument, NULL, O_CONN},
-		{"server", required_argument, NULL, O_SERVER},
-		{"trust-key", required_argument, NULL, O_KEY},
-		{"resume", no_argument, NULL, O_RESUME},
-		{"force", no_argument, NULL, O_FORCE},
-		{"diag", no_argument, NULL, O_DIAG},
-		{"no-verify-for-bench", no_argument, NULL, O_NOVERIFY},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	struct dk_fetch_recovery_opts o = {0};
 	const char *cmd = "fetch recovery";
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_fetch_recovery, argc, argv)) != -1) {
 		switch (c) {
-		case O_MACOS: o.macos = optarg; break;
-		case O_BOARD: o.board_id = optarg; break;
-		case O_MLB: o.mlb = optarg; break;
-		case O_OS: {
+		case OR_MACOS: o.macos = optarg; break;
+		case OR_BOARD: o.board_id = optarg; break;
+		case OR_MLB: o.mlb = optarg; break;
+		case OR_OS: {
 			static const char *const names[] = {"default", "latest", NULL};
 			if (dk_cli_choice(cmd, "--os", optarg, names) < 0)
 				return DK_EXIT_USAGE;
@@ -96,17 +86,17 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 			break;
 		}
 		case 'o': o.outdir = optarg; break;
-		case O_CONN:
+		case OR_CONN:
 			if (parse_conns(cmd, optarg, &o.connections))
 				return DK_EXIT_USAGE;
 			break;
-		case O_SERVER: o.server = optarg; break;
-		case O_KEY: o.trust_key = optarg; break;
-		case O_RESUME: o.resume = true; break;
-		case O_FORCE: o.force = true; break;
-		case O_DIAG: o.diag = true; break;
-		case O_NOVERIFY: o.no_verify = true; break;
-		case 'h': return dk_print_help(help_recovery);
+		case OR_SERVER: o.server = optarg; break;
+		case OR_KEY: o.trust_key = optarg; break;
+		case OR_RESUME: o.resume = true; break;
+		case OR_FORCE: o.force = true; break;
+		case OR_DIAG: o.diag = true; break;
+		case OR_NOVERIFY: o.no_verify = true; break;
+		case 'h': return dk_print_spec_help(&dk_spec_fetch_recovery);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
@@ -154,57 +144,55 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 
 /* ---- list ---- */
 
-static const char help_list[] =
-	"usage: dkvm fetch list [--json] [--catalog URL] [--offline] [--timeout S]\n"
-	"\n"
-	"List every macOS release from Lion to Tahoe with the recoveryOS request that\n"
-	"yields it (board-id, MLB, os=default|latest: a board whose last release is the\n"
-	"target, with an all-zero MLB; older releases use a product-only MLB), and, when\n"
-	"Apple's software-update catalog is reachable, the full installers it offers\n"
-	"(products with InstallAssistant.pkg: version, build, size, post date, beta).\n"
-	"An unreachable catalog prints a warning; the recovery table is still printed.\n"
-	"\n"
-	"Options:\n"
-	"  --catalog URL      software-update catalog (gzip'd or plain plist; default:\n"
-	"                     Apple's catalog for macOS 26 and everything before it)\n"
-	"  --offline          do not contact the catalog\n"
-	"  --timeout S        catalog timeout in seconds (default 10)\n"
-	"  --json             one JSON document on stdout (see dkvm-fetch(1))\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm fetch list\n"
-	"  dkvm fetch list --json --offline\n"
-	"\n"
-	"Exit status: 0 (also when the catalog is unreachable), 2 usage error.\n";
+enum { OL_CATALOG = 256, OL_OFFLINE, OL_TIMEOUT };
+
+static const struct dk_opt list_opts[] = {
+	{"catalog", OL_CATALOG, "URL", "software-update catalog (gzip'd or plain plist; default:\n"
+	 "Apple's catalog for macOS 26 and everything before it)", NULL, 0},
+	{"offline", OL_OFFLINE, NULL, "do not contact the catalog", NULL, 0},
+	{"timeout", OL_TIMEOUT, "S", "catalog timeout in seconds (default 10)", NULL, 0},
+	{"json", 0, NULL, "one JSON document on stdout (see dkvm-fetch(1))", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_fetch_list = {
+	.head = "usage: dkvm fetch list [--json] [--catalog URL] [--offline] [--timeout S]\n"
+		"\n"
+		"List every macOS release from Lion to Tahoe with the recoveryOS request that\n"
+		"yields it (board-id, MLB, os=default|latest: a board whose last release is the\n"
+		"target, with an all-zero MLB; older releases use a product-only MLB), and, when\n"
+		"Apple's software-update catalog is reachable, the full installers it offers\n"
+		"(products with InstallAssistant.pkg: version, build, size, post date, beta).\n"
+		"An unreachable catalog prints a warning; the recovery table is still printed.\n",
+	.opts = list_opts,
+	.tail = "Examples:\n"
+		"  dkvm fetch list\n"
+		"  dkvm fetch list --json --offline\n"
+		"\n"
+		"Exit status: 0 (also when the catalog is unreachable), 2 usage error.\n",
+	.operands = NULL,
+};
 
 int dk_cmd_fetch_list(int argc, char **argv)
 {
-	enum { O_CATALOG = 256, O_OFFLINE, O_TIMEOUT };
-	static const struct option opts[] = {
-		{"catalog", required_argument, NULL, O_CATALOG},
-		{"offline", no_argument, NULL, O_OFFLINE},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *cmd = "fetch list", *catalog = DK_SUCATALOG_URL;
 	bool offline = false;
 	long timeout = 10;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_fetch_list, argc, argv)) != -1) {
 		switch (c) {
-		case O_CATALOG: catalog = optarg; break;
-		case O_OFFLINE: offline = true; break;
-		case O_TIMEOUT: {
+		case OL_CATALOG: catalog = optarg; break;
+		case OL_OFFLINE: offline = true; break;
+		case OL_TIMEOUT: {
 			uint64_t v;
 			if (dk_cli_uint(cmd, "--timeout", optarg, 1, 600, &v) < 0)
 				return DK_EXIT_USAGE;
 			timeout = (long)v;
 			break;
 		}
-		case 'h': return dk_print_help(help_list);
+		case 'h': return dk_print_spec_help(&dk_spec_fetch_list);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
@@ -291,31 +279,37 @@ int dk_cmd_fetch_list(int argc, char **argv)
 
 /* ---- installer ---- */
 
-static const char help_installer[] =
-	"usage: dkvm fetch installer --version X[.Y[.Z]] [-o DIR] [--catalog URL] [--connections N] [--force]\n"
-	"\n"
-	"Download a full macOS installer from Apple's software-update catalog: every\n"
-	"package of the newest product matching the version (a beta only when nothing\n"
-	"else matches), into DIR/<version>_<build>/. Each package is fetched with the\n"
-	"same parallel, resumable machinery as recoveryOS and verified chunk by chunk\n"
-	"against its integrity chunklist (IntegrityDataURL) where Apple publishes one.\n"
-	"Those chunklists are normally unsigned (their chunk hashes are checked, which\n"
-	"ties every byte to the catalog entry); packages without one are checked by\n"
-	"size only, and the output says so.\n"
-	"\n"
-	"Options:\n"
-	"  --version V        14, 14.6, 14.6.1 ... (see 'dkvm fetch list')\n"
-	"  -o, --output DIR   parent directory (default: .)\n"
-	"  --catalog URL      software-update catalog (default: Apple's)\n"
-	"  --connections N    parallel connections per package, 1..32 (default 4)\n"
-	"  --force            replace existing packages that do not verify\n"
-	"  --json             result as JSON on stdout, progress as JSON lines on stderr\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm fetch installer --version 15 -o ~/macos\n"
-	"\n"
-	"Exit status: 0 every package downloaded and verified, 1 failure, 2 usage error.\n";
+enum { OI_VERSION = 256, OI_CATALOG, OI_CONN, OI_FORCE };
+
+static const struct dk_opt installer_opts[] = {
+	{"version", OI_VERSION, "V", "14, 14.6, 14.6.1 ... (see 'dkvm fetch list')", NULL, 0},
+	{"output", 'o', "DIR", "parent directory (default: .)", DK_C_DIR, DK_OPT_SHORT},
+	{"catalog", OI_CATALOG, "URL", "software-update catalog (default: Apple's)", NULL, 0},
+	{"connections", OI_CONN, "N", "parallel connections per package, 1..32 (default 4)", NULL, 0},
+	{"force", OI_FORCE, NULL, "replace existing packages that do not verify", NULL, 0},
+	{"json", 0, NULL, "result as JSON on stdout, progress as JSON lines on stderr", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_fetch_installer = {
+	.head = "usage: dkvm fetch installer --version X[.Y[.Z]] [-o DIR] [--catalog URL] [--connections N] [--force]\n"
+		"\n"
+		"Download a full macOS installer from Apple's software-update catalog: every\n"
+		"package of the newest product matching the version (a beta only when nothing\n"
+		"else matches), into DIR/<version>_<build>/. Each package is fetched with the\n"
+		"same parallel, resumable machinery as recoveryOS and verified chunk by chunk\n"
+		"against its integrity chunklist (IntegrityDataURL) where Apple publishes one.\n"
+		"Those chunklists are normally unsigned (their chunk hashes are checked, which\n"
+		"ties every byte to the catalog entry); packages without one are checked by\n"
+		"size only, and the output says so.\n",
+	.opts = installer_opts,
+	.tail = "Examples:\n"
+		"  dkvm fetch installer --version 15 -o ~/macos\n"
+		"\n"
+		"Exit status: 0 every package downloaded and verified, 1 failure, 2 usage error.\n",
+	.operands = NULL,
+};
 
 /* 1 to 3 dot-separated numbers: 15, 14.6, 14.6.1 */
 static bool version_ok(const char *v)
@@ -335,31 +329,21 @@ static bool version_ok(const char *v)
 
 int dk_cmd_fetch_installer(int argc, char **argv)
 {
-	enum { O_VERSION = 256, O_CATALOG, O_CONN, O_FORCE };
-	static const struct option opts[] = {
-		{"version", required_argument, NULL, O_VERSION},
-		{"output", required_argument, NULL, 'o'},
-		{"catalog", required_argument, NULL, O_CATALOG},
-		{"connections", required_argument, NULL, O_CONN},
-		{"force", no_argument, NULL, O_FORCE},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *cmd = "fetch installer";
 	struct dk_fetch_installer_opts o = {0};
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_fetch_installer, argc, argv)) != -1) {
 		switch (c) {
-		case O_VERSION: o.version = optarg; break;
+		case OI_VERSION: o.version = optarg; break;
 		case 'o': o.outdir = optarg; break;
-		case O_CATALOG: o.catalog = optarg; break;
-		case O_CONN:
+		case OI_CATALOG: o.catalog = optarg; break;
+		case OI_CONN:
 			if (parse_conns(cmd, optarg, &o.connections))
 				return DK_EXIT_USAGE;
 			break;
-		case O_FORCE: o.force = true; break;
-		case 'h': return dk_print_help(help_installer);
+		case OI_FORCE: o.force = true; break;
+		case 'h': return dk_print_spec_help(&dk_spec_fetch_installer);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}

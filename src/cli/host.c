@@ -17,36 +17,40 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char check_help[] =
-	"usage: dkvm host check [--json] [--sysroot DIR]\n"
-	"\n"
-	"Check this host against everything the DarwinKVM guide asks you to verify:\n"
-	"CPU and virtualization, /dev/kvm and a real KVM guest run, kvm module\n"
-	"parameters, the macOS releases this CPU can run, TSC and clocksource, IOMMU\n"
-	"and kernel command line, topology and the recommended guest topology,\n"
-	"memory, hugepages and free disk, QEMU, OVMF, libvirt and group membership.\n"
-	"Every warning or failure comes with the exact fix for this distro and\n"
-	"bootloader (GRUB, systemd-boot, kernelstub).\n"
-	"\n"
-	"With --sysroot DIR (e.g. an unpacked 'dkvm host report') the files are read\n"
-	"under DIR; checks that need the running machine (KVM guest, QEMU and libvirt\n"
-	"queries, free disk) are reported as skip.\n"
-	"\n"
-	"Options:\n"
-	"  --json        one JSON document on stdout (schema in dkvm-host(1))\n"
-	"  --sysroot DIR read the host under DIR (global option; DIR must exist)\n"
-	"  -h, --help    this help\n"
-	"\n"
-	"Environment: DKVM_USER names the user the group checks are about (default:\n"
-	"$SUDO_USER, else the invoking user).\n"
-	"\n"
-	"Exit status: 0 no check failed (warnings allowed), 1 a check failed or the\n"
-	"sysroot is missing, 2 usage.\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm host check\n"
-	"  dkvm host check --json | python3 -m json.tool\n"
-	"  dkvm host check --sysroot ./host-report-box-2026-01-01\n";
+static const struct dk_opt check_opts[] = {
+	{"json", 0, NULL, "one JSON document on stdout (schema in dkvm-host(1))", NULL, DK_OPT_GLOBAL},
+	{"sysroot", 0, "DIR", "read the host under DIR (global option; DIR must exist)", DK_C_DIR, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_host_check = {
+	.head = "usage: dkvm host check [--json] [--sysroot DIR]\n"
+		"\n"
+		"Check this host against everything the DarwinKVM guide asks you to verify:\n"
+		"CPU and virtualization, /dev/kvm and a real KVM guest run, kvm module\n"
+		"parameters, the macOS releases this CPU can run, TSC and clocksource, IOMMU\n"
+		"and kernel command line, topology and the recommended guest topology,\n"
+		"memory, hugepages and free disk, QEMU, OVMF, libvirt and group membership.\n"
+		"Every warning or failure comes with the exact fix for this distro and\n"
+		"bootloader (GRUB, systemd-boot, kernelstub).\n"
+		"\n"
+		"With --sysroot DIR (e.g. an unpacked 'dkvm host report') the files are read\n"
+		"under DIR; checks that need the running machine (KVM guest, QEMU and libvirt\n"
+		"queries, free disk) are reported as skip.\n",
+	.opts = check_opts,
+	.tail = "Environment: DKVM_USER names the user the group checks are about (default:\n"
+		"$SUDO_USER, else the invoking user).\n"
+		"\n"
+		"Exit status: 0 no check failed (warnings allowed), 1 a check failed or the\n"
+		"sysroot is missing, 2 usage.\n"
+		"\n"
+		"Examples:\n"
+		"  dkvm host check\n"
+		"  dkvm host check --json | python3 -m json.tool\n"
+		"  dkvm host check --sysroot ./host-report-box-2026-01-01\n",
+	.operands = NULL,
+};
 
 static const char *marker(enum dk_check_status s)
 {
@@ -76,13 +80,12 @@ static void print_indented(const char *prefix, const char *text)
 
 int dk_cmd_host_check(int argc, char **argv)
 {
-	static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":+h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_host_check, argc, argv)) != -1) {
 		switch (c) {
 		case 'h':
-			return dk_print_help(check_help);
+			return dk_print_spec_help(&dk_spec_host_check);
 		default:
 			return dk_getopt_error("host check", c, argv);
 		}
@@ -137,31 +140,35 @@ int dk_cmd_host_check(int argc, char **argv)
 	return fails ? DK_EXIT_FAIL : DK_EXIT_OK;
 }
 
-static const char iommu_help[] =
-	"usage: dkvm host iommu [--json] [--device BDF] [--sysroot DIR]\n"
-	"\n"
-	"List the IOMMU groups and every PCI device in them: BDF, class,\n"
-	"vendor:device and subsystem IDs, names (libpci + pci.ids), the driver in\n"
-	"use, boot_vga and reset methods. Each group gets a passthrough verdict by the\n"
-	"guide's rule: viable when it holds one device (with its own functions) and\n"
-	"otherwise only host/PCI/ISA bridges, non-essential instrumentation or\n"
-	"encryption controllers. GPUs show their paired HDMI audio function.\n"
-	"\n"
-	"Options:\n"
-	"  --device BDF  print the vfio-pci.ids= kernel parameter for this device, its\n"
-	"                audio function and its group's other functions (bridges\n"
-	"                excluded), e.g. --device 03:00.0\n"
-	"  --json        one JSON document on stdout (schema in dkvm-host(1))\n"
-	"  --sysroot DIR read the host under DIR (global option; DIR must exist)\n"
-	"  -h, --help    this help\n"
-	"\n"
-	"Exit status: 0 success (also when the IOMMU is off: the list is then empty),\n"
-	"1 unknown device, unreadable sysfs or missing sysroot, 2 usage.\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm host iommu\n"
-	"  dkvm host iommu --device 0000:03:00.0\n"
-	"  dkvm host iommu --json\n";
+static const struct dk_opt iommu_opts[] = {
+	{"device", 'd', "BDF", "print the vfio-pci.ids= kernel parameter for this device, its\n"
+	 "audio function and its group's other functions (bridges\n"
+	 "excluded), e.g. --device 03:00.0", DK_C_BDF, DK_OPT_SHORT},
+	{"json", 0, NULL, "one JSON document on stdout (schema in dkvm-host(1))", NULL, DK_OPT_GLOBAL},
+	{"sysroot", 0, "DIR", "read the host under DIR (global option; DIR must exist)", DK_C_DIR, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_host_iommu = {
+	.head = "usage: dkvm host iommu [--json] [--device BDF] [--sysroot DIR]\n"
+		"\n"
+		"List the IOMMU groups and every PCI device in them: BDF, class,\n"
+		"vendor:device and subsystem IDs, names (libpci + pci.ids), the driver in\n"
+		"use, boot_vga and reset methods. Each group gets a passthrough verdict by the\n"
+		"guide's rule: viable when it holds one device (with its own functions) and\n"
+		"otherwise only host/PCI/ISA bridges, non-essential instrumentation or\n"
+		"encryption controllers. GPUs show their paired HDMI audio function.\n",
+	.opts = iommu_opts,
+	.tail = "Exit status: 0 success (also when the IOMMU is off: the list is then empty),\n"
+		"1 unknown device, unreadable sysfs or missing sysroot, 2 usage.\n"
+		"\n"
+		"Examples:\n"
+		"  dkvm host iommu\n"
+		"  dkvm host iommu --device 0000:03:00.0\n"
+		"  dkvm host iommu --json\n",
+	.operands = NULL,
+};
 
 static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
 {
@@ -190,19 +197,16 @@ static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
 
 int dk_cmd_host_iommu(int argc, char **argv)
 {
-	static const struct option opts[] = {{"device", required_argument, NULL, 'd'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
 	optind = 0;
 	int c;
 	const char *bdf = NULL;
-	while ((c = getopt_long(argc, argv, ":+hd:", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_host_iommu, argc, argv)) != -1) {
 		switch (c) {
 		case 'd':
 			bdf = optarg;
 			break;
 		case 'h':
-			return dk_print_help(iommu_help);
+			return dk_print_spec_help(&dk_spec_host_iommu);
 		default:
 			return dk_getopt_error("host iommu", c, argv);
 		}
@@ -279,46 +283,46 @@ int dk_cmd_host_iommu(int argc, char **argv)
 	return rc;
 }
 
-static const char report_help[] =
-	"usage: dkvm host report [-o FILE.tar] [--force] [--json] [--sysroot DIR]\n"
-	"\n"
-	"Write a sanitized snapshot of exactly the /proc, /sys, /dev, /etc and\n"
-	"/usr/share files dkvm reads to a tar archive, so that helpers can run\n"
-	"'dkvm host check --sysroot <unpacked>' and see this host. No serial\n"
-	"numbers, MAC addresses, UUIDs or machine ids are included; from\n"
-	"/etc/default/grub only GRUB_CMDLINE_LINUX*, from /etc/group only the kvm\n"
-	"and libvirt groups, from boot entries only the options lines. Symlinks in\n"
-	"/sys (driver, iommu_group, bus/pci/devices) are kept as relative symlinks;\n"
-	"/dev/kvm and binaries become empty placeholders with the same mode. The\n"
-	"archive also holds dkvm-host-check.json: the full check result including\n"
-	"the live checks a snapshot cannot reproduce.\n"
-	"\n"
-	"Options:\n"
-	"  -o, --output FILE  output (default host-report-<hostname>-<YYYY-MM-DD>.tar)\n"
-	"  -f, --force        replace an existing output file (never a directory)\n"
-	"  --json             print {\"output\",\"files\",\"symlinks\",\"directories\",\n"
-	"                     \"placeholders\",\"bytes\"}\n"
-	"  --sysroot DIR      snapshot the host under DIR (global option; DIR must exist)\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Exit status: 0 written, 1 error (nothing left at the output path), 2 usage.\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm host report\n"
-	"  dkvm host report -o /tmp/me.tar && mkdir r && tar -xf /tmp/me.tar -C r &&\n"
-	"    dkvm host check --sysroot r\n";
+static const struct dk_opt report_opts[] = {
+	{"output", 'o', "FILE", "output (default host-report-<hostname>-<YYYY-MM-DD>.tar)", DK_C_FILE, DK_OPT_SHORT},
+	{"force", 'f', NULL, "replace an existing output file (never a directory)", NULL, DK_OPT_SHORT},
+	{"json", 0, NULL, "print {\"output\",\"files\",\"symlinks\",\"directories\",\n"
+	 "\"placeholders\",\"bytes\"}", NULL, DK_OPT_GLOBAL},
+	{"sysroot", 0, "DIR", "snapshot the host under DIR (global option; DIR must exist)", DK_C_DIR, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_host_report = {
+	.head = "usage: dkvm host report [-o FILE.tar] [--force] [--json] [--sysroot DIR]\n"
+		"\n"
+		"Write a sanitized snapshot of exactly the /proc, /sys, /dev, /etc and\n"
+		"/usr/share files dkvm reads to a tar archive, so that helpers can run\n"
+		"'dkvm host check --sysroot <unpacked>' and see this host. No serial\n"
+		"numbers, MAC addresses, UUIDs or machine ids are included; from\n"
+		"/etc/default/grub only GRUB_CMDLINE_LINUX*, from /etc/group only the kvm\n"
+		"and libvirt groups, from boot entries only the options lines. Symlinks in\n"
+		"/sys (driver, iommu_group, bus/pci/devices) are kept as relative symlinks;\n"
+		"/dev/kvm and binaries become empty placeholders with the same mode. The\n"
+		"archive also holds dkvm-host-check.json: the full check result including\n"
+		"the live checks a snapshot cannot reproduce.\n",
+	.opts = report_opts,
+	.tail = "Exit status: 0 written, 1 error (nothing left at the output path), 2 usage.\n"
+		"\n"
+		"Examples:\n"
+		"  dkvm host report\n"
+		"  dkvm host report -o /tmp/me.tar && mkdir r && tar -xf /tmp/me.tar -C r &&\n"
+		"    dkvm host check --sysroot r\n",
+	.operands = NULL,
+};
 
 int dk_cmd_host_report(int argc, char **argv)
 {
-	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-					     {"force", no_argument, NULL, 'f'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
 	optind = 0;
 	int c;
 	const char *out = NULL;
 	bool force = false;
-	while ((c = getopt_long(argc, argv, ":+ho:f", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_host_report, argc, argv)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
@@ -327,7 +331,7 @@ int dk_cmd_host_report(int argc, char **argv)
 			force = true;
 			break;
 		case 'h':
-			return dk_print_help(report_help);
+			return dk_print_spec_help(&dk_spec_host_report);
 		default:
 			return dk_getopt_error("host report", c, argv);
 		}

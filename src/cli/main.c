@@ -9,32 +9,33 @@
 #include <string.h>
 #include <unistd.h>
 
-static const struct dk_cmd commands[] = {
-	{"host", "check", dk_cmd_host_check, "check this host against everything the guide asks for"},
-	{"host", "iommu", dk_cmd_host_iommu, "list IOMMU groups and judge passthrough viability"},
-	{"host", "report", dk_cmd_host_report, "write a sanitized snapshot of the host files dkvm reads"},
-	{"smbios", "generate", dk_cmd_smbios_generate, "generate a unique SMBIOS identity for a Mac model"},
-	{"smbios", "decode", dk_cmd_smbios_decode, "decode an Apple serial number"},
-	{"smbios", "check-mlb", dk_cmd_smbios_check_mlb, "check a board serial (MLB)"},
-	{"opencore", "config", dk_cmd_opencore_config, "build config.plist from a release's Sample.plist"},
-	{"opencore", "validate", dk_cmd_opencore_validate, "validate a config.plist (schema, rules, EFI tree)"},
-	{"opencore", "image", dk_cmd_opencore_image, "build a bootable OpenCore disk image without root"},
-	{"opencore", "fetch", dk_cmd_opencore_fetch, "download OpenCorePkg and kext releases into the cache"},
-	{"dmg", "info", dk_cmd_dmg_info, "describe a UDIF disk image"},
-	{"dmg", "verify", dk_cmd_dmg_verify, "verify a UDIF image's checksums"},
-	{"dmg", "convert", dk_cmd_dmg_convert, "convert a UDIF image to a raw (sparse) image"},
-	{"fetch", "list", dk_cmd_fetch_list, "list macOS releases and how to fetch them"},
-	{"fetch", "recovery", dk_cmd_fetch_recovery, "download recoveryOS from Apple, verified"},
-	{"fetch", "installer", dk_cmd_fetch_installer, "download a full installer from Apple's catalog"},
-	{"chunklist", "verify", dk_cmd_chunklist_verify, "verify a chunklist's signature (and an image)"},
-	{"create", NULL, dk_cmd_create, "create a macOS VM bundle (and libvirt domain)"},
-	{"start", NULL, dk_cmd_start, "start a VM"},
-	{"stop", NULL, dk_cmd_stop, "stop a VM (ACPI powerdown, then kill)"},
-	{"list", NULL, dk_cmd_list, "list VMs"},
-	{"show", NULL, dk_cmd_show, "show a VM's plan and files"},
-	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)"},
-	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands"},
+const struct dk_cmd dk_commands[] = {
+	{"host", "check", dk_cmd_host_check, "check this host against everything the guide asks for", &dk_spec_host_check},
+	{"host", "iommu", dk_cmd_host_iommu, "list IOMMU groups and judge passthrough viability", &dk_spec_host_iommu},
+	{"host", "report", dk_cmd_host_report, "write a sanitized snapshot of the host files dkvm reads", &dk_spec_host_report},
+	{"smbios", "generate", dk_cmd_smbios_generate, "generate a unique SMBIOS identity for a Mac model", &dk_spec_smbios_generate},
+	{"smbios", "decode", dk_cmd_smbios_decode, "decode an Apple serial number", &dk_spec_smbios_decode},
+	{"smbios", "check-mlb", dk_cmd_smbios_check_mlb, "check a board serial (MLB)", &dk_spec_smbios_check_mlb},
+	{"opencore", "config", dk_cmd_opencore_config, "build config.plist from a release's Sample.plist", &dk_spec_opencore_config},
+	{"opencore", "validate", dk_cmd_opencore_validate, "validate a config.plist (schema, rules, EFI tree)", &dk_spec_opencore_validate},
+	{"opencore", "image", dk_cmd_opencore_image, "build a bootable OpenCore disk image without root", &dk_spec_opencore_image},
+	{"opencore", "fetch", dk_cmd_opencore_fetch, "download OpenCorePkg and kext releases into the cache", &dk_spec_opencore_fetch},
+	{"dmg", "info", dk_cmd_dmg_info, "describe a UDIF disk image", &dk_spec_dmg_info},
+	{"dmg", "verify", dk_cmd_dmg_verify, "verify a UDIF image's checksums", &dk_spec_dmg_verify},
+	{"dmg", "convert", dk_cmd_dmg_convert, "convert a UDIF image to a raw (sparse) image", &dk_spec_dmg_convert},
+	{"fetch", "list", dk_cmd_fetch_list, "list macOS releases and how to fetch them", &dk_spec_fetch_list},
+	{"fetch", "recovery", dk_cmd_fetch_recovery, "download recoveryOS from Apple, verified", &dk_spec_fetch_recovery},
+	{"fetch", "installer", dk_cmd_fetch_installer, "download a full installer from Apple's catalog", &dk_spec_fetch_installer},
+	{"chunklist", "verify", dk_cmd_chunklist_verify, "verify a chunklist's signature (and an image)", &dk_spec_chunklist_verify},
+	{"create", NULL, dk_cmd_create, "create a macOS VM bundle (and libvirt domain)", &dk_spec_create},
+	{"start", NULL, dk_cmd_start, "start a VM", &dk_spec_start},
+	{"stop", NULL, dk_cmd_stop, "stop a VM (ACPI powerdown, then kill)", &dk_spec_stop},
+	{"list", NULL, dk_cmd_list, "list VMs", &dk_spec_list},
+	{"show", NULL, dk_cmd_show, "show a VM's plan and files", &dk_spec_show},
+	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
+	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
 };
+const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];
 
 static void usage(FILE *f)
 {
@@ -43,11 +44,11 @@ static void usage(FILE *f)
 		   "Run macOS as a fast VM on Linux QEMU/KVM, the DarwinKVM way, planned for this host.\n"
 		   "\n"
 		   "Commands:\n");
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+	for (size_t i = 0; i < dk_n_commands; i++) {
 		char name[64];
-		snprintf(name, sizeof name, "%s%s%s", commands[i].noun, commands[i].verb ? " " : "",
-			 commands[i].verb ? commands[i].verb : "");
-		fprintf(f, "  %-20s %s\n", name, commands[i].summary);
+		snprintf(name, sizeof name, "%s%s%s", dk_commands[i].noun, dk_commands[i].verb ? " " : "",
+			 dk_commands[i].verb ? dk_commands[i].verb : "");
+		fprintf(f, "  %-20s %s\n", name, dk_commands[i].summary);
 	}
 	fprintf(f, "\n"
 		   "Global options (accepted anywhere on the line):\n"
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
 	argc = strip_globals(argc, argv);
 	if (argc < 0)
 		return DK_EXIT_USAGE;
+	dk_cli_set_reporter();
 	if (argc < 2) {
 		usage(stderr);
 		return DK_EXIT_USAGE;
@@ -130,8 +132,8 @@ int main(int argc, char **argv)
 		return DK_EXIT_OK;
 	}
 	bool noun_known = false;
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		const struct dk_cmd *c = &commands[i];
+	for (size_t i = 0; i < dk_n_commands; i++) {
+		const struct dk_cmd *c = &dk_commands[i];
 		if (strcmp(c->noun, noun) != 0)
 			continue;
 		noun_known = true;
@@ -153,8 +155,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "dkvm: %s: missing subcommand\n", noun);
 	}
 	fprintf(f, "usage: dkvm %s <subcommand> [options]\n\n", noun);
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (!strcmp(commands[i].noun, noun))
-			fprintf(f, "  %-12s %s\n", commands[i].verb, commands[i].summary);
+	for (size_t i = 0; i < dk_n_commands; i++)
+		if (!strcmp(dk_commands[i].noun, noun))
+			fprintf(f, "  %-12s %s\n", dk_commands[i].verb, dk_commands[i].summary);
 	return want_help ? DK_EXIT_OK : DK_EXIT_USAGE;
 }

@@ -13,79 +13,65 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char config_help[] =
-	"usage: dkvm opencore config --sample Sample.plist --model MODEL --macos RELEASE -o config.plist\n"
-	"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
-	"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
-	"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
-	"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
-	"\n"
-	"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
-	"template of dkvm's) by applying the DarwinKVM guide's changes as declarative\n"
-	"recipes, chosen by Mac model, macOS release, GPU and host CPU. The Sample's\n"
-	"example entries are removed and exactly what the EFI image holds is added: UEFI\n"
-	"drivers for the model and release, the kexts found in --kexts (read from each\n"
-	"kext's Contents/Info.plist, ordered by OSBundleLibraries: Lilu first, plugins\n"
-	"after their parents) and the SSDTs named with --acpi. PlatformInfo/Generic gets a\n"
-	"unique SMBIOS identity. A key a recipe needs that this Sample.plist lacks is an\n"
-	"error naming the key and the release.\n"
-	"\n"
-	"Options:\n"
-	"  -s, --sample FILE      the release's Docs/Sample.plist (required)\n"
-	"  -m, --model MODEL      Mac model (MacPro7,1, MacPro5,1, iMacPro1,1, ...; required)\n"
-	"  -M, --macos RELEASE    target macOS: name (sonoma), marketing name or version (14)\n"
-	"      --gpu KIND         passed-through GPU: amd, nvidia or none (default none)\n"
-	"      --host-cpu KIND    host CPU vendor: auto (read /proc/cpuinfo), amd or intel\n"
-	"      --smbios FILE      identity from FILE.json as printed by 'dkvm smbios generate --json'\n"
-	"      --generate         generate a new identity (the default without --smbios)\n"
-	"      --resolution WxH   UEFI/Output/Resolution (WxH, WxH@BPP or Max)\n"
-	"      --kexts DIR        directory holding the .kext bundles the image will contain\n"
-	"      --driver NAME      an extra UEFI driver in EFI/OC/Drivers (repeatable)\n"
-	"      --acpi NAME        an SSDT in EFI/OC/ACPI (repeatable)\n"
-	"      --release X.Y.Z    OpenCore release of the sample (default: from its path)\n"
-	"      --explain          list every change with its reason\n"
-	"  -o, --output FILE      where to write config.plist (required)\n"
-	"  -f, --force            replace an existing output file\n"
-	"      --json             print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
-	"                         \"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\"}]}\n"
-	"  -h, --help             this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm opencore config --sample OpenCore-1.0.6/Docs/Sample.plist --model MacPro7,1 \\\n"
-	"      --macos sequoia --kexts kexts/ --resolution 1920x1080 -o config.plist --explain\n"
-	"  dkvm smbios generate --model MacPro5,1 --json > id.json\n"
-	"  dkvm opencore config -s Sample.plist -m MacPro5,1 -M mojave --smbios id.json -o config.plist\n"
-	"\n"
-	"Exit status: 0 written, 1 failed (nothing written), 2 usage error.\n";
+enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
+
+static const struct dk_opt config_opts[] = {
+	{"sample", 's', "FILE", "the release's Docs/Sample.plist (required)", DK_C_FILE, DK_OPT_SHORT},
+	{"model", 'm', "MODEL", "Mac model (MacPro7,1, MacPro5,1, iMacPro1,1, ...; required)", DK_C_MODEL, DK_OPT_SHORT},
+	{"macos", 'M', "RELEASE", "target macOS: name (sonoma), marketing name or version (14)", DK_C_MACOS, DK_OPT_SHORT},
+	{"gpu", O_GPU, "KIND", "passed-through GPU: amd, nvidia or none (default none)", "amd nvidia none", 0},
+	{"host-cpu", O_HOSTCPU, "KIND", "host CPU vendor: auto (read /proc/cpuinfo), amd or intel", "auto amd intel", 0},
+	{"smbios", O_SMBIOS, "FILE", "identity from FILE.json as printed by 'dkvm smbios generate --json'", DK_C_FILE, 0},
+	{"generate", O_GENERATE, NULL, "generate a new identity (the default without --smbios)", NULL, 0},
+	{"resolution", O_RES, "WxH", "UEFI/Output/Resolution (WxH, WxH@BPP or Max)", NULL, 0},
+	{"kexts", O_KEXTS, "DIR", "directory holding the .kext bundles the image will contain", DK_C_DIR, 0},
+	{"driver", O_DRIVER, "NAME", "an extra UEFI driver in EFI/OC/Drivers (repeatable)", NULL, 0},
+	{"acpi", O_ACPI, "NAME", "an SSDT in EFI/OC/ACPI (repeatable)", NULL, 0},
+	{"release", O_RELEASE, "X.Y.Z", "OpenCore release of the sample (default: from its path)", NULL, 0},
+	{"explain", O_EXPLAIN, NULL, "list every change with its reason", NULL, 0},
+	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
+	{"force", 'f', NULL, "replace an existing output file", NULL, DK_OPT_SHORT},
+	{"json", 0, NULL, "print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
+	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\"}]}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_opencore_config = {
+	.head = "usage: dkvm opencore config --sample Sample.plist --model MODEL --macos RELEASE -o config.plist\n"
+		"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
+		"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
+		"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
+		"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
+		"\n"
+		"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
+		"template of dkvm's) by applying the DarwinKVM guide's changes as declarative\n"
+		"recipes, chosen by Mac model, macOS release, GPU and host CPU. The Sample's\n"
+		"example entries are removed and exactly what the EFI image holds is added: UEFI\n"
+		"drivers for the model and release, the kexts found in --kexts (read from each\n"
+		"kext's Contents/Info.plist, ordered by OSBundleLibraries: Lilu first, plugins\n"
+		"after their parents) and the SSDTs named with --acpi. PlatformInfo/Generic gets a\n"
+		"unique SMBIOS identity. A key a recipe needs that this Sample.plist lacks is an\n"
+		"error naming the key and the release.\n",
+	.opts = config_opts,
+	.tail = "Examples:\n"
+		"  dkvm opencore config --sample OpenCore-1.0.6/Docs/Sample.plist --model MacPro7,1 \\\n"
+		"      --macos sequoia --kexts kexts/ --resolution 1920x1080 -o config.plist --explain\n"
+		"  dkvm smbios generate --model MacPro5,1 --json > id.json\n"
+		"  dkvm opencore config -s Sample.plist -m MacPro5,1 -M mojave --smbios id.json -o config.plist\n"
+		"\n"
+		"Exit status: 0 written, 1 failed (nothing written), 2 usage error.\n",
+	.operands = NULL,
+};
 
 /* indexed by the enums, for dk_cli_choice() */
 static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia", NULL};
 static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
 					[DK_HOSTCPU_AMD] = "amd", NULL};
 
-enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
 
 int dk_cmd_opencore_config(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"sample", required_argument, NULL, 's'},
-		{"model", required_argument, NULL, 'm'},
-		{"macos", required_argument, NULL, 'M'},
-		{"gpu", required_argument, NULL, O_GPU},
-		{"host-cpu", required_argument, NULL, O_HOSTCPU},
-		{"smbios", required_argument, NULL, O_SMBIOS},
-		{"generate", no_argument, NULL, O_GENERATE},
-		{"resolution", required_argument, NULL, O_RES},
-		{"kexts", required_argument, NULL, O_KEXTS},
-		{"driver", required_argument, NULL, O_DRIVER},
-		{"acpi", required_argument, NULL, O_ACPI},
-		{"release", required_argument, NULL, O_RELEASE},
-		{"explain", no_argument, NULL, O_EXPLAIN},
-		{"output", required_argument, NULL, 'o'},
-		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *cmd = "opencore config";
 	struct dk_oc_config_opts o = {0};
 	const char *model = NULL, *macos = NULL, *smbios_file = NULL, *output = NULL;
@@ -94,7 +80,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	int nd = 0, na = 0;
 	int c, k;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":s:m:M:o:fh", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_opencore_config, argc, argv)) != -1) {
 		switch (c) {
 		case 's': o.sample_path = optarg; break;
 		case 'm': model = optarg; break;
@@ -127,7 +113,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			break;
 		case O_RELEASE: o.release = optarg; break;
 		case O_EXPLAIN: explain = true; break;
-		case 'h': return dk_print_help(config_help);
+		case 'h': return dk_print_spec_help(&dk_spec_opencore_config);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}

@@ -8,32 +8,36 @@
 
 #include <string.h>
 
-static const char help[] =
-	"usage: dkvm opencore fetch [--version X.Y.Z] [--kext NAME[@VER],...] [--mirror URL]\n"
-	"\n"
-	"Download the OpenCorePkg release zip and kext release zips from GitHub releases into\n"
-	"the cache ($XDG_CACHE_HOME/dkvm/releases/<owner>/<repo>/<version>/), each verified\n"
-	"against the SHA-256 digest the release publishes. Files already cached (and matching)\n"
-	"are not downloaded again; a pinned version that is cached needs no network.\n"
-	"\n"
-	"Options:\n"
-	"  --version X.Y.Z     OpenCorePkg version (default: the latest release)\n"
-	"  --kext LIST         comma-separated kexts: Lilu, WhateverGreen, AppleALC,\n"
-	"                      RestrictEvents, VirtualSMC, NVMeFix, VoodooPS2, VMHide, NootRX,\n"
-	"                      ... or owner/repo; NAME@VER pins a version (repeatable)\n"
-	"  --no-opencore       fetch only the kexts\n"
-	"  --mirror URL        use URL instead of https://api.github.com and the download\n"
-	"                      hosts (it serves /repos/<owner>/<repo>/releases/... and the\n"
-	"                      download paths); also $DKVM_GITHUB_MIRROR\n"
-	"  --json              print the fetched files as JSON\n"
-	"  -h, --help          this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm opencore fetch --kext Lilu,WhateverGreen,VMHide\n"
-	"  dkvm opencore fetch --version 1.0.6 --kext Lilu@1.7.1\n"
-	"\n"
-	"Exit status: 0 all fetched, 1 a download or check failed, 2 usage error.\n"
-	"See dkvm-opencore-image(1).\n";
+static const struct dk_opt fetch_opts[] = {
+	{"version", 'V', "X.Y.Z", "OpenCorePkg version (default: the latest release)", NULL, 0},
+	{"kext", 'k', "LIST", "comma-separated kexts: Lilu, WhateverGreen, AppleALC,\n"
+	 "RestrictEvents, VirtualSMC, NVMeFix, VoodooPS2, VMHide, NootRX,\n"
+	 "... or owner/repo; NAME@VER pins a version (repeatable)", NULL, 0},
+	{"no-opencore", 'N', NULL, "fetch only the kexts", NULL, 0},
+	{"mirror", 'm', "URL", "use URL instead of https://api.github.com and the download\n"
+	 "hosts (it serves /repos/<owner>/<repo>/releases/... and the\n"
+	 "download paths); also $DKVM_GITHUB_MIRROR", NULL, 0},
+	{"json", 0, NULL, "print the fetched files as JSON", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_opencore_fetch = {
+	.head = "usage: dkvm opencore fetch [--version X.Y.Z] [--kext NAME[@VER],...] [--mirror URL]\n"
+		"\n"
+		"Download the OpenCorePkg release zip and kext release zips from GitHub releases into\n"
+		"the cache ($XDG_CACHE_HOME/dkvm/releases/<owner>/<repo>/<version>/), each verified\n"
+		"against the SHA-256 digest the release publishes. Files already cached (and matching)\n"
+		"are not downloaded again; a pinned version that is cached needs no network.\n",
+	.opts = fetch_opts,
+	.tail = "Examples:\n"
+		"  dkvm opencore fetch --kext Lilu,WhateverGreen,VMHide\n"
+		"  dkvm opencore fetch --version 1.0.6 --kext Lilu@1.7.1\n"
+		"\n"
+		"Exit status: 0 all fetched, 1 a download or check failed, 2 usage error.\n"
+		"See dkvm-opencore-image(1).\n",
+	.operands = NULL,
+};
 
 static json_object *fetched_json(const struct dk_oc_fetched *f)
 {
@@ -53,11 +57,6 @@ static json_object *fetched_json(const struct dk_oc_fetched *f)
 
 int dk_cmd_opencore_fetch(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"version", required_argument, NULL, 'V'}, {"kext", required_argument, NULL, 'k'},
-		{"mirror", required_argument, NULL, 'm'},  {"no-opencore", no_argument, NULL, 'N'},
-		{"help", no_argument, NULL, 'h'},          {0},
-	};
 	const char *cmd = "opencore fetch";
 	const char *version = NULL, *mirror = NULL;
 	bool opencore = true;
@@ -65,7 +64,7 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 	int rc = DK_EXIT_OK;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_opencore_fetch, argc, argv)) != -1) {
 		switch (c) {
 		case 'V': version = optarg; break;
 		case 'k':
@@ -75,7 +74,7 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 			break;
 		case 'm': mirror = optarg; break;
 		case 'N': opencore = false; break;
-		case 'h': dk_buf_free(&kexts); return dk_print_help(help);
+		case 'h': dk_buf_free(&kexts); return dk_print_spec_help(&dk_spec_opencore_fetch);
 		default: dk_buf_free(&kexts); return dk_getopt_error(cmd, c, argv);
 		}
 	}

@@ -9,40 +9,44 @@
 
 #include <string.h>
 
-static const char help[] =
-	"usage: dkvm opencore image --release DIR|ZIP --config config.plist -o IMG [options]\n"
-	"\n"
-	"Build a bootable OpenCore disk image without root: a GPT disk with one EFI System\n"
-	"Partition (FAT32, label OPENCORE) holding EFI/BOOT/BOOTx64.efi, EFI/OC/OpenCore.efi,\n"
-	"EFI/OC/config.plist and EFI/OC/{ACPI,Drivers,Kexts,Resources,Tools}. Only the drivers\n"
-	"and tools config.plist enables are copied from the release; every enabled Kernel/Add\n"
-	"and ACPI/Add entry must be given with --kext / --acpi.\n"
-	"\n"
-	"Options:\n"
-	"  --release DIR|ZIP   OpenCorePkg release (the published zip, or unpacked)\n"
-	"  --config FILE       config.plist to install as EFI/OC/config.plist\n"
-	"  --kext DIR|ZIP      a .kext folder for EFI/OC/Kexts, or a kext release zip (its\n"
-	"                      bundles that config.plist enables are copied) (repeatable)\n"
-	"  --acpi FILE         an .aml table for EFI/OC/ACPI (repeatable)\n"
-	"  --driver FILE       a UEFI driver not in the release, e.g. HfsPlus.efi (repeatable)\n"
-	"  --recovery DIR      copy com.apple.recovery.boot (DIR/com.apple.recovery.boot or\n"
-	"                      DIR itself) to the volume root\n"
-	"  --add SRC:DEST      copy a host file or folder SRC to DEST in the volume (repeatable)\n"
-	"  --size SIZE|auto    disk size (e.g. 2G, 512M); auto = content + 16 MiB, >= 64 MiB\n"
-	"  --format raw|qcow2  output format (default raw; qcow2 written directly)\n"
-	"  --reproducible      fixed timestamps ($SOURCE_DATE_EPOCH or 2000-01-01), GUIDs and\n"
-	"                      volume id derived from the content: same input, same bytes\n"
-	"  --force             overwrite IMG if it exists\n"
-	"  -o, --output IMG    the image to write (required)\n"
-	"  -h, --help          this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm opencore image --release OpenCore-1.0.6-RELEASE.zip --config config.plist \\\n"
-	"      --kext Lilu.kext --kext VMHide.kext --recovery ~/macos-15 --size 2G -o OpenCore.img\n"
-	"  dkvm opencore image --release OC --config config.plist --format qcow2 -o oc.qcow2\n"
-	"\n"
-	"Exit status: 0 written, 1 failed (nothing is left at IMG), 2 usage error.\n"
-	"See dkvm-opencore-image(1).\n";
+static const struct dk_opt image_opts[] = {
+	{"release", 'r', "DIR|ZIP", "OpenCorePkg release (the published zip, or unpacked)", DK_C_FILE, 0},
+	{"config", 'c', "FILE", "config.plist to install as EFI/OC/config.plist", DK_C_FILE, 0},
+	{"kext", 'k', "DIR|ZIP", "a .kext folder for EFI/OC/Kexts, or a kext release zip (its\n"
+	 "bundles that config.plist enables are copied) (repeatable)", DK_C_FILE, 0},
+	{"acpi", 'a', "FILE", "an .aml table for EFI/OC/ACPI (repeatable)", DK_C_FILE, 0},
+	{"driver", 'd', "FILE", "a UEFI driver not in the release, e.g. HfsPlus.efi (repeatable)", DK_C_FILE, 0},
+	{"recovery", 'R', "DIR", "copy com.apple.recovery.boot (DIR/com.apple.recovery.boot or\n"
+	 "DIR itself) to the volume root", DK_C_DIR, 0},
+	{"add", 'A', "SRC:DEST", "copy a host file or folder SRC to DEST in the volume (repeatable)", NULL, 0},
+	{"size", 's', "SIZE|auto", "disk size (e.g. 2G, 512M); auto = content + 16 MiB, >= 64 MiB", NULL, 0},
+	{"format", 'f', "raw|qcow2", "output format (default raw; qcow2 written directly)", "raw qcow2", 0},
+	{"reproducible", 'P', NULL, "fixed timestamps ($SOURCE_DATE_EPOCH or 2000-01-01), GUIDs and\n"
+	 "volume id derived from the content: same input, same bytes", NULL, 0},
+	{"force", 'F', NULL, "overwrite IMG if it exists", NULL, 0},
+	{"output", 'o', "IMG", "the image to write (required)", DK_C_FILE, DK_OPT_SHORT},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_opencore_image = {
+	.head = "usage: dkvm opencore image --release DIR|ZIP --config config.plist -o IMG [options]\n"
+		"\n"
+		"Build a bootable OpenCore disk image without root: a GPT disk with one EFI System\n"
+		"Partition (FAT32, label OPENCORE) holding EFI/BOOT/BOOTx64.efi, EFI/OC/OpenCore.efi,\n"
+		"EFI/OC/config.plist and EFI/OC/{ACPI,Drivers,Kexts,Resources,Tools}. Only the drivers\n"
+		"and tools config.plist enables are copied from the release; every enabled Kernel/Add\n"
+		"and ACPI/Add entry must be given with --kext / --acpi.\n",
+	.opts = image_opts,
+	.tail = "Examples:\n"
+		"  dkvm opencore image --release OpenCore-1.0.6-RELEASE.zip --config config.plist \\\n"
+		"      --kext Lilu.kext --kext VMHide.kext --recovery ~/macos-15 --size 2G -o OpenCore.img\n"
+		"  dkvm opencore image --release OC --config config.plist --format qcow2 -o oc.qcow2\n"
+		"\n"
+		"Exit status: 0 written, 1 failed (nothing is left at IMG), 2 usage error.\n"
+		"See dkvm-opencore-image(1).\n",
+	.operands = NULL,
+};
 
 static json_object *strv_json(char **v)
 {
@@ -64,22 +68,13 @@ static void print_list(const char *what, char **v)
 
 int dk_cmd_opencore_image(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"release", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
-		{"kext", required_argument, NULL, 'k'},    {"acpi", required_argument, NULL, 'a'},
-		{"driver", required_argument, NULL, 'd'},  {"recovery", required_argument, NULL, 'R'},
-		{"add", required_argument, NULL, 'A'},     {"size", required_argument, NULL, 's'},
-		{"format", required_argument, NULL, 'f'},  {"reproducible", no_argument, NULL, 'P'},
-		{"force", no_argument, NULL, 'F'},         {"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},          {0},
-	};
 	const char *cmd = "opencore image";
 	struct dk_oc_image_opts o = {0};
 	struct dk_strv kexts = {0}, acpi = {0}, drivers = {0}, add = {0};
 	int rc = DK_EXIT_OK;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_opencore_image, argc, argv)) != -1) {
 		switch (c) {
 		case 'r': o.release = optarg; break;
 		case 'c': o.config = optarg; break;
@@ -115,7 +110,7 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		case 'P': o.reproducible = true; break;
 		case 'F': o.force = true; break;
 		case 'o': o.output = optarg; break;
-		case 'h': rc = dk_print_help(help); goto out;
+		case 'h': rc = dk_print_spec_help(&dk_spec_opencore_image); goto out;
 		default: rc = dk_getopt_error(cmd, c, argv); goto out;
 		}
 	}

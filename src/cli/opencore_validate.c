@@ -7,66 +7,63 @@
 
 #include <string.h>
 
-static const char validate_help[] =
-	"usage: dkvm opencore validate config.plist [--sample Sample.plist] [--efi DIR | --image IMG] [--json]\n"
-	"       dkvm opencore validate --image IMG [--sample Sample.plist] [--json]\n"
-	"\n"
-	"Validate an OpenCore config.plist:\n"
-	"  * schema, with --sample: every key of the release's Sample.plist present, no\n"
-	"    unknown keys, the same types; array entries (Kernel/Add, UEFI/Drivers, ...)\n"
-	"    against the Sample's entries; keys starting with '#' are comments;\n"
-	"  * the rule families of OpenCore's validator: enums (SecureBootModel, DmgLoading,\n"
-	"    Vault, PickerMode, KernelArch, ...), documented bits (ScanPolicy with its lock\n"
-	"    bits, PickerAttributes, ExposeSensitiveData, Target), dependent quirks\n"
-	"    (ProvideCustomSlide and friends need OpenRuntime.efi, Lilu needs\n"
-	"    DisableLinkeditJettison, DmgLoading=Any only with SecureBootModel=Disabled,\n"
-	"    HFS+ drivers need ConnectDrivers, ...), path suffixes, charsets and lengths,\n"
-	"    duplicates, plugin kexts after their parents, patch sizes and masks,\n"
-	"    MinKernel/MaxKernel, device paths, NVRAM GUIDs and value sizes,\n"
-	"    PlatformInfo formats (UUID, 6-byte ROM, serial and MLB lengths);\n"
-	"  * with --efi or --image: every enabled ACPI table, driver, tool and kext\n"
-	"    (bundle, executable, Info.plist) exists in the EFI tree, executables match\n"
-	"    the kexts' Info.plist, and kexts come after the kexts they depend on\n"
-	"    (OSBundleLibraries).\n"
-	"\n"
-	"Options:\n"
-	"  -s, --sample FILE   the Sample.plist of the same OpenCore release (schema)\n"
-	"  -e, --efi DIR       an EFI tree: the directory holding OC/ (or EFI/OC, or OC itself)\n"
-	"  -i, --image IMG     check against the EFI in a disk image (a GPT disk's EFI System\n"
-	"                      Partition or a bare FAT32 volume), read without mounting; without\n"
-	"                      a config.plist argument, validate the image's EFI/OC/config.plist\n"
-	"      --json          print {\"config\",\"image\",\"sample\",\"efi\",\"errors\",\"warnings\",\n"
-	"                      \"valid\",\n"
-	"                      \"findings\":[{\"severity\",\"path\",\"rule\",\"message\"}]}\n"
-	"  -h, --help          this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm opencore validate config.plist --sample OpenCore-1.0.6/Docs/Sample.plist\n"
-	"  dkvm opencore validate EFI/OC/config.plist --efi EFI --json\n"
-	"  dkvm opencore validate --image OpenCore.img --sample Sample.plist\n"
-	"\n"
-	"Exit status: 0 no errors (warnings allowed), 1 errors found or unreadable input,\n"
-	"2 usage error.\n";
+static const struct dk_opt validate_opts[] = {
+	{"sample", 's', "FILE", "the Sample.plist of the same OpenCore release (schema)", DK_C_FILE, DK_OPT_SHORT},
+	{"efi", 'e', "DIR", "an EFI tree: the directory holding OC/ (or EFI/OC, or OC itself)", DK_C_DIR, DK_OPT_SHORT},
+	{"image", 'i', "IMG", "check against the EFI in a disk image (a GPT disk's EFI System\n"
+	 "Partition or a bare FAT32 volume), read without mounting; without\n"
+	 "a config.plist argument, validate the image's EFI/OC/config.plist", DK_C_FILE, DK_OPT_SHORT},
+	{"json", 0, NULL, "print {\"config\",\"image\",\"sample\",\"efi\",\"errors\",\"warnings\",\n"
+	 "\"valid\",\n"
+	 "\"findings\":[{\"severity\",\"path\",\"rule\",\"message\"}]}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_opencore_validate = {
+	.head = "usage: dkvm opencore validate config.plist [--sample Sample.plist] [--efi DIR | --image IMG] [--json]\n"
+		"       dkvm opencore validate --image IMG [--sample Sample.plist] [--json]\n"
+		"\n"
+		"Validate an OpenCore config.plist:\n"
+		"  * schema, with --sample: every key of the release's Sample.plist present, no\n"
+		"    unknown keys, the same types; array entries (Kernel/Add, UEFI/Drivers, ...)\n"
+		"    against the Sample's entries; keys starting with '#' are comments;\n"
+		"  * the rule families of OpenCore's validator: enums (SecureBootModel, DmgLoading,\n"
+		"    Vault, PickerMode, KernelArch, ...), documented bits (ScanPolicy with its lock\n"
+		"    bits, PickerAttributes, ExposeSensitiveData, Target), dependent quirks\n"
+		"    (ProvideCustomSlide and friends need OpenRuntime.efi, Lilu needs\n"
+		"    DisableLinkeditJettison, DmgLoading=Any only with SecureBootModel=Disabled,\n"
+		"    HFS+ drivers need ConnectDrivers, ...), path suffixes, charsets and lengths,\n"
+		"    duplicates, plugin kexts after their parents, patch sizes and masks,\n"
+		"    MinKernel/MaxKernel, device paths, NVRAM GUIDs and value sizes,\n"
+		"    PlatformInfo formats (UUID, 6-byte ROM, serial and MLB lengths);\n"
+		"  * with --efi or --image: every enabled ACPI table, driver, tool and kext\n"
+		"    (bundle, executable, Info.plist) exists in the EFI tree, executables match\n"
+		"    the kexts' Info.plist, and kexts come after the kexts they depend on\n"
+		"    (OSBundleLibraries).\n",
+	.opts = validate_opts,
+	.tail = "Examples:\n"
+		"  dkvm opencore validate config.plist --sample OpenCore-1.0.6/Docs/Sample.plist\n"
+		"  dkvm opencore validate EFI/OC/config.plist --efi EFI --json\n"
+		"  dkvm opencore validate --image OpenCore.img --sample Sample.plist\n"
+		"\n"
+		"Exit status: 0 no errors (warnings allowed), 1 errors found or unreadable input,\n"
+		"2 usage error.\n",
+	.operands = DK_C_FILE,
+};
 
 int dk_cmd_opencore_validate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"sample", required_argument, NULL, 's'},
-		{"efi", required_argument, NULL, 'e'},
-		{"image", required_argument, NULL, 'i'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *cmd = "opencore validate";
 	struct dk_oc_validate_opts o = {0};
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":s:e:i:h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_opencore_validate, argc, argv)) != -1) {
 		switch (c) {
 		case 's': o.sample_path = optarg; break;
 		case 'e': o.efi_dir = optarg; break;
 		case 'i': o.image = optarg; break;
-		case 'h': return dk_print_help(validate_help);
+		case 'h': return dk_print_spec_help(&dk_spec_opencore_validate);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}

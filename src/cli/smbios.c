@@ -9,29 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char generate_help[] =
-	"usage: dkvm smbios generate --model MODEL [--count N] [--json]\n"
-	"\n"
-	"Generate unique SMBIOS identities for a Mac model: SystemProductName,\n"
-	"SystemSerialNumber, MLB (board serial), ROM (6 bytes, Apple OUI prefix) and\n"
-	"SystemUUID (random version 4, upper case). Serials use the model's own\n"
-	"location and product codes and a production year of the model, so they decode\n"
-	"as valid for it; MLBs carry a valid base-34 checksum. Randomness comes from\n"
-	"the kernel's getrandom(2).\n"
-	"\n"
-	"Options:\n"
-	"  -m, --model MODEL  Mac model, e.g. MacPro7,1 (see --list)\n"
-	"  -n, --count N      number of identities (1-1000, default 1)\n"
-	"  -l, --list         list the known models with board-id, years and macOS range\n"
-	"      --json         print {\"model\",\"board_id\",\"identities\":[{SystemProductName,\n"
-	"                     SystemSerialNumber, MLB, ROM, SystemUUID, BoardProduct}]}\n"
-	"  -h, --help         this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm smbios generate --model MacPro7,1\n"
-	"  dkvm smbios generate --model iMacPro1,1 --count 5 --json > ids.json\n"
-	"\n"
-	"Exit status: 0 success, 1 generation failed, 2 usage error.\n";
+static const struct dk_opt generate_opts[] = {
+	{"model", 'm', "MODEL", "Mac model, e.g. MacPro7,1 (see --list)", DK_C_MODEL, DK_OPT_SHORT},
+	{"count", 'n', "N", "number of identities (1-1000, default 1)", NULL, DK_OPT_SHORT},
+	{"list", 'l', NULL, "list the known models with board-id, years and macOS range", NULL, DK_OPT_SHORT},
+	{"json", 0, NULL, "print {\"model\",\"board_id\",\"identities\":[{SystemProductName,\n"
+	 "SystemSerialNumber, MLB, ROM, SystemUUID, BoardProduct}]}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_smbios_generate = {
+	.head = "usage: dkvm smbios generate --model MODEL [--count N] [--json]\n"
+		"\n"
+		"Generate unique SMBIOS identities for a Mac model: SystemProductName,\n"
+		"SystemSerialNumber, MLB (board serial), ROM (6 bytes, Apple OUI prefix) and\n"
+		"SystemUUID (random version 4, upper case). Serials use the model's own\n"
+		"location and product codes and a production year of the model, so they decode\n"
+		"as valid for it; MLBs carry a valid base-34 checksum. Randomness comes from\n"
+		"the kernel's getrandom(2).\n",
+	.opts = generate_opts,
+	.tail = "Examples:\n"
+		"  dkvm smbios generate --model MacPro7,1\n"
+		"  dkvm smbios generate --model iMacPro1,1 --count 5 --json > ids.json\n"
+		"\n"
+		"Exit status: 0 success, 1 generation failed, 2 usage error.\n",
+	.operands = NULL,
+};
 
 static int list_models(void)
 {
@@ -72,19 +76,12 @@ static int list_models(void)
 
 int dk_cmd_smbios_generate(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"model", required_argument, NULL, 'm'},
-		{"count", required_argument, NULL, 'n'},
-		{"list", no_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	const char *model = NULL;
 	uint64_t count = 1;
 	bool list = false;
 	int c;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, ":m:n:lh", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_smbios_generate, argc, argv)) != -1) {
 		switch (c) {
 		case 'm':
 			model = optarg;
@@ -97,7 +94,7 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 			list = true;
 			break;
 		case 'h':
-			return dk_print_help(generate_help);
+			return dk_print_spec_help(&dk_spec_smbios_generate);
 		default:
 			return dk_getopt_error("smbios generate", c, argv);
 		}
@@ -149,33 +146,37 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 	return DK_EXIT_OK;
 }
 
-static const char decode_help[] =
-	"usage: dkvm smbios decode SERIAL [--json]\n"
-	"\n"
-	"Decode an Apple serial number: the 11-character legacy format (LL Y WW SSS PPP)\n"
-	"or the 12-character format (LLL Y W SSS PPPP). Prints the manufacturing\n"
-	"location, year, week, production line and copy, and the model the product\n"
-	"code belongs to, then a verdict: \"valid\", or \"unlikely\" with the reason (a\n"
-	"character outside base34, an unknown year or week symbol, a week outside 1-53,\n"
-	"a year the model was not produced in, a bad line symbol). Unknown location or\n"
-	"model codes are reported but do not make a serial unlikely.\n"
-	"\n"
-	"Options:\n"
-	"      --json   print {\"serial\",\"format\",\"location\":{\"code\",\"name\",\"known\"},\n"
-	"               \"year\",\"week\",\"line\",\"copy\",\"model_code\",\"model\",\"valid\",\n"
-	"               \"verdict\",\"reason\"}\n"
-	"  -h, --help   this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm smbios decode F5KZN00HP7QM\n"
-	"  dkvm smbios decode CK151076EUH --json\n"
-	"\n"
-	"Exit status: 0 valid, 1 unlikely, 2 usage error.\n";
+static const struct dk_opt decode_opts[] = {
+	{"json", 0, NULL, "print {\"serial\",\"format\",\"location\":{\"code\",\"name\",\"known\"},\n"
+	 "\"year\",\"week\",\"line\",\"copy\",\"model_code\",\"model\",\"valid\",\n"
+	 "\"verdict\",\"reason\"}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_smbios_decode = {
+	.head = "usage: dkvm smbios decode SERIAL [--json]\n"
+		"\n"
+		"Decode an Apple serial number: the 11-character legacy format (LL Y WW SSS PPP)\n"
+		"or the 12-character format (LLL Y W SSS PPPP). Prints the manufacturing\n"
+		"location, year, week, production line and copy, and the model the product\n"
+		"code belongs to, then a verdict: \"valid\", or \"unlikely\" with the reason (a\n"
+		"character outside base34, an unknown year or week symbol, a week outside 1-53,\n"
+		"a year the model was not produced in, a bad line symbol). Unknown location or\n"
+		"model codes are reported but do not make a serial unlikely.\n",
+	.opts = decode_opts,
+	.tail = "Examples:\n"
+		"  dkvm smbios decode F5KZN00HP7QM\n"
+		"  dkvm smbios decode CK151076EUH --json\n"
+		"\n"
+		"Exit status: 0 valid, 1 unlikely, 2 usage error.\n",
+	.operands = NULL,
+};
 
 int dk_cmd_smbios_decode(int argc, char **argv)
 {
 	const char *serial = NULL;
-	int r = dk_cli_one_operand("smbios decode", decode_help, argc, argv, &serial);
+	int r = dk_cli_one_operand("smbios decode", &dk_spec_smbios_decode, argc, argv, &serial);
 	if (r == -1)
 		return DK_EXIT_OK;
 	if (r)
@@ -225,28 +226,32 @@ int dk_cmd_smbios_decode(int argc, char **argv)
 	return si.valid ? DK_EXIT_OK : DK_EXIT_FAIL;
 }
 
-static const char check_mlb_help[] =
-	"usage: dkvm smbios check-mlb MLB [--json]\n"
-	"\n"
-	"Check a board serial number (MLB): its length class (17 characters, or 13 for\n"
-	"legacy boards) and its base-34 weighted checksum (each character's value in\n"
-	"0-9A-Z without I and O, weighted 3 at positions with the parity of the length\n"
-	"and 1 elsewhere; the sum must be a multiple of 34).\n"
-	"\n"
-	"Options:\n"
-	"      --json   print {\"mlb\",\"length\",\"kind\",\"checksum\",\"valid\",\"reason\"}\n"
-	"  -h, --help   this help\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm smbios check-mlb F5K1211044NK3F7UE\n"
-	"  dkvm smbios check-mlb CK150023ZBH81 --json\n"
-	"\n"
-	"Exit status: 0 valid, 1 invalid, 2 usage error.\n";
+static const struct dk_opt check_mlb_opts[] = {
+	{"json", 0, NULL, "print {\"mlb\",\"length\",\"kind\",\"checksum\",\"valid\",\"reason\"}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_smbios_check_mlb = {
+	.head = "usage: dkvm smbios check-mlb MLB [--json]\n"
+		"\n"
+		"Check a board serial number (MLB): its length class (17 characters, or 13 for\n"
+		"legacy boards) and its base-34 weighted checksum (each character's value in\n"
+		"0-9A-Z without I and O, weighted 3 at positions with the parity of the length\n"
+		"and 1 elsewhere; the sum must be a multiple of 34).\n",
+	.opts = check_mlb_opts,
+	.tail = "Examples:\n"
+		"  dkvm smbios check-mlb F5K1211044NK3F7UE\n"
+		"  dkvm smbios check-mlb CK150023ZBH81 --json\n"
+		"\n"
+		"Exit status: 0 valid, 1 invalid, 2 usage error.\n",
+	.operands = NULL,
+};
 
 int dk_cmd_smbios_check_mlb(int argc, char **argv)
 {
 	const char *mlb = NULL;
-	int r = dk_cli_one_operand("smbios check-mlb", check_mlb_help, argc, argv, &mlb);
+	int r = dk_cli_one_operand("smbios check-mlb", &dk_spec_smbios_check_mlb, argc, argv, &mlb);
 	if (r == -1)
 		return DK_EXIT_OK;
 	if (r)

@@ -10,77 +10,106 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char start_help[] =
-	"usage: dkvm start NAME [--display gtk|spice|vnc|none] [--accel kvm|tcg|auto] [--no-grant] [--dir DIR]\n"
-	"\n"
-	"Start the VM. A bundle without libvirt runs QEMU directly, detached, with a QMP socket\n"
-	"(qmp.sock), a pidfile (qemu.pid), qemu.log and the serial console (serial.log) in the\n"
-	"bundle. A VM defined in libvirt is started through libvirt. When KVM cannot run the\n"
-	"firmware (\"KVM internal error\", typical of nested virtualization) dkvm falls back to\n"
-	"TCG with a warning (libvirt: the domain is redefined with type 'qemu'); so it does when\n"
-	"libvirt's QEMU user (libvirt-qemu on Debian) cannot open /dev/kvm (see dkvm host check).\n"
-	"Before a libvirt on this machine starts the domain, dkvm makes sure that user can reach\n"
-	"the VM's files, granting search permission by ACL where it is missing (--no-grant: refuse\n"
-	"with the setfacl command instead).\n"
-	"\n"
-	"Options:\n"
-	"  --display D   gtk (default with $DISPLAY/$WAYLAND_DISPLAY), spice (unix socket in the\n"
-	"                bundle), vnc (127.0.0.1, first free port from 5900; default otherwise), none\n"
-	"  --accel A     kvm, tcg or auto (default: KVM when usable, else TCG)\n"
-	"  --no-grant    change no permissions above the bundle (libvirt); refuse instead\n"
-	"  --dir DIR     parent directory of bundles (default $XDG_DATA_HOME/dkvm)\n"
-	"  --json        print {\"name\",\"pid\",\"accel\",\"fell_back\",\"display\"}\n"
-	"\n"
-	"Examples:\n"
-	"  dkvm start mymac\n"
-	"  dkvm start mymac --display none --accel tcg\n"
-	"\n"
-	"Exit status: 0 started, 1 failure, 2 usage error.\n";
+static const struct dk_opt start_opts[] = {
+	{"display", 'd', "D", "gtk (default with $DISPLAY/$WAYLAND_DISPLAY), spice (unix socket in the\n"
+	 "bundle), vnc (127.0.0.1, first free port from 5900; default otherwise), none", "gtk spice vnc none", 0},
+	{"accel", 'a', "A", "kvm, tcg or auto (default: KVM when usable, else TCG)", "kvm tcg auto", 0},
+	{"no-grant", 'G', NULL, "change no permissions above the bundle (libvirt); refuse instead", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"json", 0, NULL, "print {\"name\",\"pid\",\"accel\",\"fell_back\",\"display\"}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, NULL, NULL, DK_OPT_SHORT},
+	{0},
+};
 
-static const char stop_help[] =
-	"usage: dkvm stop NAME [--timeout S] [--force] [--dir DIR]\n"
-	"\n"
-	"Stop the VM: ACPI power button (QMP system_powerdown, or libvirt shutdown), wait up to\n"
-	"S seconds (default 60), then quit/kill QEMU (libvirt: destroy). A stopped VM is left as is.\n"
-	"\n"
-	"Options:\n"
-	"  --timeout S   seconds to wait for the guest to power off (default 60)\n"
-	"  --force       do not ask the guest: stop QEMU at once\n"
-	"  --dir DIR     parent directory of bundles\n"
-	"  --json        print {\"name\",\"forced\"}\n"
-	"\n"
-	"Exit status: 0 stopped, 1 failure, 2 usage error.\n";
+const struct dk_cmd_spec dk_spec_start = {
+	.head = "usage: dkvm start NAME [--display gtk|spice|vnc|none] [--accel kvm|tcg|auto] [--no-grant] [--dir DIR]\n"
+		"\n"
+		"Start the VM. A bundle without libvirt runs QEMU directly, detached, with a QMP socket\n"
+		"(qmp.sock), a pidfile (qemu.pid), qemu.log and the serial console (serial.log) in the\n"
+		"bundle. A VM defined in libvirt is started through libvirt. When KVM cannot run the\n"
+		"firmware (\"KVM internal error\", typical of nested virtualization) dkvm falls back to\n"
+		"TCG with a warning (libvirt: the domain is redefined with type 'qemu'); so it does when\n"
+		"libvirt's QEMU user (libvirt-qemu on Debian) cannot open /dev/kvm (see dkvm host check).\n"
+		"Before a libvirt on this machine starts the domain, dkvm makes sure that user can reach\n"
+		"the VM's files, granting search permission by ACL where it is missing (--no-grant: refuse\n"
+		"with the setfacl command instead).\n",
+	.opts = start_opts,
+	.tail = "Examples:\n"
+		"  dkvm start mymac\n"
+		"  dkvm start mymac --display none --accel tcg\n"
+		"\n"
+		"Exit status: 0 started, 1 failure, 2 usage error.\n",
+	.operands = DK_C_VM,
+};
 
-static const char list_help[] =
-	"usage: dkvm list [--dir DIR] [--json]\n"
-	"\n"
-	"List the VM bundles with their model, release, size and state.\n"
-	"With --json: an array of {\"name\",\"model\",\"macos\",\"vcpus\",\"memory_mib\",\"state\",\n"
-	"\"libvirt_uri\",\"dir\"}.\n"
-	"\n"
-	"Exit status: 0 success, 1 failure, 2 usage error.\n";
+static const struct dk_opt stop_opts[] = {
+	{"timeout", 't', "S", "seconds to wait for the guest to power off (default 60)", NULL, 0},
+	{"force", 'f', NULL, "do not ask the guest: stop QEMU at once", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles", DK_C_DIR, 0},
+	{"json", 0, NULL, "print {\"name\",\"forced\"}", NULL, DK_OPT_GLOBAL},
+	{"help", 'h', NULL, NULL, NULL, DK_OPT_SHORT},
+	{0},
+};
 
-static const char show_help[] =
-	"usage: dkvm show NAME [--dir DIR] [--json]\n"
-	"\n"
-	"Show a VM: state, files, plan (every decision and its reason), SMBIOS, versions.\n"
-	"With --json: {\"name\",\"dir\",\"state\",\"pid\",\"libvirt_uri\",\"files\":{...},\"manifest\":{...}}.\n"
-	"\n"
-	"Exit status: 0 success, 1 failure (no such VM), 2 usage error.\n";
+const struct dk_cmd_spec dk_spec_stop = {
+	.head = "usage: dkvm stop NAME [--timeout S] [--force] [--dir DIR]\n"
+		"\n"
+		"Stop the VM: ACPI power button (QMP system_powerdown, or libvirt shutdown), wait up to\n"
+		"S seconds (default 60), then quit/kill QEMU (libvirt: destroy). A stopped VM is left as is.\n",
+	.opts = stop_opts,
+	.tail = "Exit status: 0 stopped, 1 failure, 2 usage error.\n",
+	.operands = DK_C_VM,
+};
 
-static const char destroy_help[] =
-	"usage: dkvm destroy NAME [--yes] [--delete-disks] [--dir DIR]\n"
-	"\n"
-	"Remove a VM: stop it, undefine its libvirt domain (when defined), and delete its bundle.\n"
-	"The main disk (disk.qcow2) is kept unless --delete-disks. Asks for confirmation on a\n"
-	"terminal; without a terminal, --yes is required.\n"
-	"\n"
-	"Options:\n"
-	"  --yes            do not ask\n"
-	"  --delete-disks   delete disk.qcow2 too (and the bundle directory)\n"
-	"  --dir DIR        parent directory of bundles\n"
-	"\n"
-	"Exit status: 0 removed, 1 failure or declined, 2 usage error.\n";
+static const struct dk_opt list_opts[] = {
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"json", 0, NULL, "an array of {\"name\",\"model\",\"macos\",\"vcpus\",\"memory_mib\",\"state\",\n"
+	 "\"libvirt_uri\",\"dir\"}", NULL, DK_OPT_GLOBAL},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_list = {
+	.head = "usage: dkvm list [--dir DIR] [--json]\n"
+		"\n"
+		"List the VM bundles with their model, release, size and state.\n",
+	.opts = list_opts,
+	.tail = "Exit status: 0 success, 1 failure, 2 usage error.\n",
+};
+
+static const struct dk_opt show_opts[] = {
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"json", 0, NULL, "{\"name\",\"dir\",\"state\",\"pid\",\"libvirt_uri\",\"files\":{...},\"manifest\":{...}}", NULL,
+	 DK_OPT_GLOBAL},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_show = {
+	.head = "usage: dkvm show NAME [--dir DIR] [--json]\n"
+		"\n"
+		"Show a VM: state, files, plan (every decision and its reason), SMBIOS, versions.\n",
+	.opts = show_opts,
+	.tail = "Exit status: 0 success, 1 failure (no such VM), 2 usage error.\n",
+	.operands = DK_C_VM,
+};
+
+static const struct dk_opt destroy_opts[] = {
+	{"yes", 'y', NULL, "do not ask", NULL, DK_OPT_SHORT},
+	{"delete-disks", 'x', NULL, "delete disk.qcow2 too (and the bundle directory)", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles", DK_C_DIR, 0},
+	{"help", 'h', NULL, NULL, NULL, DK_OPT_SHORT},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_destroy = {
+	.head = "usage: dkvm destroy NAME [--yes] [--delete-disks] [--dir DIR]\n"
+		"\n"
+		"Remove a VM: stop it, undefine its libvirt domain (when defined), and delete its bundle.\n"
+		"The main disk (disk.qcow2) is kept unless --delete-disks. Asks for confirmation on a\n"
+		"terminal; without a terminal, --yes is required.\n",
+	.opts = destroy_opts,
+	.tail = "Exit status: 0 removed, 1 failure or declined, 2 usage error.\n",
+	.operands = DK_C_VM,
+};
 
 /* Common: NAME + --dir. Returns optind of NAME or -1 after printing usage. */
 static int open_named(const char *cmd, int argc, char **argv, int idx, const char *dir, struct dk_bundle *b)
@@ -101,17 +130,14 @@ static int open_named(const char *cmd, int argc, char **argv, int idx, const cha
 
 /* Commands whose only option is --dir: -1 to go on (argv[optind] is the first operand),
  * else the exit code (help printed or usage error). */
-static int parse_dir_only(const char *cmd, const char *help, int argc, char **argv, const char **dir)
+static int parse_dir_only(const char *cmd, const struct dk_cmd_spec *spec, int argc, char **argv, const char **dir)
 {
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(spec, argc, argv)) != -1) {
 		switch (c) {
 		case 'D': *dir = optarg; break;
-		case 'h': return dk_print_help(help);
+		case 'h': return dk_print_spec_help(spec);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
 	}
@@ -120,17 +146,11 @@ static int parse_dir_only(const char *cmd, const char *help, int argc, char **ar
 
 int dk_cmd_start(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"display", required_argument, NULL, 'd'}, {"accel", required_argument, NULL, 'a'},
-		{"dir", required_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
-		{"no-grant", no_argument, NULL, 'G'},
-		{0},
-	};
 	struct dk_start_opts so = {0};
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_start, argc, argv)) != -1) {
 		switch (c) {
 		case 'd':
 			if (dk_display_parse(optarg, &so.display) < 0)
@@ -149,7 +169,7 @@ int dk_cmd_start(int argc, char **argv)
 			break;
 		case 'D': dir = optarg; break;
 		case 'G': so.no_grant = true; break;
-		case 'h': return dk_print_help(start_help);
+		case 'h': return dk_print_spec_help(&dk_spec_start);
 		default: return dk_getopt_error("start", c, argv);
 		}
 	}
@@ -188,17 +208,12 @@ int dk_cmd_start(int argc, char **argv)
 
 int dk_cmd_stop(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"timeout", required_argument, NULL, 't'}, {"force", no_argument, NULL, 'f'},
-		{"dir", required_argument, NULL, 'D'},     {"help", no_argument, NULL, 'h'},
-		{0},
-	};
 	int timeout = 60;
 	bool force = false;
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_stop, argc, argv)) != -1) {
 		uint64_t v;
 		switch (c) {
 		case 't':
@@ -208,7 +223,7 @@ int dk_cmd_stop(int argc, char **argv)
 			break;
 		case 'f': force = true; break;
 		case 'D': dir = optarg; break;
-		case 'h': return dk_print_help(stop_help);
+		case 'h': return dk_print_spec_help(&dk_spec_stop);
 		default: return dk_getopt_error("stop", c, argv);
 		}
 	}
@@ -242,7 +257,7 @@ int dk_cmd_stop(int argc, char **argv)
 int dk_cmd_list(int argc, char **argv)
 {
 	const char *dir = NULL;
-	int rc = parse_dir_only("list", list_help, argc, argv, &dir);
+	int rc = parse_dir_only("list", &dk_spec_list, argc, argv, &dir);
 	if (rc >= 0)
 		return rc;
 	if (optind < argc)
@@ -277,7 +292,7 @@ int dk_cmd_list(int argc, char **argv)
 int dk_cmd_show(int argc, char **argv)
 {
 	const char *dir = NULL;
-	int rc = parse_dir_only("show", show_help, argc, argv, &dir);
+	int rc = parse_dir_only("show", &dk_spec_show, argc, argv, &dir);
 	if (rc >= 0)
 		return rc;
 	struct dk_bundle b;
@@ -317,20 +332,16 @@ int dk_cmd_show(int argc, char **argv)
 
 int dk_cmd_destroy(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"yes", no_argument, NULL, 'y'}, {"delete-disks", no_argument, NULL, 'x'},
-		{"dir", required_argument, NULL, 'D'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
 	bool yes = false, del = false;
 	const char *dir = NULL;
 	optind = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":hy", opts, NULL)) != -1) {
+	while ((c = dk_opt_next(&dk_spec_destroy, argc, argv)) != -1) {
 		switch (c) {
 		case 'y': yes = true; break;
 		case 'x': del = true; break;
 		case 'D': dir = optarg; break;
-		case 'h': return dk_print_help(destroy_help);
+		case 'h': return dk_print_spec_help(&dk_spec_destroy);
 		default: return dk_getopt_error("destroy", c, argv);
 		}
 	}

@@ -1,49 +1,58 @@
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/report.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 int dk_verbosity = DK_NORMAL;
 bool dk_color = false;
 
-__attribute__((format(printf, 2, 0))) static void vlog(const char *prefix, const char *fmt, va_list ap)
+static struct dk_reporter reporter;
+
+void dk_set_reporter(const struct dk_reporter *r)
 {
-	/* messages quote names from files and servers: one line, no controls */
+	reporter = r ? *r : (struct dk_reporter){0};
+}
+
+const struct dk_reporter *dk_get_reporter(void)
+{
+	return &reporter;
+}
+
+__attribute__((format(printf, 2, 0))) static void note(enum dk_note_level level, const char *fmt, va_list ap)
+{
+	if (!reporter.note)
+		return;
 	char *msg = dk_vasprintf(fmt, ap);
-	char *e = dk_msg_escape(msg); /* may run in a worker thread */
-	fprintf(stderr, "%s%s\n", prefix, e);
-	free(e);
+	reporter.note(reporter.ud, level, msg);
 	free(msg);
 }
 
 void dk_info(const char *fmt, ...)
 {
-	if (dk_verbosity < DK_NORMAL)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vlog("", fmt, ap);
+	note(DK_NOTE_INFO, fmt, ap);
 	va_end(ap);
 }
 
 void dk_verbose(const char *fmt, ...)
 {
-	if (dk_verbosity < DK_VERBOSE)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vlog("dkvm: ", fmt, ap);
+	note(DK_NOTE_VERBOSE, fmt, ap);
 	va_end(ap);
 }
 
 void dk_warn(const char *fmt, ...)
 {
-	if (dk_verbosity < DK_NORMAL)
+	if (!reporter.warn)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vlog("dkvm: warning: ", fmt, ap);
+	char *msg = dk_vasprintf(fmt, ap);
 	va_end(ap);
+	reporter.warn(reporter.ud, msg);
+	free(msg);
 }

@@ -1,4 +1,6 @@
-/* Diagnostics on stderr, governed by the CLI's -v / -q. */
+/* Diagnostics: the library's warnings and notes go to the reporter
+ * (util/report.h) set by the program; dk_verbosity (-v / -q) and dk_color are
+ * the CLI's settings, read by the CLI's reporter and output helpers. */
 #pragma once
 #include <stdbool.h>
 

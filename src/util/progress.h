@@ -1,17 +1,17 @@
-/* Progress for long work: a bar with rate and ETA on a TTY (stderr), JSON
- * lines on stderr with --json ({"progress":label,"done":N,"total":N,"rate":B/s}),
- * nothing with -q. The label (often a name from a server) is shown escaped
- * (dk_str_escape), cut to fit. Thread-safe: dk_progress_add() may be called from workers. */
+/* Progress for long work, reported through the reporter's progress callback
+ * (util/report.h): at most every progress_every seconds, and once at the end
+ * with final set. Nothing when no reporter takes progress. Thread-safe:
+ * dk_progress_add() may be called from workers. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
 
 struct dk_progress {
 	const char *label;
-	char shown[160]; /* label escaped (dk_str_escape), JSON-quoted in mode 2 */
 	uint64_t total, done;
 	double t0, last;
-	int mode; /* 0 none, 1 tty, 2 json */
+	bool active; /* a reporter takes progress */
 	pthread_mutex_t lock;
 };
 

@@ -2,10 +2,13 @@
 #include "util/bytes.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/paths.h"
 #include "util/run.h"
 #include "util/strv.h"
+#include "util/progress.h"
+#include "util/report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -573,6 +576,77 @@ TEST(strv_list)
 	dk_strv_clear(&l);
 }
 
+/* The library reports through the reporter only: with none set, dk_warn and
+ * progress write nothing to stderr; with one, warnings arrive formatted and
+ * unescaped (the reporter escapes), progress ends with one final report. */
+struct rep_log {
+	int warns, notes, progress, finals;
+	char last_warn[128];
+	uint64_t last_done;
+};
+
+static void rep_warn(void *ud, const char *msg)
+{
+	struct rep_log *l = ud;
+	l->warns++;
+	snprintf(l->last_warn, sizeof l->last_warn, "%s", msg);
+}
+
+static void rep_note(void *ud, enum dk_note_level level, const char *msg)
+{
+	((struct rep_log *)ud)->notes++;
+}
+
+static void rep_progress(void *ud, const struct dk_progress_report *r)
+{
+	struct rep_log *l = ud;
+	l->progress++;
+	l->finals += r->final;
+	l->last_done = r->done;
+}
+
+TEST(reporter_is_the_only_output)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	char *errf = t_path(t_tmpdir(), "reporter-stderr");
+	int fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	dk_set_reporter(NULL);
+	dk_warn("no reporter %d", 1);
+	dk_info("no reporter");
+	struct dk_progress p;
+	dk_progress_start(&p, "label", 10);
+	dk_progress_add(&p, 10);
+	dk_progress_finish(&p);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	struct stat st;
+	CHECK(stat(errf, &st) == 0 && st.st_size == 0);
+	free(errf);
+
+	struct rep_log l = {0};
+	struct dk_reporter r = {.progress = rep_progress, .warn = rep_warn, .note = rep_note, .progress_every = 0, .ud = &l};
+	dk_set_reporter(&r);
+	dk_warn("disk %s: \x1b[31m%d", "x", 7);
+	CHECK_INT(l.warns, 1);
+	CHECK(strcmp(l.last_warn, "disk x: \x1b[31m7") == 0);
+	dk_verbose("detail");
+	CHECK_INT(l.notes, 1);
+	dk_progress_start(&p, "label", 10);
+	dk_progress_add(&p, 4);
+	dk_progress_add(&p, 6);
+	dk_progress_finish(&p);
+	CHECK_INT(l.finals, 1);
+	CHECK(l.progress >= 2);
+	CHECK_INT(l.last_done, 10);
+	dk_set_reporter(NULL);
+	dk_warn("after clearing");
+	CHECK_INT(l.warns, 1);
+}
+
 int main(void)
 {
 	RUN(parse_size);
@@ -594,5 +668,6 @@ int main(void)
 	RUN(sha256_file_and_fd);
 	RUN(uuid_format_and_random);
 	RUN(strv_list);
+	RUN(reporter_is_the_only_output);
 	return t_done();
 }
