@@ -38,7 +38,7 @@ t_json() { python3 -c 'import json,sys; json.load(sys.stdin)' <<<"$1" || t_fail 
 t_jget() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$2" <<<"$1"; }
 
 t_main() {
-  local fn rc
+  local fn rc failed=0
   for fn in $(declare -F | awk '{print $3}' | grep '^test_'); do
     # T_ONLY=PATTERN runs only the matching tests (for development)
     [ -n "${T_ONLY:-}" ] && [[ "$fn" != *"$T_ONLY"* ]] && continue
@@ -48,7 +48,8 @@ t_main() {
     rc=$?
     if [ -f "$T/.skip" ]; then echo "skip $T_NAME ($(cat "$T/.skip"))"
     elif [ $rc = 0 ]; then echo "ok $T_NAME"
-    else echo "not ok $T_NAME"; fi
+    else echo "not ok $T_NAME"; failed=1; fi
     rm -rf "$T"
   done
+  return "$failed"
 }

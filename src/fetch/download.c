@@ -510,7 +510,8 @@ static void one_request(struct job *j, struct req *r, bool full)
 				char why[CURL_ERROR_SIZE + 128];
 				bool malformed;
 				dk_http_why(c, rc, errbuf, &malformed, why, sizeof why);
-				snprintf(r->why, sizeof r->why, "%s%s", malformed ? "" : "connection failed: ", why);
+				const char *pfx = malformed ? "" : "connection failed: ";
+				snprintf(r->why, sizeof r->why, "%s%.*s", pfx, (int)(sizeof r->why - strlen(pfx) - 1), why);
 			}
 			else
 				snprintf(r->why, sizeof r->why, "response ended early (%" PRIu64 " of %u bytes)", r->cur_got,

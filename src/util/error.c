@@ -37,6 +37,17 @@ int dk_fail(const char *fmt, ...)
 	return -1;
 }
 
+/* errbuf = "<a>: <b>", cut at the buffer's end (messages are bounded). */
+static void set_joined(const char *a, const char *b)
+{
+	size_t la = strnlen(a, sizeof errbuf - 3);
+	memmove(errbuf, a, la);
+	memcpy(errbuf + la, ": ", 2);
+	size_t lb = strnlen(b, sizeof errbuf - la - 3);
+	memmove(errbuf + la + 2, b, lb);
+	errbuf[la + 2 + lb] = '\0';
+}
+
 int dk_fail_errno(const char *fmt, ...)
 {
 	int e = errno;
@@ -45,7 +56,7 @@ int dk_fail_errno(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
-	snprintf(errbuf, sizeof errbuf, "%s: %s", tmp, strerror(e));
+	set_joined(tmp, strerror(e));
 	one_line();
 	errno = e;
 	return -1;
@@ -59,7 +70,7 @@ int dk_fail_prefix(const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	snprintf(old, sizeof old, "%s", errbuf);
-	snprintf(errbuf, sizeof errbuf, "%s: %s", pre, old);
+	set_joined(pre, old);
 	one_line();
 	return -1;
 }
