@@ -31,7 +31,7 @@
 static const struct dk_opt wizard_opts[] = {
 	{"dry-run", 'n', NULL, "walk every step and print the commands; create nothing", NULL, 0},
 	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
-	{"sysroot", 0, "DIR", "host facts from DIR (global option; e.g. an unpacked host report)", DK_C_DIR,
+	{"sysroot", 0, "DIR", "host facts from DIR (global; e.g. an unpacked host report)", DK_C_DIR,
 	 DK_OPT_GLOBAL},
 	{"no-color", 0, NULL, "no colors (global option; also NO_COLOR=1)", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
