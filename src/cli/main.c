@@ -34,6 +34,7 @@ const struct dk_cmd dk_commands[] = {
 	{"show", NULL, dk_cmd_show, "show a VM's plan and files", &dk_spec_show},
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
 	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
+	{"wizard", NULL, dk_cmd_wizard, "walk the guide interactively: host, IOMMU, create, GPU, start", &dk_spec_wizard},
 };
 const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];
 
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 		   "\n"
 		   "Run macOS as a fast VM on Linux QEMU/KVM, the DarwinKVM way, planned for this host.\n"
 		   "\n"
-		   "Commands:\n");
+		   "Commands ('dkvm' alone on a terminal starts the wizard):\n");
 	for (size_t i = 0; i < dk_n_commands; i++) {
 		char name[64];
 		snprintf(name, sizeof name, "%s%s%s", dk_commands[i].noun, dk_commands[i].verb ? " " : "",
@@ -119,6 +120,11 @@ int main(int argc, char **argv)
 		return DK_EXIT_USAGE;
 	dk_cli_set_reporter();
 	if (argc < 2) {
+		/* on a terminal, 'dkvm' alone walks the guide */
+		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && !dk_json_output) {
+			char *wargv[] = {"wizard", NULL};
+			return dk_cmd_wizard(1, wargv);
+		}
 		usage(stderr);
 		return DK_EXIT_USAGE;
 	}

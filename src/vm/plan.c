@@ -524,6 +524,53 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	return 0;
 }
 
+/* One candidate: does the planner accept it? */
+static bool plans(const struct dk_facts *f, struct dk_plan_opts o, struct dk_plan *scratch)
+{
+	if (!o.name)
+		o.name = "vm";
+	return dk_plan_build(f, &o, scratch) == 0;
+}
+
+int dk_plan_releases(const struct dk_facts *f, const struct dk_plan_opts *o, bool *ok)
+{
+	struct dk_plan *p = dk_calloc(1, sizeof *p);
+	int n = 0;
+	for (int i = 0; i < dk_macos_count; i++) {
+		struct dk_plan_opts c = *o;
+		c.macos = dk_macos_table[i].name;
+		if (!c.model) {
+			const struct dk_vm_profile *prof = dk_vm_profile_for_macos(&dk_macos_table[i]);
+			c.model = prof ? prof->model : NULL;
+		}
+		ok[i] = plans(f, c, p);
+		n += ok[i];
+	}
+	if (!n) /* the reason of the default choice: the model's default release */
+		plans(f, *o, p);
+	free(p);
+	return n;
+}
+
+int dk_plan_models(const struct dk_facts *f, const struct dk_plan_opts *o, bool *ok)
+{
+	struct dk_plan *p = dk_calloc(1, sizeof *p);
+	int n = 0;
+	for (int i = 0; i < dk_vm_profile_count; i++) {
+		struct dk_plan_opts c = *o;
+		c.model = dk_vm_profiles[i].model;
+		ok[i] = plans(f, c, p);
+		n += ok[i];
+	}
+	if (!n) { /* the reason of the default choice: the guide's model for the release */
+		struct dk_plan_opts c = *o;
+		c.model = NULL;
+		plans(f, c, p);
+	}
+	free(p);
+	return n;
+}
+
 int dk_plan_set_accel(struct dk_plan *p, enum dk_accel a, const char *const *unavailable, const char *reason)
 {
 	const struct dk_vm_profile *prof = dk_vm_profile_find(p->model);

@@ -115,6 +115,15 @@ struct dk_plan_opts {
  * release, model that does not support the release, ISA the host lacks, too
  * many vCPUs, no OVMF, --accel kvm where KVM cannot run...). */
 int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p);
+/* What this host can run, by the planner's own rules (dk_plan_build() on the
+ * facts: model range, the release's ISA against the host CPU and the guest
+ * model, accelerator, sizing...). Releases: ok[i] for dk_macos_table[i], with
+ * o's other options (o->macos ignored; o->model NULL: each release's own
+ * model). Models: ok[i] for dk_vm_profiles[i], with o->macos (NULL: each
+ * model's default). o->name NULL is fine. Returns how many are ok; when none,
+ * dk_errmsg() says why the default choice (o as given) was refused. Pure, as dk_plan_build(). */
+int dk_plan_releases(const struct dk_facts *f, const struct dk_plan_opts *o, bool *ok);
+int dk_plan_models(const struct dk_facts *f, const struct dk_plan_opts *o, bool *ok);
 /* The QEMU CPU model the plan will ask about (the profile's for the options),
  * NULL for --cpu host or an unknown model/release. */
 const char *dk_plan_cpu_model(const struct dk_plan_opts *o);

@@ -889,6 +889,61 @@ TEST(proxmox_export)
 	dk_errclear();
 }
 
+/* What this host can run: the planner's own verdict per release and model. */
+static int idx_macos(const char *n)
+{
+	for (int i = 0; i < dk_macos_count; i++)
+		if (!strcmp(dk_macos_table[i].name, n))
+			return i;
+	return -1;
+}
+
+static int idx_model(const char *n)
+{
+	for (int i = 0; i < dk_vm_profile_count; i++)
+		if (!strcmp(dk_vm_profiles[i].model, n))
+			return i;
+	return -1;
+}
+
+TEST(plan_runnable_choices)
+{
+	struct dk_facts h;
+	bool ok[64], mok[16];
+	struct dk_plan_opts o = {0};
+	/* Penryn under KVM: SSE4.1 but no SSE4.2 -> up to High Sierra */
+	host_penryn(&h);
+	CHECK_INT(dk_plan_releases(&h, &o, ok), 7);
+	CHECK(ok[idx_macos("lion")] && ok[idx_macos("highsierra")]);
+	CHECK(!ok[idx_macos("mojave")] && !ok[idx_macos("sequoia")] && !ok[idx_macos("tahoe")]);
+	o.macos = "highsierra";
+	CHECK_INT(dk_plan_models(&h, &o, mok), 2);
+	CHECK(mok[idx_model("iMacPro1,1")] && mok[idx_model("MacPro5,1")] && !mok[idx_model("MacPro7,1")]);
+	o.macos = "mojave";
+	CHECK_INT(dk_plan_models(&h, &o, mok), 0);
+	CHECK_CONTAINS(dk_errmsg(), "sse4_2");
+	dk_errclear();
+	/* a model narrows the releases to its range */
+	o.macos = NULL;
+	o.model = "MacPro5,1";
+	CHECK_INT(dk_plan_releases(&h, &o, ok), 7);
+	o.model = "MacPro7,1";
+	CHECK_INT(dk_plan_releases(&h, &o, ok), 0);
+	/* the same CPU without KVM: TCG emulates what it lacks, as the planner says */
+	h.kvm_usable = false;
+	o.model = NULL;
+	CHECK_INT(dk_plan_releases(&h, &o, ok), dk_macos_count);
+	/* a modern host runs everything; Sonoma on MacPro7,1 or iMacPro1,1 */
+	host_amd(&h);
+	CHECK_INT(dk_plan_releases(&h, &o, ok), dk_macos_count);
+	o.macos = "sonoma";
+	CHECK_INT(dk_plan_models(&h, &o, mok), 2);
+	CHECK(mok[idx_model("MacPro7,1")] && mok[idx_model("iMacPro1,1")]);
+	/* the other options count: 3 vCPUs is no topology the planner makes */
+	o.cpus = 3;
+	CHECK_INT(dk_plan_models(&h, &o, mok), 0);
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -912,5 +967,6 @@ int main(void)
 	RUN(facts_no_dev_kvm);
 	RUN(facts_firmware_uuid_random);
 	RUN(proxmox_export);
+	RUN(plan_runnable_choices);
 	return t_done();
 }
