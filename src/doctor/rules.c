@@ -212,7 +212,7 @@ static void check_vm(const struct dk_doctor_vm *vm, const struct dk_doctor_input
 	const struct dk_macos *os = in->macos;
 	if (vm->sockets > 0 && vm->cores > 0 && vm->threads > 0) {
 		int t = vm->threads > 2 ? 2 : vm->threads;
-		int c = pow2_floor(vm->cores);
+		int c = pow2_floor(vm->sockets * vm->cores);
 		char *fix = vm->xml ? dk_asprintf("<topology sockets=\"1\" dies=\"1\" cores=\"%d\" threads=\"%d\"/> and <vcpu>%d</vcpu>",
 						  c, t, c * t)
 				    : dk_asprintf("-smp %d,sockets=1,cores=%d,threads=%d", c * t, c, t);
@@ -358,7 +358,7 @@ static void check_config(const struct dk_doctor_config *c, const struct dk_macos
 
 static const char *log_rule(const char *line)
 {
-	if (strstr(line, "LoadImage failed - Security Violation"))
+	if (strstr(line, " - Security Violation"))
 		return "log-security-violation";
 	const char *d = strstr(line, "OC: Driver ");
 	if (d && strstr(d, " cannot be found"))
