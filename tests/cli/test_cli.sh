@@ -5,7 +5,7 @@
 test_help_lists_every_command() {
   t_ok "$DKVM" --help
   for c in "host check" "host iommu" "host report" "smbios generate" "opencore config" \
-           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export; do
+           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export doctor; do
     t_contains "$OUT" "$c"
   done
   t_contains "$OUT" "--sysroot DIR"
@@ -76,6 +76,7 @@ list
 show
 destroy
 export
+doctor
 LIST
 }
 
@@ -108,6 +109,7 @@ list
 show
 destroy
 export
+doctor
 LIST
 }
 
@@ -139,6 +141,7 @@ list
 show
 destroy
 export
+doctor
 LIST
 }
 
