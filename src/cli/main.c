@@ -35,6 +35,7 @@ const struct dk_cmd dk_commands[] = {
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
 	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
 	{"wizard", NULL, dk_cmd_wizard, "walk the guide interactively: host, IOMMU, create, GPU, start", &dk_spec_wizard},
+	{"doctor", NULL, dk_cmd_doctor, "check a VM against the known failures (guide, peers, OpenCore logs)", &dk_spec_doctor},
 };
 const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];
 

@@ -5,7 +5,7 @@
 test_help_lists_every_command() {
   t_ok "$DKVM" --help
   for c in "host check" "host iommu" "host report" "smbios generate" "opencore config" \
-           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard; do
+           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard doctor; do
     t_contains "$OUT" "$c"
   done
   t_contains "$OUT" "--sysroot DIR"
@@ -77,6 +77,7 @@ show
 destroy
 export
 wizard
+doctor
 LIST
 }
 
@@ -110,6 +111,7 @@ show
 destroy
 export
 wizard
+doctor
 LIST
 }
 
@@ -142,6 +144,7 @@ show
 destroy
 export
 wizard
+doctor
 LIST
 }
 
