@@ -9,9 +9,13 @@
 #include <string.h>
 
 static const struct dk_opt create_opts[] = {
+	{"arch", 'A', "ARCH", "x86_64 (default: OpenCore on q35) or ppc (the guide's DarwinPPC:\n"
+	 "Mac OS X 10.0-10.5 on qemu-system-ppc, mac99, OpenBIOS; needs --macos)", "x86_64 ppc", 0},
+	{"iso", 'i', "FILE", "--arch ppc: install media (ISO, .toast, .cdr) as an IDE CD-ROM", DK_C_FILE, 0},
 	{"model", 'm', "M", "Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
 	 "MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1", DK_C_MODEL, 0},
-	{"macos", 'r', "R", "release (sonoma, 14, \"Big Sur\"...); default: the model's default", DK_C_MACOS, 0},
+	{"macos", 'r', "R", "release (sonoma, 14, \"Big Sur\"...); default: the model's default;\n"
+	 "--arch ppc: 10.0, 10.1, 10.2, 10.3, 10.4, 10.5 (or cheetah ... leopard)", DK_C_MACOS, 0},
 	{"cpus", 'c', "N", "vCPUs (a power-of-two core count; default: the guide's sizing)", NULL, 0},
 	{"memory", 'M', "SIZE", "guest RAM (default: a quarter of host RAM, 4 GiB..32 GiB)", NULL, 0},
 	{"disk", 'd', "SIZE", "main disk size (default 128G)", NULL, 0},
@@ -59,10 +63,24 @@ const struct dk_cmd_spec dk_spec_create = {
 		"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
 		"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
 		"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
+		"  dkvm create tiger --arch ppc --macos 10.4 --iso \"Mac OS X 10.4.8.iso\"\n"
 		"\n"
 		"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n",
 	.operands = NULL,
 };
+
+static void print_ppc_plan_text(const struct dk_ppc_plan *p)
+{
+	printf("VM %s: PowerMac3,1 (mac99) running Mac OS X %s (%s)\n", p->name, p->version, p->macos);
+	printf("  machine   %s, -cpu %s, 1 vCPU\n", p->machine, p->cpu);
+	printf("  memory    %llu MiB\n", (unsigned long long)p->memory_mib);
+	printf("  disk      %llu GiB qcow2 on ide\n", (unsigned long long)(p->disk_bytes >> 30));
+	printf("  cdrom     %s\n", p->iso[0] ? p->iso : "none");
+	printf("  network   %s, MAC %s\n", p->nic, p->mac);
+	printf("  display   VGA %s\n", p->resolution);
+	printf("  firmware  OpenBIOS\n");
+	printf("  accel     tcg\n");
+}
 
 static void print_plan_text(const struct dk_plan *p)
 {
@@ -106,11 +124,26 @@ int dk_cmd_create(int argc, char **argv)
 {
 	struct dk_create_opts o = {0};
 	bool no_libvirt = false;
+	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
 	int c;
 	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
+		if (!x86_only && strchr("mcCpoIkRNP", c)) {
+			for (const struct dk_opt *d = dk_spec_create.opts; d->name; d++)
+				if (d->val == c)
+					x86_only = d->name;
+		}
 		switch (c) {
+		case 'A':
+			if (!strcmp(optarg, "ppc"))
+				o.ppc = true;
+			else if (strcmp(optarg, "x86_64") != 0)
+				return dk_usage_error("create", "--arch '%s': x86_64 or ppc", optarg);
+			else
+				o.ppc = false;
+			break;
+		case 'i': o.iso = optarg; break;
 		case 'm': o.plan.model = optarg; break;
 		case 'r': o.plan.macos = optarg; break;
 		case 'c':
@@ -165,6 +198,14 @@ int dk_cmd_create(int argc, char **argv)
 	if (optind + 1 < argc)
 		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
 	o.name = argv[optind];
+	if (o.ppc && x86_only)
+		return dk_usage_error("create", "--%s: x86 only (not with --arch ppc)", x86_only);
+	if (o.ppc && o.accel == DK_ACCEL_FORCE_KVM)
+		return dk_usage_error("create", "--accel kvm: a PowerPC guest runs under TCG (KVM runs it only on a PowerPC host)");
+	if (o.ppc && !o.plan.macos)
+		return dk_usage_error("create", "--arch ppc needs --macos 10.0, 10.1, 10.2, 10.3, 10.4 or 10.5");
+	if (o.iso && !o.ppc)
+		return dk_usage_error("create", "--iso: only with --arch ppc");
 	if (no_libvirt && o.uri)
 		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
 	if (o.pool && !o.uri)
@@ -190,11 +231,15 @@ int dk_cmd_create(int argc, char **argv)
 		json_object_object_add(j, "dry_run", json_object_new_boolean(o.dry_run));
 		json_object_object_add(j, "defined", json_object_new_boolean(r.defined));
 		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
-		json_object_object_add(j, "plan", dk_plan_to_json(&r.plan));
+		json_object_object_add(j, "arch", json_object_new_string(r.ppc ? "ppc" : "x86_64"));
+		json_object_object_add(j, "plan", r.ppc ? dk_ppc_plan_to_json(&r.ppc_plan) : dk_plan_to_json(&r.plan));
 		dk_json_print(j);
 	} else if (o.explain || dk_verbosity > DK_QUIET) {
 		/* -q: nothing on success (--explain asks for the decisions) */
-		print_plan_text(&r.plan);
+		if (r.ppc)
+			print_ppc_plan_text(&r.ppc_plan);
+		else
+			print_plan_text(&r.plan);
 		if (o.explain) {
 			printf("\nDecisions:\n");
 			dk_plan_explain(&r.plan, stdout);

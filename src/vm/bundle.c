@@ -5,6 +5,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/output.h"
 #include "util/paths.h"
 #include "util/run.h"
 #include "util/progress.h"
@@ -99,7 +100,21 @@ int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
 		dk_bundle_close(b);
 		return -1;
 	}
-	if (dk_plan_from_json(plan, &b->plan) < 0) {
+	const char *arch = dk_json_get_str(b->manifest, "arch");
+	if (arch && strcmp(arch, "x86_64") != 0 && strcmp(arch, "ppc") != 0) {
+		dk_fail("%s: unknown arch (a damaged bundle: remove %s by hand)", mpath, b->dir);
+		dk_bundle_close(b);
+		return -1;
+	}
+	b->ppc = arch && !strcmp(arch, "ppc");
+	if (b->ppc) {
+		if (dk_ppc_plan_from_json(plan, &b->ppc_plan) < 0) {
+			dk_fail_prefix("%s", mpath);
+			dk_bundle_close(b);
+			return -1;
+		}
+		dk_ppc_plan_common(&b->ppc_plan, &b->plan);
+	} else if (dk_plan_from_json(plan, &b->plan) < 0) {
 		dk_fail_prefix("%s", mpath);
 		dk_bundle_close(b);
 		return -1;
@@ -378,7 +393,7 @@ static int launch(struct dk_bundle *b, const struct dk_plan *p, const struct dk_
 	struct dk_qemu_opts qo = {.display = o->display, .daemonize = true, .direct_io = fs_has_direct_io(b->dir),
 				  .serial_file = true};
 	struct dk_argv a;
-	if (dk_qemu_argv(p, &f, &qo, &a) < 0)
+	if ((b->ppc ? dk_ppc_qemu_argv(&b->ppc_plan, &f, &qo, &a) : dk_qemu_argv(p, &f, &qo, &a)) < 0)
 		return -1;
 	_cleanup_free_ char *sock = dk_asprintf("%s/qmp.sock", b->dir);
 	_cleanup_free_ char *pidf = dk_asprintf("%s/qemu.pid", b->dir);
@@ -638,6 +653,8 @@ out:
 int dk_vm_start(struct dk_bundle *b, const struct dk_start_opts *o, struct dk_start_result *r)
 {
 	memset(r, 0, sizeof *r);
+	if (b->ppc && o->accel == DK_ACCEL_FORCE_KVM)
+		return dk_fail("%s: --accel kvm: a PowerPC guest runs under TCG (KVM runs it only on a PowerPC host)", b->name);
 	return b->uri ? start_libvirt(b, o, r) : start_direct(b, o, r);
 }
 

@@ -523,12 +523,12 @@ static void build_undo(struct build *b)
 	dk_fail("%s", msg);
 }
 
-static int build_bundle(struct build *b)
+typedef int (*build_step)(struct build *);
+
+static int build_bundle(struct build *b, const build_step *steps)
 {
-	int (*const steps[])(struct build *) = {step_tmpdir, step_smbios, step_opencore, step_disk,
-						step_vars,   step_render, step_manifest, step_commit};
 	int rc = 0;
-	for (size_t i = 0; rc == 0 && i < sizeof steps / sizeof steps[0]; i++)
+	for (size_t i = 0; rc == 0 && steps[i]; i++)
 		rc = steps[i](b);
 	if (rc == 0) {
 		b->r->dir = dk_strdup(b->final);
@@ -680,13 +680,149 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 		goto out;
 	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,
 			  .exists = exists};
-	rc = build_bundle(&b);
+	static const build_step steps[] = {step_tmpdir, step_smbios, step_opencore, step_disk, step_vars,
+					   step_render, step_manifest, step_commit, NULL};
+	rc = build_bundle(&b, steps);
 	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri))
 		grant_access(o, conn, parent, &old_access, r);
 out:
 	if (old_access)
 		json_object_put(old_access);
 	dk_facts_free(&f);
+	dk_virt_close(conn);
+	return rc;
+}
+
+
+/* ---- PowerPC (vm/ppc.h): disk, argv, manifest; no OpenCore, OVMF, SMBIOS ---- */
+
+/* domain.xml (defined in libvirt when connected), qemu.argv, start.sh. */
+static int step_ppc_render(struct build *b)
+{
+	const struct dk_ppc_plan *p = &b->r->ppc_plan;
+	if (b->conn) {
+		char *xml = NULL;
+		if (dk_ppc_libvirt_xml(p, &b->files, &xml) < 0)
+			return -1;
+		_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", b->tmp);
+		int k = write_text(xp, xml, 0600);
+		if (k == 0 && b->o->force)
+			dk_virt_undefine(b->conn, b->o->name);
+		if (k == 0 && (k = dk_virt_define(b->conn, xml)) == 0)
+			b->defined = true;
+		free(xml);
+		if (k < 0)
+			return -1;
+	}
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_GTK, .direct_io = true, .serial_file = false};
+	struct dk_argv a;
+	if (dk_ppc_qemu_argv(p, &b->files, &qo, &a) < 0)
+		return -1;
+	char *sh = dk_argv_to_shell(&a);
+	dk_argv_free(&a);
+	char *full = dk_asprintf("#!/bin/sh\n# QEMU command line of VM %s (dkvm %s)\nexec %s", b->o->name, DKVM_VERSION, sh);
+	free(sh);
+	_cleanup_free_ char *ap = dk_asprintf("%s/qemu.argv", b->tmp);
+	_cleanup_free_ char *sp = dk_asprintf("%s/start.sh", b->tmp);
+	int k = write_text(ap, full, 0700);
+	free(full);
+	if (k < 0 || write_text(sp, start_sh, 0755) < 0)
+		return -1;
+	return 0;
+}
+
+/* manifest.json: "arch": "ppc", the PowerPC plan, versions, libvirt binding. */
+static int step_ppc_manifest(struct build *b)
+{
+	json_object *man = b->man;
+	json_object_object_add(man, "arch", json_object_new_string("ppc"));
+	json_object_object_add(man, "plan", dk_ppc_plan_to_json(&b->r->ppc_plan));
+	json_object *ver = json_object_new_object();
+	char *qv = qemu_version(b->r->ppc_plan.qemu_path);
+	json_object_object_add(ver, "qemu", qv ? json_object_new_string(qv) : NULL);
+	free(qv);
+	json_object_object_add(man, "versions", ver);
+	json_object *lv = json_object_new_object();
+	json_object_object_add(lv, "uri", b->o->uri ? json_object_new_string(b->o->uri) : NULL);
+	json_object_object_add(lv, "defined", json_object_new_boolean(b->defined));
+	json_object_object_add(man, "libvirt", lv);
+	const char *s = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	_cleanup_free_ char *mp = dk_asprintf("%s/manifest.json", b->tmp);
+	_cleanup_free_ char *txt = dk_strjoin(s, "\n");
+	return write_text(mp, txt, 0600);
+}
+
+/* The install media: an existing regular file (a FIFO is refused, not
+ * waited on), as an absolute path. malloc'd. */
+static char *ppc_iso(const char *iso)
+{
+	char *abs = realpath(iso, NULL);
+	if (!abs) {
+		dk_fail_errno("--iso %s", iso);
+		return NULL;
+	}
+	int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		dk_fail_errno("--iso %s", iso);
+	} else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		dk_fail("--iso %s: not a regular file (an ISO, .toast or .cdr image)", iso);
+	} else {
+		close(fd);
+		return abs;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(abs);
+	return NULL;
+}
+
+static int create_ppc(const struct dk_create_opts *o, struct dk_create_result *r)
+{
+	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
+	_cleanup_free_ char *final = dk_asprintf("%s/%s", parent, o->name);
+	bool exists = dk_path_exists(final);
+	if (o->pool)
+		return dk_fail("--pool: not with --arch ppc");
+	if (exists && !o->force && !o->dry_run)
+		return dk_fail("%s: a VM (or its kept disk) exists at %s; use --force to replace it", o->name, final);
+	_cleanup_free_ char *iso = NULL;
+	if (o->iso && !(iso = ppc_iso(o->iso)))
+		return -1;
+	virConnectPtr conn = NULL;
+	if (o->uri && !(conn = dk_virt_open(o->uri)))
+		return -1;
+	struct dk_ppc_facts f;
+	json_object *old_access = NULL;
+	int rc = -1;
+	if (dk_ppc_facts_gather(o->name, conn, o->uri, &f) < 0)
+		goto out;
+	if (f.domain_defined && !o->force) {
+		dk_fail("%s: a domain of that name is already defined in %s (use --force to replace it)", o->name, o->uri);
+		goto out;
+	}
+	struct dk_ppc_plan_opts po = {.name = o->name, .macos = o->plan.macos, .memory_bytes = o->plan.memory_bytes,
+				      .disk_bytes = o->plan.disk_bytes, .iso = iso, .mac = o->plan.mac,
+				      .uuid = o->plan.uuid};
+	if (dk_ppc_plan_build(&f, &po, &r->ppc_plan) < 0)
+		goto out;
+	r->ppc = true;
+	dk_ppc_plan_common(&r->ppc_plan, &r->plan);
+	if (exists && o->force && !o->dry_run && check_replace(o, parent, &old_access) < 0)
+		goto out;
+	rc = 0;
+	if (o->dry_run)
+		goto out;
+	struct dk_virt_caps none = {0};
+	struct build b = {.o = o, .r = r, .conn = conn, .caps = &none, .parent = parent, .final = final,
+			  .exists = exists};
+	static const build_step steps[] = {step_tmpdir, step_disk, step_ppc_render, step_ppc_manifest, step_commit, NULL};
+	rc = build_bundle(&b, steps);
+	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri))
+		grant_access(o, conn, parent, &old_access, r);
+out:
+	if (old_access)
+		json_object_put(old_access);
 	dk_virt_close(conn);
 	return rc;
 }
@@ -721,15 +857,16 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	memset(r, 0, sizeof *r);
 	if (dk_vm_name_check(o->name, true) < 0)
 		return -1;
+	int (*const create)(const struct dk_create_opts *, struct dk_create_result *) = o->ppc ? create_ppc : create_unlocked;
 	if (o->dry_run)
-		return create_unlocked(o, r);
+		return create(o, r);
 	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
 	bool had_parent = dk_path_exists(parent);
 	if (dk_mkdir_p(parent, 0755) < 0)
 		return -1;
 	_cleanup_free_ char *lock = dk_asprintf("%s/.%s.lock", parent, o->name);
 	int fd = create_lock(lock, o->name);
-	int rc = fd < 0 ? -1 : create_unlocked(o, r);
+	int rc = fd < 0 ? -1 : create(o, r);
 	if (fd >= 0) {
 		unlink(lock);
 		close(fd);

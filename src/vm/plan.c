@@ -15,7 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
-const char *dk_disk_bus_name(enum dk_disk_bus b) { return b == DK_BUS_SATA ? "sata" : "virtio"; }
+const char *dk_disk_bus_name(enum dk_disk_bus b)
+{
+	return b == DK_BUS_SATA ? "sata" : b == DK_BUS_IDE ? "ide" : "virtio";
+}
 const char *dk_accel_name(enum dk_accel a) { return a == DK_ACCEL_TCG ? "tcg" : "kvm"; }
 
 static void why(struct dk_plan *p, const char *key, const char *reason_fmt, const char *value_fmt, ...)

@@ -38,7 +38,7 @@ const char *const *dk_cpu_model_features(const char *qemu_model);
 const char *dk_cpu_feature_to_flag(const char *qemu_feature);
 
 enum dk_cpu_mode { DK_CPU_MODEL = 0, DK_CPU_HOST };
-enum dk_disk_bus { DK_BUS_VIRTIO = 0, DK_BUS_SATA };
+enum dk_disk_bus { DK_BUS_VIRTIO = 0, DK_BUS_SATA, DK_BUS_IDE /* PowerPC (vm/ppc.h) */ };
 
 #define DK_PLAN_MAX_MASK 64
 #define DK_PLAN_MAX_EXPLAIN 48

@@ -92,7 +92,7 @@ char *dk_argv_to_shell(const struct dk_argv *a)
 }
 
 /* QEMU option values are comma-separated: a literal comma is doubled. */
-static char *qemu_escape(const char *s)
+char *dk_qemu_escape(const char *s)
 {
 	struct dk_buf b = {0};
 	for (const char *p = s; *p; p++)
@@ -102,18 +102,55 @@ static char *qemu_escape(const char *s)
 	return b.data;
 }
 
+/* Display, serial console, QMP socket and pidfile: the end of every argv. */
+void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const struct dk_qemu_opts *o)
+{
+	_cleanup_free_ char *dir = dk_qemu_escape(f->dir);
+	switch (o->display) {
+	case DK_DISPLAY_GTK:
+		dk_argv_add(a, "-display");
+		dk_argv_add(a, "gtk");
+		break;
+	case DK_DISPLAY_SPICE:
+		dk_argv_add(a, "-display");
+		dk_argv_add(a, "none");
+		dk_argv_add(a, "-spice");
+		dk_argv_addf(a, "unix=on,addr=%s/spice.sock,disable-ticketing=on", dir);
+		break;
+	case DK_DISPLAY_VNC:
+		dk_argv_add(a, "-display");
+		dk_argv_add(a, "none");
+		dk_argv_add(a, "-vnc");
+		dk_argv_add(a, "127.0.0.1:0,to=99");
+		break;
+	default:
+		dk_argv_add(a, "-display");
+		dk_argv_add(a, "none");
+	}
+	if (o->serial_file) {
+		dk_argv_add(a, "-serial");
+		/* "file:" takes the rest of the value verbatim (no option parsing) */
+		dk_argv_addf(a, "file:%s/serial.log", f->dir);
+	}
+	if (o->daemonize) {
+		dk_argv_add(a, "-qmp");
+		dk_argv_addf(a, "unix:%s/qmp.sock,server=on,wait=off", dir);
+		dk_argv_add(a, "-pidfile");
+		dk_argv_addf(a, "%s/qemu.pid", f->dir);
+	}
+}
+
 int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
 		 struct dk_argv *a)
 {
 	memset(a, 0, sizeof *a);
 	if (p->accel == DK_ACCEL_TCG && p->cpu_mode == DK_CPU_HOST)
 		return dk_fail("%s: --cpu host needs KVM; TCG cannot pass the host CPU through", p->name);
-	_cleanup_free_ char *code = qemu_escape(p->ovmf_code);
-	_cleanup_free_ char *vars = qemu_escape(f->vars);
-	_cleanup_free_ char *oc = qemu_escape(f->opencore);
-	_cleanup_free_ char *disk = qemu_escape(f->disk);
-	_cleanup_free_ char *dir = qemu_escape(f->dir);
-	_cleanup_free_ char *name = qemu_escape(p->name);
+	_cleanup_free_ char *code = dk_qemu_escape(p->ovmf_code);
+	_cleanup_free_ char *vars = dk_qemu_escape(f->vars);
+	_cleanup_free_ char *oc = dk_qemu_escape(f->opencore);
+	_cleanup_free_ char *disk = dk_qemu_escape(f->disk);
+	_cleanup_free_ char *name = dk_qemu_escape(p->name);
 	const char *cache = o->direct_io ? "none" : "writeback";
 
 	dk_argv_add(a, p->qemu_path);
@@ -180,38 +217,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	}
 	dk_argv_add(a, "-boot");
 	dk_argv_add(a, "menu=on");
-	switch (o->display) {
-	case DK_DISPLAY_GTK:
-		dk_argv_add(a, "-display");
-		dk_argv_add(a, "gtk");
-		break;
-	case DK_DISPLAY_SPICE:
-		dk_argv_add(a, "-display");
-		dk_argv_add(a, "none");
-		dk_argv_add(a, "-spice");
-		dk_argv_addf(a, "unix=on,addr=%s/spice.sock,disable-ticketing=on", dir);
-		break;
-	case DK_DISPLAY_VNC:
-		dk_argv_add(a, "-display");
-		dk_argv_add(a, "none");
-		dk_argv_add(a, "-vnc");
-		dk_argv_add(a, "127.0.0.1:0,to=99");
-		break;
-	default:
-		dk_argv_add(a, "-display");
-		dk_argv_add(a, "none");
-	}
-	if (o->serial_file) {
-		dk_argv_add(a, "-serial");
-		/* "file:" takes the rest of the value verbatim (no option parsing) */
-		dk_argv_addf(a, "file:%s/serial.log", f->dir);
-	}
-	if (o->daemonize) {
-		dk_argv_add(a, "-qmp");
-		dk_argv_addf(a, "unix:%s/qmp.sock,server=on,wait=off", dir);
-		dk_argv_add(a, "-pidfile");
-		dk_argv_addf(a, "%s/qemu.pid", f->dir);
-	}
+	dk_qemu_argv_tail(a, f, o);
 	return 0;
 }
 

@@ -40,6 +40,10 @@ char *dk_argv_to_shell(const struct dk_argv *a);
 /* Append s to b as one shell word: as is when plain, else in single quotes. */
 void dk_shell_quote(struct dk_buf *b, const char *s);
 
+/* QEMU option values are comma-separated: a literal comma doubled. malloc'd. */
+char *dk_qemu_escape(const char *s);
+/* Display, serial console, QMP socket and pidfile: the end of every argv. */
+void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const struct dk_qemu_opts *o);
 int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
 		 struct dk_argv *out);
 

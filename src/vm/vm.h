@@ -11,6 +11,7 @@
 
 #include "vm/plan.h"
 #include "vm/render.h"
+#include "vm/ppc.h"
 #include "util/strv.h"
 
 struct dk_bundle {
@@ -20,6 +21,9 @@ struct dk_bundle {
 	struct dk_plan plan;
 	char *uri;                     /* libvirt connection, NULL when QEMU runs directly */
 	char *pool, *volume;           /* the disk is a libvirt storage volume (else NULL) */
+	bool ppc;                      /* manifest "arch": "ppc": ppc_plan rules, plan holds
+					  its common fields (vm/ppc.h) */
+	struct dk_ppc_plan ppc_plan;
 };
 /* The parent directory: override, else dk_data_dir(). malloc'd. */
 char *dk_bundle_parent(const char *override);
@@ -110,9 +114,15 @@ struct dk_create_opts {
 	bool no_host_check;        /* tests: skip refusing on host check failures */
 	int accel;                 /* enum dk_accel_choice (plan.accel is set from it) */
 	bool no_grant;             /* libvirt: no ACL grants above the bundle (refuse instead) */
+	/* --arch ppc: a PowerPC guest (vm/ppc.h) planned from plan.name/macos/
+	 * memory_bytes/disk_bytes and iso; the x86-only options are not used */
+	bool ppc;
+	const char *iso;           /* install media (CD-ROM), NULL: none */
 };
 struct dk_create_result {
-	struct dk_plan plan;
+	struct dk_plan plan;       /* ppc: the common fields of ppc_plan */
+	bool ppc;
+	struct dk_ppc_plan ppc_plan;
 	char *dir;
 	bool defined;
 	char **warnings;           /* NULL-terminated, in order, also on failure: what the

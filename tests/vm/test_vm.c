@@ -944,6 +944,178 @@ TEST(plan_runnable_choices)
 	CHECK_INT(dk_plan_models(&h, &o, mok), 0);
 }
 
+/* ---- PowerPC (vm/ppc.h) ---- */
+
+static void ppc_facts(struct dk_ppc_facts *f)
+{
+	memset(f, 0, sizeof *f);
+	snprintf(f->qemu_path, sizeof f->qemu_path, "/usr/bin/qemu-system-ppc");
+	snprintf(f->openbios, sizeof f->openbios, "/usr/share/qemu/openbios-ppc");
+}
+
+static struct dk_ppc_plan_opts ppc_opts(const char *name, const char *macos)
+{
+	return (struct dk_ppc_plan_opts){.name = name, .macos = macos, .iso = "/srv/media/install,1.iso",
+					 .mac = "52:54:00:12:34:56", .uuid = "6c1d6f2e-3b1a-4c8e-9f00-0123456789ab"};
+}
+
+/* One golden per release: the argv and the libvirt XML, byte-exact. */
+TEST(ppc_goldens_per_release)
+{
+	struct dk_ppc_facts f;
+	ppc_facts(&f);
+	CHECK_INT(dk_ppc_release_count, 6);
+	for (int i = 0; i < dk_ppc_release_count; i++) {
+		const char *v = dk_ppc_releases[i].version;
+		struct dk_ppc_plan_opts o = ppc_opts("ppc", v);
+		struct dk_ppc_plan p;
+		CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+		CHECK_STR(p.version, v);
+		CHECK_STR(p.nic, "sungem");
+		CHECK_STR(p.boot, "d");
+		CHECK_INT((int)p.memory_mib, 2048);
+		struct dk_vm_files files = {.dir = "/var/lib/dkvm/ppc", .disk = "/var/lib/dkvm/ppc/disk.qcow2",
+					    .opencore = "", .vars = ""};
+		struct dk_qemu_opts qo = {.display = DK_DISPLAY_VNC, .daemonize = true, .direct_io = true, .serial_file = true};
+		struct dk_argv a;
+		CHECK(dk_ppc_qemu_argv(&p, &files, &qo, &a) == 0);
+		char *sh = dk_argv_to_shell(&a);
+		char name[64];
+		snprintf(name, sizeof name, "ppc-%s.argv", v);
+		golden(name, sh);
+		free(sh);
+		dk_argv_free(&a);
+		char *xml = NULL;
+		CHECK(dk_ppc_libvirt_xml(&p, &files, &xml) == 0);
+		snprintf(name, sizeof name, "ppc-%s.libvirt.xml", v);
+		golden(name, xml);
+		free(xml);
+		/* the manifest round trip gives the same plan */
+		json_object *j = dk_ppc_plan_to_json(&p);
+		struct dk_ppc_plan q;
+		CHECK(dk_ppc_plan_from_json(j, &q) == 0);
+		json_object_put(j);
+		CHECK(memcmp(&p, &q, sizeof p) == 0);
+	}
+	/* Leopard: PMU and USB input; Tiger: pci-testdev, ADB */
+	struct dk_ppc_plan p;
+	struct dk_ppc_plan_opts o = ppc_opts("ppc", "leopard");
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	CHECK_STR(p.machine, "mac99,via=pmu,usb=on");
+	CHECK(p.usb_input && !p.pci_testdev);
+	o = ppc_opts("ppc", "10.4.11");
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	CHECK_STR(p.macos, "tiger");
+	CHECK(!p.usb_input && p.pci_testdev);
+	/* no install media: boot the disk */
+	o.iso = NULL;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	CHECK_STR(p.boot, "c");
+	/* the common fields for list/show */
+	struct dk_plan c;
+	dk_ppc_plan_common(&p, &c);
+	CHECK_STR(c.model, "PowerMac3,1");
+	CHECK_INT(c.vcpus, 1);
+	CHECK_INT(c.accel, DK_ACCEL_TCG);
+	CHECK_STR(dk_disk_bus_name(c.disk_bus), "ide");
+}
+
+TEST(ppc_explain_is_data)
+{
+	struct dk_ppc_facts f;
+	ppc_facts(&f);
+	struct dk_ppc_plan_opts o = ppc_opts("ppc", "10.2");
+	struct dk_ppc_plan p;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	const char *keys[] = {"release", "machine", "cpu", "accel", "memory", "disk", "cdrom", "boot", "nic", "display",
+			      "pci-testdev", "firmware"};
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		bool found = false;
+		for (int i = 0; i < p.n_why; i++)
+			found |= !strcmp(p.why[i].key, keys[k]) && p.why[i].reason[0] && p.why[i].value[0];
+		if (!found)
+			fprintf(stderr, "  no decision '%s'\n", keys[k]);
+		CHECK(found);
+	}
+	/* the same facts, the same plan (pure): entropy only from the facts */
+	o.mac = o.uuid = NULL;
+	for (size_t i = 0; i < sizeof f.random; i++)
+		f.random[i] = (uint8_t)(0x10 + i);
+	struct dk_ppc_plan q;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	CHECK(dk_ppc_plan_build(&f, &o, &q) == 0);
+	CHECK(memcmp(&p, &q, sizeof p) == 0);
+	CHECK_STR(p.mac, "52:54:00:10:11:12");
+}
+
+TEST(ppc_bad_input)
+{
+	struct dk_ppc_facts f;
+	ppc_facts(&f);
+	struct dk_ppc_plan p;
+	const char *bad[] = {"10.6", "sonoma", "14", "snowleopard", "10.10", "10.4x", "10.4.", "", NULL};
+	for (int i = 0; bad[i]; i++) {
+		struct dk_ppc_plan_opts o = ppc_opts("ppc", bad[i]);
+		CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+		CHECK_CONTAINS(dk_errmsg(), "not a PowerPC release");
+		CHECK(strchr(dk_errmsg(), '\n') == NULL);
+	}
+	struct dk_ppc_plan_opts o = ppc_opts("ppc", NULL);
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "needs --macos");
+	o = ppc_opts("ppc", "10.5");
+	o.memory_bytes = (uint64_t)3 << 30;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "at most 2048 MiB");
+	o.memory_bytes = (uint64_t)256 << 20; /* Leopard needs 512 MiB */
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "at least 512 MiB");
+	o = ppc_opts("ppc", "10.0");
+	o.disk_bytes = (uint64_t)200 << 30;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "at most 128 GiB");
+	o = ppc_opts("ppc", "10.3");
+	o.iso = "relative.iso";
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	o = ppc_opts("ppc", "10.3");
+	f.openbios[0] = '\0';
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "install openbios-ppc");
+	ppc_facts(&f);
+	f.qemu_missing = true;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "install qemu-system-ppc");
+	/* a libvirt without ppc mac99: --connect refused, clearly */
+	ppc_facts(&f);
+	f.connected = true;
+	snprintf(f.uri, sizeof f.uri, "qemu:///session");
+	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "--connect qemu:///session: this libvirt offers no ppc mac99 domains");
+	f.libvirt_mac99 = true;
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	/* a hostile manifest plan */
+	ppc_facts(&f);
+	CHECK(dk_ppc_plan_build(&f, &o, &p) == 0);
+	const char *fields[][2] = {{"machine", "mac99,usb=off -S"}, {"cpu", "G4,foo"}, {"boot", "n"},
+				   {"macos_version", "10.9"}, {"qemu", "qemu-system-ppc"}, {"mac", "52:54:00:12:34:56,x=1"},
+				   {"name", "../x"}, {"arch", "x86_64"}};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		json_object *j = dk_ppc_plan_to_json(&p);
+		json_object_object_add(j, fields[i][0], json_object_new_string(fields[i][1]));
+		struct dk_ppc_plan q;
+		if (dk_ppc_plan_from_json(j, &q) == 0)
+			fprintf(stderr, "  accepted %s=%s\n", fields[i][0], fields[i][1]);
+		CHECK(dk_ppc_plan_from_json(j, &q) < 0);
+		json_object_put(j);
+	}
+	json_object *j = dk_ppc_plan_to_json(&p);
+	json_object_object_add(j, "memory_mib", json_object_new_int64(4096));
+	struct dk_ppc_plan q;
+	CHECK(dk_ppc_plan_from_json(j, &q) < 0);
+	json_object_put(j);
+	dk_errclear();
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -968,5 +1140,8 @@ int main(void)
 	RUN(facts_firmware_uuid_random);
 	RUN(proxmox_export);
 	RUN(plan_runnable_choices);
+	RUN(ppc_goldens_per_release);
+	RUN(ppc_explain_is_data);
+	RUN(ppc_bad_input);
 	return t_done();
 }
