@@ -218,6 +218,7 @@ int dk_doctor_parse_argv(const char *text, const char *source, struct dk_doctor_
 	vm->source = dk_strdup(source);
 	struct dk_strv w = {0};
 	if (split_words(text, source, &w) < 0) {
+		dk_strv_clear(&w);
 		dk_doctor_vm_free(vm);
 		return -1;
 	}

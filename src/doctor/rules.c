@@ -224,6 +224,7 @@ static void check_vm(const struct dk_doctor_vm *vm, const struct dk_doctor_input
 			    vm->topo_evidence);
 		if (vm->sockets > 1)
 			add(f, "topology-sockets", vm->source, fix, "%d sockets (%s)", vm->sockets, vm->topo_evidence);
+		free(fix);
 	}
 	if (in->host.known && in->host.amd) {
 		if (!vm->cpu_vendor_intel)

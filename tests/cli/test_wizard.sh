@@ -14,13 +14,14 @@ need_tmux() { command -v tmux >/dev/null || t_skip "tmux is not installed"; }
 
 # A private tmux server per test, an 80x24 window running CMD; the exit
 # status lands in $T/rc.
-tm() { tmux -S "$T/tmux.sock" "$@"; }
+tm() { tmux -S "$T/tmux${TM_N:-0}.sock" "$@"; }
 tm_start() {
   tm -f /dev/null new-session -d -x 80 -y 24 -s wz \
     "env -u NO_COLOR TERM=screen $* ; echo \$? > '$T/rc'; sleep 30"
   tm set-option -t wz history-limit 5000 >/dev/null
 }
-tm_stop() { tm kill-server 2>/dev/null || true; }
+# each session gets a fresh server (socket): a killed one may still be exiting
+tm_stop() { tm kill-server 2>/dev/null || true; TM_N=$((${TM_N:-0} + 1)); }
 # the whole window and its history
 tm_cap() { tm capture-pane -p -S - -E - -t wz "$@"; }
 # tm_wait TEXT: until the screen shows TEXT (10 s), answering "-- more" pauses
