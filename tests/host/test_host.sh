@@ -145,7 +145,8 @@ test_broken_input() {
 # Every fixture sysroot: its exit status and how many checks pass, warn,
 # fail and skip (a fixture added without a row here fails the test).
 test_fixture_sysroots() {
-  local rows='amd-ryzen bob 0 15 6 0 8
+  local rows='amd-navi bob 0 15 6 0 8
+amd-ryzen bob 0 15 6 0 8
 broken root 1 3 6 7 13
 intel-desktop alice 0 22 0 0 7
 intel-hybrid erin 0 19 3 0 7
