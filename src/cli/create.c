@@ -22,6 +22,13 @@ static const struct dk_opt create_opts[] = {
 	{"cpu", 'C', "host|model", "host-passthrough (Intel hosts with KVM) or the model's CPU (default)", "host model", 0},
 	{"pin", 'p', NULL, "pin each guest core's threads to one host core's SMT siblings,\n"
 	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, 0},
+	{"gpu", 'g', "BDF", "pass the GPU at host PCI address BDF through (vfio-pci), with every\n"
+	 "function of the card (HDMI audio...) in one guest slot; no emulated\n"
+	 "display. Refused for the boot VGA device, a GPU in a non-viable IOMMU\n"
+	 "group and a GPU the release cannot drive (the guide's chart)", DK_C_BDF, 0},
+	{"gpu-rom", 'V', "FILE", "with --gpu: the ROM (VBIOS) file the guest sees instead of the card's", DK_C_FILE, 0},
+	{"usb-controller", 'U', "BDF", "pass a host USB (xHCI) controller through (repeatable, up to 4)", DK_C_BDF, 0},
+	{"audio", 'H', "BDF", "pass the motherboard's HD audio controller through", DK_C_BDF, 0},
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
 	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
@@ -42,7 +49,8 @@ static const struct dk_opt create_opts[] = {
 	 "the CPU features the release needs, else TCG)", "kvm tcg auto", 0},
 	{"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
 	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
-	{"force", 'f', NULL, "replace an existing VM of that name (and its disk)", NULL, 0},
+	{"force", 'f', NULL, "replace an existing VM of that name (and its disk); pass through\n"
+	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF)", NULL, 0},
 	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
@@ -64,6 +72,7 @@ const struct dk_cmd_spec dk_spec_create = {
 		"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
 		"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
 		"  dkvm create tiger --arch ppc --macos 10.4 --iso \"Mac OS X 10.4.8.iso\"\n"
+		"  dkvm create gfx --gpu 0b:00.0 --usb-controller 0d:00.3 --connect qemu:///system\n"
 		"\n"
 		"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n",
 	.operands = NULL,
@@ -92,6 +101,14 @@ static void print_plan_text(const struct dk_plan *p)
 	       (unsigned long long)(p->disk_bytes >> 30), dk_disk_bus_name(p->disk_bus));
 	printf("  network   %s, MAC %s\n", p->nic_model, p->mac);
 	printf("  display   %s\n", p->video);
+	for (int i = 0; i < p->n_hostdev; i++)
+		printf("  pci       %s %s -> guest port %d function %d%s\n", p->hostdev[i].role, p->hostdev[i].host,
+		       p->hostdev[i].port, p->hostdev[i].func, p->hostdev[i].multifunction ? " (multifunction)" : "");
+	if (p->gpu.host[0])
+		printf("  gpu       %s %s, macOS %s; kext %s%s%s%s%s\n", p->gpu.vendor_device,
+		       p->gpu.family[0] ? p->gpu.family : "(not in the chart)", p->gpu.macos_range, p->gpu.kext,
+		       p->gpu.boot_args[0] ? ", boot-args " : "", p->gpu.boot_args,
+		       p->gpu.device_id[0] ? ", device-id " : "", p->gpu.device_id);
 	printf("  firmware  %s\n", p->ovmf_code);
 	printf("  accel     %s\n", dk_accel_name(p->accel));
 }
@@ -167,6 +184,14 @@ int dk_cmd_create(int argc, char **argv)
 			else if (strcmp(optarg, "model") != 0)
 				return dk_usage_error("create", "--cpu '%s': host or model", optarg);
 			break;
+		case 'g': o.plan.gpu = optarg; break;
+		case 'V': o.plan.gpu_rom = optarg; break;
+		case 'U':
+			if (o.plan.n_usb >= DK_PLAN_MAX_USB)
+				return dk_usage_error("create", "--usb-controller: at most %d", DK_PLAN_MAX_USB);
+			o.plan.usb[o.plan.n_usb++] = optarg;
+			break;
+		case 'H': o.plan.audio = optarg; break;
 		case 'o': o.opencore = optarg; break;
 		case 'I': o.opencore_image = optarg; break;
 		case 'k': o.kexts = optarg; break;
@@ -212,6 +237,8 @@ int dk_cmd_create(int argc, char **argv)
 		return dk_usage_error("create", "--pool needs --connect URI");
 	if (o.recovery && o.no_recovery)
 		return dk_usage_error("create", "--recovery and --no-recovery exclude each other");
+	if (o.plan.gpu_rom && !o.plan.gpu)
+		return dk_usage_error("create", "--gpu-rom needs --gpu");
 	if (o.opencore && o.opencore_image)
 		return dk_usage_error("create", "--opencore and --opencore-image exclude each other");
 

@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "host/host.h"
 #include "host/pci.h"
+#include "host/gpu.h"
 #include "host/report.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -193,6 +194,18 @@ static void print_dev(const struct dk_pci *p, const struct dk_pci_dev *d)
 	if (d->audio_pair >= 0)
 		printf(", HDMI audio: %s", dk_esc(p->devs[d->audio_pair].bdf));
 	printf("\n");
+	if ((d->class_code >> 16) == 0x03) {
+		const struct dk_gpu_family *g = dk_gpu_lookup(d->vendor, d->device);
+		const char *spoof = dk_gpu_spoof(g, d->device);
+		if (!g)
+			printf("           macOS: not in the guide's GPU chart\n");
+		else if (!g->supported)
+			printf("           macOS: %s, %s (%s)\n", g->family, g->range, g->notes);
+		else
+			printf("           macOS: %s, %s; kext %s%s%s%s%s; %s\n", g->family, g->range, g->kext,
+			       g->boot_args[0] ? ", boot-args " : "", g->boot_args, spoof ? ", device-id spoof " : "",
+			       spoof ? spoof : "", g->notes);
+	}
 }
 
 int dk_cmd_host_iommu(int argc, char **argv)

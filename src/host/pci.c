@@ -1,6 +1,7 @@
 /* PCI devices, IOMMU groups and passthrough viability. */
 #include "host/pci.h"
 #include "host/internal.h"
+#include "host/gpu.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/mem.h"
@@ -330,6 +331,24 @@ static json_object *dev_json(const struct dk_pci *p, const struct dk_pci_dev *d)
 	json_object_object_add(o, "reset_methods", rm);
 	json_object_object_add(o, "ignored", json_object_new_boolean(d->ignored));
 	json_object_object_add(o, "audio_function", d->audio_pair >= 0 ? dk_json_str(p->devs[d->audio_pair].bdf) : NULL);
+	if ((d->class_code >> 16) == 0x03)
+		json_object_object_add(o, "gpu", dk_gpu_json(d->vendor, d->device));
+	return o;
+}
+
+json_object *dk_gpu_json(uint16_t vendor, uint16_t device)
+{
+	const struct dk_gpu_family *g = dk_gpu_lookup(vendor, device);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "family", dk_json_str(g ? g->family : NULL));
+	json_object_object_add(o, "supported", json_object_new_boolean(g && g->supported));
+	json_object_object_add(o, "macos_range", dk_json_str(g ? g->range : "not in the guide's GPU chart"));
+	json_object_object_add(o, "macos_min", dk_json_str(g && g->supported ? g->min_macos : NULL));
+	json_object_object_add(o, "macos_max", dk_json_str(g && g->supported ? g->max_macos : NULL));
+	json_object_object_add(o, "kext", dk_json_str(dk_gpu_kext(g)));
+	json_object_object_add(o, "boot_args", dk_json_str(g && g->supported ? g->boot_args : ""));
+	json_object_object_add(o, "device_id_spoof", dk_json_str(dk_gpu_spoof(g, device)));
+	json_object_object_add(o, "notes", dk_json_str(g ? g->notes : NULL));
 	return o;
 }
 

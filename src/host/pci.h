@@ -53,3 +53,6 @@ int dk_pci_find(const struct dk_pci *p, const char *bdf);
  * malloc'd; NULL + dk_fail when the BDF is unknown. */
 char *dk_pci_vfio_ids(const struct dk_pci *p, const char *bdf);
 struct json_object *dk_pci_json(const struct dk_pci *p);
+/* A GPU's row of the guide's chart (host/gpu.h) as JSON: family, supported,
+ * macos_range, macos_min, macos_max, kext, boot_args, device_id_spoof, notes. */
+struct json_object *dk_gpu_json(uint16_t vendor, uint16_t device);

@@ -656,12 +656,24 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;
 	po.accel = (enum dk_accel_choice)o->accel;
+	po.force_devices = o->force;
+	/* the ROM file is the user's (not the host's): resolved here, read by QEMU */
+	_cleanup_free_ char *rom = NULL;
+	if (po.gpu_rom) {
+		struct stat st;
+		if (!(rom = realpath(po.gpu_rom, NULL)) || stat(rom, &st) < 0)
+			return dk_fail("--gpu-rom %s: %s", po.gpu_rom, strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(rom, R_OK) < 0)
+			return dk_fail("--gpu-rom %s: not a readable regular file", po.gpu_rom);
+		po.gpu_rom = rom;
+	}
 	virConnectPtr conn = NULL;
 	if (o->uri && !(conn = dk_virt_open(o->uri)))
 		return -1;
 	struct dk_facts f;
 	struct dk_facts_opts fo = {.name = o->name, .conn = conn, .uri = o->uri, .domain_uuid = o->force,
-				   .cpu_model = dk_plan_cpu_model(&po), .accel = po.accel};
+				   .cpu_model = dk_plan_cpu_model(&po), .accel = po.accel,
+				   .pci = po.gpu || po.n_usb || po.audio};
 	if (dk_facts_gather(&fo, &f) < 0) {
 		dk_virt_close(conn);
 		return -1;

@@ -111,6 +111,13 @@ int dk_facts_gather(const struct dk_facts_opts *o, struct dk_facts *f)
 		dk_facts_free(f);
 		return -1;
 	}
+	if (o->pci) {
+		if (dk_pci_scan(&f->pci) < 0) {
+			dk_facts_free(f);
+			return dk_fail_prefix("PCI devices");
+		}
+		f->pci_known = true;
+	}
 	gather_unavailable(o, f);
 	return 0;
 }
@@ -118,6 +125,8 @@ int dk_facts_gather(const struct dk_facts_opts *o, struct dk_facts *f)
 void dk_facts_free(struct dk_facts *f)
 {
 	dk_host_free(&f->host);
+	if (f->pci_known)
+		dk_pci_free(&f->pci);
 	dk_strv_free(f->unavailable[DK_ACCEL_KVM]);
 	dk_strv_free(f->unavailable[DK_ACCEL_TCG]);
 	memset(f, 0, sizeof *f);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "host/host.h"
+#include "host/pci.h"
 #include "util/acl.h"
 
 enum dk_accel { DK_ACCEL_KVM = 0, DK_ACCEL_TCG };
@@ -53,6 +54,10 @@ struct dk_facts {
 	char qemu_user_kvm_why[160]; /* "/dev/kvm is crw------- root:root" when not */
 	bool domain_defined;      /* a domain of the VM's name is defined */
 	char domain_uuid[40];     /* its UUID, "" if none (or not asked) */
+	/* PCI devices and IOMMU groups (host/pci.h), read when passthrough was
+	 * asked for (pci_known); the plan decides what goes to the guest */
+	bool pci_known;
+	struct dk_pci pci;
 	/* entropy for the MAC address and the UUID */
 	uint8_t random[19];
 };
@@ -64,6 +69,7 @@ struct dk_facts_opts {
 	bool domain_uuid;         /* read the UUID of an existing domain (--force) */
 	const char *cpu_model;    /* the QEMU CPU model to ask about; NULL: do not ask */
 	enum dk_accel_choice accel; /* which accelerators to ask QEMU about */
+	bool pci;                 /* scan PCI devices and IOMMU groups (passthrough) */
 };
 
 /* Gather every fact (the only step that reads the host, runs QEMU and asks

@@ -8,6 +8,7 @@
 #include "util/fs.h"
 #include "util/cleanup.h"
 #include "tune/pin.h"
+#include "host/gpu.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -403,6 +404,255 @@ static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, stru
 	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
 }
 
+/* ---- PCI passthrough (--gpu, --usb-controller, --audio) ---- */
+
+/* A check the user may override with --force: refuse, or warn and go on. */
+static int refuse(struct dk_plan *p, bool force, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(struct dk_plan *p, bool force, const char *fmt, ...)
+{
+	char msg[480];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!force)
+		return dk_fail("%s (--force passes it anyway)", msg);
+	warn(p, "%s: passed through anyway (--force)", msg);
+	return 0;
+}
+
+static bool bdf_syntax(const char *s)
+{
+	unsigned a, b, c, d;
+	int n = 0;
+	if (sscanf(s, "%x:%x:%x.%x%n", &a, &b, &c, &d, &n) == 4 && s[n] == '\0')
+		return a <= 0xffff && b <= 0xff && c <= 0x1f && d <= 7;
+	n = 0;
+	return sscanf(s, "%x:%x.%x%n", &b, &c, &d, &n) == 3 && s[n] == '\0' && b <= 0xff && c <= 0x1f && d <= 7;
+}
+
+static const char *class_word(uint32_t cc)
+{
+	switch (cc >> 8) {
+	case 0x0300: return "VGA controller";
+	case 0x0302: return "3D controller";
+	case 0x0380: return "display controller";
+	case 0x0403: return "audio controller";
+	case 0x0c03: return "USB controller";
+	case 0x0106: return "SATA controller";
+	case 0x0108: return "NVMe controller";
+	case 0x0200: return "Ethernet controller";
+	default: return "device";
+	}
+}
+
+static bool passed(const struct dk_plan *p, const char *bdf)
+{
+	for (int i = 0; i < p->n_hostdev; i++)
+		if (!strcmp(p->hostdev[i].host, bdf))
+			return true;
+	return false;
+}
+
+static void add_hostdev(struct dk_plan *p, const char *role, const char *bdf, int func)
+{
+	struct dk_plan_hostdev *h = &p->hostdev[p->n_hostdev++];
+	memset(h, 0, sizeof *h);
+	snprintf(h->role, sizeof h->role, "%s", role);
+	snprintf(h->host, sizeof h->host, "%s", bdf);
+	h->port = p->n_ports;
+	h->func = func;
+}
+
+/* One card: checks, then its functions in a root port of its own. opt is the
+ * option's name; the GPU takes every function of its slot (bridges excluded),
+ * a USB or HDA controller only the one function given. */
+static int plan_card(const struct dk_facts *f, const struct dk_plan_opts *o, const char *opt, const char *role,
+		     const char *bdf, struct dk_plan *p)
+{
+	const struct dk_pci *pci = &f->pci;
+	bool gpu = !strcmp(role, "gpu");
+	if (!bdf_syntax(bdf))
+		return dk_fail("%s '%s': not a PCI address (BB:DD.F or DDDD:BB:DD.F, as dkvm host iommu lists them)", opt, bdf);
+	if (!f->pci_known)
+		return dk_fail("%s %s: the host's PCI devices were not read", opt, bdf);
+	if (p->n_ports >= DK_PLAN_MAX_HOSTDEV || p->n_hostdev >= DK_PLAN_MAX_HOSTDEV)
+		return dk_fail("%s %s: too many passed-through devices", opt, bdf);
+	int i = dk_pci_find(pci, bdf);
+	if (i < 0) {
+		if (refuse(p, o->force_devices, "%s %s: no such PCI device on this host (see dkvm host iommu)", opt, bdf) < 0)
+			return -1;
+		char full[16];
+		unsigned a = 0, b, c, d;
+		if (sscanf(bdf, "%x:%x:%x.%x", &a, &b, &c, &d) != 4) {
+			a = 0;
+			sscanf(bdf, "%x:%x.%x", &b, &c, &d);
+		}
+		snprintf(full, sizeof full, "%04x:%02x:%02x.%x", a & 0xffff, b & 0xff, c & 0x1f, d & 7);
+		if (passed(p, full))
+			return dk_fail("%s %s: already passed through", opt, full);
+		p->n_ports++;
+		add_hostdev(p, role, full, 0);
+		return 0;
+	}
+	const struct dk_pci_dev *d = &pci->devs[i];
+	if (passed(p, d->bdf))
+		return dk_fail("%s %s: already passed through", opt, d->bdf);
+	if (d->ignored)
+		return dk_fail("%s %s: a bridge [%04x] is never passed through", opt, d->bdf, d->class_code >> 8);
+	bool class_ok = gpu ? (d->class_code >> 16) == 0x03
+			    : !strcmp(role, "usb") ? (d->class_code >> 8) == 0x0c03 : (d->class_code >> 8) == 0x0403;
+	if (!class_ok &&
+	    refuse(p, o->force_devices, "%s %s: %s [%04x], not %s", opt, d->bdf, class_word(d->class_code),
+		   d->class_code >> 8,
+		   gpu ? "a GPU [03xx]" : !strcmp(role, "usb") ? "a USB controller [0c03]" : "an HD audio controller [0403]") < 0)
+		return -1;
+	if (d->boot_vga == 1 &&
+	    refuse(p, o->force_devices, "%s %s: the host's boot VGA device (its console and firmware framebuffer run on it; "
+					"single-GPU passthrough needs the guide's libvirt hooks)", opt, d->bdf) < 0)
+		return -1;
+	if (d->group < 0 &&
+	    refuse(p, o->force_devices, "%s %s: in no IOMMU group (the IOMMU is off: see dkvm host check)", opt, d->bdf) < 0)
+		return -1;
+	p->n_ports++;
+	int nfunc = 0;
+	if (gpu) {
+		for (unsigned fn = 0; fn < 8; fn++)
+			for (int k = 0; k < pci->ndev; k++) {
+				const struct dk_pci_dev *x = &pci->devs[k];
+				if (x->domain == d->domain && x->bus == d->bus && x->slot == d->slot && x->func == fn &&
+				    !x->ignored && !passed(p, x->bdf) && p->n_hostdev < DK_PLAN_MAX_HOSTDEV)
+					add_hostdev(p, role, x->bdf, nfunc++);
+			}
+	} else {
+		add_hostdev(p, role, d->bdf, nfunc++);
+	}
+	if (nfunc > 1)
+		p->hostdev[p->n_hostdev - nfunc].multifunction = true;
+	/* the decision, with the group's verdict */
+	struct dk_buf v = {0};
+	for (int k = p->n_hostdev - nfunc; k < p->n_hostdev; k++)
+		dk_buf_printf(&v, "%s%s", k > p->n_hostdev - nfunc ? " + " : "", p->hostdev[k].host);
+	dk_buf_printf(&v, " -> guest port %d%s", p->n_ports, nfunc > 1 ? ", multifunction" : "");
+	const char *greason = "no IOMMU group";
+	for (int g = 0; g < pci->ngroups; g++)
+		if (pci->groups[g].id == d->group)
+			greason = pci->groups[g].reason;
+	char reason[384], key[32];
+	snprintf(reason, sizeof reason, "%s; IOMMU group %d: %s",
+		 gpu ? "every function of the card (GPU, HDMI audio...) in one guest slot, function 0 multifunction (guide §7)"
+		     : "the controller alone in a guest slot of its own (vfio-pci, managed)",
+		 d->group, greason);
+	snprintf(key, sizeof key, "passthrough.%s", role);
+	if (!strcmp(role, "usb") && o->n_usb > 1)
+		snprintf(key, sizeof key, "passthrough.usb%d", p->n_ports);
+	why(p, key, reason, "%s", v.data);
+	dk_buf_free(&v);
+	return 0;
+}
+
+/* The GPU's needs from the guide's chart; refuses a card the release cannot drive. */
+static int plan_gpu_chart(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_macos *os,
+			  struct dk_plan *p)
+{
+	const struct dk_plan_hostdev *h0 = NULL;
+	for (int i = 0; i < p->n_hostdev && !h0; i++)
+		if (!strcmp(p->hostdev[i].role, "gpu"))
+			h0 = &p->hostdev[i];
+	if (!h0)
+		return 0;
+	struct dk_plan_gpu *g = &p->gpu;
+	snprintf(g->host, sizeof g->host, "%s", h0->host);
+	snprintf(g->kext, sizeof g->kext, "none");
+	int i = dk_pci_find(&f->pci, h0->host);
+	if (i < 0) {
+		why(p, "gpu.kext", "the device is not on this host: the guide's chart cannot say", "none");
+		return 0;
+	}
+	const struct dk_pci_dev *d = &f->pci.devs[i];
+	snprintf(g->vendor_device, sizeof g->vendor_device, "%04x:%04x", d->vendor, d->device);
+	const struct dk_gpu_family *c = dk_gpu_lookup(d->vendor, d->device);
+	if (!c) {
+		snprintf(g->macos_range, sizeof g->macos_range, "unknown");
+		why(p, "gpu.kext", "not in the guide's GPU chart", "none");
+		return refuse(p, o->force_devices, "--gpu %s: %s is not in the guide's GPU chart: no macOS driver known",
+			      d->bdf, g->vendor_device);
+	}
+	snprintf(g->family, sizeof g->family, "%s", c->family);
+	snprintf(g->macos_range, sizeof g->macos_range, "%s", c->range);
+	snprintf(g->notes, sizeof g->notes, "%s", c->notes);
+	if (!dk_gpu_drives(c, os)) {
+		why(p, "gpu.kext", "macOS cannot drive the card (the guide's GPU chart)", "none");
+		if (!c->supported)
+			return refuse(p, o->force_devices, "--gpu %s: %s (%s): %s (the guide's GPU chart)", d->bdf, c->family,
+				      g->vendor_device, c->notes);
+		return refuse(p, o->force_devices, "--gpu %s: %s (%s) runs macOS %s per the guide's GPU chart, not %s (%s)",
+			      d->bdf, c->family, g->vendor_device, c->range, os->marketing, os->version);
+	}
+	snprintf(g->kext, sizeof g->kext, "%s", c->kext);
+	snprintf(g->boot_args, sizeof g->boot_args, "%s", c->boot_args);
+	const char *spoof = dk_gpu_spoof(c, d->device);
+	snprintf(g->device_id, sizeof g->device_id, "%s", spoof ? spoof : "");
+	char reason[384];
+	snprintf(reason, sizeof reason, "the guide's GPU chart: %s, macOS %s; %s", c->family, c->range, c->notes);
+	why(p, "gpu.kext", reason, "%s%s%s%s%s", g->kext, g->boot_args[0] ? ", boot-args " : "", g->boot_args,
+	    g->device_id[0] ? ", DeviceProperties device-id " : "", g->device_id);
+	if (!strcmp(g->kext, "WhateverGreen") && !strcmp(os->name, "tahoe"))
+		warn(p, "--gpu %s: on Tahoe the stock WhateverGreen kernel-panics in recoveryOS and during updates; "
+			"the guide requires the Carnations Botanica build", d->bdf);
+	return 0;
+}
+
+/* Every passthrough option -> hostdevs in root ports of their own. */
+static int plan_passthrough(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_macos *os,
+			    struct dk_plan *p)
+{
+	if (o->gpu_rom && !o->gpu)
+		return dk_fail("--gpu-rom needs --gpu");
+	if (o->gpu_rom) {
+		if (o->gpu_rom[0] != '/' || strlen(o->gpu_rom) >= sizeof p->hostdev[0].rom)
+			return dk_fail("--gpu-rom %s: not an absolute path", o->gpu_rom);
+		for (const char *c = o->gpu_rom; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				return dk_fail("--gpu-rom: the path has control characters");
+	}
+	if (o->gpu && plan_card(f, o, "--gpu", "gpu", o->gpu, p) < 0)
+		return -1;
+	if (o->gpu) {
+		struct dk_plan_hostdev *h = &p->hostdev[0];
+		if (o->gpu_rom)
+			snprintf(h->rom, sizeof h->rom, "%s", o->gpu_rom);
+		why(p, "gpu.rom", o->gpu_rom ? "the ROM file given (--gpu-rom) replaces the card's own (guest firmware sees it)"
+					     : "the card's own ROM, visible to the guest (ROM BAR on)",
+		    "%s", o->gpu_rom ? o->gpu_rom : "rom bar on");
+		if (plan_gpu_chart(f, o, os, p) < 0)
+			return -1;
+	}
+	for (int i = 0; i < o->n_usb && i < DK_PLAN_MAX_USB; i++)
+		if (plan_card(f, o, "--usb-controller", "usb", o->usb[i], p) < 0)
+			return -1;
+	if (o->audio && plan_card(f, o, "--audio", "audio", o->audio, p) < 0)
+		return -1;
+	/* a group goes to the guest whole: nothing the host keeps may share one */
+	for (int i = 0; i < p->n_hostdev; i++) {
+		int k = dk_pci_find(&f->pci, p->hostdev[i].host);
+		if (k < 0 || f->pci.devs[k].group < 0)
+			continue;
+		for (int j = 0; j < f->pci.ndev; j++) {
+			const struct dk_pci_dev *x = &f->pci.devs[j];
+			if (x->group != f->pci.devs[k].group || x->ignored || passed(p, x->bdf))
+				continue;
+			if (refuse(p, o->force_devices,
+				   "%s: IOMMU group %d is not viable: it also holds %s (%s [%04x]), which the host keeps; "
+				   "a group goes to the guest whole", p->hostdev[i].host, x->group, x->bdf,
+				   class_word(x->class_code), x->class_code >> 8) < 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* Disk, NIC, display, watchdog, machine, clock. */
 static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_vm_profile *prof,
 			const struct dk_macos *os, struct dk_plan *p)
@@ -437,9 +687,10 @@ static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, 
 	}
 	why(p, "nic.mac", "locally administered QEMU prefix, fixed at creation so the guest keeps its identity", "%s", p->mac);
 
-	if (o->passthrough_gpu) {
+	if (o->passthrough_gpu || o->gpu) {
 		snprintf(p->video, sizeof p->video, "none");
-		why(p, "display", "a passed-through GPU drives the display", "none");
+		why(p, "display", "a passed-through GPU drives the display: the guide removes the emulated Display and Video devices (§7)",
+		    "none");
 	} else {
 		snprintf(p->video, sizeof p->video, "%s", prof->video);
 		why(p, "display", !strcmp(prof->video, "VGA") ? "plain VGA for older releases (guide)"
@@ -521,7 +772,8 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	if (plan_topology(h, o, p) < 0 || plan_memory(h, o, p) < 0)
 		return -1;
 	plan_pin(h, o, p);
-	if (plan_devices(f, o, prof, os, p) < 0 || plan_firmware(h, accel_reason, p) < 0)
+	if (plan_passthrough(f, o, os, p) < 0 || plan_devices(f, o, prof, os, p) < 0 ||
+	    plan_firmware(h, accel_reason, p) < 0)
 		return -1;
 	plan_uuid(f, o, p);
 	return 0;
@@ -647,6 +899,35 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 	json_object_object_add(d, "video", json_object_new_string(p->video));
 	json_object_object_add(d, "watchdog", json_object_new_boolean(p->watchdog));
 	json_object_object_add(o, "devices", d);
+	json_object *pt = json_object_new_array();
+	for (int i = 0; i < p->n_hostdev; i++) {
+		const struct dk_plan_hostdev *h = &p->hostdev[i];
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "role", json_object_new_string(h->role));
+		json_object_object_add(e, "host", json_object_new_string(h->host));
+		json_object_object_add(e, "port", json_object_new_int(h->port));
+		json_object_object_add(e, "function", json_object_new_int(h->func));
+		json_object_object_add(e, "multifunction", json_object_new_boolean(h->multifunction));
+		json_object_object_add(e, "rom", h->rom[0] ? json_object_new_string(h->rom) : NULL);
+		json_object_array_add(pt, e);
+	}
+	json_object_object_add(o, "passthrough", pt);
+	if (p->gpu.host[0]) {
+		/* what the guest's OpenCore needs for the card (the EFI builder reads it) */
+		json_object *g = json_object_new_object();
+		json_object_object_add(g, "host", json_object_new_string(p->gpu.host));
+		json_object_object_add(g, "id", json_object_new_string(p->gpu.vendor_device));
+		json_object_object_add(g, "family", json_object_new_string(p->gpu.family));
+		json_object_object_add(g, "macos_range", json_object_new_string(p->gpu.macos_range));
+		json_object_object_add(g, "kext", json_object_new_string(p->gpu.kext));
+		json_object_object_add(g, "boot_args", json_object_new_string(p->gpu.boot_args));
+		json_object_object_add(g, "device_id_spoof", json_object_new_string(p->gpu.device_id));
+		json_object_object_add(g, "notes", json_object_new_string(p->gpu.notes));
+		json_object_object_add(o, "gpu", g);
+	} else {
+		json_object_object_add(o, "gpu", NULL);
+	}
+	json_object_object_add(o, "gpu_kext", json_object_new_string(p->gpu.host[0] ? p->gpu.kext : "none"));
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "qemu", json_object_new_string(p->qemu_path));
 	json_object_object_add(f, "ovmf_code", json_object_new_string(p->ovmf_code));
@@ -702,6 +983,72 @@ static json_object *jobj(json_object *o, const char *k)
 			return dk_fail("plan: field '%s' too long", #dst);                \
 		memcpy(dst, _s, strlen(_s) + 1);                                          \
 	} while (0)
+
+static bool canonical_bdf(const char *s)
+{
+	unsigned a, b, c, d;
+	int n = 0;
+	char again[16];
+	if (!s || sscanf(s, "%4x:%2x:%2x.%1x%n", &a, &b, &c, &d, &n) != 4 || s[n] || c > 0x1f || d > 7)
+		return false;
+	snprintf(again, sizeof again, "%04x:%02x:%02x.%x", a, b, c, d);
+	return !strcmp(again, s);
+}
+
+/* passthrough[] and gpu{} of a manifest's plan (hostile: every field checked) */
+static int plan_hostdevs_from_json(json_object *o, struct dk_plan *p)
+{
+	json_object *pt;
+	if (json_object_object_get_ex(o, "passthrough", &pt) && pt) {
+		if (!json_object_is_type(pt, json_type_array) || json_object_array_length(pt) > DK_PLAN_MAX_HOSTDEV)
+			return dk_fail("plan: passthrough is not a list of at most %d devices", DK_PLAN_MAX_HOSTDEV);
+		for (size_t i = 0; i < json_object_array_length(pt); i++) {
+			json_object *e = json_object_array_get_idx(pt, i);
+			struct dk_plan_hostdev *h = &p->hostdev[p->n_hostdev];
+			const char *role = dk_json_get_str(e, "role"), *host = dk_json_get_str(e, "host");
+			const char *rom = dk_json_get_str(e, "rom");
+			int64_t port, fn;
+			if (!role || (strcmp(role, "gpu") && strcmp(role, "usb") && strcmp(role, "audio")))
+				return dk_fail("plan: passthrough[%zu]: role must be gpu, usb or audio", i);
+			if (!canonical_bdf(host))
+				return dk_fail("plan: passthrough[%zu]: host is not a PCI address (0000:0b:00.0)", i);
+			if (!jint(e, "port", &port) || port < 1 || port > DK_PLAN_MAX_HOSTDEV || !jint(e, "function", &fn) ||
+			    fn < 0 || fn > 7)
+				return dk_fail("plan: passthrough[%zu]: port (1..%d) or function (0..7) missing or out of range", i,
+					       DK_PLAN_MAX_HOSTDEV);
+			if (rom && (rom[0] != '/' || strlen(rom) >= sizeof h->rom))
+				return dk_fail("plan: passthrough[%zu]: rom is not an absolute path", i);
+			for (const char *c = rom; c && *c; c++)
+				if ((unsigned char)*c < 0x20 || *c == 0x7f)
+					return dk_fail("plan: passthrough[%zu]: rom has control characters", i);
+			for (int k = 0; k < p->n_hostdev; k++)
+				if (!strcmp(p->hostdev[k].host, host) ||
+				    (p->hostdev[k].port == port && p->hostdev[k].func == fn))
+					return dk_fail("plan: passthrough[%zu]: %s or its guest slot given twice", i, host);
+			snprintf(h->role, sizeof h->role, "%s", role);
+			snprintf(h->host, sizeof h->host, "%s", host);
+			h->port = (int)port;
+			h->func = (int)fn;
+			h->multifunction = jbool(e, "multifunction");
+			snprintf(h->rom, sizeof h->rom, "%s", rom ? rom : "");
+			if (h->port > p->n_ports)
+				p->n_ports = h->port;
+			p->n_hostdev++;
+		}
+	}
+	json_object *g = jobj(o, "gpu");
+	if (g) {
+		COPY(p->gpu.host, dk_json_get_str(g, "host"));
+		COPY(p->gpu.vendor_device, dk_json_get_str(g, "id"));
+		COPY(p->gpu.family, dk_json_get_str(g, "family"));
+		COPY(p->gpu.macos_range, dk_json_get_str(g, "macos_range"));
+		COPY(p->gpu.kext, dk_json_get_str(g, "kext"));
+		COPY(p->gpu.boot_args, dk_json_get_str(g, "boot_args"));
+		COPY(p->gpu.device_id, dk_json_get_str(g, "device_id_spoof"));
+		COPY(p->gpu.notes, dk_json_get_str(g, "notes"));
+	}
+	return 0;
+}
 
 int dk_plan_from_json(json_object *o, struct dk_plan *p)
 {
@@ -766,6 +1113,8 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 	COPY(p->qemu_path, dk_json_get_str(f, "qemu"));
 	COPY(p->ovmf_code, dk_json_get_str(f, "ovmf_code"));
 	COPY(p->ovmf_vars, dk_json_get_str(f, "ovmf_vars"));
+	if (plan_hostdevs_from_json(o, p) < 0)
+		return -1;
 	json_object *pj = jobj(o, "pinning"), *pv;
 	if (pj && json_object_object_get_ex(pj, "vcpus", &pv) && json_object_is_type(pv, json_type_array)) {
 		size_t n = json_object_array_length(pv);

@@ -50,6 +50,32 @@ struct dk_plan_decision {
 	char reason[384];
 };
 
+#define DK_PLAN_MAX_HOSTDEV 16
+#define DK_PLAN_MAX_USB 4
+
+/* One host PCI function given to the guest (vfio-pci). The functions of one
+ * card share a guest slot: a PCIe root port of its own, numbered from 1. */
+struct dk_plan_hostdev {
+	char role[8];             /* "gpu", "usb", "audio" */
+	char host[16];            /* "0000:0b:00.1" */
+	int port;                 /* guest root port (1..): libvirt bus index, QEMU id dkpt<port> */
+	int func;                 /* guest function in that slot */
+	bool multifunction;       /* function 0 of a card with several functions */
+	char rom[512];            /* GPU function 0: ROM file ("" = the card's own, ROM BAR on) */
+};
+
+/* What the passed-through GPU needs in the guest (the guide's chart). */
+struct dk_plan_gpu {
+	char host[16];            /* "" when no GPU is passed through */
+	char vendor_device[16];   /* "1002:73ff" */
+	char family[48];          /* "Navi 23", "" when not in the chart */
+	char macos_range[32];     /* "12 -> 26" */
+	char kext[24];            /* plan.gpu_kext: "WhateverGreen", "NootRX" or "none" */
+	char boot_args[64];       /* "agdpmod=pikera" or "" */
+	char device_id[8];        /* DeviceProperties device-id spoof "0x73ff", or "" */
+	char notes[192];
+};
+
 struct dk_plan {
 	char name[201];
 	char model[32];           /* profile model */
@@ -76,6 +102,11 @@ struct dk_plan {
 	char mac[18];             /* "52:54:00:xx:xx:xx" */
 	char video[24];           /* QEMU device: vmware-svga, VGA, or "none" */
 	bool watchdog;            /* iTCO (built into q35's ICH9) with action none */
+	/* PCI passthrough (--gpu, --usb-controller, --audio) */
+	struct dk_plan_hostdev hostdev[DK_PLAN_MAX_HOSTDEV];
+	int n_hostdev;
+	int n_ports;              /* root ports used by hostdevs */
+	struct dk_plan_gpu gpu;
 	/* firmware */
 	char qemu_path[512];
 	char ovmf_code[512];
@@ -104,6 +135,13 @@ struct dk_plan_opts {
 	uint64_t disk_bytes;      /* 0: 128 GiB */
 	bool cpu_host;            /* --cpu host */
 	bool passthrough_gpu;     /* no emulated display */
+	/* PCI passthrough: host BDFs ("0b:00.0"), checked against facts.pci */
+	const char *gpu;          /* every function of the card, one guest slot */
+	const char *gpu_rom;      /* absolute path of a ROM file for the GPU, or NULL */
+	const char *usb[DK_PLAN_MAX_USB]; /* xHCI controllers */
+	int n_usb;
+	const char *audio;        /* the motherboard's HDA controller */
+	bool force_devices;       /* pass what the checks refuse (boot VGA, group, chart) */
 	bool pin;                 /* pin vCPUs to host cores (guide write-up) */
 	enum dk_accel_choice accel; /* --accel: auto, or force KVM / TCG */
 	/* Deterministic values for tests: NULL picks a random one. */

@@ -206,7 +206,14 @@ int dk_proxmox_conf(const struct dk_plan *p, const struct dk_vm_files *f, const 
 			      p->emulator_pin[0] ? p->emulator_pin : "-");
 		note(&b, line.data);
 	}
-	if (!strcmp(p->video, "none"))
+	for (int i = 0; i < p->n_hostdev; i++)
+		if (p->hostdev[i].rom[0]) {
+			line.len = 0;
+			dk_buf_printf(&line, "- pve.romfile = Proxmox reads ROM files from /usr/share/kvm only: copy %s there "
+					     "and add romfile=<name> to the GPU's hostpci line", p->hostdev[i].rom);
+			note(&b, line.data);
+		}
+	if (!strcmp(p->video, "none") && !p->n_hostdev)
 		note(&b, "- pve.hostpci = the passed-through GPU is not in the plan: add it as hostpci0: "
 			 "<host PCI address>,pcie=1,x-vga=1");
 	note(&b, "- pve.disks = OpenCore.img on virtio0 (boot 1), the disk on the planned bus (boot 2), an EFI vars "
@@ -230,6 +237,15 @@ int dk_proxmox_conf(const struct dk_plan *p, const struct dk_vm_files *f, const 
 	const char *disk_slot = p->disk_bus == DK_BUS_SATA ? "sata0" : "virtio1";
 	dk_buf_printf(&b, "boot: order=virtio0;%s\n", disk_slot);
 	dk_buf_printf(&b, "cores: %d\n", cores);
+	/* one hostpci per guest slot: a card's functions go together (no ".F") */
+	for (int i = 0, n = 0; i < p->n_hostdev; i++) {
+		const struct dk_plan_hostdev *h = &p->hostdev[i];
+		if (h->func != 0)
+			continue;
+		bool multi = i + 1 < p->n_hostdev && p->hostdev[i + 1].port == h->port;
+		dk_buf_printf(&b, "hostpci%d: %.*s,pcie=1%s\n", n++, multi ? 10 : 16, h->host,
+			      !strcmp(h->role, "gpu") ? ",x-vga=1" : "");
+	}
 	if (p->accel == DK_ACCEL_TCG)
 		dk_buf_puts(&b, "kvm: 0\n");
 	dk_buf_puts(&b, "machine: q35\n");

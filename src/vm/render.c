@@ -140,6 +140,20 @@ void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const str
 	}
 }
 
+/* A host PCI function as vfio-pci in its root port (dkpt<port>), which is
+ * created before its function 0. */
+static void qemu_hostdev(struct dk_argv *a, const struct dk_plan_hostdev *h)
+{
+	if (h->func == 0) {
+		dk_argv_add(a, "-device");
+		dk_argv_addf(a, "pcie-root-port,id=dkpt%d,bus=pcie.0,chassis=%d", h->port, h->port);
+	}
+	_cleanup_free_ char *rom = dk_qemu_escape(h->rom);
+	dk_argv_add(a, "-device");
+	dk_argv_addf(a, "vfio-pci,host=%s,bus=dkpt%d,addr=00.%d%s%s%s", h->host, h->port, h->func,
+		     h->multifunction ? ",multifunction=on" : "", h->rom[0] ? ",romfile=" : "", rom);
+}
+
 int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
 		 struct dk_argv *a)
 {
@@ -211,6 +225,8 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 		dk_argv_add(a, "-device");
 		dk_argv_add(a, p->video);
 	}
+	for (int i = 0; i < p->n_hostdev; i++)
+		qemu_hostdev(a, &p->hostdev[i]);
 	if (p->watchdog) {
 		dk_argv_add(a, "-action");
 		dk_argv_add(a, "watchdog=none");
@@ -274,6 +290,45 @@ static void disk(xmlNodePtr devs, const char *format, const char *file, const ch
 	prop(t, "bus", bus);
 	xmlNodePtr b = child(d, "boot", NULL);
 	propf(b, "order", "%d", boot);
+}
+
+/* A host PCI function: <hostdev> (managed: libvirt binds it to vfio-pci) in
+ * the root port whose <controller> precedes its function 0. */
+static void xml_hostdev(xmlNodePtr devs, const struct dk_plan_hostdev *h)
+{
+	unsigned dom = 0, bus = 0, slot = 0, fn = 0;
+	sscanf(h->host, "%x:%x:%x.%x", &dom, &bus, &slot, &fn);
+	if (h->func == 0) {
+		xmlNodePtr ctl = child(devs, "controller", NULL);
+		prop(ctl, "type", "pci");
+		propf(ctl, "index", "%d", h->port);
+		prop(ctl, "model", "pcie-root-port");
+	}
+	xmlNodePtr hd = child(devs, "hostdev", NULL);
+	prop(hd, "mode", "subsystem");
+	prop(hd, "type", "pci");
+	prop(hd, "managed", "yes");
+	xmlNodePtr src = child(hd, "source", NULL);
+	xmlNodePtr sa = child(src, "address", NULL);
+	propf(sa, "domain", "0x%04x", dom);
+	propf(sa, "bus", "0x%02x", bus);
+	propf(sa, "slot", "0x%02x", slot);
+	propf(sa, "function", "0x%x", fn);
+	if (!strcmp(h->role, "gpu") && h->func == 0) {
+		xmlNodePtr rom = child(hd, "rom", NULL);
+		if (h->rom[0])
+			prop(rom, "file", h->rom);
+		else
+			prop(rom, "bar", "on");
+	}
+	xmlNodePtr ga = child(hd, "address", NULL);
+	prop(ga, "type", "pci");
+	prop(ga, "domain", "0x0000");
+	propf(ga, "bus", "0x%02x", h->port);
+	prop(ga, "slot", "0x00");
+	propf(ga, "function", "0x%x", h->func);
+	if (h->multifunction)
+		prop(ga, "multifunction", "on");
 }
 
 int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_virt_caps *c, char **out)
@@ -430,6 +485,8 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	} else {
 		prop(child(child(devs, "video", NULL), "model", NULL), "type", "none");
 	}
+	for (int i = 0; i < p->n_hostdev; i++)
+		xml_hostdev(devs, &p->hostdev[i]);
 	xmlNodePtr ser = child(devs, "serial", NULL);
 	prop(ser, "type", "pty");
 	if (p->watchdog && c->itco_watchdog) {

@@ -53,6 +53,19 @@ test_intel_desktop_passes() {
   t_eq "$(t_jget "$OUT" "d['iommu']")" "{'enabled': True, 'groups': 5, 'irq_remapping': True, 'cmdline_intel_iommu_on': True, 'cmdline_iommu_pt': True}"
 }
 
+# host iommu gives each GPU the guide's chart row
+test_iommu_gpu_chart() {
+  r=$(fx amd-navi)
+  t_ok "$DKVM" host iommu --json --sysroot "$r"
+  t_eq "$(t_jget "$OUT" "[x['gpu'] for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:0b:00.0'][0]")" \
+    "{'family': 'Navi 23', 'supported': True, 'macos_range': '12 -> 26', 'macos_min': 'monterey', 'macos_max': None, 'kext': 'WhateverGreen', 'boot_args': 'agdpmod=pikera', 'device_id_spoof': None, 'notes': 'native; Pro W6600(X) may need a spoof'}"
+  t_eq "$(t_jget "$OUT" "[(x['gpu']['family'], x['gpu']['macos_max'], x['boot_vga']) for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:0a:00.0'][0]")" \
+    "('Pascal', 'highsierra', True)"
+  t_eq "$(t_jget "$OUT" "[x for g in d['groups'] for x in g['devices'] if 'gpu' in x and x['class'][:4] != '0x03']")" "[]"
+  t_ok "$DKVM" host iommu --sysroot "$r"
+  t_contains "$OUT" "macOS: Navi 23, 12 -> 26; kext WhateverGreen, boot-args agdpmod=pikera"
+}
+
 test_intel_desktop_human() {
   r=$(fx intel-desktop)
   DKVM_USER=alice t_ok "$DKVM" host check --sysroot "$r"
@@ -132,7 +145,8 @@ test_broken_input() {
 # Every fixture sysroot: its exit status and how many checks pass, warn,
 # fail and skip (a fixture added without a row here fails the test).
 test_fixture_sysroots() {
-  local rows='amd-ryzen bob 0 15 6 0 8
+  local rows='amd-navi bob 0 15 6 0 8
+amd-ryzen bob 0 15 6 0 8
 broken root 1 3 6 7 13
 intel-desktop alice 0 22 0 0 7
 intel-hybrid erin 0 19 3 0 7

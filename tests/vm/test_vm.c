@@ -8,6 +8,10 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "tune/pin.h"
+#include "host/gpu.h"
+#include "host/pci.h"
+#include "smbios/macos.h"
+#include "util/paths.h"
 
 #include <stdbool.h>
 #include <unistd.h>
@@ -1116,6 +1120,176 @@ TEST(ppc_bad_input)
 	dk_errclear();
 }
 
+/* ---- PCI passthrough: facts from the amd-navi fixture sysroot ---- */
+
+/* host_amd plus the PCI facts of tests/fixtures/host/amd-navi: a Navi 23
+ * (0b:00.0 + HDMI audio 0b:00.1, viable group), a boot-VGA GTX 1080
+ * (0a:00.0), xHCI 0d:00.3 (viable) and 07:00.0 (group shared with the NIC
+ * and SATA), HDA 0e:00.4. */
+static void host_navi(struct dk_facts *h)
+{
+	host_amd(h);
+	char *root = dk_asprintf("%s/tests/fixtures/host/amd-navi", t_srcdir());
+	dk_set_sysroot(root);
+	CHECK(dk_pci_scan(&h->pci) == 0);
+	h->pci_known = true;
+	dk_set_sysroot(NULL);
+	free(root);
+}
+
+TEST(passthrough_gpu)
+{
+	struct dk_facts h;
+	host_navi(&h);
+	struct dk_plan_opts o = opts("navi");
+	o.gpu = "0b:00.0";
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_hostdev, 2);
+	CHECK_STR(p.hostdev[0].host, "0000:0b:00.0");
+	CHECK_STR(p.hostdev[1].host, "0000:0b:00.1");
+	CHECK(p.hostdev[0].multifunction && !p.hostdev[1].multifunction);
+	CHECK_INT(p.hostdev[0].port, 1);
+	CHECK_INT(p.hostdev[1].port, 1);
+	CHECK_INT(p.hostdev[1].func, 1);
+	CHECK_STR(p.video, "none");
+	CHECK_STR(p.gpu.family, "Navi 23");
+	CHECK_STR(p.gpu.kext, "WhateverGreen");
+	CHECK_STR(p.gpu.boot_args, "agdpmod=pikera");
+	CHECK_STR(p.gpu.device_id, "");
+	CHECK_INT(p.n_warnings, 0);
+	render_goldens("amd-navi-gpu", &p);
+	explain_golden("amd-navi-gpu", &p);
+	/* the plan survives the manifest */
+	json_object *j = dk_plan_to_json(&p);
+	CHECK_STR(json_object_get_string(json_object_object_get(j, "gpu_kext")), "WhateverGreen");
+	struct dk_plan back;
+	CHECK(dk_plan_from_json(j, &back) == 0);
+	CHECK_INT(back.n_hostdev, 2);
+	CHECK_INT(back.n_ports, 1);
+	CHECK(back.hostdev[0].multifunction);
+	CHECK_STR(back.gpu.boot_args, "agdpmod=pikera");
+	/* hostile manifests: a bad address, a slot twice */
+	json_object *pt = json_object_object_get(j, "passthrough");
+	json_object *e1 = json_object_array_get_idx(pt, 1);
+	json_object_object_add(e1, "function", json_object_new_int(0));
+	CHECK(dk_plan_from_json(j, &back) == -1);
+	CHECK_CONTAINS(dk_errmsg(), "given twice");
+	json_object_object_add(e1, "host", json_object_new_string("0000:0b:00.1,romfile=/etc/shadow"));
+	CHECK(dk_plan_from_json(j, &back) == -1);
+	CHECK_CONTAINS(dk_errmsg(), "not a PCI address");
+	dk_errclear();
+	json_object_put(j);
+
+	/* every device class, a ROM file, on Sonoma */
+	o.gpu_rom = "/var/lib/dkvm/roms/navi23.rom";
+	o.usb[0] = "0000:0d:00.3";
+	o.n_usb = 1;
+	o.audio = "0e:00.4";
+	o.macos = "sonoma";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_hostdev, 4);
+	CHECK_INT(p.hostdev[2].port, 2);
+	CHECK_INT(p.hostdev[2].func, 0);
+	CHECK(!p.hostdev[2].multifunction);
+	CHECK_STR(p.hostdev[3].host, "0000:0e:00.4");
+	CHECK_INT(p.hostdev[3].port, 3);
+	CHECK_STR(p.hostdev[0].rom, "/var/lib/dkvm/roms/navi23.rom");
+	render_goldens("amd-navi-all", &p);
+	dk_pci_free(&h.pci);
+}
+
+TEST(passthrough_refusals)
+{
+	struct dk_facts h;
+	host_navi(&h);
+	struct dk_plan_opts o = opts("navi");
+	struct dk_plan p;
+	static const struct {
+		const char *gpu, *usb, *audio, *macos, *err;
+	} bad[] = {
+		{"0a:00.0", NULL, NULL, NULL, "--gpu 0000:0a:00.0: the host's boot VGA device"},
+		{NULL, "07:00.0", NULL, NULL, "0000:07:00.0: IOMMU group 3 is not viable: it also holds 0000:05:00.0"},
+		{"0b:00.7", NULL, NULL, NULL, "--gpu 0b:00.7: no such PCI device on this host"},
+		{"0b:00.0", NULL, NULL, "bigsur", "--gpu 0000:0b:00.0: Navi 23 (1002:73ff) runs macOS 12 -> 26 per the guide's GPU chart, not Big Sur (11)"},
+		{NULL, NULL, "06:00.0", NULL, "--audio 0000:06:00.0: SATA controller [0106], not an HD audio controller [0403]"},
+		{NULL, "0d:00.3", "0b:00.1", NULL, "0000:0b:00.1: IOMMU group 1 is not viable: it also holds 0000:0b:00.0"},
+		{"00:03.1", NULL, NULL, NULL, "a bridge [0604] is never passed through"},
+		{"0b:00", NULL, NULL, NULL, "--gpu '0b:00': not a PCI address"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		o.gpu = bad[i].gpu;
+		o.usb[0] = bad[i].usb;
+		o.n_usb = bad[i].usb ? 1 : 0;
+		o.audio = bad[i].audio;
+		o.macos = bad[i].macos;
+		o.force_devices = false;
+		CHECK(dk_plan_build(&h, &o, &p) == -1);
+		CHECK_CONTAINS(dk_errmsg(), bad[i].err);
+		CHECK(strchr(dk_errmsg(), '\n') == NULL);
+	}
+	/* --force: passed anyway, with the reason as a warning */
+	o = opts("navi");
+	o.gpu = "0a:00.0";
+	o.force_devices = true;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_hostdev, 2);
+	CHECK_INT(p.n_warnings, 2); /* boot VGA; Pascal cannot run Sequoia */
+	CHECK_CONTAINS(p.warnings[0], "boot VGA device");
+	CHECK_CONTAINS(p.warnings[0], "passed through anyway (--force)");
+	CHECK_CONTAINS(p.warnings[1], "Pascal");
+	CHECK_STR(p.gpu.kext, "none");
+	/* the chart drives older releases: the same Pascal card on High Sierra */
+	o.macos = "highsierra";
+	o.model = "MacPro5,1";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_warnings, 1);
+	CHECK_STR(p.gpu.family, "Pascal");
+	CHECK_STR(p.gpu.kext, "WhateverGreen");
+	/* --gpu-rom without --gpu; a relative ROM path */
+	o = opts("navi");
+	o.gpu_rom = "/x.rom";
+	CHECK(dk_plan_build(&h, &o, &p) == -1);
+	CHECK_CONTAINS(dk_errmsg(), "--gpu-rom needs --gpu");
+	o.gpu = "0b:00.0";
+	o.gpu_rom = "x.rom";
+	CHECK(dk_plan_build(&h, &o, &p) == -1);
+	CHECK_CONTAINS(dk_errmsg(), "not an absolute path");
+	dk_errclear();
+	dk_pci_free(&h.pci);
+}
+
+TEST(gpu_chart)
+{
+	const struct dk_gpu_family *g = dk_gpu_lookup(0x1002, 0x73ef);
+	CHECK(g && !strcmp(g->family, "Navi 23"));
+	CHECK_STR(dk_gpu_spoof(g, 0x73ef), "0x73ff");
+	g = dk_gpu_lookup(0x1002, 0x73ff);
+	CHECK(dk_gpu_spoof(g, 0x73ff) == NULL);
+	g = dk_gpu_lookup(0x1002, 0x73df);
+	CHECK_STR(g->family, "Navi 22");
+	CHECK_STR(dk_gpu_kext(g), "NootRX");
+	CHECK_STR(g->boot_args, "");
+	CHECK(dk_gpu_drives(g, dk_macos_find("tahoe")));
+	CHECK(!dk_gpu_drives(g, dk_macos_find("bigsur")));
+	g = dk_gpu_lookup(0x10de, 0x1180); /* GTX 680, Kepler: up to Big Sur */
+	CHECK_STR(g->family, "Kepler");
+	CHECK(dk_gpu_drives(g, dk_macos_find("bigsur")));
+	CHECK(!dk_gpu_drives(g, dk_macos_find("monterey")));
+	g = dk_gpu_lookup(0x10de, 0x2204); /* RTX 3090 */
+	CHECK_STR(g->family, "Ampere");
+	CHECK(!g->supported);
+	CHECK_STR(dk_gpu_kext(g), "none");
+	g = dk_gpu_lookup(0x1002, 0x67df); /* RX 580 */
+	CHECK_STR(g->family, "Polaris");
+	CHECK_STR(dk_gpu_kext(g), "WhateverGreen");
+	CHECK(dk_gpu_drives(g, dk_macos_find("sierra")));
+	CHECK(dk_gpu_lookup(0x8086, 0x3e92) == NULL);
+	g = dk_gpu_lookup(0x1002, 0x6938); /* Tonga: spoofed to 0x6939 */
+	CHECK_STR(dk_gpu_spoof(g, 0x6938), "0x6939");
+	CHECK(!dk_gpu_drives(g, dk_macos_find("ventura")));
+}
+
 int main(void)
 {
 	RUN(plan_amd_ryzen);
@@ -1143,5 +1317,8 @@ int main(void)
 	RUN(ppc_goldens_per_release);
 	RUN(ppc_explain_is_data);
 	RUN(ppc_bad_input);
+	RUN(passthrough_gpu);
+	RUN(passthrough_refusals);
+	RUN(gpu_chart);
 	return t_done();
 }

@@ -216,6 +216,7 @@ test_full_pipeline() {
 test_fixture_sysroots() {
   local fx="$DKVM_SRCDIR/tests/fixtures/host"
   local expect='
+amd-navi 0 kvm 4x2 16384
 amd-ryzen 0 kvm 4x2 16384
 broken 1 /proc/cpuinfo: no '"'"'processor'"'"' entries
 intel-desktop 0 kvm 4x2 8192
@@ -252,6 +253,37 @@ secrets 0 kvm 4x2 8192'
   t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create fx --dry-run
   t_eq "$(t_jget "$OUT" 'd["plan"]["cpu"]["amd_host"]')" "True"
   t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "vendor=GenuineIntel"
+}
+
+# --gpu/--usb-controller/--audio on the amd-navi fixture: planned from its
+# PCI facts; each refusal one line, nothing created.
+test_passthrough_cli() {
+  local fx="$DKVM_SRCDIR/tests/fixtures/host/amd-navi"
+  t_ok "$DKVM" --sysroot "$fx" --json create gfx --dry-run --dir "$T/vms" --gpu 0b:00.0 --usb-controller 0d:00.3
+  t_eq "$(t_jget "$OUT" '[(h["host"], h["port"], h["function"], h["multifunction"]) for h in d["plan"]["passthrough"]]')" \
+    "[('0000:0b:00.0', 1, 0, True), ('0000:0b:00.1', 1, 1, False), ('0000:0d:00.3', 2, 0, False)]"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["gpu_kext"], d["plan"]["gpu"]["boot_args"], d["plan"]["devices"]["video"]')" \
+    "('WhateverGreen', 'agdpmod=pikera', 'none')"
+  local bad
+  while IFS='|' read -r bad want; do
+    [ -n "$bad" ] || continue
+    # shellcheck disable=SC2086
+    t_exit 1 "$DKVM" --sysroot "$fx" create gfx --dry-run --dir "$T/vms" $bad
+    t_eq "$(wc -l <<<"$ERR")" 1 "error lines for $bad"
+    t_contains "$ERR" "$want"
+  done <<'EOT'
+--gpu 0a:00.0|dkvm: --gpu 0000:0a:00.0: the host's boot VGA device
+--usb-controller 07:00.0|IOMMU group 3 is not viable
+--gpu 0b:00.6|dkvm: --gpu 0b:00.6: no such PCI device on this host
+--gpu 0b:00.0 --macos bigsur|runs macOS 12 -> 26 per the guide's GPU chart, not Big Sur (11)
+--gpu 0b:00.0 --gpu-rom /nonexistent.rom|dkvm: --gpu-rom /nonexistent.rom: No such file or directory
+EOT
+  # --force passes the boot VGA card anyway, and says so
+  t_ok "$DKVM" --sysroot "$fx" --json create gfx --dry-run --dir "$T/vms" --gpu 0a:00.0 --force
+  t_contains "$ERR" "boot VGA device"
+  t_contains "$ERR" "passed through anyway (--force)"
+  t_exit 2 "$DKVM" --sysroot "$fx" create gfx --dry-run --dir "$T/vms" --gpu-rom /x.rom
+  [ ! -e "$T/vms" ] || t_fail "dry runs created files"
 }
 
 # --pin: vCPU threads of a directly run QEMU are pinned as planned.
