@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/strv.h"
 
 #include <string.h>
 
@@ -21,6 +22,10 @@ static const struct dk_opt create_opts[] = {
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
 	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
+	{"driver", 'V', "FILE", "an extra UEFI driver (*.efi) for EFI/OC/Drivers, enabled in UEFI/Drivers\n"
+	 "(repeatable); an HFS+ driver replaces the release family's (HfsPlus.efi\n"
+	 "for OpenHfsPlus.efi; Mojave and older accept only HfsPlusLegacy.efi,\n"
+	 "else fetched from OcBinaryData at a pinned commit)", DK_C_FILE, 0},
 	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
@@ -58,6 +63,7 @@ const struct dk_cmd_spec dk_spec_create = {
 	.tail = "Examples:\n"
 		"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
 		"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
+		"  dkvm create mp5 --model MacPro5,1 --macos mojave --driver HfsPlusLegacy.efi\n"
 		"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
 		"\n"
 		"Exit status: 0 created (or planned), 1 failure (nothing left behind), 2 usage error.\n",
@@ -102,9 +108,20 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 	return 0;
 }
 
+static int create_main(int argc, char **argv, struct dk_strv *drivers_out);
+
 int dk_cmd_create(int argc, char **argv)
 {
+	struct dk_strv drivers = {0};
+	int rc = create_main(argc, argv, &drivers);
+	dk_strv_clear(&drivers);
+	return rc;
+}
+
+static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
+{
 	struct dk_create_opts o = {0};
+	struct dk_strv *drivers = drivers_out;
 	bool no_libvirt = false;
 	optind = 0;
 	int c;
@@ -137,6 +154,7 @@ int dk_cmd_create(int argc, char **argv)
 		case 'o': o.opencore = optarg; break;
 		case 'I': o.opencore_image = optarg; break;
 		case 'k': o.kexts = optarg; break;
+		case 'V': dk_strv_push(drivers, optarg); break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
 		case 'u': o.uri = optarg; break;
@@ -165,6 +183,7 @@ int dk_cmd_create(int argc, char **argv)
 	if (optind + 1 < argc)
 		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
 	o.name = argv[optind];
+	o.drivers = (const char *const *)drivers->v;
 	if (no_libvirt && o.uri)
 		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
 	if (o.pool && !o.uri)

@@ -470,6 +470,35 @@ static int add_kexts(struct ctx *c)
 	return 0;
 }
 
+/* An HFS+ driver given: the one the family allows, in place of the
+ * recipes' (exactly one HFS driver, at the same load position). 1 replaced,
+ * 0 none to replace, -1 refused. */
+static int replace_hfs(struct ctx *c, plist_t arr, const char *n)
+{
+	if (!dk_oc_hfs_allowed(c->o->macos, n))
+		return dk_fail("UEFI/Drivers: %s cannot be used with macOS %s: the guide allows only %s there "
+			       "(never mix OpenHfsPlus/HfsPlus with HfsPlusLegacy)",
+			       n, c->o->macos->marketing,
+			       dk_macos_cmp(c->o->macos, dk_macos_find("catalina")) < 0 ? "HfsPlusLegacy.efi"
+											 : "OpenHfsPlus.efi or HfsPlus.efi");
+	for (uint32_t j = 0; dk_pl_is(arr, PLIST_ARRAY) && j < plist_array_get_size(arr); j++) {
+		plist_t e = plist_array_get_item(arr, j);
+		const char *p = dk_pl_str(e, "Path");
+		if (!p || !dk_oc_is_hfs_driver(p))
+			continue;
+		_cleanup_free_ char *was = dk_strdup(p);
+		plist_dict_set_item(e, "Path", plist_new_string(n));
+		if (dk_pl_str(e, "Comment"))
+			plist_dict_set_item(e, "Comment", plist_new_string(n));
+		_cleanup_free_ char *at = dk_asprintf("UEFI/Drivers[%u]", j);
+		_cleanup_free_ char *v = dk_asprintf("%s (was %s)", n, was);
+		record(c, at, v, "extra UEFI driver requested: replaces the other HFS+ driver (exactly one HFS+ driver)",
+		       true);
+		return 1;
+	}
+	return 0;
+}
+
 static int add_named(struct ctx *c, const char *path, const char *const *names, const char *suffix1,
 		     const char *suffix2, bool driver)
 {
@@ -487,6 +516,11 @@ static int add_named(struct ctx *c, const char *path, const char *const *names, 
 				dup = true;
 		}
 		if (dup)
+			continue;
+		int k = driver && dk_oc_is_hfs_driver(n) ? replace_hfs(c, arr, n) : 0;
+		if (k < 0)
+			return -1;
+		if (k > 0)
 			continue;
 		struct dk_oc_field fd[] = {
 			{"Path", 's', n}, {"Enabled", 'b', "true"}, {"LoadEarly", 'b', "false"},
