@@ -23,6 +23,15 @@ const char *dk_oc_sample_release(const char *sample_path, const char *given);
 enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
 
+/* Passed-through devices as the guest sees them (the plan's): what the
+ * DeviceProperties table (recipes.c) keys on. */
+struct dk_oc_passthrough {
+	const char *audio_path;  /* HD Audio controller's device path, "PciRoot(0x0)/Pci(0x2,0x0)"; NULL: none */
+	int layout_id;           /* AppleALC layout-id; 0: 1 */
+	const char *gpu_path;    /* the GPU's device path; NULL: none */
+	uint16_t gpu_vendor, gpu_device; /* its PCI ids (host's lspci -nn) */
+};
+
 struct dk_oc_config_opts {
 	const char *sample_path;          /* the release's Docs/Sample.plist */
 	const struct dk_mac_model *model;
@@ -36,6 +45,7 @@ struct dk_oc_config_opts {
 	const char *const *acpi;          /* SSDT file names placed in ACPI/, NULL-terminated, or NULL */
 	bool explain;                     /* collect explanations */
 	const char *release;              /* OpenCore release of the sample ("1.0.6"), NULL = detect */
+	const struct dk_oc_passthrough *passthrough; /* NULL: none (DeviceProperties/Add stays empty) */
 };
 
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
