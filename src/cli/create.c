@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/strv.h"
 
 #include <string.h>
 
@@ -32,6 +33,10 @@ static const struct dk_opt create_opts[] = {
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
 	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
+	{"driver", 'W', "FILE", "an extra UEFI driver (*.efi) for EFI/OC/Drivers, enabled in UEFI/Drivers\n"
+	 "(repeatable); an HFS+ driver replaces the release family's (HfsPlus.efi\n"
+	 "for OpenHfsPlus.efi; Mojave and older accept only HfsPlusLegacy.efi,\n"
+	 "else fetched from OcBinaryData at a pinned commit)", DK_C_FILE, 0},
 	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
@@ -70,6 +75,7 @@ const struct dk_cmd_spec dk_spec_create = {
 	.tail = "Examples:\n"
 		"  dkvm create mymac --opencore OpenCore-1.0.6-RELEASE.zip --no-recovery\n"
 		"  dkvm create old --model MacPro5,1 --macos mojave --dry-run --explain\n"
+		"  dkvm create mp5 --model MacPro5,1 --macos mojave --driver HfsPlusLegacy.efi\n"
 		"  dkvm create lv --connect qemu:///system --opencore ~/OpenCorePkg\n"
 		"  dkvm create tiger --arch ppc --macos 10.4 --iso \"Mac OS X 10.4.8.iso\"\n"
 		"  dkvm create gfx --gpu 0b:00.0 --usb-controller 0d:00.3 --connect qemu:///system\n"
@@ -137,16 +143,27 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 	return 0;
 }
 
+static int create_main(int argc, char **argv, struct dk_strv *drivers_out);
+
 int dk_cmd_create(int argc, char **argv)
 {
+	struct dk_strv drivers = {0};
+	int rc = create_main(argc, argv, &drivers);
+	dk_strv_clear(&drivers);
+	return rc;
+}
+
+static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
+{
 	struct dk_create_opts o = {0};
+	struct dk_strv *drivers = drivers_out;
 	bool no_libvirt = false;
 	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
 	int c;
 	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
-		if (!x86_only && strchr("mcCpoIkRNP", c)) {
+		if (!x86_only && strchr("mcCpoIkRNPW", c)) {
 			for (const struct dk_opt *d = dk_spec_create.opts; d->name; d++)
 				if (d->val == c)
 					x86_only = d->name;
@@ -195,6 +212,7 @@ int dk_cmd_create(int argc, char **argv)
 		case 'o': o.opencore = optarg; break;
 		case 'I': o.opencore_image = optarg; break;
 		case 'k': o.kexts = optarg; break;
+		case 'W': dk_strv_push(drivers, optarg); break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
 		case 'u': o.uri = optarg; break;
@@ -231,6 +249,7 @@ int dk_cmd_create(int argc, char **argv)
 		return dk_usage_error("create", "--arch ppc needs --macos 10.0, 10.1, 10.2, 10.3, 10.4 or 10.5");
 	if (o.iso && !o.ppc)
 		return dk_usage_error("create", "--iso: only with --arch ppc");
+	o.drivers = (const char *const *)drivers->v;
 	if (no_libvirt && o.uri)
 		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
 	if (o.pool && !o.uri)

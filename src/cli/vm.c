@@ -289,6 +289,31 @@ int dk_cmd_list(int argc, char **argv)
 	return DK_EXIT_OK;
 }
 
+/* The manifest's "efi": kexts, SSDTs, drivers with versions and sources. */
+static void print_efi(json_object *man)
+{
+	json_object *efi, *v;
+	if (!json_object_object_get_ex(man, "efi", &efi) || !json_object_is_type(efi, json_type_object))
+		return;
+	if (json_object_object_get_ex(efi, "opencore", &v) && v)
+		printf("\nEFI (OpenCore %s):\n", dk_esc(json_object_get_string(v)));
+	else
+		printf("\nEFI:\n");
+	static const char *const kinds[][2] = {{"kexts", "kext"}, {"acpi", "ACPI"}, {"drivers", "driver"}, {"tools", "tool"}};
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		json_object *arr;
+		if (!json_object_object_get_ex(efi, kinds[k][0], &arr) || !json_object_is_type(arr, json_type_array))
+			continue;
+		for (size_t i = 0; i < json_object_array_length(arr); i++) {
+			json_object *e = json_object_array_get_idx(arr, i), *n, *ver, *src;
+			printf("  %-7s %-28s %-14s %s\n", kinds[k][1],
+			       dk_esc(json_object_object_get_ex(e, "name", &n) && n ? json_object_get_string(n) : "?"),
+			       dk_esc(json_object_object_get_ex(e, "version", &ver) && ver ? json_object_get_string(ver) : "-"),
+			       dk_esc(json_object_object_get_ex(e, "source", &src) && src ? json_object_get_string(src) : "-"));
+		}
+	}
+}
+
 int dk_cmd_show(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -322,6 +347,7 @@ int dk_cmd_show(int argc, char **argv)
 		printf("  memory    %llu MiB\n", (unsigned long long)b.plan.memory_mib);
 		printf("  disk      %s (%s)\n", dk_esc(b.disk), dk_disk_bus_name(b.plan.disk_bus));
 		printf("  network   %s %s\n", dk_esc(b.plan.nic_model), dk_esc(b.plan.mac));
+		print_efi(b.manifest);
 		printf("\nDecisions:\n");
 		dk_plan_explain(&b.plan, stdout);
 		json_object_put(j);

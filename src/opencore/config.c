@@ -470,6 +470,35 @@ static int add_kexts(struct ctx *c)
 	return 0;
 }
 
+/* An HFS+ driver given: the one the family allows, in place of the
+ * recipes' (exactly one HFS driver, at the same load position). 1 replaced,
+ * 0 none to replace, -1 refused. */
+static int replace_hfs(struct ctx *c, plist_t arr, const char *n)
+{
+	if (!dk_oc_hfs_allowed(c->o->macos, n))
+		return dk_fail("UEFI/Drivers: %s cannot be used with macOS %s: the guide allows only %s there "
+			       "(never mix OpenHfsPlus/HfsPlus with HfsPlusLegacy)",
+			       n, c->o->macos->marketing,
+			       dk_macos_cmp(c->o->macos, dk_macos_find("catalina")) < 0 ? "HfsPlusLegacy.efi"
+											 : "OpenHfsPlus.efi or HfsPlus.efi");
+	for (uint32_t j = 0; dk_pl_is(arr, PLIST_ARRAY) && j < plist_array_get_size(arr); j++) {
+		plist_t e = plist_array_get_item(arr, j);
+		const char *p = dk_pl_str(e, "Path");
+		if (!p || !dk_oc_is_hfs_driver(p))
+			continue;
+		_cleanup_free_ char *was = dk_strdup(p);
+		plist_dict_set_item(e, "Path", plist_new_string(n));
+		if (dk_pl_str(e, "Comment"))
+			plist_dict_set_item(e, "Comment", plist_new_string(n));
+		_cleanup_free_ char *at = dk_asprintf("UEFI/Drivers[%u]", j);
+		_cleanup_free_ char *v = dk_asprintf("%s (was %s)", n, was);
+		record(c, at, v, "extra UEFI driver requested: replaces the other HFS+ driver (exactly one HFS+ driver)",
+		       true);
+		return 1;
+	}
+	return 0;
+}
+
 static int add_named(struct ctx *c, const char *path, const char *const *names, const char *suffix1,
 		     const char *suffix2, bool driver)
 {
@@ -488,6 +517,11 @@ static int add_named(struct ctx *c, const char *path, const char *const *names, 
 		}
 		if (dup)
 			continue;
+		int k = driver && dk_oc_is_hfs_driver(n) ? replace_hfs(c, arr, n) : 0;
+		if (k < 0)
+			return -1;
+		if (k > 0)
+			continue;
 		struct dk_oc_field fd[] = {
 			{"Path", 's', n}, {"Enabled", 'b', "true"}, {"LoadEarly", 'b', "false"},
 			{"Arguments", 's', ""}, {"Comment", 's', n}, {NULL, 0, NULL},
@@ -497,6 +531,54 @@ static int add_named(struct ctx *c, const char *path, const char *const *names, 
 		};
 		if (do_append(c, path, driver ? fd : fa, driver ? "extra UEFI driver requested" : "SSDT placed in EFI/OC/ACPI") < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* A device path as OpenCore's DeviceProperties keys it: PciRoot(...)/Pci(...)... */
+static bool devpath_ok(const char *s)
+{
+	if (!dk_startswith(s, "PciRoot(") || strlen(s) > 256)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("(),/", *p))
+			return false;
+	return true;
+}
+
+/* The DeviceProperties table (recipes.c) for the passed-through devices. */
+static int apply_devprops(struct ctx *c)
+{
+	const struct dk_oc_passthrough *pt = c->o->passthrough;
+	if (!pt)
+		return 0;
+	plist_t add = dk_pl_get(c->root, "DeviceProperties/Add");
+	if (!dk_pl_is(add, PLIST_DICT))
+		return missing(c, "DeviceProperties/Add");
+	for (int i = 0; i < dk_oc_devprop_count; i++) {
+		const struct dk_oc_devprop *d = &dk_oc_devprops[i];
+		const char *path = d->when == 'a' ? pt->audio_path : pt->gpu_path;
+		if (!path || (d->when == 'g' && d->vendor && (d->vendor != pt->gpu_vendor || d->device != pt->gpu_device)))
+			continue;
+		if (!devpath_ok(path))
+			return dk_fail("DeviceProperties: '%s' is not a device path (PciRoot(0x0)/Pci(0x2,0x0))", path);
+		plist_t node;
+		if (d->type == '$') {
+			int id = pt->layout_id > 0 ? pt->layout_id : 1;
+			uint8_t le[4] = {(uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16), (uint8_t)(id >> 24)};
+			node = plist_new_data((const char *)le, 4);
+		} else if (!(node = make_node(d->type, d->value))) {
+			return -1;
+		}
+		plist_t dev = plist_dict_get_item(add, path);
+		if (!dk_pl_is(dev, PLIST_DICT)) {
+			dev = plist_new_dict();
+			plist_dict_set_item(add, path, dev);
+		}
+		plist_dict_set_item(dev, d->key, node);
+		_cleanup_free_ char *at = dk_asprintf("DeviceProperties/Add/%s/%s", path, d->key);
+		_cleanup_free_ char *v = dk_pl_render(node);
+		record(c, at, v, d->reason, true);
 	}
 	return 0;
 }
@@ -581,7 +663,7 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	for (int i = 0; i < dk_oc_recipe_count; i++)
 		if (applies(&c, &dk_oc_recipes[i]) && apply_recipe(&c, &dk_oc_recipes[i]) < 0)
 			goto out;
-	if (apply_bootargs(&c) < 0)
+	if (apply_bootargs(&c) < 0 || apply_devprops(&c) < 0)
 		goto out;
 	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
 		goto out;

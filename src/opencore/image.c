@@ -11,7 +11,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/plist.h"
-
+#include "util/bytes.h"
 #include "util/strv.h"
 
 #include <libgen.h>
@@ -31,6 +31,14 @@ void dk_oc_image_result_free(struct dk_oc_image_result *r)
 	dk_strv_free(r->kexts);
 	dk_strv_free(r->acpi);
 	r->drivers = r->tools = r->kexts = r->acpi = NULL;
+	for (size_t i = 0; i < r->nentries; i++) {
+		free(r->entries[i].name);
+		free(r->entries[i].source);
+		free(r->entries[i].sha256);
+	}
+	free(r->entries);
+	r->entries = NULL;
+	r->nentries = 0;
 }
 
 static const char *base_name(const char *p)
@@ -266,6 +274,52 @@ static void record(const struct dk_efi_copy *c, struct dk_strv *drivers, struct 
 	}
 }
 
+struct entries {
+	struct dk_oc_image_entry *v;
+	size_t n;
+};
+
+/* What a copy is, for the result: kind, name, source and digest. */
+static void add_entry(struct entries *es, struct dk_oc_release *rel, const struct sources *s,
+		      const struct dk_efi_copy *c)
+{
+	static const char *const dirs[] = {"EFI/OC/Drivers/", "EFI/OC/Tools/", "EFI/OC/Kexts/", "EFI/OC/ACPI/"};
+	static const char kinds[] = {'d', 't', 'k', 'a'};
+	if (c->from != DK_EFI_FROM_ITEM)
+		return;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(dirs); i++) {
+		size_t l = strlen(dirs[i]);
+		if (strncmp(c->dest, dirs[i], l) != 0 || strchr(c->dest + l, '/'))
+			continue;
+		const struct dk_efi_item *it = &s->g.v[c->item];
+		struct dk_oc_image_entry e = {.kind = kinds[i], .name = dk_strdup(c->dest + l)};
+		uint8_t d[32];
+		char hex[65];
+		bool have = false;
+		if (it->origin == DK_EFI_RELEASE) {
+			e.release = true;
+			e.source = dk_strdup(dk_oc_release_path(rel));
+			_cleanup_free_ char *relp = dk_asprintf("X64/EFI/%s", it->path);
+			_cleanup_free_ char *data = NULL;
+			size_t len;
+			have = dk_oc_release_read(rel, relp, &data, &len) == 0 && dk_sha256(data, len, d) == 0;
+		} else {
+			const struct src *src = &s->v[it->src];
+			e.source = dk_strdup(it->from ? it->from : "?");
+			if (!it->is_dir && src->host)
+				have = dk_sha256_file(src->host, d) == 0;
+		}
+		dk_errclear();
+		if (have) {
+			dk_hex(d, 32, hex);
+			e.sha256 = dk_strdup(hex);
+		}
+		es->v = dk_realloc(es->v, (es->n + 1) * sizeof *es->v);
+		es->v[es->n++] = e;
+		return;
+	}
+}
+
 /* --recovery and --add, outside the EFI tree. */
 static int add_extras(const struct dk_oc_image_opts *o, struct dk_fat_builder *b)
 {
@@ -293,7 +347,7 @@ static int add_extras(const struct dk_oc_image_opts *o, struct dk_fat_builder *b
 /* The whole volume into b; records what was copied. */
 static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, struct dk_oc_release *rel,
 		    plist_t root, struct dk_strv *drivers, struct dk_strv *tools, struct dk_strv *kexts,
-		    struct dk_strv *acpis)
+		    struct dk_strv *acpis, struct entries *es)
 {
 	const char *rp = dk_oc_release_path(rel);
 	if (!dk_oc_release_has(rel, "X64/EFI/OC/OpenCore.efi"))
@@ -311,6 +365,8 @@ static int assemble(const struct dk_oc_image_opts *o, struct dk_fat_builder *b, 
 	for (size_t i = 0; r == 0 && i < t.n; i++) {
 		r = write_copy(b, rel, &s, o->config, &t.v[i]);
 		record(&t.v[i], drivers, tools, kexts, acpis);
+		if (r == 0 && es)
+			add_entry(es, rel, &s, &t.v[i]);
 	}
 	if (r == 0)
 		r = add_extras(o, b);
@@ -349,9 +405,9 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 	}
 	struct dk_fat_builder *b = dk_fat_new();
 	struct dk_strv drivers = {0}, tools = {0}, kexts = {0}, acpis = {0};
-	int r = assemble(o, b, rel, root, &drivers, &tools, &kexts, &acpis);
+	struct entries es = {0};
+	int r = assemble(o, b, rel, root, &drivers, &tools, &kexts, &acpis, o->result ? &es : NULL);
 	plist_free(root);
-	dk_oc_release_close(rel);
 	struct dk_disk_info info;
 	if (r == 0) {
 		struct dk_disk_opts d = {
@@ -382,7 +438,18 @@ int dk_oc_image_build(const struct dk_oc_image_opts *o)
 		res->kexts = dk_strv_take(&kexts);
 		res->acpi = dk_strv_take(&acpis);
 		res->recovery = o->recovery != NULL;
+		res->entries = es.v;
+		res->nentries = es.n;
+		es.v = NULL;
+		es.n = 0;
 	}
+	for (size_t i = 0; i < es.n; i++) {
+		free(es.v[i].name);
+		free(es.v[i].source);
+		free(es.v[i].sha256);
+	}
+	free(es.v);
+	dk_oc_release_close(rel);
 	dk_strv_clear(&drivers);
 	dk_strv_clear(&tools);
 	dk_strv_clear(&kexts);

@@ -108,6 +108,18 @@ struct dk_oc_recipe {
 extern const struct dk_oc_recipe dk_oc_recipes[];
 extern const int dk_oc_recipe_count;
 
+/* DeviceProperties/Add/<device path>/<key> per passed-through device. */
+struct dk_oc_devprop {
+	char when;                /* 'a': audio controller passed; 'g': GPU passed */
+	uint16_t vendor, device;  /* 'g': the GPU it applies to (0: any) */
+	const char *key;
+	char type;                /* 'x' data (hex), '$' from context: "layout" (4-byte little-endian data) */
+	const char *value;
+	const char *reason;
+};
+extern const struct dk_oc_devprop dk_oc_devprops[];
+extern const int dk_oc_devprop_count;
+
 struct dk_oc_known_kext {
 	const char *name;        /* bundle name without .kext */
 	const char *executable;  /* expected ExecutablePath, "" for plist-only, NULL = not checked */

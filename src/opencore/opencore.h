@@ -23,6 +23,15 @@ const char *dk_oc_sample_release(const char *sample_path, const char *given);
 enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
 
+/* Passed-through devices as the guest sees them (the plan's): what the
+ * DeviceProperties table (recipes.c) keys on. */
+struct dk_oc_passthrough {
+	const char *audio_path;  /* HD Audio controller's device path, "PciRoot(0x0)/Pci(0x2,0x0)"; NULL: none */
+	int layout_id;           /* AppleALC layout-id; 0: 1 */
+	const char *gpu_path;    /* the GPU's device path; NULL: none */
+	uint16_t gpu_vendor, gpu_device; /* its PCI ids (host's lspci -nn) */
+};
+
 struct dk_oc_config_opts {
 	const char *sample_path;          /* the release's Docs/Sample.plist */
 	const struct dk_mac_model *model;
@@ -36,6 +45,7 @@ struct dk_oc_config_opts {
 	const char *const *acpi;          /* SSDT file names placed in ACPI/, NULL-terminated, or NULL */
 	bool explain;                     /* collect explanations */
 	const char *release;              /* OpenCore release of the sample ("1.0.6"), NULL = detect */
+	const struct dk_oc_passthrough *passthrough; /* NULL: none (DeviceProperties/Add stays empty) */
 };
 
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
@@ -175,6 +185,16 @@ struct dk_oc_image_result {
 	size_t nfiles;            /* files + directories in the volume */
 	char **drivers, **tools, **kexts, **acpi; /* copied names, NULL-terminated */
 	bool recovery;
+	/* the drivers, kexts and ACPI tables copied, in writing order */
+	struct dk_oc_image_entry *entries;
+	size_t nentries;
+};
+struct dk_oc_image_entry {
+	char kind;     /* 'd' driver, 'k' kext, 'a' ACPI table, 't' tool */
+	char *name;    /* "OpenRuntime.efi", "Lilu.kext" */
+	char *source;  /* the release (zip or folder) or the file / folder / zip given */
+	bool release;  /* from the OpenCorePkg release */
+	char *sha256;  /* of the file; NULL for a kext bundle */
 };
 void dk_oc_image_result_free(struct dk_oc_image_result *r);
 /* Build the image: GPT + FAT32 ESP (label OPENCORE) holding EFI/BOOT/BOOTx64.efi,
@@ -200,3 +220,39 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror, struc
 void dk_oc_fetched_free(struct dk_oc_fetched *f);
 /* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
 const char *dk_oc_fetch_repo(const char *name);
+
+/* ---- OcBinaryData drivers ---- */
+
+/* Drivers that OpenCorePkg releases do not ship (HfsPlus.efi,
+ * HfsPlusLegacy.efi) come from acidanthera/OcBinaryData at a commit pinned in
+ * dkvm, each file with its pinned SHA-256, through
+ * https://raw.githubusercontent.com/acidanthera/OcBinaryData/<commit>/Drivers/<file>
+ * (a mirror -- --mirror or DKVM_GITHUB_MIRROR -- serves the same path), cached
+ * in $XDG_CACHE_HOME/dkvm/ocbinarydata/<commit>/<file>. A download whose
+ * digest differs is refused and nothing is cached. */
+struct dk_oc_bindata_file {
+	const char *file;   /* "HfsPlusLegacy.efi" */
+	const char *sha256; /* lowercase hex */
+	uint64_t size;      /* 0: any */
+};
+struct dk_oc_bindata_got {
+	char *path;   /* the cached file */
+	char *url;
+	char *source; /* "acidanthera/OcBinaryData@<12 hex>" */
+	bool cached;  /* already there, nothing downloaded */
+};
+const char *dk_oc_bindata_commit(void);
+/* The pinned file of that name (case-insensitive), or NULL. */
+const struct dk_oc_bindata_file *dk_oc_bindata_find(const char *file);
+int dk_oc_bindata_fetch(const char *file, const char *mirror, struct dk_oc_bindata_got *out);
+/* The same with an explicit pin (tests, a newer commit). */
+int dk_oc_bindata_fetch_pinned(const char *commit, const struct dk_oc_bindata_file *f, const char *mirror,
+			       struct dk_oc_bindata_got *out);
+void dk_oc_bindata_got_free(struct dk_oc_bindata_got *g);
+/* The guide's HFS+ driver families: Mojave and older load only
+ * HfsPlusLegacy.efi (with DUDK firmware); Catalina and later OpenHfsPlus.efi
+ * (the release's, the default) or HfsPlus.efi (OcBinaryData). A config holds
+ * exactly one. */
+const char *dk_oc_hfs_driver(const struct dk_macos *os); /* the default */
+bool dk_oc_is_hfs_driver(const char *name);
+bool dk_oc_hfs_allowed(const struct dk_macos *os, const char *name);

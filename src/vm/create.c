@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 
 #include <dirent.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -164,6 +165,9 @@ struct build {
 	struct dk_smbios sm;
 	char *vol_made;               /* the storage volume made (name) */
 	bool defined;
+	char **driver_names;          /* basenames of --driver files */
+	struct dk_strv drivers;       /* every extra driver file: --driver, then OcBinaryData's */
+	char *bindata_path, *bindata_source; /* the OcBinaryData driver fetched, or NULL */
 };
 
 /* A warning for the user: kept in the result, the CLI prints it. */
@@ -200,6 +204,31 @@ static char *oc_release(const struct dk_create_opts *o)
 /* config.plist from the release's Sample.plist into the bundle's temporary
  * directory; the sample's release goes into oc (manifest). The host CPU kind
  * is the plan's (the facts'), not read again. */
+static const char *base_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* --driver files: each a regular *.efi file, no two of the same name. */
+static int check_drivers(const char *const *drivers)
+{
+	for (size_t i = 0; drivers && drivers[i]; i++) {
+		const char *bn = base_of(drivers[i]);
+		struct stat st;
+		if (stat(drivers[i], &st) < 0)
+			return dk_fail_errno("--driver %s", drivers[i]);
+		if (!S_ISREG(st.st_mode))
+			return dk_fail("--driver %s: not a regular file", drivers[i]);
+		if (!dk_name_is_safe(bn) || !dk_endswith(bn, ".efi"))
+			return dk_fail("--driver %s: not a plain *.efi file name", drivers[i]);
+		for (size_t j = 0; j < i; j++)
+			if (!strcasecmp(base_of(drivers[j]), bn))
+				return dk_fail("--driver %s: a driver named %s is given twice", drivers[i], bn);
+	}
+	return 0;
+}
+
 static int oc_config(struct build *b, const char *release, json_object *oc)
 {
 	struct dk_oc_release *rel = NULL;
@@ -225,6 +254,7 @@ static int oc_config(struct build *b, const char *release, json_object *oc)
 		.host_cpu = p->amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
 		.smbios = &b->sm,
 		.kexts_dir = b->o->kexts,
+		.drivers = (const char *const *)b->driver_names,
 	};
 	char *xml = NULL;
 	uint32_t xlen = 0;
@@ -264,6 +294,71 @@ static char *oc_recovery(struct build *b, bool *fail)
 	return rdir;
 }
 
+/* The extra drivers: --driver files, then the release family's HFS+ driver
+ * from OcBinaryData when the release does not ship it and none was given. */
+static int oc_drivers(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
+	struct dk_strv names = {0};
+	const char *hfs = NULL;
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++) {
+		dk_strv_push(&b->drivers, o->drivers[i]);
+		dk_strv_push(&names, base_of(o->drivers[i]));
+		if (dk_oc_is_hfs_driver(base_of(o->drivers[i])))
+			hfs = base_of(o->drivers[i]);
+	}
+	b->driver_names = dk_strv_take(&names);
+	const struct dk_macos *os = dk_macos_find(b->r->plan.macos);
+	if (hfs || !os)
+		return 0;
+	const char *want = dk_oc_hfs_driver(os);
+	if (!dk_oc_bindata_find(want))
+		return 0; /* the release has it */
+	struct dk_oc_bindata_got g;
+	if (dk_oc_bindata_fetch(want, NULL, &g) < 0)
+		return dk_fail_prefix("macOS %s needs %s, which OpenCorePkg does not ship",
+				      os->marketing, want);
+	dk_strv_push(&b->drivers, g.path);
+	b->bindata_path = DK_TAKE_PTR(g.path);
+	b->bindata_source = DK_TAKE_PTR(g.source);
+	dk_oc_bindata_got_free(&g);
+	return 0;
+}
+
+/* The manifest's "efi": what the image holds, with versions and sources. */
+static json_object *efi_json(const struct build *b, const struct dk_oc_image_result *res, const char *oc_version)
+{
+	json_object *efi = json_object_new_object();
+	json_object *kx = json_object_new_array(), *ac = json_object_new_array(), *dr = json_object_new_array(),
+		    *tl = json_object_new_array();
+	json_object_object_add(efi, "opencore", oc_version ? json_object_new_string(oc_version) : NULL);
+	json_object_object_add(efi, "kexts", kx);
+	json_object_object_add(efi, "acpi", ac);
+	json_object_object_add(efi, "drivers", dr);
+	json_object_object_add(efi, "tools", tl);
+	for (size_t i = 0; i < res->nentries; i++) {
+		const struct dk_oc_image_entry *e = &res->entries[i];
+		json_object *j = json_object_new_object();
+		const char *version = NULL, *source = e->source;
+		_cleanup_free_ char *rel_src = NULL;
+		if (e->release) {
+			version = oc_version;
+			rel_src = dk_asprintf("OpenCorePkg %s", oc_version ? oc_version : "?");
+			source = rel_src;
+		} else if (b->bindata_path && !strcmp(e->source, b->bindata_path)) {
+			version = dk_oc_bindata_commit();
+			source = b->bindata_source;
+		}
+		json_object_object_add(j, "name", json_object_new_string(e->name));
+		json_object_object_add(j, "version", version ? json_object_new_string(version) : NULL);
+		json_object_object_add(j, "source", json_object_new_string(source));
+		json_object_object_add(j, "sha256", e->sha256 ? json_object_new_string(e->sha256) : NULL);
+		json_object *arr = e->kind == 'k' ? kx : e->kind == 'a' ? ac : e->kind == 'd' ? dr : tl;
+		json_object_array_add(arr, j);
+	}
+	return efi;
+}
+
 /* Build the OpenCore image: release + Sample.plist -> config -> image. */
 static int build_opencore(struct build *b)
 {
@@ -273,7 +368,7 @@ static int build_opencore(struct build *b)
 		return -1;
 	json_object *oc = json_object_new_object();
 	char **kexts = NULL;
-	if (oc_config(b, release, oc) < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
+	if (oc_drivers(b) < 0 || oc_config(b, release, oc) < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
 		json_object_put(oc);
 		return -1;
 	}
@@ -285,12 +380,15 @@ static int build_opencore(struct build *b)
 		return -1;
 	}
 	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", b->tmp);
+	struct dk_oc_image_result res = {0};
 	struct dk_oc_image_opts io = {
 		.release = release,
 		.config = cfg,
 		.kexts = (const char *const *)kexts,
 		.recovery = recovery,
 		.output = b->t_oc,
+		.drivers = (const char *const *)b->drivers.v,
+		.result = &res,
 	};
 	int rc = dk_oc_image_build(&io);
 	dk_strv_free(kexts);
@@ -300,6 +398,10 @@ static int build_opencore(struct build *b)
 		json_object_put(oc);
 		return dk_fail_prefix("OpenCore image");
 	}
+	json_object *sr;
+	const char *ocv = json_object_object_get_ex(oc, "sample_release", &sr) ? json_object_get_string(sr) : NULL;
+	json_object_object_add(b->man, "efi", efi_json(b, &res, ocv && strcmp(ocv, "unknown") ? ocv : NULL));
+	dk_oc_image_result_free(&res);
 	json_object_object_add(oc, "release", json_object_new_string(release));
 	json_object_object_add(oc, "recovery", recovery ? json_object_new_string(o->recovery ? o->recovery : "fetched") : NULL);
 	json_object_object_add(b->man, "opencore", oc);
@@ -540,6 +642,10 @@ static int build_bundle(struct build *b, const build_step *steps)
 	if (b->man)
 		json_object_put(b->man);
 	dk_bundle_close(&b->fin);
+	dk_strv_free(b->driver_names);
+	dk_strv_clear(&b->drivers);
+	free(b->bindata_path);
+	free(b->bindata_source);
 	free(b->t_oc);
 	free(b->t_disk);
 	free(b->vol_made);
@@ -652,6 +758,10 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 		return dk_fail("--pool %s: needs --connect URI (the pool is libvirt's)", o->pool);
 	if (exists && !o->force && !o->dry_run)
 		return dk_fail("%s: a VM (or its kept disk) exists at %s; use --force to replace it", o->name, final);
+	if (check_drivers(o->drivers) < 0)
+		return -1;
+	if (o->drivers && o->drivers[0] && o->opencore_image)
+		return dk_fail("--driver: not with --opencore-image (the image is used as is)");
 
 	struct dk_plan_opts po = o->plan;
 	po.name = o->name;

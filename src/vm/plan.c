@@ -666,8 +666,12 @@ static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, 
 	why(p, "disk", p->disk_bus == DK_BUS_VIRTIO ? "qcow2 on virtio-blk: macOS has a VirtIO block driver from Catalina on"
 						   : "qcow2 on SATA (AHCI): releases before Catalina have no VirtIO block driver",
 	    "%llu GiB qcow2, %s", (unsigned long long)(p->disk_bytes >> 30), dk_disk_bus_name(p->disk_bus));
-	why(p, "opencore", "the OpenCore image is the first boot device: virtio-blk read by OVMF, cache=none, discard=unmap (guide)",
-	    "OpenCore.img, virtio, bootindex 1");
+	if (p->disk_bus == DK_BUS_VIRTIO)
+		why(p, "opencore", "the OpenCore image is the first boot device: virtio-blk read by OVMF, cache=none, discard=unmap (guide)",
+		    "OpenCore.img, virtio, bootindex 1");
+	else
+		why(p, "opencore", "the OpenCore image is the first boot device, on SATA like the guide's MacPro5,1 setup (the release sees its EFI partition), cache=none, discard=unmap",
+		    "OpenCore.img, sata, bootindex 1");
 
 	if (dk_macos_cmp(os, bigsur) >= 0) {
 		snprintf(p->nic_model, sizeof p->nic_model, "virtio-net-pci");
@@ -675,9 +679,18 @@ static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, 
 	} else if (dk_macos_cmp(os, catalina) == 0) {
 		snprintf(p->nic_model, sizeof p->nic_model, "vmxnet3");
 		why(p, "nic", "Catalina: vmxnet3 (guide)", "vmxnet3");
+	} else if (dk_macos_cmp(os, dk_macos_find("elcapitan")) >= 0) {
+		snprintf(p->nic_model, sizeof p->nic_model, "vmxnet3");
+		why(p, "nic", "El Capitan to Mojave: vmxnet3 (guide, MacPro5,1 network table: 10.11+)", "vmxnet3");
+	} else if (dk_macos_cmp(os, dk_macos_find("yosemite")) == 0) {
+		snprintf(p->nic_model, sizeof p->nic_model, "e1000e");
+		why(p, "nic", "Yosemite: e1000e (guide)", "e1000e");
+	} else if (dk_macos_cmp(os, dk_macos_find("mountainlion")) <= 0) {
+		snprintf(p->nic_model, sizeof p->nic_model, "e1000");
+		why(p, "nic", "Snow Leopard to Mountain Lion: e1000 (guide)", "e1000");
 	} else {
 		snprintf(p->nic_model, sizeof p->nic_model, "e1000-82545em");
-		why(p, "nic", "older releases: the Intel 82545EM that Apple's driver knows", "e1000-82545em");
+		why(p, "nic", "older releases: the Intel 82545EM that Apple's driver knows (guide)", "e1000-82545em");
 	}
 	if (o->mac) {
 		snprintf(p->mac, sizeof p->mac, "%s", o->mac);

@@ -154,6 +154,7 @@ int dk_proxmox_conf(const struct dk_plan *p, const struct dk_vm_files *f, const 
 			  : !strcmp(p->nic_model, "vmxnet3")       ? "vmxnet3"
 			  : !strcmp(p->nic_model, "e1000-82545em") ? "e1000-82545em"
 			  : !strcmp(p->nic_model, "e1000")         ? "e1000"
+			  : !strcmp(p->nic_model, "e1000e")        ? "e1000e"
 								   : NULL;
 	if (!nic)
 		return dk_fail("plan: NIC '%s': no Proxmox network model for it", p->nic_model);

@@ -204,8 +204,11 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	dk_argv_add(a, "usb-tablet,bus=xhci.0");
 	dk_argv_add(a, "-drive");
 	dk_argv_addf(a, "id=opencore,if=none,format=raw,file=%s,cache=%s,discard=unmap", oc, cache);
-	dk_argv_add(a, "-device");
-	dk_argv_add(a, "virtio-blk-pci,drive=opencore,bootindex=1");
+	/* the OpenCore image rides on the main disk's bus (SATA before Catalina, as the guide's MacPro5,1) */
+	if (p->disk_bus == DK_BUS_VIRTIO) {
+		dk_argv_add(a, "-device");
+		dk_argv_add(a, "virtio-blk-pci,drive=opencore,bootindex=1");
+	}
 	dk_argv_add(a, "-drive");
 	dk_argv_addf(a, "id=disk,if=none,format=qcow2,file=%s,cache=%s,discard=unmap", disk, cache);
 	if (p->disk_bus == DK_BUS_VIRTIO) {
@@ -215,7 +218,9 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 		dk_argv_add(a, "-device");
 		dk_argv_add(a, "ich9-ahci,id=sata");
 		dk_argv_add(a, "-device");
-		dk_argv_add(a, "ide-hd,bus=sata.0,drive=disk,bootindex=2");
+		dk_argv_add(a, "ide-hd,bus=sata.0,drive=opencore,bootindex=1");
+		dk_argv_add(a, "-device");
+		dk_argv_add(a, "ide-hd,bus=sata.1,drive=disk,bootindex=2");
 	}
 	dk_argv_add(a, "-netdev");
 	dk_argv_add(a, "user,id=net0");
@@ -441,11 +446,13 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 
 	xmlNodePtr devs = child(dom, "devices", NULL);
 	child(devs, "emulator", p->qemu_path);
-	disk(devs, "raw", f->opencore, "vda", "virtio", 1, true);
-	if (p->disk_bus == DK_BUS_VIRTIO)
+	if (p->disk_bus == DK_BUS_VIRTIO) {
+		disk(devs, "raw", f->opencore, "vda", "virtio", 1, true);
 		disk(devs, "qcow2", f->disk, "vdb", "virtio", 2, true);
-	else
-		disk(devs, "qcow2", f->disk, "sda", "sata", 2, true);
+	} else {
+		disk(devs, "raw", f->opencore, "sda", "sata", 1, true);
+		disk(devs, "qcow2", f->disk, "sdb", "sata", 2, true);
+	}
 	xmlNodePtr usb = child(devs, "controller", NULL);
 	prop(usb, "type", "usb");
 	prop(usb, "model", "qemu-xhci");

@@ -106,6 +106,7 @@ struct dk_create_opts {
 	const char *opencore;      /* OpenCorePkg release zip or dir; NULL: fetch */
 	const char *opencore_image;/* a ready OpenCore disk image to use as is */
 	const char *kexts;
+	const char *const *drivers;/* extra UEFI driver .efi files (--driver), NULL-terminated, or NULL */
 	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
 	bool no_recovery;
 	const char *uri;           /* libvirt connection, NULL: bundle only */

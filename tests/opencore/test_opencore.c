@@ -705,6 +705,134 @@ TEST(efi_tree_plan_check)
 	plist_free(cfg);
 }
 
+/* Build with explicit passthrough / drivers; XML or NULL. */
+static char *build_ex(const char *sample, const char *model, const char *os, const struct dk_oc_passthrough *pt,
+		      const char *const *drivers, uint32_t *len)
+{
+	const struct dk_mac_model *m = dk_mac_model_find(model);
+	struct dk_smbios id;
+	if (!m || dk_smbios_generate(m, &id) < 0)
+		return NULL;
+	struct dk_oc_config_opts o = {.sample_path = sample, .model = m, .macos = dk_macos_find(os),
+				      .host_cpu = DK_HOSTCPU_INTEL, .smbios = &id, .passthrough = pt, .drivers = drivers};
+	char *xml = NULL;
+	if (dk_oc_config_build(&o, &xml, len, NULL) < 0)
+		return NULL;
+	return xml;
+}
+
+/* The DeviceProperties table applied for a synthetic passthrough: layout-id on
+ * the audio controller, the chart's spoof on a matching GPU, none on another
+ * GPU; without passthrough the Sample's example is removed. */
+TEST(device_properties_table)
+{
+	char *sp = sample_path("1.0.6");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	uint32_t len;
+	char *xml = build_ex(sp, "MacPro7,1", "sonoma", NULL, NULL, &len);
+	plist_t p = xml ? parse(xml, len) : NULL;
+	CHECK(p != NULL);
+	if (p)
+		CHECK_INT(plist_dict_get_size(dk_pl_get(p, "DeviceProperties/Add")), 0);
+	plist_free(p);
+	free(xml);
+
+	struct dk_oc_passthrough pt = {.audio_path = "PciRoot(0x0)/Pci(0x2,0x0)", .layout_id = 7,
+				       .gpu_path = "PciRoot(0x0)/Pci(0x3,0x0)", .gpu_vendor = 0x1002, .gpu_device = 0x73ef};
+	xml = build_ex(sp, "MacPro7,1", "sonoma", &pt, NULL, &len);
+	p = xml ? parse(xml, len) : NULL;
+	CHECK(p != NULL);
+	if (p) {
+		plist_t add = dk_pl_get(p, "DeviceProperties/Add");
+		CHECK_INT(plist_dict_get_size(add), 2);
+		size_t n = 0;
+		const uint8_t *d = dk_pl_data(plist_dict_get_item(add, "PciRoot(0x0)/Pci(0x2,0x0)"), "layout-id", &n);
+		CHECK(d && n == 4 && d[0] == 7 && d[1] == 0 && d[2] == 0 && d[3] == 0);
+		d = dk_pl_data(plist_dict_get_item(add, "PciRoot(0x0)/Pci(0x3,0x0)"), "device-id", &n);
+		CHECK(d && n == 4 && d[0] == 0xff && d[1] == 0x73 && d[2] == 0 && d[3] == 0);
+		CHECK_INT(count_errors(xml, len, sx, slen, true), 0);
+	}
+	plist_free(p);
+	free(xml);
+
+	/* a GPU the chart does not spoof: nothing for it */
+	pt.audio_path = NULL;
+	pt.gpu_device = 0x73bf;
+	xml = build_ex(sp, "MacPro7,1", "sonoma", &pt, NULL, &len);
+	p = xml ? parse(xml, len) : NULL;
+	CHECK(p != NULL);
+	if (p)
+		CHECK_INT(plist_dict_get_size(dk_pl_get(p, "DeviceProperties/Add")), 0);
+	plist_free(p);
+	free(xml);
+
+	/* a device path that is not one: refused, one line */
+	pt.gpu_device = 0x73ef;
+	pt.gpu_path = "PciRoot(0x0)/<x>";
+	CHECK(build_ex(sp, "MacPro7,1", "sonoma", &pt, NULL, &len) == NULL);
+	CHECK(strstr(dk_errmsg(), "not a device path") != NULL);
+	dk_errclear();
+	free(sx);
+	free(sp);
+}
+
+/* Exactly one HFS+ driver per release family: the default, a given HfsPlus.efi
+ * in place of OpenHfsPlus.efi, and the other family's driver refused. */
+static int count_hfs(plist_t p, const char **which)
+{
+	plist_t drv = dk_pl_get(p, "UEFI/Drivers");
+	int n = 0;
+	for (uint32_t i = 0; i < plist_array_get_size(drv); i++) {
+		const char *path = dk_pl_str(plist_array_get_item(drv, i), "Path");
+		if (path && dk_oc_is_hfs_driver(path)) {
+			n++;
+			*which = path;
+		}
+	}
+	return n;
+}
+
+TEST(one_hfs_driver_per_family)
+{
+	char *sp = sample_path("1.0.6");
+	struct {
+		const char *model, *os, *given, *want;
+	} cases[] = {
+		{"MacPro7,1", "sonoma", NULL, "OpenHfsPlus.efi"},
+		{"MacPro7,1", "catalina", "HfsPlus.efi", "HfsPlus.efi"},
+		{"MacPro7,1", "sequoia", "OpenHfsPlus.efi", "OpenHfsPlus.efi"},
+		{"MacPro5,1", "mojave", NULL, "HfsPlusLegacy.efi"},
+		{"MacPro5,1", "highsierra", "HfsPlusLegacy.efi", "HfsPlusLegacy.efi"},
+		{"MacPro5,1", "mojave", "HfsPlus.efi", NULL},
+		{"MacPro5,1", "mojave", "OpenHfsPlus.efi", NULL},
+		{"MacPro7,1", "sonoma", "HfsPlusLegacy.efi", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *drivers[] = {cases[i].given, NULL};
+		uint32_t len;
+		char *xml = build_ex(sp, cases[i].model, cases[i].os, NULL, cases[i].given ? drivers : NULL, &len);
+		if (!cases[i].want) {
+			CHECK(xml == NULL);
+			CHECK(strstr(dk_errmsg(), "cannot be used with macOS") != NULL);
+			dk_errclear();
+			continue;
+		}
+		plist_t p = xml ? parse(xml, len) : NULL;
+		CHECK(p != NULL);
+		const char *which = NULL;
+		if (p) {
+			CHECK_INT(count_hfs(p, &which), 1);
+			CHECK(which && !strcmp(which, cases[i].want));
+		}
+		plist_free(p);
+		free(xml);
+	}
+	CHECK(dk_oc_bindata_find("hfspluslegacy.efi") != NULL);
+	CHECK(dk_oc_bindata_find("OpenHfsPlus.efi") == NULL);
+	free(sp);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -718,5 +846,7 @@ int main(void)
 	RUN(missing_key_in_sample);
 	RUN(malformed_inputs);
 	RUN(plist_depth_bounded);
+	RUN(device_properties_table);
+	RUN(one_hfs_driver_per_family);
 	return t_done();
 }

@@ -270,9 +270,16 @@ TEST(plan_legacy_macpro51)
 	CHECK_STR(p.cpu_model, "Westmere-v2");
 	CHECK_CONTAINS(p.cpu_arg, "Westmere-v2,vendor=GenuineIntel,+rdrand");
 	CHECK_INT(p.disk_bus, DK_BUS_SATA);
-	CHECK_STR(p.nic_model, "e1000-82545em");
+	CHECK_STR(p.nic_model, "vmxnet3");
 	CHECK_STR(p.video, "VGA");
 	render_goldens("legacy-macpro51", &p);
+	/* the guide's network table for the MacPro5,1 path: 10.10 e1000e, 10.7-10.8 e1000 */
+	o.macos = "yosemite";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.nic_model, "e1000e");
+	o.macos = "mountainlion";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.nic_model, "e1000");
 }
 
 TEST(plan_explicit_cpus_memory)
@@ -800,7 +807,7 @@ TEST(proxmox_export)
 	CHECK(!strncmp(conf, head, strlen(head)));
 	CHECK_CONTAINS(conf, "\nname: My-Mac-1\n");
 	CHECK_CONTAINS(conf, "\nboot: order=virtio0;sata0\n");
-	CHECK_CONTAINS(conf, "\nnet0: e1000-82545em=52:54:00:12:34:56,bridge=vmbr0\n");
+	CHECK_CONTAINS(conf, "\nnet0: vmxnet3=52:54:00:12:34:56,bridge=vmbr0\n");
 	int n = 0;
 	while (c && c[n])
 		n++;

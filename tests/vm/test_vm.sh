@@ -82,7 +82,7 @@ test_dry_run_json() {
   # --explain prints every decision with its reason
   t_ok "$DKVM" create dry2 --dry-run --explain --dir "$T/vms" --model MacPro5,1 --macos mojave
   t_contains "$OUT" "Westmere-v2"
-  t_contains "$OUT" "e1000-82545em"
+  t_contains "$OUT" "vmxnet3"
   t_contains "$OUT" "qcow2 on SATA"
   t_contains "$OUT" "dry run: nothing was created"
 }
@@ -697,6 +697,63 @@ test_libvirt_domain() {
   only_entries "$T/vms"
   virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
   virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
+}
+
+# The guide's MacPro5,1 + Mojave path end to end: HfsPlusLegacy.efi (OcBinaryData,
+# never in OpenCorePkg) from a loopback mirror (a wrong file: refused, nothing
+# cached, nothing left) or given with --driver; exactly one HFS+ driver; SATA,
+# vmxnet3, VGA; `show` lists the EFI.
+test_macpro51_mojave() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  export XDG_CACHE_HOME=$T/cache MTOOLS_SKIP_CHECK=1
+  local commit=3b2e3749975714f5329bea00bdffec8233c02385
+  mkdir -p "$T/srv/acidanthera/OcBinaryData/$commit/Drivers"
+  head -c 37892 /dev/urandom > "$T/srv/acidanthera/OcBinaryData/$commit/Drivers/HfsPlusLegacy.efi"
+  timeout 120 python3 -u -m http.server --bind 127.0.0.1 0 --directory "$T/srv" > "$T/server.log" 2>&1 &
+  local spid=$! port= i
+  for i in $(seq 1 100); do
+    port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/server.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || t_fail "http.server did not start"
+  DKVM_GITHUB_MIRROR=http://127.0.0.1:$port t_exit 1 "$DKVM" create mp5 --model MacPro5,1 --macos mojave \
+    --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
+  t_contains "$ERR" "HfsPlusLegacy.efi"
+  t_contains "$ERR" "a7185433aacf677268ccfd339b8adc27fa07f19149500a78d08bf79670c82c37"
+  [ -z "$(find "$T/cache/dkvm/ocbinarydata" -type f 2>/dev/null)" ] || t_fail "a refused download was cached: $(find "$T/cache/dkvm/ocbinarydata" -type f)"
+  [ ! -e "$T/vms/mp5" ] || t_fail "a failed create left the bundle"
+  # the wrong family's HFS+ driver is refused
+  head -c 4000 /dev/urandom > "$T/HfsPlus.efi"
+  t_exit 1 "$DKVM" create mp5 --model MacPro5,1 --macos mojave --opencore "$T/rel" --no-recovery --dir "$T/vms" \
+    --disk 16G --memory 2G --driver "$T/HfsPlus.efi"
+  t_contains "$ERR" "HfsPlus.efi cannot be used with macOS Mojave"
+  # given with --driver (and one more driver passed through)
+  head -c 5000 /dev/urandom > "$T/HfsPlusLegacy.efi"
+  head -c 6000 /dev/urandom > "$T/ExtraDxe.efi"
+  t_ok "$DKVM" create mp5 --model MacPro5,1 --macos mojave --opencore "$T/rel" --no-recovery --dir "$T/vms" \
+    --disk 16G --memory 2G --driver "$T/HfsPlusLegacy.efi" --driver "$T/ExtraDxe.efi"
+  local dir=$T/vms/mp5 off
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  t_eq "$(mdir -b -i "$dir/OpenCore.img@@$off" ::/EFI/OC/Drivers | sed 's|.*/||' | sort | tr '\n' ' ')" \
+    "ExtraDxe.efi HfsPlusLegacy.efi OpenPartitionDxe.efi OpenRuntime.efi ResetNvramEntry.efi " "drivers on the image"
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/Drivers/HfsPlusLegacy.efi) "$T/HfsPlusLegacy.efi" || t_fail "driver differs"
+  t_contains "$(cat "$dir/qemu.argv")" "ide-hd,bus=sata.0,drive=opencore,bootindex=1"
+  t_contains "$(cat "$dir/qemu.argv")" "vmxnet3,netdev=net0"
+  t_contains "$(cat "$dir/qemu.argv")" "-device VGA"
+  # show: the EFI's drivers with versions and sources
+  t_ok "$DKVM" show mp5 --dir "$T/vms"
+  t_contains "$OUT" "driver  HfsPlusLegacy.efi"
+  t_contains "$OUT" "driver  OpenRuntime.efi              1.0.6/1.0.7    OpenCorePkg 1.0.6/1.0.7"
+  t_ok "$DKVM" --json show mp5 --dir "$T/vms"
+  t_eq "$(python3 -c 'import json,sys; e=json.loads(sys.argv[1])["manifest"]["efi"]; print(" ".join(d["name"] for d in e["drivers"]), e["kexts"], e["acpi"])' "$OUT")" \
+    "OpenRuntime.efi OpenPartitionDxe.efi HfsPlusLegacy.efi ResetNvramEntry.efi ExtraDxe.efi [] []" "efi.drivers"
+  t_eq "$(python3 -c 'import json,sys; d=[d for d in json.loads(sys.argv[1])["manifest"]["efi"]["drivers"] if d["name"]=="HfsPlusLegacy.efi"][0]; print(d["sha256"], d["source"])' "$OUT")" \
+    "$(sha256sum < "$T/HfsPlusLegacy.efi" | cut -c1-64) $T/HfsPlusLegacy.efi" "driver digest and source"
 }
 
 t_main
