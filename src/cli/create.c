@@ -1,12 +1,15 @@
 /* dkvm create: argv and output only; the work is dk_vm_create(). */
 #include "cli/cli.h"
 #include "vm/vm.h"
+#include "opencore/opencore.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
 
 #include <string.h>
+
+enum { O_KEXT = 256, O_ACPI, O_KEXT_VERSION, O_OFFLINE };
 
 static const struct dk_opt create_opts[] = {
 	{"model", 'm', "M", "Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
@@ -20,7 +23,15 @@ static const struct dk_opt create_opts[] = {
 	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, 0},
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
-	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
+	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI; one named like a kext of the\n"
+	 "guide's set replaces it", DK_C_DIR, 0},
+	{"kext", O_KEXT, "ZIP|DIR", "a .kext folder or a kext release zip (its .kext bundles) to\n"
+	 "add, replacing the fetched kext of the same name (repeatable)", DK_C_FILE, 0},
+	{"acpi", O_ACPI, "FILE", "an SSDT (.aml) to add to EFI/OC/ACPI and ACPI/Add, replacing the\n"
+	 "release's of the same name (repeatable)", DK_C_FILE, 0},
+	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, 0},
+	{"offline", O_OFFLINE, NULL, "take OpenCorePkg and the kexts from the cache only (dkvm opencore\n"
+	 "fetch fills it); say what is missing", NULL, 0},
 	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
@@ -39,7 +50,7 @@ static const struct dk_opt create_opts[] = {
 	{"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
 	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
 	{"force", 'f', NULL, "replace an existing VM of that name (and its disk)", NULL, 0},
-	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
+	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\",\"efi\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
 };
@@ -49,8 +60,11 @@ const struct dk_cmd_spec dk_spec_create = {
 		"\n"
 		"Create the macOS VM NAME, planned for this host: check the host, plan the machine\n"
 		"(CPU identity with the features this host lacks masked, topology, memory, devices),\n"
-		"generate a unique SMBIOS, build config.plist from the OpenCore release's Sample.plist\n"
-		"and the OpenCore disk image (with recoveryOS), create the disk, and write the bundle\n"
+		"generate a unique SMBIOS, fetch the guide's kexts for the model and release (Lilu,\n"
+		"VMHide from Sonoma, AppleMCEReporterDisabler from Monterey, RestrictEvents on\n"
+		"MacPro7,1; each release verified and cached) and take its SSDTs from the OpenCorePkg\n"
+		"release, build config.plist from the release's Sample.plist and the OpenCore disk\n"
+		"image (with recoveryOS), create the disk, and write the bundle\n"
 		"$XDG_DATA_HOME/dkvm/NAME/ (manifest.json, OpenCore.img, config.plist, disk.qcow2,\n"
 		"OVMF_VARS.fd, domain.xml, qemu.argv, start.sh). With --connect the domain is also defined in libvirt.\n"
 		"A failure half way leaves nothing behind.\n",
@@ -102,9 +116,40 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 	return 0;
 }
 
+static void print_efi_text(json_object *efi)
+{
+	json_object *k = NULL, *a = NULL;
+	json_object_object_get_ex(efi, "kexts", &k);
+	json_object_object_get_ex(efi, "acpi", &a);
+	printf("  kexts    ");
+	for (size_t i = 0; k && i < json_object_array_length(k); i++)
+		printf("%s%s", i ? ", " : " ", dk_json_get_str(json_object_array_get_idx(k, i), "name"));
+	printf("\n  ACPI     ");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		printf("%s%s", i ? ", " : " ", dk_json_get_str(json_object_array_get_idx(a, i), "name"));
+	printf("\n");
+}
+
+static void explain_efi(json_object *efi)
+{
+	static const char *const keys[] = {"kexts", "acpi"};
+	for (size_t s = 0; s < 2; s++) {
+		json_object *l = NULL;
+		json_object_object_get_ex(efi, keys[s], &l);
+		for (size_t i = 0; l && i < json_object_array_length(l); i++) {
+			json_object *e = json_object_array_get_idx(l, i);
+			printf("  EFI %s: %s\n", dk_esc(dk_json_get_str(e, "name")), dk_esc(dk_json_get_str(e, "reason")));
+		}
+	}
+}
+
+#define MAX_LIST 32
+
 int dk_cmd_create(int argc, char **argv)
 {
 	struct dk_create_opts o = {0};
+	const char *kext_list[MAX_LIST + 1] = {0}, *acpi[MAX_LIST + 1] = {0}, *pins[MAX_LIST + 1] = {0};
+	int nk = 0, na = 0, np = 0;
 	bool no_libvirt = false;
 	optind = 0;
 	int c;
@@ -137,6 +182,22 @@ int dk_cmd_create(int argc, char **argv)
 		case 'o': o.opencore = optarg; break;
 		case 'I': o.opencore_image = optarg; break;
 		case 'k': o.kexts = optarg; break;
+		case O_KEXT:
+			if (nk >= MAX_LIST)
+				return dk_usage_error("create", "too many --kext options");
+			kext_list[nk++] = optarg;
+			break;
+		case O_ACPI:
+			if (na >= MAX_LIST)
+				return dk_usage_error("create", "too many --acpi options");
+			acpi[na++] = optarg;
+			break;
+		case O_KEXT_VERSION:
+			if (np >= MAX_LIST)
+				return dk_usage_error("create", "too many --kext-version options");
+			pins[np++] = optarg;
+			break;
+		case O_OFFLINE: o.offline = true; break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
 		case 'u': o.uri = optarg; break;
@@ -165,6 +226,13 @@ int dk_cmd_create(int argc, char **argv)
 	if (optind + 1 < argc)
 		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
 	o.name = argv[optind];
+	o.kext_list = nk ? kext_list : NULL;
+	o.acpi = na ? acpi : NULL;
+	o.kext_pins = np ? pins : NULL;
+	if (dk_oc_pins_check(o.kext_pins) < 0)
+		return dk_usage_error("create", "%s", dk_errmsg());
+	if (o.opencore_image && (nk || na || np || o.kexts))
+		return dk_usage_error("create", "--opencore-image is used as is: --kexts, --kext, --acpi and --kext-version do not apply");
 	if (no_libvirt && o.uri)
 		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
 	if (o.pool && !o.uri)
@@ -191,13 +259,18 @@ int dk_cmd_create(int argc, char **argv)
 		json_object_object_add(j, "defined", json_object_new_boolean(r.defined));
 		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
 		json_object_object_add(j, "plan", dk_plan_to_json(&r.plan));
+		json_object_object_add(j, "efi", r.efi ? json_object_get(r.efi) : NULL);
 		dk_json_print(j);
 	} else if (o.explain || dk_verbosity > DK_QUIET) {
 		/* -q: nothing on success (--explain asks for the decisions) */
 		print_plan_text(&r.plan);
+		if (r.efi)
+			print_efi_text(r.efi);
 		if (o.explain) {
 			printf("\nDecisions:\n");
 			dk_plan_explain(&r.plan, stdout);
+			if (r.efi)
+				explain_efi(r.efi);
 		}
 		if (o.dry_run) {
 			printf("\n(dry run: nothing was created)\n");
