@@ -262,7 +262,7 @@ test_create_bad_kext_release_leaves_nothing() {
   t_contains "$ERR" "SHA-256 mismatch"
   t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
   t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
-  t_eq "$(find "$T/vms" -mindepth 1 | wc -l)" "0" "files left"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
   # the asset is missing on the server
   gh_publish acidanthera Lilu 1.7.1 Lilu-1.7.1-RELEASE.zip Lilu-1.7.1-DEBUG.zip
   rm srv/acidanthera/Lilu/releases/download/1.7.1/Lilu-1.7.1-RELEASE.zip
@@ -270,15 +270,16 @@ test_create_bad_kext_release_leaves_nothing() {
   t_contains "$ERR" "Lilu-1.7.1-RELEASE.zip: not found (HTTP 404)"
   t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
   t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
-  t_eq "$(find "$T/vms" -mindepth 1 | wc -l)" "0" "files left"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
   # a zip without the kext
-  mkdir nokext && echo hi > nokext/README && (cd nokext && zip -qr ../Lilu-1.7.1-RELEASE.zip .)
+  rm Lilu-1.7.1-RELEASE.zip
+  mkdir -p nokext/Lilu.kext.dSYM && echo hi > nokext/Lilu.kext.dSYM/README && (cd nokext && zip -qr ../Lilu-1.7.1-RELEASE.zip .)
   gh_publish acidanthera Lilu 1.7.1 Lilu-1.7.1-RELEASE.zip
   t_exit 1 "$DKVM" create b --macos bigsur --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg
   t_contains "$ERR" "no Lilu.kext in the zip"
   t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
   t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
-  t_eq "$(find "$T/vms" -mindepth 1 | wc -l)" "0" "files left"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
 }
 
 test_usage() {

@@ -171,6 +171,17 @@ mk_fake_release() { # mk_fake_release DIR
   done
   for f in OpenShell ResetSystem CleanNvram; do head -c 5000 /dev/urandom > "$d/X64/EFI/OC/Tools/$f.efi"; done
   cp "$SHARED/fixtures/opencore/Sample-1.0.6.plist" "$d/Docs/Sample.plist"
+  mkdir -p "$d/Docs/AcpiSamples/Binaries"
+  for f in SSDT-EC-USBX-DESKTOP SSDT-PLUG-ALT; do head -c 300 /dev/urandom > "$d/Docs/AcpiSamples/Binaries/$f.aml"; done
+  # the guide's kexts from a loopback GitHub (tests/image/fake_release.sh)
+  if [ -z "${DKVM_GITHUB_MIRROR:-}" ]; then
+    source "$DKVM_SRCDIR/tests/image/fake_release.sh"
+    (cd "$T" && gh_kexts >/dev/null)
+    (cd "$T" && gh_serve && echo "$GH_PID $MIRROR" > "$T/gh") || t_fail "no fake GitHub"
+    read -r GH_PID DKVM_GITHUB_MIRROR < "$T/gh"
+    export DKVM_GITHUB_MIRROR XDG_CACHE_HOME=$T/cache
+    trap 'stop_vms; kill $GH_PID 2>/dev/null || true' EXIT
+  fi
 }
 
 # The whole pipeline: SMBIOS -> config.plist from the release's Sample.plist -> image -> disk.
