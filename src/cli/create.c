@@ -1,6 +1,7 @@
 /* dkvm create: argv and output only; the work is dk_vm_create(). */
 #include "cli/cli.h"
 #include "vm/vm.h"
+#include "opencore/opencore.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -8,6 +9,8 @@
 #include "util/strv.h"
 
 #include <string.h>
+
+enum { O_KEXT = 256, O_ACPI, O_KEXT_VERSION, O_OFFLINE };
 
 static const struct dk_opt create_opts[] = {
 	{"arch", 'A', "ARCH", "x86_64 (default: OpenCore on q35) or ppc (the guide's DarwinPPC:\n"
@@ -37,6 +40,15 @@ static const struct dk_opt create_opts[] = {
 	 "(repeatable); an HFS+ driver replaces the release family's (HfsPlus.efi\n"
 	 "for OpenHfsPlus.efi; Mojave and older accept only HfsPlusLegacy.efi,\n"
 	 "else fetched from OcBinaryData at a pinned commit)", DK_C_FILE, 0},
+	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI; one named like a kext of the\n"
+	 "guide's set replaces it", DK_C_DIR, 0},
+	{"kext", O_KEXT, "ZIP|DIR", "a .kext folder or a kext release zip (its .kext bundles) to\n"
+	 "add, replacing the fetched kext of the same name (repeatable)", DK_C_FILE, 0},
+	{"acpi", O_ACPI, "FILE", "an SSDT (.aml) to add to EFI/OC/ACPI and ACPI/Add, replacing the\n"
+	 "release's of the same name (repeatable)", DK_C_FILE, 0},
+	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, 0},
+	{"offline", O_OFFLINE, NULL, "take OpenCorePkg and the kexts from the cache only (dkvm opencore\n"
+	 "fetch fills it); say what is missing", NULL, 0},
 	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
@@ -57,6 +69,8 @@ static const struct dk_opt create_opts[] = {
 	{"force", 'f', NULL, "replace an existing VM of that name (and its disk); pass through\n"
 	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF)", NULL, 0},
 	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
+	{"force", 'f', NULL, "replace an existing VM of that name (and its disk)", NULL, 0},
+	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\",\"efi\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
 };
@@ -66,8 +80,11 @@ const struct dk_cmd_spec dk_spec_create = {
 		"\n"
 		"Create the macOS VM NAME, planned for this host: check the host, plan the machine\n"
 		"(CPU identity with the features this host lacks masked, topology, memory, devices),\n"
-		"generate a unique SMBIOS, build config.plist from the OpenCore release's Sample.plist\n"
-		"and the OpenCore disk image (with recoveryOS), create the disk, and write the bundle\n"
+		"generate a unique SMBIOS, fetch the guide's kexts for the model and release (Lilu,\n"
+		"VMHide from Sonoma, AppleMCEReporterDisabler from Monterey, RestrictEvents on\n"
+		"MacPro7,1; each release verified and cached) and take its SSDTs from the OpenCorePkg\n"
+		"release, build config.plist from the release's Sample.plist and the OpenCore disk\n"
+		"image (with recoveryOS), create the disk, and write the bundle\n"
 		"$XDG_DATA_HOME/dkvm/NAME/ (manifest.json, OpenCore.img, config.plist, disk.qcow2,\n"
 		"OVMF_VARS.fd, domain.xml, qemu.argv, start.sh). With --connect the domain is also defined in libvirt.\n"
 		"A failure half way leaves nothing behind.\n",
@@ -144,6 +161,34 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 }
 
 static int create_main(int argc, char **argv, struct dk_strv *drivers_out);
+static void print_efi_text(json_object *efi)
+{
+	json_object *k = NULL, *a = NULL;
+	json_object_object_get_ex(efi, "kexts", &k);
+	json_object_object_get_ex(efi, "acpi", &a);
+	printf("  kexts    ");
+	for (size_t i = 0; k && i < json_object_array_length(k); i++)
+		printf("%s%s", i ? ", " : " ", dk_json_get_str(json_object_array_get_idx(k, i), "name"));
+	printf("\n  ACPI     ");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
+		printf("%s%s", i ? ", " : " ", dk_json_get_str(json_object_array_get_idx(a, i), "name"));
+	printf("\n");
+}
+
+static void explain_efi(json_object *efi)
+{
+	static const char *const keys[] = {"kexts", "acpi"};
+	for (size_t s = 0; s < 2; s++) {
+		json_object *l = NULL;
+		json_object_object_get_ex(efi, keys[s], &l);
+		for (size_t i = 0; l && i < json_object_array_length(l); i++) {
+			json_object *e = json_object_array_get_idx(l, i);
+			printf("  EFI %s: %s\n", dk_esc(dk_json_get_str(e, "name")), dk_esc(dk_json_get_str(e, "reason")));
+		}
+	}
+}
+
+#define MAX_LIST 32
 
 int dk_cmd_create(int argc, char **argv)
 {
@@ -157,6 +202,8 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 {
 	struct dk_create_opts o = {0};
 	struct dk_strv *drivers = drivers_out;
+	const char *kext_list[MAX_LIST + 1] = {0}, *acpi[MAX_LIST + 1] = {0}, *pins[MAX_LIST + 1] = {0};
+	int nk = 0, na = 0, np = 0;
 	bool no_libvirt = false;
 	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
@@ -213,6 +260,22 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 		case 'I': o.opencore_image = optarg; break;
 		case 'k': o.kexts = optarg; break;
 		case 'W': dk_strv_push(drivers, optarg); break;
+		case O_KEXT:
+			if (nk >= MAX_LIST)
+				return dk_usage_error("create", "too many --kext options");
+			kext_list[nk++] = optarg;
+			break;
+		case O_ACPI:
+			if (na >= MAX_LIST)
+				return dk_usage_error("create", "too many --acpi options");
+			acpi[na++] = optarg;
+			break;
+		case O_KEXT_VERSION:
+			if (np >= MAX_LIST)
+				return dk_usage_error("create", "too many --kext-version options");
+			pins[np++] = optarg;
+			break;
+		case O_OFFLINE: o.offline = true; break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
 		case 'u': o.uri = optarg; break;
@@ -250,6 +313,13 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	if (o.iso && !o.ppc)
 		return dk_usage_error("create", "--iso: only with --arch ppc");
 	o.drivers = (const char *const *)drivers->v;
+	o.kext_list = nk ? kext_list : NULL;
+	o.acpi = na ? acpi : NULL;
+	o.kext_pins = np ? pins : NULL;
+	if (dk_oc_pins_check(o.kext_pins) < 0)
+		return dk_usage_error("create", "%s", dk_errmsg());
+	if (o.opencore_image && (nk || na || np || o.kexts))
+		return dk_usage_error("create", "--opencore-image is used as is: --kexts, --kext, --acpi and --kext-version do not apply");
 	if (no_libvirt && o.uri)
 		return dk_usage_error("create", "--connect and --no-libvirt exclude each other");
 	if (o.pool && !o.uri)
@@ -279,6 +349,7 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
 		json_object_object_add(j, "arch", json_object_new_string(r.ppc ? "ppc" : "x86_64"));
 		json_object_object_add(j, "plan", r.ppc ? dk_ppc_plan_to_json(&r.ppc_plan) : dk_plan_to_json(&r.plan));
+		json_object_object_add(j, "efi", r.efi ? json_object_get(r.efi) : NULL);
 		dk_json_print(j);
 	} else if (o.explain || dk_verbosity > DK_QUIET) {
 		/* -q: nothing on success (--explain asks for the decisions) */
@@ -286,9 +357,13 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 			print_ppc_plan_text(&r.ppc_plan);
 		else
 			print_plan_text(&r.plan);
+		if (r.efi)
+			print_efi_text(r.efi);
 		if (o.explain) {
 			printf("\nDecisions:\n");
 			dk_plan_explain(&r.plan, stdout);
+			if (r.efi)
+				explain_efi(r.efi);
 		}
 		if (o.dry_run) {
 			printf("\n(dry run: nothing was created)\n");

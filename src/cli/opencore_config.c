@@ -65,7 +65,8 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 };
 
 /* indexed by the enums, for dk_cli_choice() */
-static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia", NULL};
+static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
+				       [DK_GPU_NAVI22] = "navi22", NULL};
 static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
 					[DK_HOSTCPU_AMD] = "amd", NULL};
 

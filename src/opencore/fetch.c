@@ -383,6 +383,52 @@ static int fetch_release(json_object *j, const char *api, const char *repo, cons
 	return download_asset(out, &as, side);
 }
 
+int dk_oc_fetch_cached(const char *name, const char *version, struct dk_oc_fetched *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *repo = NULL;
+	_cleanup_free_ char *mir = NULL;
+	if (check_args(name, version, NULL, &repo, &mir) < 0)
+		return -1;
+	_cleanup_free_ char *cache = dk_cache_dir();
+	out->name = dk_strdup(name);
+	out->repo = dk_strdup(repo);
+	int found = 0;
+	if (version) {
+		_cleanup_free_ char *dir = dk_asprintf("%s/releases/%s/%s", cache, repo, version);
+		if ((found = find_cached(dir, out)))
+			out->version = dk_strdup(version);
+	} else {
+		_cleanup_free_ char *rdir = dk_asprintf("%s/releases/%s", cache, repo);
+		char *best = NULL;
+		DIR *d = opendir(rdir);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.' || (best && strverscmp(e->d_name, best) <= 0))
+				continue;
+			struct dk_oc_fetched tmp = {0};
+			_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, e->d_name);
+			if (find_cached(vd, &tmp)) {
+				free(best);
+				best = dk_strdup(e->d_name);
+			}
+			dk_oc_fetched_free(&tmp);
+		}
+		if (d)
+			closedir(d);
+		if (best) {
+			_cleanup_free_ char *vd = dk_asprintf("%s/%s", rdir, best);
+			found = find_cached(vd, out);
+			out->version = best;
+		}
+	}
+	if (!found) {
+		dk_oc_fetched_free(out);
+		return 0;
+	}
+	return 1;
+}
+
 int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, struct dk_oc_fetched *out)
 {
 	memset(out, 0, sizeof *out);
@@ -418,4 +464,20 @@ int dk_oc_fetch(const char *name, const char *version, const char *mirror_in, st
 	if (r < 0)
 		dk_oc_fetched_free(out);
 	return r;
+}
+
+void dk_oc_fetched_discard(const struct dk_oc_fetched *f)
+{
+	if (!f->path)
+		return;
+	_cleanup_free_ char *side = dk_asprintf("%s.sha256", f->path);
+	unlink(f->path);
+	unlink(side);
+	/* the version folder, and the repo folders above it, when empty */
+	_cleanup_free_ char *d = dk_strdup(f->path);
+	for (int i = 0; i < 4 && strrchr(d, '/'); i++) {
+		*strrchr(d, '/') = 0;
+		if (rmdir(d) < 0)
+			break;
+	}
 }

@@ -20,7 +20,9 @@ const char *dk_oc_sample_release(const char *sample_path, const char *given);
 
 /* ---- config recipes ---- */
 
-enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA };
+/* The passed-through GPU: AMD (WhateverGreen), NVIDIA (WhateverGreen), Navi 22
+ * (RX 67xx: NootRX instead of WhateverGreen, never both). */
+enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NAVI22 };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
 
 /* Passed-through devices as the guest sees them (the plan's): what the
@@ -218,6 +220,12 @@ struct dk_oc_fetched {
 };
 int dk_oc_fetch(const char *name, const char *version, const char *mirror, struct dk_oc_fetched *out);
 void dk_oc_fetched_free(struct dk_oc_fetched *f);
+/* The same from the cache only (no network): 1 found (out filled), 0 not in
+ * the cache, -1 bad arguments. version NULL = the newest cached. */
+int dk_oc_fetch_cached(const char *name, const char *version, struct dk_oc_fetched *out);
+/* Remove a just-downloaded asset and its recorded checksum from the cache
+ * (it proved unusable). */
+void dk_oc_fetched_discard(const struct dk_oc_fetched *f);
 /* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
 const char *dk_oc_fetch_repo(const char *name);
 
@@ -256,3 +264,55 @@ void dk_oc_bindata_got_free(struct dk_oc_bindata_got *g);
 const char *dk_oc_hfs_driver(const struct dk_macos *os); /* the default */
 bool dk_oc_is_hfs_driver(const char *name);
 bool dk_oc_hfs_allowed(const struct dk_macos *os, const char *name);
+/* ---- the guide's EFI set (efiset.c) ---- */
+
+/* What the guide puts in EFI/OC/Kexts and EFI/OC/ACPI for a model, release and
+ * passed-through devices: a data table (efiset.c), resolved purely. */
+struct dk_oc_set_opts {
+	const struct dk_mac_model *model;
+	const struct dk_macos *macos;
+	enum dk_gpu gpu;
+	bool audio;               /* motherboard audio passed through (AppleALC) */
+};
+struct dk_oc_set_item {
+	const char *name;         /* kext "Lilu", or SSDT file "SSDT-PLUG-ALT.aml" */
+	const char *repo;         /* kext release repo; NULL: written by dkvm (codeless) or an SSDT */
+	bool acpi;                /* an SSDT from the OpenCorePkg release's Docs/AcpiSamples/Binaries */
+	const char *reason;
+};
+/* The set, kexts first (Lilu first), then SSDTs; *items is malloc'd. */
+void dk_oc_set_resolve(const struct dk_oc_set_opts *o, struct dk_oc_set_item **items, size_t *n);
+
+/* Fetch (or take from the cache) and unpack the set into dir (created):
+ * dir/Kexts/<Name>.kext and dir/ACPI/<file>. Kext release zips: the RELEASE
+ * asset, its <Name>.kext bundle (not the .dSYM); codeless kexts are written
+ * by dkvm; SSDTs come from the OpenCorePkg release. User kexts (.kext dirs,
+ * linked; kext zips, unpacked) and SSDT files replace fetched ones of the
+ * same name. */
+struct dk_oc_stage_opts {
+	struct dk_oc_set_opts set;
+	const char *release;             /* OpenCorePkg release (zip or dir), for the SSDTs; NULL with
+					    offline: it is missing from the cache (said with the rest) */
+	const char *dir;                 /* staging folder (must not exist) */
+	const char *const *kext_dirs;    /* --kexts DIR folders holding *.kext, or NULL */
+	const char *const *kexts;        /* --kext .kext folders or kext zips, or NULL */
+	const char *const *acpi;         /* --acpi files, or NULL */
+	const char *const *pins;         /* "Lilu=1.6.9", or NULL */
+	const char *mirror;              /* NULL: $DKVM_GITHUB_MIRROR or GitHub */
+	bool offline;                    /* the cache only */
+};
+struct dk_oc_staged_kext {
+	char *name, *source, *version, *repo, *asset, *sha256; /* source: fetched|cached|dkvm|user */
+	const char *reason;
+};
+struct dk_oc_staged {
+	char **kexts;                    /* dir/Kexts/<Name>.kext, NULL-terminated */
+	char **acpi;                     /* dir/ACPI/<file>, NULL-terminated */
+	char **acpi_names;               /* their file names */
+	struct dk_oc_staged_kext *info;  /* per staged kext (what, where from) */
+	size_t ninfo;
+};
+int dk_oc_stage(const struct dk_oc_stage_opts *o, struct dk_oc_staged *out);
+void dk_oc_staged_free(struct dk_oc_staged *s);
+/* "Name=version" pins: -1 unless each is well-formed and names a known kext. */
+int dk_oc_pins_check(const char *const *pins);

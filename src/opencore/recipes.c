@@ -203,7 +203,7 @@ const struct dk_oc_known_kext dk_oc_known_kexts[] = {
 	{"SMCBatteryManager", "Contents/MacOS/SMCBatteryManager", "VirtualSMC", "", "", NULL},
 	{"SMCLightSensor", "Contents/MacOS/SMCLightSensor", "VirtualSMC", "", "", NULL},
 	{"SMCDellSensors", "Contents/MacOS/SMCDellSensors", "VirtualSMC", "", "", NULL},
-	{"VMHide", NULL, "Lilu", "", "", NULL},
+	{"VMHide", NULL, "Lilu", "23.0.0", "", "guide: needed from Sonoma (Darwin 23)"},
 	{"CryptexFixup", NULL, "Lilu", "22.0.0", "", "only needed from Ventura (Darwin 22)"},
 	{"AppleMCEReporterDisabler", NULL, NULL, "21.4.0", "",
 	 "guide: required on KVM from macOS 12.3 (Darwin 21.4)"},

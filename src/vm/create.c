@@ -36,6 +36,8 @@ void dk_create_result_free(struct dk_create_result *r)
 	dk_strv_free(r->warnings);
 	if (r->manifest)
 		json_object_put(r->manifest);
+	if (r->efi)
+		json_object_put(r->efi);
 	memset(r, 0, sizeof *r);
 }
 
@@ -128,27 +130,6 @@ static int write_text(const char *path, const char *text, mode_t mode)
 	return dk_write_file_atomic(path, text, strlen(text), true, mode);
 }
 
-/* .kext bundles in a directory, NULL-terminated. */
-static char **list_kexts(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d) {
-		dk_fail_errno("%s", dir);
-		return NULL;
-	}
-	char **v = dk_calloc(1, sizeof *v);
-	size_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (dk_endswith(e->d_name, ".kext")) {
-			v = dk_realloc(v, (n + 2) * sizeof *v);
-			v[n++] = dk_asprintf("%s/%s", dir, e->d_name);
-			v[n] = NULL;
-		}
-	closedir(d);
-	return v;
-}
-
 /* One create in progress: the options, the result, and what the steps have
  * made so far (undone by build_undo on failure). */
 struct build {
@@ -185,20 +166,56 @@ static void add_warning(struct dk_create_result *r, const char *fmt, ...)
 	r->warnings[n + 1] = NULL;
 }
 
-/* The OpenCorePkg release: given, or downloaded (cached). malloc'd path. */
-static char *oc_release(const struct dk_create_opts *o)
+/* The OpenCorePkg release: given, or downloaded (cached). malloc'd path;
+ * offline and not in the cache: NULL without an error (*missing set; the
+ * staging says it with whatever else is missing). */
+static char *oc_release(const struct dk_create_opts *o, bool *missing)
 {
+	*missing = false;
 	if (o->opencore)
 		return dk_strdup(o->opencore);
 	struct dk_oc_fetched f = {0};
-	if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0) {
+	if (o->offline) {
+		int k = dk_oc_fetch_cached("OpenCorePkg", NULL, &f);
+		if (k <= 0) {
+			*missing = k == 0;
+			return NULL;
+		}
+	} else if (dk_oc_fetch("OpenCorePkg", NULL, NULL, &f) < 0) {
 		dk_oc_fetched_free(&f);
-		dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR)");
+		dk_fail_prefix("OpenCore: cannot download the OpenCorePkg release (offline? pass --opencore ZIP|DIR, or --offline to use the cache)");
 		return NULL;
 	}
 	char *release = dk_strdup(f.path);
 	dk_oc_fetched_free(&f);
 	return release;
+}
+
+/* The guide's set for the plan (what --dry-run shows, what the EFI gets). */
+static struct dk_oc_set_opts set_opts(const struct dk_plan *p)
+{
+	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
+				       .gpu = DK_GPU_NONE, .audio = false};
+}
+
+static json_object *set_json(const struct dk_plan *p)
+{
+	struct dk_oc_set_opts so = set_opts(p);
+	struct dk_oc_set_item *items;
+	size_t n;
+	dk_oc_set_resolve(&so, &items, &n);
+	json_object *j = json_object_new_object(), *k = json_object_new_array(), *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(items[i].name));
+		json_object_object_add(e, "repo", items[i].repo ? json_object_new_string(items[i].repo) : NULL);
+		json_object_object_add(e, "reason", json_object_new_string(items[i].reason));
+		json_object_array_add(items[i].acpi ? a : k, e);
+	}
+	free(items);
+	json_object_object_add(j, "kexts", k);
+	json_object_object_add(j, "acpi", a);
+	return j;
 }
 
 /* config.plist from the release's Sample.plist into the bundle's temporary
@@ -229,7 +246,8 @@ static int check_drivers(const char *const *drivers)
 	return 0;
 }
 
-static int oc_config(struct build *b, const char *release, json_object *oc)
+static int oc_config(struct build *b, const char *release, const char *kexts_dir, char *const *acpi,
+		     json_object *oc)
 {
 	struct dk_oc_release *rel = NULL;
 	if (dk_oc_release_open(release, &rel) < 0)
@@ -253,7 +271,8 @@ static int oc_config(struct build *b, const char *release, json_object *oc)
 		.gpu = DK_GPU_NONE,
 		.host_cpu = p->amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
 		.smbios = &b->sm,
-		.kexts_dir = b->o->kexts,
+		.kexts_dir = kexts_dir,
+		.acpi = (const char *const *)acpi,
 		.drivers = (const char *const *)b->driver_names,
 	};
 	char *xml = NULL;
@@ -359,23 +378,62 @@ static json_object *efi_json(const struct build *b, const struct dk_oc_image_res
 	return efi;
 }
 
-/* Build the OpenCore image: release + Sample.plist -> config -> image. */
+/* What was staged, for the manifest. */
+static void staged_json(const struct dk_oc_staged *st, json_object *oc)
+{
+	json_object *k = json_object_new_array(), *a = json_object_new_array();
+	for (size_t i = 0; i < st->ninfo; i++) {
+		const struct dk_oc_staged_kext *x = &st->info[i];
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "name", json_object_new_string(x->name));
+		json_object_object_add(e, "source", json_object_new_string(x->source));
+		json_object_object_add(e, "version", x->version ? json_object_new_string(x->version) : NULL);
+		json_object_object_add(e, "repo", x->repo ? json_object_new_string(x->repo) : NULL);
+		json_object_object_add(e, "asset", x->asset ? json_object_new_string(x->asset) : NULL);
+		json_object_object_add(e, "sha256", x->sha256 ? json_object_new_string(x->sha256) : NULL);
+		json_object_array_add(k, e);
+	}
+	for (char **p = st->acpi_names; p && *p; p++)
+		json_object_array_add(a, json_object_new_string(*p));
+	json_object_object_add(oc, "kexts", k);
+	json_object_object_add(oc, "acpi", a);
+}
+
+/* Build the OpenCore image: release + the guide's kexts and SSDTs (staged in
+ * the temporary bundle) + drivers + Sample.plist -> config -> image. */
 static int build_opencore(struct build *b)
 {
 	const struct dk_create_opts *o = b->o;
-	_cleanup_free_ char *release = oc_release(o);
-	if (!release)
+	bool missing;
+	_cleanup_free_ char *release = oc_release(o, &missing);
+	if (!release && !missing)
 		return -1;
-	json_object *oc = json_object_new_object();
-	char **kexts = NULL;
-	if (oc_drivers(b) < 0 || oc_config(b, release, oc) < 0 || (o->kexts && !(kexts = list_kexts(o->kexts)))) {
-		json_object_put(oc);
-		return -1;
+	if (release) { /* a release that cannot be read fails before anything is fetched */
+		struct dk_oc_release *rel = NULL;
+		if (dk_oc_release_open(release, &rel) < 0)
+			return -1;
+		bool ok = dk_oc_release_has(rel, "Docs/Sample.plist");
+		dk_oc_release_close(rel);
+		if (!ok)
+			return dk_fail("%s: no Docs/Sample.plist in the release", release);
 	}
-	bool fail;
-	_cleanup_free_ char *recovery = oc_recovery(b, &fail);
-	if (fail) {
-		dk_strv_free(kexts);
+	if (oc_drivers(b) < 0)
+		return -1;
+	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
+	const char *kext_dirs[] = {o->kexts, NULL};
+	struct dk_oc_stage_opts so = {.set = set_opts(&b->r->plan), .release = release, .dir = stage,
+				      .kext_dirs = o->kexts ? kext_dirs : NULL, .kexts = o->kext_list, .acpi = o->acpi,
+				      .pins = o->kext_pins, .offline = o->offline};
+	struct dk_oc_staged st;
+	if (dk_oc_stage(&so, &st) < 0)
+		return dk_fail_prefix("OpenCore EFI");
+	json_object *oc = json_object_new_object();
+	_cleanup_free_ char *kdir = dk_asprintf("%s/Kexts", stage);
+	int rc = oc_config(b, release, kdir, st.acpi_names, oc);
+	bool fail = false;
+	_cleanup_free_ char *recovery = rc < 0 ? NULL : oc_recovery(b, &fail);
+	if (rc < 0 || fail) {
+		dk_oc_staged_free(&st);
 		json_object_put(oc);
 		return -1;
 	}
@@ -384,17 +442,21 @@ static int build_opencore(struct build *b)
 	struct dk_oc_image_opts io = {
 		.release = release,
 		.config = cfg,
-		.kexts = (const char *const *)kexts,
+		.kexts = (const char *const *)st.kexts,
+		.acpi = (const char *const *)st.acpi,
 		.recovery = recovery,
 		.output = b->t_oc,
 		.drivers = (const char *const *)b->drivers.v,
 		.result = &res,
 	};
-	int rc = dk_oc_image_build(&io);
-	dk_strv_free(kexts);
+	rc = dk_oc_image_build(&io);
+	staged_json(&st, oc);
+	dk_oc_staged_free(&st);
+	dk_rm_rf(stage); /* on the image now */
 	if (recovery && !o->recovery)
 		dk_rm_rf(recovery); /* fetched into the bundle: it is on the image now */
 	if (rc < 0) {
+		dk_oc_image_result_free(&res);
 		json_object_put(oc);
 		return dk_fail_prefix("OpenCore image");
 	}
@@ -798,6 +860,8 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	if (exists && o->force && !o->dry_run && check_replace(o, parent, &old_access) < 0)
 		goto out;
 	rc = 0;
+	if (!o->opencore_image)
+		r->efi = set_json(&r->plan);
 	if (o->dry_run)
 		goto out;
 	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,

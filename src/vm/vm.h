@@ -105,8 +105,12 @@ struct dk_create_opts {
 	struct dk_plan_opts plan;
 	const char *opencore;      /* OpenCorePkg release zip or dir; NULL: fetch */
 	const char *opencore_image;/* a ready OpenCore disk image to use as is */
-	const char *kexts;
 	const char *const *drivers;/* extra UEFI driver .efi files (--driver), NULL-terminated, or NULL */
+	const char *kexts;         /* --kexts DIR: its *.kext added (replacing fetched ones of that name) */
+	const char *const *kext_list; /* --kext .kext folders or kext zips, NULL-terminated, or NULL */
+	const char *const *acpi;   /* --acpi SSDT files, or NULL */
+	const char *const *kext_pins; /* --kext-version NAME=VER, or NULL */
+	bool offline;              /* OpenCorePkg and kexts from the cache only */
 	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
 	bool no_recovery;
 	const char *uri;           /* libvirt connection, NULL: bundle only */
@@ -129,6 +133,7 @@ struct dk_create_result {
 	char **warnings;           /* NULL-terminated, in order, also on failure: what the
 				      user should hear (the CLI prints each as a warning) */
 	json_object *manifest;
+	json_object *efi;          /* the guide's EFI set: {"kexts":[{name,repo,reason}],"acpi":[...]} */
 };
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
 /* A VM name: dk_name_is_safe(), and for a new VM no leading '-' or '.' (an

@@ -29,6 +29,9 @@ mk_release() {
   for f in OpenShell ResetSystem CleanNvram ControlMsrE2; do
     specs+=("$f:$((5000 + ${#f} * 333)):$d/X64/EFI/OC/Tools/$f.efi")
   done
+  for f in SSDT-EC-USBX-DESKTOP SSDT-EC-USBX-LAPTOP SSDT-EC-DESKTOP SSDT-PLUG SSDT-PLUG-ALT SSDT-AWAC-DISABLE; do
+    specs+=("$f:$((300 + ${#f} * 7)):$d/Docs/AcpiSamples/Binaries/$f.aml")
+  done
   rfiles "${specs[@]}"
   printf 'OpenCore' > "$d/X64/EFI/BOOT/.contentFlavour"
   printf 'Disabled' > "$d/X64/EFI/BOOT/.contentVisibility"
@@ -46,6 +49,26 @@ mk_kext() {
 <plist version="1.0"><dict><key>CFBundleIdentifier</key><string>as.vit9696.$2</string></dict></plist>
 PL
   rbytes "$2" 40000 > "$k/Contents/MacOS/$2"
+}
+
+# mk_kext_zips NAME VER [EXTRA...]: NAME-VER-RELEASE.zip and NAME-VER-DEBUG.zip as
+# acidanthera ships them: NAME.kext (depends on Lilu unless NAME is Lilu), its
+# .dSYM, and the EXTRA bundles; the DEBUG build differs in its binary
+mk_kext_zips() {
+  local n=$1 v=$2 b
+  shift 2
+  for b in RELEASE DEBUG; do
+    rm -rf "kz-$n-$b" && mkdir -p "kz-$n-$b" && (
+      cd "kz-$n-$b"
+      mk_kext . "$n"
+      [ "$n" = Lilu ] || sed -i 's|</dict></plist>|<key>OSBundleLibraries</key><dict><key>as.vit9696.Lilu</key><string>1.2.0</string></dict></dict></plist>|' "$n.kext/Contents/Info.plist"
+      sed -i "s|</dict></plist>|<key>CFBundleShortVersionString</key><string>$v</string><key>CFBundleExecutable</key><string>$n</string></dict></plist>|" "$n.kext/Contents/Info.plist"
+      [ "$b" = DEBUG ] && rbytes "$n-debug" 30000 > "$n.kext/Contents/MacOS/$n"
+      mkdir -p "$n.kext.dSYM/Contents/Resources/DWARF" && rbytes "$n-dsym" 5000 > "$n.kext.dSYM/Contents/Resources/DWARF/$n"
+      for e in "$@"; do mk_kext . "$e"; done
+      zip -qr "../$n-$v-$b.zip" .
+    )
+  done
 }
 
 # mk_config FILE [extra driver dict entries...]: a config enabling OpenRuntime and
@@ -107,3 +130,53 @@ extract_esp() {
 export MTOOLS_SKIP_CHECK=1
 # fsck.fat, sfdisk and mkfs.fat live in /usr/sbin, not on a normal user's PATH
 export PATH="$PATH:/usr/sbin:/sbin"
+
+# gh_publish OWNER REPO TAG ZIP...: a release with these assets (digests
+# published) into srv/, as latest and as tags/TAG. DKVM_FAKE_DIGEST, when set,
+# replaces every published digest.
+gh_publish() {
+  local o=$1 r=$2 t=$3 d=srv/repos/$1/$2/releases
+  shift 3
+  mkdir -p "$d/tags" "srv/$o/$r/releases/download/$t"
+  python3 - "$o" "$r" "$t" "$@" > "$d/tags/$t" <<'PY'
+import hashlib, json, os, sys
+o, r, t = sys.argv[1:4]
+fake = os.environ.get("DKVM_FAKE_DIGEST")
+assets = []
+for z in sys.argv[4:]:
+    n = os.path.basename(z)
+    assets.append({"name": n, "size": os.path.getsize(z),
+                   "digest": fake or "sha256:" + hashlib.sha256(open(z, "rb").read()).hexdigest(),
+                   "browser_download_url": f"https://github.com/{o}/{r}/releases/download/{t}/{n}"})
+print(json.dumps({"tag_name": t, "name": t, "assets": assets}))
+PY
+  cp "$d/tags/$t" "$d/latest"
+  cp "$@" "srv/$o/$r/releases/download/$t/"
+}
+
+# gh_kexts: fake releases of every kext the guide's set may fetch
+gh_kexts() {
+  local spec n v repo
+  for spec in acidanthera/Lilu:1.7.1 Carnations-Botanica/VMHide:2.0.0 acidanthera/WhateverGreen:1.6.9 \
+      ChefKissInc/NootRX:1.0.0 acidanthera/AppleALC:1.9.3 acidanthera/RestrictEvents:1.1.5; do
+    repo=${spec%%:*}; v=${spec##*:}; n=${repo##*/}
+    if [ "$n" = RestrictEvents ]; then mk_kext_zips "$n" "$v" Extra; else mk_kext_zips "$n" "$v"; fi
+    gh_publish "${repo%%/*}" "$n" "$v" "$n-$v-RELEASE.zip" "$n-$v-DEBUG.zip"
+  done
+}
+
+# gh_serve: python's http.server on 127.0.0.1 over srv/ (killed by gh_stop);
+# $MIRROR is its URL
+gh_serve() {
+  timeout 300 python3 -u -m http.server --bind 127.0.0.1 0 --directory srv > server.log 2>&1 &
+  GH_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' server.log | head -1)
+    [ -n "$PORT" ] && break
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || t_fail "http.server did not start: $(cat server.log)"
+  MIRROR=http://127.0.0.1:$PORT
+}
+gh_stop() { kill "$GH_PID" 2>/dev/null || true; wait "$GH_PID" 2>/dev/null || true; }

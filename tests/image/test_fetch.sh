@@ -152,7 +152,141 @@ test_not_found_and_no_network() {
   t_contains "$ERR" "releases/latest: not a JSON object"
 }
 
+# the guide's set: OpenCorePkg (with Sample.plist) + every kext release on the fake GitHub
+setup_guide_set() {
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  command -v qemu-system-x86_64 >/dev/null || t_skip "qemu-system-x86_64 not installed"
+  mk_release OpenCore-1.0.6-RELEASE
+  cp "$SHARED/fixtures/opencore/Sample-1.0.6.plist" OpenCore-1.0.6-RELEASE/Docs/Sample.plist
+  rm OpenCore-1.0.6-RELEASE.zip && (cd OpenCore-1.0.6-RELEASE && zip -qr ../OpenCore-1.0.6-RELEASE.zip .)
+  gh_publish acidanthera OpenCorePkg 1.0.6 OpenCore-1.0.6-RELEASE.zip
+  gh_kexts
+  export XDG_CACHE_HOME=$T/cache
+  gh_serve
+  trap gh_stop EXIT
+  export DKVM_GITHUB_MIRROR=$MIRROR
+}
+
+# Kernel/Add of a config: "BundlePath MinKernel MaxKernel Enabled ExecutablePath" per line
+kernel_add() {
+  python3 - "$1" <<'PY'
+import plistlib, sys
+c = plistlib.load(open(sys.argv[1], "rb"))
+for e in c["Kernel"]["Add"]:
+    print(e["BundlePath"], e["MinKernel"] or "-", e["MaxKernel"] or "-", e["Enabled"], e["ExecutablePath"] or "-")
+PY
+}
+acpi_add() { python3 -c 'import plistlib,sys; print(" ".join(e["Path"]+("" if e["Enabled"] else "(off)") for e in plistlib.load(open(sys.argv[1],"rb"))["ACPI"]["Add"]))' "$1"; }
+
+create_vm() { # create_vm NAME MACOS [args...]
+  local n=$1 m=$2
+  shift 2
+  t_ok "$DKVM" --json create "$n" --macos "$m" --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg "$@"
+}
+
+test_create_fetches_guide_set() {
+  setup_guide_set
+  # the dry run names the set, fetches nothing
+  t_ok "$DKVM" --json create dry --macos sequoia --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" '" ".join(k["name"] for k in d["efi"]["kexts"])')" "Lilu VMHide AppleMCEReporterDisabler RestrictEvents"
+  t_eq "$(t_jget "$OUT" '" ".join(k["name"] for k in d["efi"]["acpi"])')" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  [ ! -e cache/dkvm/releases ] || t_fail "a dry run fetched something"
+  t_ok "$DKVM" create dry --macos bigsur --dry-run --explain --dir "$T/vms"
+  t_contains "$OUT" "kexts     Lilu, RestrictEvents"
+  t_contains "$OUT" "ACPI      SSDT-EC-USBX-DESKTOP.aml, SSDT-PLUG-ALT.aml"
+  t_contains "$OUT" "EFI SSDT-PLUG-ALT.aml: guide: SSDT-PLUG"
+
+  # Sequoia: Lilu first, plugins after it; VMHide only from Darwin 23, the MCE disabler from 21.4
+  create_vm sq sequoia --kext-version Lilu=1.7.1
+  local dir=$T/vms/sq
+  t_eq "$(kernel_add "$dir/config.plist")" "Lilu.kext - - True Contents/MacOS/Lilu
+AppleMCEReporterDisabler.kext 21.4.0 - True -
+RestrictEvents.kext - - True Contents/MacOS/RestrictEvents
+VMHide.kext 23.0.0 - True Contents/MacOS/VMHide"
+  t_eq "$(acpi_add "$dir/config.plist")" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  t_ok "$DKVM" opencore validate --image "$dir/OpenCore.img"
+  # the files are on the image: the RELEASE build, no dSYM, no other bundle
+  local img=$dir/OpenCore.img@@1M
+  t_eq "$(mdir -b -i "$img" ::/EFI/OC/Kexts | sed 's|/$||; s|.*/||' | sort | tr '\n' ' ')" "AppleMCEReporterDisabler.kext Lilu.kext RestrictEvents.kext VMHide.kext "
+  t_eq "$(mdir -b -i "$img" ::/EFI/OC/ACPI | sed 's|/$||; s|.*/||' | sort | tr '\n' ' ')" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml "
+  mcopy -i "$img" ::/EFI/OC/Kexts/VMHide.kext/Contents/MacOS/VMHide vmh.bin
+  cmp vmh.bin kz-VMHide-RELEASE/VMHide.kext/Contents/MacOS/VMHide || t_fail "not the RELEASE build"
+  mcopy -i "$img" ::/EFI/OC/ACPI/SSDT-PLUG-ALT.aml plug.aml
+  cmp plug.aml OpenCore-1.0.6-RELEASE/Docs/AcpiSamples/Binaries/SSDT-PLUG-ALT.aml || t_fail "SSDT differs"
+  mcopy -i "$img" ::/EFI/OC/Kexts/AppleMCEReporterDisabler.kext/Contents/Info.plist mce.plist
+  t_contains "$(cat mce.plist)" "<string>AppleIntelMCEInterruptNub</string>"
+  t_contains "$(cat mce.plist)" "<key>OSBundleRequired</key>"
+  t_contains "$(cat mce.plist)" "<integer>5000</integer>"
+  # the manifest records versions and digests
+  t_eq "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))["opencore"]; print(" ".join(k["name"]+"="+str(k["version"])+":"+k["source"] for k in m["kexts"]))' "$dir/manifest.json")" \
+    "Lilu=1.7.1:fetched VMHide=2.0.0:fetched AppleMCEReporterDisabler=1.0:dkvm RestrictEvents=1.1.5:fetched"
+  t_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["opencore"]["kexts"][0]["sha256"])' "$dir/manifest.json")" \
+    "$(sha256sum Lilu-1.7.1-RELEASE.zip | cut -d' ' -f1)"
+
+  # Monterey 12.5: no VMHide; Big Sur: neither
+  create_vm mo 12.5
+  t_eq "$(kernel_add "$T/vms/mo/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - "
+  t_ok "$DKVM" opencore validate --image "$T/vms/mo/OpenCore.img"
+  create_vm bs bigsur
+  t_eq "$(kernel_add "$T/vms/bs/config.plist" | cut -d' ' -f1 | tr '\n' ' ')" "Lilu.kext RestrictEvents.kext "
+  t_eq "$(acpi_add "$T/vms/bs/config.plist")" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  t_ok "$DKVM" opencore validate --image "$T/vms/bs/OpenCore.img"
+
+  # a given kext replaces the fetched one; a given SSDT is added
+  mkdir own && mk_kext own Lilu && rbytes own-ssdt 200 > own/SSDT-X.aml
+  create_vm own bigsur --kext own/Lilu.kext --acpi own/SSDT-X.aml
+  mcopy -i "$T/vms/own/OpenCore.img@@1M" ::/EFI/OC/Kexts/Lilu.kext/Contents/MacOS/Lilu own.bin
+  cmp own.bin own/Lilu.kext/Contents/MacOS/Lilu || t_fail "the given Lilu was not used"
+  t_eq "$(acpi_add "$T/vms/own/config.plist")" "SSDT-X.aml SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+
+  # offline: from the cache (no server needed)
+  gh_stop
+  create_vm off sequoia --offline
+  t_contains "$(kernel_add "$T/vms/off/config.plist")" "VMHide.kext 23.0.0"
+}
+
+test_create_offline_names_missing() {
+  export XDG_CACHE_HOME=$T/cache
+  t_exit 1 "$DKVM" create o --macos sequoia --offline --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg
+  t_contains "$ERR" "--offline: not in the cache: acidanthera/Lilu (any version), Carnations-Botanica/VMHide (any version), acidanthera/RestrictEvents (any version), acidanthera/OpenCorePkg (any version)"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  [ ! -e "$T/vms/o" ] || t_fail "bundle left"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
+}
+
+test_create_bad_kext_release_leaves_nothing() {
+  setup_guide_set
+  # a digest that does not match
+  DKVM_FAKE_DIGEST="sha256:$(printf '%064d' 0)" gh_publish acidanthera Lilu 1.7.1 Lilu-1.7.1-RELEASE.zip Lilu-1.7.1-DEBUG.zip
+  t_exit 1 "$DKVM" create b --macos bigsur --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg
+  t_contains "$ERR" "SHA-256 mismatch"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
+  # the asset is missing on the server
+  gh_publish acidanthera Lilu 1.7.1 Lilu-1.7.1-RELEASE.zip Lilu-1.7.1-DEBUG.zip
+  rm srv/acidanthera/Lilu/releases/download/1.7.1/Lilu-1.7.1-RELEASE.zip
+  t_exit 1 "$DKVM" create b --macos bigsur --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg
+  t_contains "$ERR" "Lilu-1.7.1-RELEASE.zip: not found (HTTP 404)"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
+  # a zip without the kext
+  rm Lilu-1.7.1-RELEASE.zip
+  mkdir -p nokext/Lilu.kext.dSYM && echo hi > nokext/Lilu.kext.dSYM/README && (cd nokext && zip -qr ../Lilu-1.7.1-RELEASE.zip .)
+  gh_publish acidanthera Lilu 1.7.1 Lilu-1.7.1-RELEASE.zip
+  t_exit 1 "$DKVM" create b --macos bigsur --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg
+  t_contains "$ERR" "no Lilu.kext in the zip"
+  t_eq "$(grep -vc "^dkvm: warning" <<<"$ERR")" "1" "error lines"
+  t_eq "$(find cache -type f -path '*Lilu*' | wc -l)" "0" "Lilu files left in the cache"
+  t_eq "$(find "$T/vms" -mindepth 1 2>/dev/null | wc -l)" "0" "files left"
+}
+
 test_usage() {
+  t_exit 2 "$DKVM" create x --kext-version Lilu
+  t_contains "$ERR" "expected NAME=VERSION"
+  t_exit 2 "$DKVM" create x --kext-version Nope=1.0
+  t_contains "$ERR" "Nope is not a kext dkvm fetches"
   t_exit 2 "$DKVM" opencore fetch --kext NoSuchKext
   t_contains "$ERR" "unknown kext 'NoSuchKext'"
   t_exit 2 "$DKVM" opencore fetch --no-opencore

@@ -171,6 +171,17 @@ mk_fake_release() { # mk_fake_release DIR
   done
   for f in OpenShell ResetSystem CleanNvram; do head -c 5000 /dev/urandom > "$d/X64/EFI/OC/Tools/$f.efi"; done
   cp "$SHARED/fixtures/opencore/Sample-1.0.6.plist" "$d/Docs/Sample.plist"
+  mkdir -p "$d/Docs/AcpiSamples/Binaries"
+  for f in SSDT-EC-USBX-DESKTOP SSDT-PLUG-ALT; do head -c 300 /dev/urandom > "$d/Docs/AcpiSamples/Binaries/$f.aml"; done
+  # the guide's kexts from a loopback GitHub (tests/image/fake_release.sh)
+  if [ -z "${DKVM_GITHUB_MIRROR:-}" ]; then
+    source "$DKVM_SRCDIR/tests/image/fake_release.sh"
+    (cd "$T" && gh_kexts >/dev/null)
+    (cd "$T" && gh_serve && echo "$GH_PID $MIRROR" > "$T/gh") || t_fail "no fake GitHub"
+    read -r GH_PID DKVM_GITHUB_MIRROR < "$T/gh"
+    export DKVM_GITHUB_MIRROR XDG_CACHE_HOME=$T/cache
+    trap 'stop_vms; kill $GH_PID 2>/dev/null || true' EXIT
+  fi
 }
 
 # The whole pipeline: SMBIOS -> config.plist from the release's Sample.plist -> image -> disk.
@@ -511,11 +522,13 @@ test_bundle_modes() {
     t_eq "$(stat -c %a "$T/vms/m2/$f")" "600" "mode of $f"
   done
   # the standalone image and config carry the serials too
-  t_ok "$DKVM" opencore image --release "$T/rel" --config "$dir/config.plist" -o "$T/oc2.img"
+  # (without the kexts and SSDTs, which the bundle's image holds)
+  python3 -c 'import plistlib,sys; c=plistlib.load(open(sys.argv[1],"rb")); c["ACPI"]["Add"]=[]; c["Kernel"]["Add"]=[]; plistlib.dump(c, open(sys.argv[2],"wb"))' "$dir/config.plist" "$T/bare.plist"
+  t_ok "$DKVM" opencore image --release "$T/rel" --config "$T/bare.plist" -o "$T/oc2.img"
   t_eq "$(stat -c %a "$T/oc2.img")" "600" "mode of opencore image output"
   t_contains "$OUT" "EFI System Partition"
   # -q: nothing on success
-  t_ok "$DKVM" -q opencore image --release "$T/rel" --config "$dir/config.plist" -o "$T/oc3.img"
+  t_ok "$DKVM" -q opencore image --release "$T/rel" --config "$T/bare.plist" -o "$T/oc3.img"
   t_eq "$OUT" "" "opencore image stdout with -q"
   t_ok "$DKVM" opencore config -s "$T/rel/Docs/Sample.plist" -m MacPro7,1 -M sonoma -o "$T/config.plist"
   t_eq "$(stat -c %a "$T/config.plist")" "600" "mode of opencore config output"
