@@ -761,10 +761,10 @@ char *dk_text_diff(const char *path, const char *old, const char *want)
 		while (i < n || j < m) {
 			if (i < n && j < m && line_eq(&a, i, &b, j))
 				ops[nops++] = '=', i++, j++;
-			else if (j < m && (i == n || AT(i, j + 1) >= AT(i + 1, j)))
-				ops[nops++] = '+', j++;
-			else
+			else if (i < n && (j == m || AT(i + 1, j) >= AT(i, j + 1)))
 				ops[nops++] = '-', i++;
+			else
+				ops[nops++] = '+', j++;
 		}
 #undef AT
 		free(L);
