@@ -454,6 +454,7 @@ static void rmdir_push(struct dk_hook_plan *p, const char *vm)
 	dk_strv_push_take(&l, dk_asprintf("%s/%s/release/end", DK_HOOK_DIR, vm));
 	dk_strv_push_take(&l, dk_asprintf("%s/%s/release", DK_HOOK_DIR, vm));
 	dk_strv_push_take(&l, dk_asprintf("%s/%s", DK_HOOK_DIR, vm));
+	dk_strv_push(&l, DK_HOOK_DIR); /* when empty */
 	dk_strv_free(p->rmdirs);
 	p->rmdirs = dk_strv_take(&l);
 }
@@ -627,12 +628,6 @@ int dk_hooks_plan_remove(const char *vm, struct dk_hook_plan *p)
 			} else {
 				struct dk_hook_change *c = add(p, DK_HOOK_DISPATCHER, DK_HOOK_REMOVE);
 				c->old = old;
-				struct dk_strv l = {0};
-				for (char **v = p->rmdirs; v && *v; v++)
-					dk_strv_push(&l, *v);
-				dk_strv_push(&l, DK_HOOK_DIR);
-				dk_strv_free(p->rmdirs);
-				p->rmdirs = dk_strv_take(&l);
 			}
 		}
 	} else {
