@@ -123,6 +123,8 @@ DK_SPEC(opencore_config);
 DK_SPEC(opencore_validate);
 DK_SPEC(opencore_image);
 DK_SPEC(opencore_fetch);
+DK_SPEC(hooks_install);
+DK_SPEC(hooks_remove);
 
 DK_CMD(dk_cmd_host_check);
 DK_CMD(dk_cmd_host_iommu);
@@ -150,3 +152,5 @@ DK_CMD(dk_cmd_destroy);
 DK_CMD(dk_cmd_export);
 DK_CMD(dk_cmd_wizard);
 DK_CMD(dk_cmd_doctor);
+DK_CMD(dk_cmd_hooks_install);
+DK_CMD(dk_cmd_hooks_remove);

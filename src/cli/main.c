@@ -35,6 +35,8 @@ const struct dk_cmd dk_commands[] = {
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
 	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
 	{"wizard", NULL, dk_cmd_wizard, "walk the guide interactively: host, IOMMU, create, GPU, start", &dk_spec_wizard},
+	{"hooks", "install", dk_cmd_hooks_install, "single-GPU passthrough: libvirt hooks that free the GPU for a VM", &dk_spec_hooks_install},
+	{"hooks", "remove", dk_cmd_hooks_remove, "remove a VM's single-GPU hooks (restoring what they replaced)", &dk_spec_hooks_remove},
 	{"doctor", NULL, dk_cmd_doctor, "check a VM against the known failures (guide, peers, OpenCore logs)", &dk_spec_doctor},
 };
 const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];

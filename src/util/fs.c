@@ -402,6 +402,11 @@ int dk_write_file_atomic(const char *path, const void *data, size_t len, bool fo
 
 int dk_edit_system_file(const char *abs, const void *data, size_t len, char **backup_out)
 {
+	return dk_edit_system_file_mode(abs, data, len, (mode_t)-1, backup_out);
+}
+
+int dk_edit_system_file_mode(const char *abs, const void *data, size_t len, mode_t want, char **backup_out)
+{
 	_cleanup_free_ char *path = dk_root_path(abs);
 	if (backup_out)
 		*backup_out = NULL;
@@ -433,5 +438,5 @@ int dk_edit_system_file(const char *abs, const void *data, size_t len, char **ba
 		else
 			free(bak);
 	}
-	return dk_write_file_atomic(path, data, len, true, mode);
+	return dk_write_file_atomic(path, data, len, true, want == (mode_t)-1 ? mode : want);
 }

@@ -60,3 +60,5 @@ int dk_pread_all(int fd, void *data, size_t len, off_t off);
  * the current content is written first (when the file exists), then the new
  * content atomically. *backup_out (optional) receives the backup path. */
 int dk_edit_system_file(const char *abs, const void *data, size_t len, char **backup_out);
+/* The same, and the file's mode is `mode` afterwards (scripts: 0755). */
+int dk_edit_system_file_mode(const char *abs, const void *data, size_t len, mode_t mode, char **backup_out);
