@@ -103,6 +103,7 @@ DK_SPEC(stop);
 DK_SPEC(list);
 DK_SPEC(show);
 DK_SPEC(destroy);
+DK_SPEC(completion);
 DK_SPEC(host_check);
 DK_SPEC(host_iommu);
 DK_SPEC(host_report);

@@ -33,6 +33,7 @@ const struct dk_cmd dk_commands[] = {
 	{"list", NULL, dk_cmd_list, "list VMs", &dk_spec_list},
 	{"show", NULL, dk_cmd_show, "show a VM's plan and files", &dk_spec_show},
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
+	{"completion", NULL, dk_cmd_completion, "print the bash, zsh or fish completion script", &dk_spec_completion},
 };
 const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];
 
