@@ -106,6 +106,7 @@ DK_SPEC(destroy);
 DK_SPEC(export);
 DK_SPEC(wizard);
 DK_SPEC(doctor);
+DK_SPEC(completion);
 DK_SPEC(host_check);
 DK_SPEC(host_iommu);
 DK_SPEC(host_report);

@@ -38,6 +38,7 @@ const struct dk_cmd dk_commands[] = {
 	{"hooks", "install", dk_cmd_hooks_install, "single-GPU passthrough: libvirt hooks that free the GPU for a VM", &dk_spec_hooks_install},
 	{"hooks", "remove", dk_cmd_hooks_remove, "remove a VM's single-GPU hooks (restoring what they replaced)", &dk_spec_hooks_remove},
 	{"doctor", NULL, dk_cmd_doctor, "check a VM against the known failures (guide, peers, OpenCore logs)", &dk_spec_doctor},
+	{"completion", NULL, dk_cmd_completion, "print the bash, zsh or fish completion script", &dk_spec_completion},
 };
 const size_t dk_n_commands = sizeof dk_commands / sizeof dk_commands[0];
 
