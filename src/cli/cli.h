@@ -123,6 +123,10 @@ DK_SPEC(opencore_config);
 DK_SPEC(opencore_validate);
 DK_SPEC(opencore_image);
 DK_SPEC(opencore_fetch);
+DK_SPEC(vfio_bind);
+DK_SPEC(vfio_unbind);
+DK_SPEC(vfio_persist);
+DK_SPEC(vfio_undo);
 
 DK_CMD(dk_cmd_host_check);
 DK_CMD(dk_cmd_host_iommu);
@@ -150,3 +154,7 @@ DK_CMD(dk_cmd_destroy);
 DK_CMD(dk_cmd_export);
 DK_CMD(dk_cmd_wizard);
 DK_CMD(dk_cmd_doctor);
+DK_CMD(dk_cmd_vfio_bind);
+DK_CMD(dk_cmd_vfio_unbind);
+DK_CMD(dk_cmd_vfio_persist);
+DK_CMD(dk_cmd_vfio_undo);

@@ -79,10 +79,10 @@ char *dk_udiff(const char *a, const char *b, const char *label_a, const char *la
 		while (i < A.n || j < B.n) {
 			if (i < A.n && j < B.n && line_eq(&A, i, &B, j))
 				ops[nops] = OP_EQ, ai[nops] = i++, bj[nops++] = j++;
-			else if (j < B.n && (i == A.n || t[i * w + j + 1] >= t[(i + 1) * w + j]))
-				ops[nops] = OP_ADD, ai[nops] = i, bj[nops++] = j++;
-			else
+			else if (i < A.n && (j == B.n || t[(i + 1) * w + j] >= t[i * w + j + 1]))
 				ops[nops] = OP_DEL, ai[nops] = i++, bj[nops++] = j;
+			else
+				ops[nops] = OP_ADD, ai[nops] = i, bj[nops++] = j++;
 		}
 		free(t);
 	}
