@@ -80,7 +80,8 @@ static char *merged_token(const char *have, const char *p)
 	if (!pv)
 		return dk_strdup(p);
 	size_t k = key_len(p);
-	if (k == strlen("vfio-pci.ids") && !strncmp(p, "vfio-pci.ids", k)) {
+	/* vfio-pci.ids= (command line) and ids= (modprobe options): lists */
+	if ((k == strlen("vfio-pci.ids") && !strncmp(p, "vfio-pci.ids", k)) || (k == 3 && !strncmp(p, "ids", 3))) {
 		struct dk_buf b = {0};
 		dk_buf_append(&b, p, k + 1);
 		bool first = true, changed = false;

@@ -5,7 +5,7 @@
 test_help_lists_every_command() {
   t_ok "$DKVM" --help
   for c in "host check" "host iommu" "host report" "smbios generate" "opencore config" \
-           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard doctor; do
+           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard doctor "vfio bind" "vfio persist" "vfio undo"; do
     t_contains "$OUT" "$c"
   done
   t_contains "$OUT" "--sysroot DIR"
@@ -78,6 +78,10 @@ destroy
 export
 wizard
 doctor
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 
@@ -112,6 +116,10 @@ destroy
 export
 wizard
 doctor
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 
@@ -145,6 +153,10 @@ destroy
 export
 wizard
 doctor
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 
