@@ -126,6 +126,10 @@ DK_SPEC(opencore_image);
 DK_SPEC(opencore_fetch);
 DK_SPEC(hooks_install);
 DK_SPEC(hooks_remove);
+DK_SPEC(vfio_bind);
+DK_SPEC(vfio_unbind);
+DK_SPEC(vfio_persist);
+DK_SPEC(vfio_undo);
 
 DK_CMD(dk_cmd_host_check);
 DK_CMD(dk_cmd_host_iommu);
@@ -155,3 +159,7 @@ DK_CMD(dk_cmd_wizard);
 DK_CMD(dk_cmd_doctor);
 DK_CMD(dk_cmd_hooks_install);
 DK_CMD(dk_cmd_hooks_remove);
+DK_CMD(dk_cmd_vfio_bind);
+DK_CMD(dk_cmd_vfio_unbind);
+DK_CMD(dk_cmd_vfio_persist);
+DK_CMD(dk_cmd_vfio_undo);

@@ -1,6 +1,7 @@
 /* Single-GPU passthrough hooks for libvirt: pure script generators, then the
  * files under --root (plan, apply). See hooks.h. */
 #include "tune/hooks.h"
+#include "util/diff.h"
 #include "host/pci.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -695,135 +696,11 @@ void dk_hook_plan_free(struct dk_hook_plan *p)
 
 /* ---- unified diff ---------------------------------------------------------- */
 
-struct lines {
-	const char **s;
-	size_t *len;
-	int n;
-};
-
-static void split_lines(const char *t, struct lines *l)
-{
-	l->n = 0;
-	l->s = NULL;
-	l->len = NULL;
-	int cap = 0;
-	while (t && *t) {
-		const char *nl = strchr(t, '\n');
-		size_t n = nl ? (size_t)(nl - t) + 1 : strlen(t);
-		if (l->n == cap) {
-			cap = cap ? cap * 2 : 64;
-			l->s = dk_realloc(l->s, (size_t)cap * sizeof *l->s);
-			l->len = dk_realloc(l->len, (size_t)cap * sizeof *l->len);
-		}
-		l->s[l->n] = t;
-		l->len[l->n++] = n;
-		t += n;
-	}
-}
-
-static bool line_eq(const struct lines *a, int i, const struct lines *b, int j)
-{
-	return a->len[i] == b->len[j] && memcmp(a->s[i], b->s[j], a->len[i]) == 0;
-}
-
-static void put_line(struct dk_buf *o, char tag, const char *s, size_t n)
-{
-	dk_buf_append(o, &tag, 1);
-	dk_buf_append(o, s, n);
-	if (n == 0 || s[n - 1] != '\n')
-		dk_buf_puts(o, "\n\\ No newline at end of file\n");
-}
-
 char *dk_text_diff(const char *path, const char *old, const char *want)
 {
 	if (!strcmp(old ? old : "", want ? want : ""))
 		return dk_strdup("");
-	struct lines a, b;
-	split_lines(old, &a);
-	split_lines(want, &b);
-	/* edit script by LCS (hook files are small; a huge one shows as all replaced) */
-	int n = a.n, m = b.n;
-	char *ops = dk_malloc((size_t)(n + m) + 1); /* '=', '-', '+' */
-	int nops = 0;
-	if ((long long)(n + 1) * (m + 1) <= 4000000LL) {
-		int *L = dk_calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
-#define AT(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
-		for (int i = n - 1; i >= 0; i--)
-			for (int j = m - 1; j >= 0; j--)
-				AT(i, j) = line_eq(&a, i, &b, j) ? AT(i + 1, j + 1) + 1
-								 : (AT(i + 1, j) >= AT(i, j + 1) ? AT(i + 1, j) : AT(i, j + 1));
-		int i = 0, j = 0;
-		while (i < n || j < m) {
-			if (i < n && j < m && line_eq(&a, i, &b, j))
-				ops[nops++] = '=', i++, j++;
-			else if (i < n && (j == m || AT(i + 1, j) >= AT(i, j + 1)))
-				ops[nops++] = '-', i++;
-			else
-				ops[nops++] = '+', j++;
-		}
-#undef AT
-		free(L);
-	} else {
-		for (int i = 0; i < n; i++)
-			ops[nops++] = '-';
-		for (int j = 0; j < m; j++)
-			ops[nops++] = '+';
-	}
-	struct dk_buf o = {0};
-	dk_buf_printf(&o, "--- a%s\n+++ b%s\n", path, path);
-	const int ctx = 3;
-	int k = 0;
-	int ai = 0, bj = 0; /* line indices at ops[k] */
-	while (k < nops) {
-		/* next change */
-		int k0 = k, a0 = ai, b0 = bj;
-		while (k0 < nops && ops[k0] == '=')
-			k0++, a0++, b0++;
-		if (k0 == nops)
-			break;
-		/* hunk start: up to ctx lines of context before */
-		int pre = k0 - k < ctx ? k0 - k : ctx;
-		int hs = k0 - pre, ha = a0 - pre, hb = b0 - pre;
-		/* hunk end: extend while the gap of '=' between changes is <= 2*ctx */
-		int he = k0;
-		while (he < nops) {
-			int e = he;
-			while (e < nops && ops[e] != '=')
-				e++;
-			int g = e;
-			while (g < nops && ops[g] == '=')
-				g++;
-			if (g == nops || g - e > 2 * ctx) {
-				he = e + (g - e < ctx ? g - e : ctx);
-				break;
-			}
-			he = g;
-		}
-		int ca = 0, cb = 0;
-		for (int x = hs; x < he; x++) {
-			ca += ops[x] != '+';
-			cb += ops[x] != '-';
-		}
-		dk_buf_printf(&o, "@@ -%d,%d +%d,%d @@\n", ca ? ha + 1 : ha, ca, cb ? hb + 1 : hb, cb);
-		int ia = ha, jb = hb;
-		for (int x = hs; x < he; x++) {
-			if (ops[x] == '=') {
-				put_line(&o, ' ', a.s[ia], a.len[ia]);
-				ia++, jb++;
-			} else if (ops[x] == '-') {
-				put_line(&o, '-', a.s[ia], a.len[ia]);
-				ia++;
-			} else {
-				put_line(&o, '+', b.s[jb], b.len[jb]);
-				jb++;
-			}
-		}
-		k = he, ai = ia, bj = jb;
-	}
-	free(ops);
-	free(a.s);
-	free(a.len);
-	free(b.s);
-	free(b.len);
-	return o.data;
+	const char *rel = path[0] == '/' ? path + 1 : path;
+	_cleanup_free_ char *la = dk_asprintf("a/%s", rel), *lb = dk_asprintf("b/%s", rel);
+	return dk_udiff(old ? old : "", want ? want : "", la, lb);
 }

@@ -5,7 +5,7 @@
 test_help_lists_every_command() {
   t_ok "$DKVM" --help
   for c in "host check" "host iommu" "host report" "smbios generate" "opencore config" \
-           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard doctor "hooks install"; do
+           "opencore image" "dmg convert" "fetch recovery" "chunklist verify" create start stop destroy export wizard doctor "hooks install" "vfio bind" "vfio persist" "vfio undo"; do
     t_contains "$OUT" "$c"
   done
   t_contains "$OUT" "--sysroot DIR"
@@ -80,6 +80,10 @@ wizard
 doctor
 hooks install
 hooks remove
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 
@@ -116,6 +120,10 @@ wizard
 doctor
 hooks install
 hooks remove
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 
@@ -151,6 +159,10 @@ wizard
 doctor
 hooks install
 hooks remove
+vfio bind
+vfio unbind
+vfio persist
+vfio undo
 LIST
 }
 

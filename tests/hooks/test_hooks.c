@@ -131,10 +131,10 @@ TEST(unified_diff)
 	CHECK_STR(d, "--- a/f\n+++ b/f\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+X\n 6\n 7\n 8\n");
 	free(d);
 	d = dk_text_diff("/f", NULL, "new\n");
-	CHECK_STR(d, "--- a/f\n+++ b/f\n@@ -0,0 +1,1 @@\n+new\n");
+	CHECK_STR(d, "--- a/f\n+++ b/f\n@@ -0,0 +1 @@\n+new\n");
 	free(d);
 	d = dk_text_diff("/f", "x", "y\n");
-	CHECK_STR(d, "--- a/f\n+++ b/f\n@@ -1,1 +1,1 @@\n-x\n\\ No newline at end of file\n+y\n");
+	CHECK_STR(d, "--- a/f\n+++ b/f\n@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+y\n");
 	free(d);
 }
 
