@@ -22,6 +22,12 @@ static const struct dk_opt create_opts[] = {
 	{"cpu", 'C', "host|model", "host-passthrough (Intel hosts with KVM) or the model's CPU (default)", "host model", 0},
 	{"pin", 'p', NULL, "pin each guest core's threads to one host core's SMT siblings,\n"
 	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, 0},
+	{"iothreads", 'j', NULL, "virtio disks on a dedicated IO thread (guide write-up)", NULL, 0},
+	{"hugepages", 'H', NULL, "guest RAM on the host's hugepages (reserve them: vm.nr_hugepages)", NULL, 0},
+	{"fake-cores", 'F', NULL, "--cpus N that is not a power-of-two core count: the guide's fake\n"
+	 "core count (8 or 16 cores x 2 threads, N of them enabled) instead of refusing", NULL, 0},
+	{"no-tune", 'T', NULL, "none of the default levers (by default pinning and the IO thread are on\n"
+	 "wherever the host has room for them; --explain says why each is on or off)", NULL, 0},
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
 	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
@@ -123,7 +129,7 @@ static int parse_size_opt(const char *opt, const char *arg, int unit_shift, uint
 int dk_cmd_create(int argc, char **argv)
 {
 	struct dk_create_opts o = {0};
-	bool no_libvirt = false;
+	bool no_libvirt = false, no_tune = false;
 	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
 	int c;
@@ -175,6 +181,10 @@ int dk_cmd_create(int argc, char **argv)
 		case 'u': o.uri = optarg; break;
 		case 'P': o.pool = optarg; break;
 		case 'p': o.plan.pin = true; break;
+		case 'j': o.plan.iothreads = true; break;
+		case 'H': o.plan.hugepages = true; break;
+		case 'F': o.plan.fake_cores = true; break;
+		case 'T': no_tune = true; break;
 		case 'G': o.no_grant = true; break;
 		case 'L': no_libvirt = true; break;
 		case 'D': o.parent = optarg; break;
@@ -198,6 +208,7 @@ int dk_cmd_create(int argc, char **argv)
 	if (optind + 1 < argc)
 		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
 	o.name = argv[optind];
+	o.plan.auto_levers = !no_tune;
 	if (o.ppc && x86_only)
 		return dk_usage_error("create", "--%s: x86 only (not with --arch ppc)", x86_only);
 	if (o.ppc && o.accel == DK_ACCEL_FORCE_KVM)
