@@ -22,10 +22,11 @@ test_pin_plans_fixtures() {
   local fx="$DKVM_SRCDIR/tests/fixtures/host" f
   for f in amd-ryzen intel-hybrid intel-desktop xeon-2s 4core-nosmt; do
     [ -d "$fx/$f" ] || continue
-    "$DKVM" --sysroot "$fx/$f" tune pin --plan --vcpus 4 --json >"$T/out" 2>"$T/err" || { cat "$T/err"; t_fail "$f: pin --plan"; }
-    python3 - "$fx/$f" "$T/out" <<'PY' || t_fail "$f: pin plan rules"
+    local n=4; [ "$f" = 4core-nosmt ] && n=2
+    "$DKVM" --sysroot "$fx/$f" tune pin --plan --vcpus $n --json >"$T/out" 2>"$T/err" || { cat "$T/err"; t_fail "$f: pin --plan"; }
+    python3 - "$fx/$f" "$T/out" "$n" <<'PY' || t_fail "$f: pin plan rules"
 import json, os, sys
-root, out = sys.argv[1], sys.argv[2]
+root, out, N = sys.argv[1], sys.argv[2], int(sys.argv[3])
 d = json.load(open(out))
 cpu = root + "/sys/devices/system/cpu"
 def rd(p):
@@ -44,10 +45,10 @@ def l3(c):
     return rd(p) if os.path.exists(p) else None
 assert set(d) == {"topology", "vcpupin", "emulatorpin", "iothreadpin"}, d
 t = d["topology"]
-assert t["sockets"] == 1 and t["cores"] * t["threads"] == 4, t
+assert t["sockets"] == 1 and t["cores"] * t["threads"] == N, t
 pins = [int(p["cpuset"]) for p in d["vcpupin"]]
-assert [p["vcpu"] for p in d["vcpupin"]] == list(range(4))
-assert len(set(pins)) == 4, "one host CPU per vCPU"
+assert [p["vcpu"] for p in d["vcpupin"]] == list(range(N))
+assert len(set(pins)) == N, "one host CPU per vCPU"
 ncpu = len([x for x in os.listdir(cpu) if x[3:].isdigit()])
 assert len(pins) <= ncpu, "never more vCPUs than threads"
 # CPU 0's core is excluded
@@ -58,7 +59,7 @@ if t["threads"] == 2:
         assert core(pins[2 * k]) == core(pins[2 * k + 1]), "siblings split"
     assert len({core(p) for p in pins}) == t["cores"]
 else:
-    assert len({core(p) for p in pins}) == 4
+    assert len({core(p) for p in pins}) == N
 # one L3 domain
 doms = {l3(p) for p in pins}
 assert len(doms) == 1, "spans L3 domains: %s" % doms
@@ -72,6 +73,12 @@ PY
   done
   t_exit 1 "$DKVM" --sysroot "$fx/amd-ryzen" tune pin --plan --vcpus 200
   t_exit 2 "$DKVM" tune pin --plan
+  # 4 cores, no SMT: 4 vCPUs do not fit beside CPU 0's core
+  t_exit 1 "$DKVM" --sysroot "$fx/4core-nosmt" tune pin --plan --vcpus 4
+  t_contains "$ERR" "the host has 3"
+  # dual socket: the pins stay on socket 0's L3 (checked above); 16 vCPUs span, never CPU 0's core
+  t_ok "$DKVM" --sysroot "$fx/xeon-2s" tune pin --plan --vcpus 16 --json
+  t_contains "$OUT" '"emulatorpin":"0,16"'
 }
 
 test_dry_run_apply_undo() {
