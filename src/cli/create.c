@@ -33,9 +33,14 @@ static const struct dk_opt create_opts[] = {
 	{"gpu-rom", 'V', "FILE", "with --gpu: the ROM (VBIOS) file the guest sees instead of the card's", DK_C_FILE, 0},
 	{"usb-controller", 'U', "BDF", "pass a host USB (xHCI) controller through (repeatable, up to 4)", DK_C_BDF, 0},
 	{"audio", 'H', "BDF", "pass the motherboard's HD audio controller through", DK_C_BDF, 0},
+	{"iothreads", 'j', NULL, "virtio disks on a dedicated IO thread (guide write-up)", NULL, 0},
+	{"hugepages", 'Z', NULL, "guest RAM on the host's hugepages (reserve them: vm.nr_hugepages)", NULL, 0},
+	{"fake-cores", 'F', NULL, "--cpus N that is not a power-of-two core count: the guide's fake\n"
+	 "core count (8 or 16 cores x 2 threads, N of them enabled) instead of refusing", NULL, 0},
+	{"no-tune", 'T', NULL, "none of the default levers (by default pinning and the IO thread are on\n"
+	 "wherever the host has room for them; --explain says why each is on or off)", NULL, 0},
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
-	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI", DK_C_DIR, 0},
 	{"driver", 'W', "FILE", "an extra UEFI driver (*.efi) for EFI/OC/Drivers, enabled in UEFI/Drivers\n"
 	 "(repeatable); an HFS+ driver replaces the release family's (HfsPlus.efi\n"
 	 "for OpenHfsPlus.efi; Mojave and older accept only HfsPlusLegacy.efi,\n"
@@ -68,8 +73,6 @@ static const struct dk_opt create_opts[] = {
 	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
 	{"force", 'f', NULL, "replace an existing VM of that name (and its disk); pass through\n"
 	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF)", NULL, 0},
-	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
-	{"force", 'f', NULL, "replace an existing VM of that name (and its disk)", NULL, 0},
 	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\",\"efi\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
@@ -204,13 +207,13 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	struct dk_strv *drivers = drivers_out;
 	const char *kext_list[MAX_LIST + 1] = {0}, *acpi[MAX_LIST + 1] = {0}, *pins[MAX_LIST + 1] = {0};
 	int nk = 0, na = 0, np = 0;
-	bool no_libvirt = false;
+	bool no_libvirt = false, no_tune = false;
 	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
 	int c;
 	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
-		if (!x86_only && strchr("mcCpoIkRNPW", c)) {
+		if (!x86_only && strchr("mcCpoIkRNPWjZFgVUH", c)) {
 			for (const struct dk_opt *d = dk_spec_create.opts; d->name; d++)
 				if (d->val == c)
 					x86_only = d->name;
@@ -281,6 +284,10 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 		case 'u': o.uri = optarg; break;
 		case 'P': o.pool = optarg; break;
 		case 'p': o.plan.pin = true; break;
+		case 'j': o.plan.iothreads = true; break;
+		case 'Z': o.plan.hugepages = true; break;
+		case 'F': o.plan.fake_cores = true; break;
+		case 'T': no_tune = true; break;
 		case 'G': o.no_grant = true; break;
 		case 'L': no_libvirt = true; break;
 		case 'D': o.parent = optarg; break;
@@ -304,6 +311,7 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	if (optind + 1 < argc)
 		return dk_usage_error("create", "unexpected argument '%s'", argv[optind + 1]);
 	o.name = argv[optind];
+	o.plan.auto_levers = !no_tune;
 	if (o.ppc && x86_only)
 		return dk_usage_error("create", "--%s: x86 only (not with --arch ppc)", x86_only);
 	if (o.ppc && o.accel == DK_ACCEL_FORCE_KVM)

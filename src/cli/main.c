@@ -38,6 +38,7 @@ const struct dk_cmd dk_commands[] = {
 	{"show", NULL, dk_cmd_show, "show a VM's plan and files", &dk_spec_show},
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
 	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
+	{"tune", NULL, dk_cmd_tune, "apply a guide write-up to a VM (pin, iothreads, hugepages, fake-cores; undo)", &dk_spec_tune},
 	{"wizard", NULL, dk_cmd_wizard, "walk the guide interactively: host, IOMMU, create, GPU, start", &dk_spec_wizard},
 	{"hooks", "install", dk_cmd_hooks_install, "single-GPU passthrough: libvirt hooks that free the GPU for a VM", &dk_spec_hooks_install},
 	{"hooks", "remove", dk_cmd_hooks_remove, "remove a VM's single-GPU hooks (restoring what they replaced)", &dk_spec_hooks_remove},

@@ -42,15 +42,34 @@ void dk_cpuset_format(const int *cpus, int n, char *out, size_t len)
 struct core {
 	int t[8];
 	int nt;
+	int l3; /* L3 domain of its first thread, -1 unknown */
 };
 
+static int l3_of(const struct dk_host_cpu *c, int cpu)
+{
+	for (int d = 0; d < c->n_l3 && d < 64; d++)
+		for (const int *p = c->l3_cpus[d]; p && *p >= 0; p++)
+			if (*p == cpu)
+				return d;
+	return -1;
+}
+
 int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinning *out)
+{
+	return dk_pin_plan_online(h, cores, threads, cores * threads, out);
+}
+
+int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int online, struct dk_pinning *out)
 {
 	memset(out, 0, sizeof *out);
 	const struct dk_host_cpu *c = &h->cpu;
 	int logical = c->logical < DK_MAX_CPUS ? c->logical : DK_MAX_CPUS;
 	static struct core hc[DK_MAX_CPUS];
-	int nc = 0;
+	int nc = 0, core0 = -1;
+	if (threads < 1 || cores < 1 || online < 1 || online > cores * threads) {
+		snprintf(out->reason, sizeof out->reason, "no vCPUs to pin");
+		return 0;
+	}
 	for (int cpu = 0; cpu < logical; cpu++) {
 		if (c->sibling_of[cpu] != cpu)
 			continue;
@@ -61,43 +80,92 @@ int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinni
 			if (!p && cpu != 0)
 				continue;
 		}
-		struct core *k = &hc[nc++];
+		struct core *k = &hc[nc];
 		k->nt = 0;
 		for (int j = 0; j < logical && k->nt < 8; j++)
 			if (c->sibling_of[j] == cpu)
 				k->t[k->nt++] = j;
+		k->l3 = l3_of(c, cpu);
+		for (int j = 0; j < k->nt; j++)
+			if (k->t[j] == 0)
+				core0 = nc;
+		nc++;
 	}
+	if (core0 < 0 && nc > 0)
+		core0 = 0;
+	int need = (online + threads - 1) / threads;
 	if (nc < 2) {
 		snprintf(out->reason, sizeof out->reason, "the host has %d usable core%s: nothing to pin apart", nc,
 			 nc == 1 ? "" : "s");
 		return 0;
 	}
-	if (cores > nc - 1) {
+	if (need > nc - 1) {
 		snprintf(out->reason, sizeof out->reason,
-			 "%d guest cores need %d host cores besides the host's first one; the host has %d", cores, cores, nc - 1);
+			 "%d guest cores need %d host cores besides the one of host CPU 0; the host has %d%s", need, need,
+			 nc - 1, c->hybrid ? " P-cores" : "");
 		return 0;
 	}
-	if (cores * threads > DK_PIN_MAX) {
+	if (online > DK_PIN_MAX) {
 		snprintf(out->reason, sizeof out->reason, "too many vCPUs to pin");
 		return 0;
 	}
-	for (int k = 0; k < cores; k++) {
-		struct core *hk = &hc[k + 1];
+	/* One L3 domain with room for every guest core, the first in CPU order. */
+	int dom = -1;
+	for (int d = 0; d < c->n_l3 && d < 64 && dom < 0; d++) {
+		int room = 0;
+		for (int k = 0; k < nc; k++)
+			room += k != core0 && hc[k].l3 == d;
+		if (room >= need)
+			dom = d;
+	}
+	bool used[DK_MAX_CPUS] = {false};
+	int pick[DK_PIN_MAX], np = 0;
+	for (int k = 0; k < nc && np < need; k++)
+		if (k != core0 && (dom < 0 || hc[k].l3 == dom)) {
+			pick[np++] = k;
+			used[k] = true;
+		}
+	for (int i = 0; i < np; i++) {
+		struct core *hk = &hc[pick[i]];
 		if (threads > hk->nt) {
 			snprintf(out->reason, sizeof out->reason,
 				 "guest cores have %d threads but host core %d has %d: no sibling to pair them with", threads,
 				 hk->t[0], hk->nt);
-			out->n = 0;
 			return 0;
 		}
-		for (int t = 0; t < threads; t++)
-			out->cpu[k * threads + t] = hk->t[t];
 	}
-	out->n = cores * threads;
-	dk_cpuset_format(hc[0].t, hc[0].nt, out->emulator, sizeof out->emulator);
+	for (int v = 0; v < online; v++)
+		out->cpu[v] = hc[pick[v / threads]].t[v % threads];
+	out->n = online;
+	int spans = 0;
+	if (c->n_l3 > 0) {
+		bool seen[64] = {false};
+		for (int i = 0; i < np; i++)
+			if (hc[pick[i]].l3 >= 0 && !seen[hc[pick[i]].l3]) {
+				seen[hc[pick[i]].l3] = true;
+				spans++;
+			}
+	}
+	out->l3_domains = spans;
+	dk_cpuset_format(hc[core0].t, hc[core0].nt, out->emulator, sizeof out->emulator);
+	/* The IO thread: the first leftover core, in the guest's L3 domain if possible. */
+	int io = -1;
+	for (int k = 0; k < nc && io < 0; k++)
+		if (k != core0 && !used[k] && (dom < 0 || hc[k].l3 == dom))
+			io = k;
+	for (int k = 0; k < nc && io < 0; k++)
+		if (k != core0 && !used[k])
+			io = k;
+	if (io >= 0)
+		dk_cpuset_format(hc[io].t, hc[io].nt, out->iothread, sizeof out->iothread);
+	else
+		snprintf(out->iothread, sizeof out->iothread, "%s", out->emulator);
 	snprintf(out->reason, sizeof out->reason,
-		 "guest core k on host core k+1 (its SMT siblings for the two threads); host core %s keeps the host and the emulator threads",
-		 out->emulator);
+		 "each guest core on its own host core (its SMT siblings for the threads)%s%s; host core %s (CPU 0's) keeps "
+		 "the host and the emulator threads, the IO thread goes to %s",
+		 c->hybrid ? ", P-cores only" : "",
+		 spans == 1 && c->n_l3 > 1 ? ", within one L3 domain" : spans > 1 ? ", spanning L3 domains (none has room)" : "",
+		 out->emulator, io >= 0 ? out->iothread : "the same core");
 	return 0;
 }
 

@@ -11,13 +11,21 @@ struct dk_pinning {
 	int n;                   /* vCPUs pinned (0: no pinning, see reason) */
 	int cpu[DK_PIN_MAX];     /* host logical CPU per vCPU */
 	char emulator[128];      /* cpuset of the host's reserved core, e.g. "0,12" */
-	char reason[256];
+	char iothread[128];      /* a leftover core for the IO thread (else the reserved core) */
+	int l3_domains;          /* L3 domains the pinned cores span (0: unknown) */
+	char reason[640];
 };
 
 /* Plan the pins for a guest of `cores` x `threads` (QEMU numbers the threads
  * of a core consecutively). Always returns 0; n == 0 when the host cannot
  * give every guest core its own host core (reason says why). */
 int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinning *out);
+/* The same for the first `online` vCPUs only (fake core count): as many guest
+ * cores as they fill. The host core that holds CPU 0 stays the host's (and
+ * the emulator's); the guest cores go to one L3 domain when one has room
+ * (else they span domains, in order); hybrid Intel: P-cores only; the IO
+ * thread gets the first core left over (in that L3 domain when possible). */
+int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int online, struct dk_pinning *out);
 /* "1-3,8" style rendering of a CPU list. */
 void dk_cpuset_format(const int *cpus, int n, char *out, size_t len);
 /* Apply: pid = QEMU's main thread (gets the emulator set), tids[i] = the

@@ -1,5 +1,6 @@
 /* dkvm create: host -> plan -> SMBIOS -> OpenCore -> disk -> XML -> bundle. */
 #include "vm/vm.h"
+#include "vm/tune.h"
 #include "vm/access.h"
 #include "host/host.h"
 #include "smbios/smbios.h"
@@ -7,6 +8,7 @@
 #include "opencore/release.h"
 #include "fetch/fetch.h"
 #include "image/gpt.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -606,14 +608,9 @@ static int step_render(struct build *b)
 	free(xml);
 	if (k < 0)
 		return -1;
-	struct dk_qemu_opts qo = {.display = DK_DISPLAY_GTK, .direct_io = true, .serial_file = false};
-	struct dk_argv a;
-	if (dk_qemu_argv(p, &b->files, &qo, &a) < 0)
+	char *full = dk_vm_argv_file(p, &b->files);
+	if (!full)
 		return -1;
-	char *sh = dk_argv_to_shell(&a);
-	dk_argv_free(&a);
-	char *full = dk_asprintf("#!/bin/sh\n# QEMU command line of VM %s (dkvm %s)\nexec %s", b->o->name, DKVM_VERSION, sh);
-	free(sh);
 	_cleanup_free_ char *ap = dk_asprintf("%s/qemu.argv", b->tmp);
 	_cleanup_free_ char *sp = dk_asprintf("%s/start.sh", b->tmp);
 	k = write_text(ap, full, 0700);
@@ -643,6 +640,19 @@ static int step_manifest(struct build *b)
 	json_object_object_add(lv, "uri", b->o->uri ? json_object_new_string(b->o->uri) : NULL);
 	json_object_object_add(lv, "defined", json_object_new_boolean(b->defined));
 	json_object_object_add(man, "libvirt", lv);
+	/* what dkvm wrote, so that dkvm tune sees hand edits */
+	json_object *fj = json_object_new_object();
+	static const char *const written[] = {"domain.xml", "qemu.argv"};
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *wp = dk_asprintf("%s/%s", b->tmp, written[i]);
+		uint8_t h[32];
+		char hx[65];
+		if (dk_sha256_file(wp, h) < 0)
+			return -1;
+		dk_hex(h, sizeof h, hx);
+		json_object_object_add(fj, written[i], json_object_new_string(hx));
+	}
+	json_object_object_add(man, "files", fj);
 	const char *s = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	_cleanup_free_ char *mp = dk_asprintf("%s/manifest.json", b->tmp);
 	_cleanup_free_ char *txt = dk_strjoin(s, "\n");

@@ -173,9 +173,11 @@ static int plan_topology(const struct dk_host *h, const struct dk_plan_opts *o, 
 			return dk_fail("--cpus %d: the host has only %d logical CPUs", o->cpus, logical);
 		int threads = (smt && o->cpus % 2 == 0) ? 2 : 1;
 		int cores = o->cpus / threads;
+		if ((cores & (cores - 1)) && o->fake_cores)
+			return dk_plan_set_fake_cores(p, h, o->cpus);
 		if (cores & (cores - 1)) {
 			int lo = largest_pow2_le(cores) * threads;
-			return dk_fail("--cpus %d: macOS boots only with a power-of-two core count (1 socket, %d thread%s per core); try --cpus %d",
+			return dk_fail("--cpus %d: macOS boots only with a power-of-two core count (1 socket, %d thread%s per core); try --cpus %d, or --fake-cores (the guide's fake core count)",
 				       o->cpus, threads, threads > 1 ? "s" : "", lo);
 		}
 		p->cores = cores;
@@ -386,22 +388,108 @@ static int plan_isa(const struct dk_host *h, const struct dk_plan_opts *o, const
 	return 0;
 }
 
-static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
+int dk_plan_set_pin(struct dk_plan *p, const struct dk_host *h, bool on)
 {
-	if (!o->pin)
-		return;
+	p->n_pin = 0;
+	p->emulator_pin[0] = '\0';
+	p->iothread_pin[0] = '\0';
+	if (!on) {
+		why(p, "pinning", "not asked for (dkvm tune NAME pin)", "not pinned");
+		return 0;
+	}
 	struct dk_pinning pn;
-	dk_pin_plan(h, p->cores, p->threads, &pn);
+	dk_pin_plan_online(h, p->cores, p->threads, dk_plan_vcpus_online(p), &pn);
 	if (pn.n <= 0) {
 		why(p, "pinning", pn.reason, "not pinned");
-		return;
+		return 0;
 	}
 	p->n_pin = pn.n;
 	memcpy(p->pin, pn.cpu, sizeof p->pin[0] * (size_t)pn.n);
 	snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", pn.emulator);
+	if (p->iothreads)
+		snprintf(p->iothread_pin, sizeof p->iothread_pin, "%s", pn.iothread);
 	char set[512];
 	dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
-	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s", set, pn.emulator);
+	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s%s%s", set, pn.emulator,
+	    p->iothreads ? ", IO thread on " : "", p->iothreads ? pn.iothread : "");
+	return 0;
+}
+
+int dk_plan_set_iothreads(struct dk_plan *p, const struct dk_host *h, bool on)
+{
+	if (!on) {
+		p->iothreads = 0;
+		p->iothread_pin[0] = '\0';
+		why(p, "iothreads", "not asked for (dkvm tune NAME iothreads)", "none");
+		return 0;
+	}
+	p->iothreads = 1;
+	why(p, "iothreads",
+	    p->disk_bus == DK_BUS_VIRTIO
+		    ? "the guide's VirtIO IO thread: the virtio disks' I/O runs on its own thread, off the vCPUs and the main loop"
+		    : "the guide's VirtIO IO thread: the OpenCore disk is virtio (the main disk is SATA and stays on the main loop)",
+	    "1 IO thread for the virtio disks");
+	if (p->n_pin && h) /* pinned: the IO thread gets its own core */
+		return dk_plan_set_pin(p, h, true);
+	return 0;
+}
+
+void dk_plan_set_hugepages(struct dk_plan *p, bool on)
+{
+	p->hugepages = on;
+	if (on)
+		why(p, "hugepages",
+		    "guest RAM on the host's hugepages (fewer TLB misses); the host must reserve them before the VM starts",
+		    "%llu x 2 MiB pages (vm.nr_hugepages >= %llu)", (unsigned long long)p->memory_mib / 2,
+		    (unsigned long long)p->memory_mib / 2);
+	else
+		why(p, "hugepages", "not asked for (dkvm tune NAME hugepages)", "none");
+}
+
+int dk_plan_set_fake_cores(struct dk_plan *p, const struct dk_host *h, int cpus)
+{
+	int logical = h && h->cpu.logical > 0 ? h->cpu.logical : 0;
+	if (cpus <= 0) {
+		p->vcpus_current = 0;
+		return 0;
+	}
+	if (logical && cpus > logical)
+		return dk_fail("--cpus %d: the host has only %d logical CPUs", cpus, logical);
+	if (cpus < 2 || cpus > 32)
+		return dk_fail("--cpus %d: the fake core count covers 2 to 32 vCPUs", cpus);
+	int cores = cpus > 16 ? 16 : 8;
+	p->sockets = 1;
+	p->dies = 1;
+	p->cores = cores;
+	p->threads = 2;
+	p->vcpus = cores * 2;
+	p->vcpus_current = cpus == p->vcpus ? 0 : cpus;
+	why(p, "topology",
+	    "the guide's fake core count: XNU boots only with a power-of-two core count, so the guest has 1 socket, "
+	    "8 cores x 2 threads (16 x 2 above 16 vCPUs) of which only the first ones are enabled at boot",
+	    "1 socket, %d cores, 2 threads = %d vCPUs, %d enabled", cores, p->vcpus, cpus);
+	return 0;
+}
+
+static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	bool pin = o->pin, io = o->iothreads;
+	if (o->auto_levers && !pin && !io) {
+		/* create's defaults: each lever where the host has room for it */
+		struct dk_pinning pn;
+		dk_pin_plan_online(h, p->cores, p->threads, dk_plan_vcpus_online(p), &pn);
+		pin = pn.n > 0 && p->accel == DK_ACCEL_KVM;
+		io = true;
+		if (!pin)
+			why(p, "pinning", p->accel != DK_ACCEL_KVM ? "off: TCG threads are not vCPUs to pin" : pn.reason,
+			    "off (the host has no room)");
+	}
+	if (io)
+		dk_plan_set_iothreads(p, NULL, true);
+	if (pin)
+		dk_plan_set_pin(p, h, true);
+	if (o->hugepages)
+		dk_plan_set_hugepages(p, true);
 }
 
 /* ---- PCI passthrough (--gpu, --usb-controller, --audio) ---- */
@@ -866,6 +954,11 @@ int dk_plan_set_accel(struct dk_plan *p, enum dk_accel a, const char *const *una
 	return 0;
 }
 
+void dk_plan_note(struct dk_plan *p, const char *key, const char *value, const char *reason)
+{
+	why(p, key, reason, "%s", value);
+}
+
 void dk_plan_explain(const struct dk_plan *p, FILE *f)
 {
 	for (int i = 0; i < p->n_why; i++)
@@ -901,6 +994,8 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 	json_object_object_add(t, "cores", json_object_new_int(p->cores));
 	json_object_object_add(t, "threads", json_object_new_int(p->threads));
 	json_object_object_add(t, "vcpus", json_object_new_int(p->vcpus));
+	if (p->vcpus_current)
+		json_object_object_add(t, "current", json_object_new_int(p->vcpus_current));
 	json_object_object_add(o, "topology", t);
 	json_object_object_add(o, "memory_mib", json_object_new_int64((int64_t)p->memory_mib));
 	json_object_object_add(o, "nosharepages", json_object_new_boolean(p->nosharepages));
@@ -952,8 +1047,14 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 			json_object_array_add(pv, json_object_new_int(p->pin[i]));
 		json_object_object_add(pj, "vcpus", pv);
 		json_object_object_add(pj, "emulator", json_object_new_string(p->emulator_pin));
+		if (p->iothread_pin[0])
+			json_object_object_add(pj, "iothread", json_object_new_string(p->iothread_pin));
 		json_object_object_add(o, "pinning", pj);
 	}
+	if (p->iothreads)
+		json_object_object_add(o, "iothreads", json_object_new_int(p->iothreads));
+	if (p->hugepages)
+		json_object_object_add(o, "hugepages", json_object_new_boolean(true));
 	json_object *w = json_object_new_array();
 	for (int i = 0; i < p->n_why; i++) {
 		json_object *e = json_object_new_object();
@@ -1110,6 +1211,11 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 	if (p->sockets < 1 || p->dies < 1 || p->cores < 1 || p->threads < 1 || p->threads > 2 || p->cores > 512 ||
 	    p->vcpus != p->sockets * p->dies * p->cores * p->threads)
 		return dk_fail("plan: inconsistent topology");
+	if (jint(t, "current", &v)) {
+		if (v < 1 || v >= p->vcpus)
+			return dk_fail("plan: topology.current out of range");
+		p->vcpus_current = (int)v;
+	}
 	if (!jint(o, "memory_mib", &v) || v < 256 || v > (int64_t)1 << 32)
 		return dk_fail("plan: memory_mib missing or out of range");
 	p->memory_mib = (uint64_t)v;
@@ -1131,8 +1237,8 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 	json_object *pj = jobj(o, "pinning"), *pv;
 	if (pj && json_object_object_get_ex(pj, "vcpus", &pv) && json_object_is_type(pv, json_type_array)) {
 		size_t n = json_object_array_length(pv);
-		if (n != (size_t)p->vcpus)
-			return dk_fail("plan: pinning has %zu entries for %d vCPUs", n, p->vcpus);
+		if (n != (size_t)dk_plan_vcpus_online(p))
+			return dk_fail("plan: pinning has %zu entries for %d vCPUs", n, dk_plan_vcpus_online(p));
 		for (size_t i = 0; i < n && i < 256; i++) {
 			int64_t cpu = json_object_get_int64(json_object_array_get_idx(pv, i));
 			if (cpu < 0 || cpu >= DK_MAX_CPUS)
@@ -1142,7 +1248,16 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 		const char *em = dk_json_get_str(pj, "emulator");
 		if (em && strspn(em, "0123456789,-") == strlen(em))
 			snprintf(p->emulator_pin, sizeof p->emulator_pin, "%s", em);
+		const char *io = dk_json_get_str(pj, "iothread");
+		if (io && strspn(io, "0123456789,-") == strlen(io))
+			snprintf(p->iothread_pin, sizeof p->iothread_pin, "%s", io);
 	}
+	if (jint(o, "iothreads", &v)) {
+		if (v < 0 || v > 1)
+			return dk_fail("plan: iothreads out of range");
+		p->iothreads = (int)v;
+	}
+	p->hugepages = jbool(o, "hugepages");
 	json_object *w;
 	if (json_object_object_get_ex(o, "decisions", &w) && json_object_is_type(w, json_type_array)) {
 		size_t n = json_object_array_length(w);

@@ -92,9 +92,12 @@ struct dk_plan {
 	bool invtsc;
 	/* topology */
 	int sockets, dies, cores, threads, vcpus;
+	int vcpus_current;        /* fake core count (guide 8.2): vCPUs enabled at boot,
+				     0: all of vcpus (the topology is the power-of-two one) */
 	/* memory */
 	uint64_t memory_mib;
 	bool nosharepages;
+	bool hugepages;           /* guest RAM on the host's hugepages (write-up) */
 	/* devices */
 	uint64_t disk_bytes;
 	enum dk_disk_bus disk_bus;
@@ -118,6 +121,9 @@ struct dk_plan {
 	int n_pin;
 	int pin[256];
 	char emulator_pin[128];
+	/* VirtIO IO thread (guide 8.4): virtio disks on iothread 1, pinned to iothread_pin */
+	int iothreads;            /* 0 or 1 */
+	char iothread_pin[128];
 	/* explanations, in order */
 	struct dk_plan_decision why[DK_PLAN_MAX_EXPLAIN];
 	int n_why;
@@ -143,6 +149,11 @@ struct dk_plan_opts {
 	const char *audio;        /* the motherboard's HDA controller */
 	bool force_devices;       /* pass what the checks refuse (boot VGA, group, chart) */
 	bool pin;                 /* pin vCPUs to host cores (guide write-up) */
+	bool iothreads;           /* virtio disks on a dedicated IO thread (guide 8.4) */
+	bool hugepages;           /* guest RAM on hugepages */
+	bool fake_cores;          /* --cpus N not a power-of-two core count: the guide's
+				     fake core count (8.2) instead of refusing */
+	bool auto_levers;         /* create: pin and iothreads wherever the host allows */
 	enum dk_accel_choice accel; /* --accel: auto, or force KVM / TCG */
 	/* Deterministic values for tests: NULL picks a random one. */
 	const char *mac;
@@ -175,6 +186,18 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p);
 /* Print the decisions ("key: value\n    reason") to f. */
 #include <stdio.h>
 void dk_plan_explain(const struct dk_plan *p, FILE *f);
+/* Record (or replace) a decision: for write-ups that edit a stored plan. */
+void dk_plan_note(struct dk_plan *p, const char *key, const char *value, const char *reason);
+/* The write-ups as plan edits (pure; h = the host facts for pinning):
+ * each returns 0 (or -1 + dk_fail when the plan cannot take it). */
+int dk_plan_set_pin(struct dk_plan *p, const struct dk_host *h, bool on);
+int dk_plan_set_iothreads(struct dk_plan *p, const struct dk_host *h, bool on);
+void dk_plan_set_hugepages(struct dk_plan *p, bool on);
+/* Fake core count: cpus vCPUs enabled out of a power-of-two topology
+ * (8 cores x 2 threads, 16 x 2 above 16); cpus 0 = back to the plain one. */
+int dk_plan_set_fake_cores(struct dk_plan *p, const struct dk_host *h, int cpus);
+/* vCPUs enabled at boot. */
+static inline int dk_plan_vcpus_online(const struct dk_plan *p) { return p->vcpus_current ? p->vcpus_current : p->vcpus; }
 
 const char *dk_disk_bus_name(enum dk_disk_bus b);
 const char *dk_accel_name(enum dk_accel a);

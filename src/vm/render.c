@@ -174,14 +174,30 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	dk_argv_add(a, p->uuid);
 	dk_argv_add(a, "-nodefaults");
 	dk_argv_add(a, "-machine");
-	dk_argv_addf(a, "q35,accel=%s%s", dk_accel_name(p->accel), p->nosharepages ? ",mem-merge=off" : "");
+	if (p->hugepages) /* guest RAM from hugetlbfs: the backend carries merge=off */
+		dk_argv_addf(a, "q35,accel=%s,memory-backend=ram0", dk_accel_name(p->accel));
+	else
+		dk_argv_addf(a, "q35,accel=%s%s", dk_accel_name(p->accel), p->nosharepages ? ",mem-merge=off" : "");
 	dk_argv_add(a, "-cpu");
 	dk_argv_add(a, p->cpu_arg);
 	dk_argv_add(a, "-smp");
-	dk_argv_addf(a, "%d,sockets=%d,dies=%d,cores=%d,threads=%d", p->vcpus, p->sockets, p->dies, p->cores,
-		     p->threads);
+	if (p->vcpus_current)
+		dk_argv_addf(a, "%d,maxcpus=%d,sockets=%d,dies=%d,cores=%d,threads=%d", p->vcpus_current, p->vcpus,
+			     p->sockets, p->dies, p->cores, p->threads);
+	else
+		dk_argv_addf(a, "%d,sockets=%d,dies=%d,cores=%d,threads=%d", p->vcpus, p->sockets, p->dies, p->cores,
+			     p->threads);
 	dk_argv_add(a, "-m");
 	dk_argv_addf(a, "%lluM", (unsigned long long)p->memory_mib);
+	if (p->hugepages) {
+		dk_argv_add(a, "-object");
+		dk_argv_addf(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=/dev/hugepages,prealloc=on%s",
+			     (unsigned long long)p->memory_mib, p->nosharepages ? ",merge=off" : "");
+	}
+	if (p->iothreads) {
+		dk_argv_add(a, "-object");
+		dk_argv_add(a, "iothread,id=iothread1");
+	}
 	dk_argv_add(a, "-rtc");
 	dk_argv_add(a, "base=utc,driftfix=slew");
 	if (p->accel == DK_ACCEL_KVM) {
@@ -207,13 +223,15 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	/* the OpenCore image rides on the main disk's bus (SATA before Catalina, as the guide's MacPro5,1) */
 	if (p->disk_bus == DK_BUS_VIRTIO) {
 		dk_argv_add(a, "-device");
-		dk_argv_add(a, "virtio-blk-pci,drive=opencore,bootindex=1");
+		dk_argv_add(a, p->iothreads ? "virtio-blk-pci,drive=opencore,bootindex=1,iothread=iothread1"
+					    : "virtio-blk-pci,drive=opencore,bootindex=1");
 	}
 	dk_argv_add(a, "-drive");
 	dk_argv_addf(a, "id=disk,if=none,format=qcow2,file=%s,cache=%s,discard=unmap", disk, cache);
 	if (p->disk_bus == DK_BUS_VIRTIO) {
 		dk_argv_add(a, "-device");
-		dk_argv_add(a, "virtio-blk-pci,drive=disk,bootindex=2");
+		dk_argv_add(a, p->iothreads ? "virtio-blk-pci,drive=disk,bootindex=2,iothread=iothread1"
+					    : "virtio-blk-pci,drive=disk,bootindex=2");
 	} else {
 		dk_argv_add(a, "-device");
 		dk_argv_add(a, "ich9-ahci,id=sata");
@@ -278,7 +296,7 @@ static void propf(xmlNodePtr n, const char *k, const char *fmt, ...)
 }
 
 static void disk(xmlNodePtr devs, const char *format, const char *file, const char *dev, const char *bus, int boot,
-		 bool direct_io)
+		 bool direct_io, int iothread)
 {
 	xmlNodePtr d = child(devs, "disk", NULL);
 	prop(d, "type", "file");
@@ -288,6 +306,8 @@ static void disk(xmlNodePtr devs, const char *format, const char *file, const ch
 	prop(drv, "type", format);
 	prop(drv, "cache", direct_io ? "none" : "writeback");
 	prop(drv, "discard", "unmap");
+	if (iothread)
+		propf(drv, "iothread", "%d", iothread);
 	xmlNodePtr src = child(d, "source", NULL);
 	prop(src, "file", file);
 	xmlNodePtr t = child(d, "target", NULL);
@@ -358,12 +378,33 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	snprintf(mem, sizeof mem, "%llu", (unsigned long long)p->memory_mib * 1024);
 	prop(child(dom, "memory", mem), "unit", "KiB");
 	prop(child(dom, "currentMemory", mem), "unit", "KiB");
-	if (p->nosharepages)
-		child(child(dom, "memoryBacking", NULL), "nosharepages", NULL);
+	if (p->nosharepages || p->hugepages) {
+		xmlNodePtr mb = child(dom, "memoryBacking", NULL);
+		if (p->hugepages)
+			child(mb, "hugepages", NULL);
+		if (p->nosharepages)
+			child(mb, "nosharepages", NULL);
+	}
 	char vc[16];
 	snprintf(vc, sizeof vc, "%d", p->vcpus);
-	prop(child(dom, "vcpu", vc), "placement", "static");
-	if (p->n_pin) {
+	xmlNodePtr vcpu = child(dom, "vcpu", vc);
+	prop(vcpu, "placement", "static");
+	if (p->vcpus_current) {
+		/* the guide's fake core count: the first ones enabled, the rest hot-pluggable */
+		propf(vcpu, "current", "%d", p->vcpus_current);
+		xmlNodePtr vs = child(dom, "vcpus", NULL);
+		for (int i = 0; i < p->vcpus; i++) {
+			xmlNodePtr v = child(vs, "vcpu", NULL);
+			propf(v, "id", "%d", i);
+			prop(v, "enabled", i < p->vcpus_current ? "yes" : "no");
+			prop(v, "hotpluggable", i == 0 ? "no" : "yes");
+			if (i < p->vcpus_current)
+				propf(v, "order", "%d", i + 1);
+		}
+	}
+	if (p->iothreads)
+		child(dom, "iothreads", "1");
+	if (p->n_pin || (p->iothreads && p->iothread_pin[0])) {
 		xmlNodePtr ct = child(dom, "cputune", NULL);
 		for (int i = 0; i < p->n_pin; i++) {
 			xmlNodePtr vp = child(ct, "vcpupin", NULL);
@@ -372,6 +413,11 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 		}
 		if (p->emulator_pin[0])
 			prop(child(ct, "emulatorpin", NULL), "cpuset", p->emulator_pin);
+		if (p->iothreads && p->iothread_pin[0]) {
+			xmlNodePtr ip = child(ct, "iothreadpin", NULL);
+			prop(ip, "iothread", "1");
+			prop(ip, "cpuset", p->iothread_pin);
+		}
 	}
 
 	xmlNodePtr os = child(dom, "os", NULL);
@@ -447,11 +493,11 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	xmlNodePtr devs = child(dom, "devices", NULL);
 	child(devs, "emulator", p->qemu_path);
 	if (p->disk_bus == DK_BUS_VIRTIO) {
-		disk(devs, "raw", f->opencore, "vda", "virtio", 1, true);
-		disk(devs, "qcow2", f->disk, "vdb", "virtio", 2, true);
+		disk(devs, "raw", f->opencore, "vda", "virtio", 1, true, p->iothreads ? 1 : 0);
+		disk(devs, "qcow2", f->disk, "vdb", "virtio", 2, true, p->iothreads ? 1 : 0);
 	} else {
-		disk(devs, "raw", f->opencore, "sda", "sata", 1, true);
-		disk(devs, "qcow2", f->disk, "sdb", "sata", 2, true);
+		disk(devs, "raw", f->opencore, "sda", "sata", 1, true, 0);
+		disk(devs, "qcow2", f->disk, "sdb", "sata", 2, true, 0);
 	}
 	xmlNodePtr usb = child(devs, "controller", NULL);
 	prop(usb, "type", "usb");

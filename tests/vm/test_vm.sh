@@ -234,7 +234,9 @@ intel-desktop 0 kvm 4x2 8192
 intel-hybrid 0 kvm 4x2 8192
 iommu-off 0 kvm 2x1 4096
 no-kvm 1 OVMF: no firmware found
-secrets 0 kvm 4x2 8192'
+secrets 0 kvm 4x2 8192
+xeon-2s 0 kvm 8x2 8192
+4core-nosmt 0 kvm 2x1 8192'
   local f name want n=0
   for f in "$fx"/*/; do
     f=${f%/}; name=$(basename "$f")

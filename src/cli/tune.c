@@ -1,0 +1,176 @@
+/* dkvm tune: argv and output only; the work is dk_vm_tune() (vm/tune.h). */
+#include "cli/cli.h"
+#include "vm/tune.h"
+#include "vm/vm.h"
+#include "tune/pin.h"
+#include "host/host.h"
+#include "util/error.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct dk_opt tune_opts[] = {
+	{"off", 'o', NULL, "turn the write-up's lever off again", NULL, 0},
+	{"cpus", 'c', "N", "fake-cores: the vCPUs to enable; pin --plan: see --vcpus", NULL, 0},
+	{"vcpus", 'V', "N", "pin --plan: the guest's vCPUs", NULL, 0},
+	{"plan", 'p', NULL, "pin --plan: plan the pins for this host without a VM", NULL, 0},
+	{"dry-run", 'n', NULL, "show the diff of domain.xml and qemu.argv, change nothing", NULL, 0},
+	{"force", 'f', NULL, "overwrite hand edits of domain.xml/qemu.argv, or change a running VM", NULL, 0},
+	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"json", 0, NULL, "pin --plan: print the plan as JSON", NULL, DK_OPT_GLOBAL},
+	{"sysroot", 0, "DIR", "pin --plan: read the host under DIR (global option)", DK_C_DIR, DK_OPT_GLOBAL},
+	{0},
+};
+
+const struct dk_cmd_spec dk_spec_tune = {
+	.head = "usage: dkvm tune NAME WRITE-UP [--off] [--cpus N] [--dry-run] [--force] [--dir DIR]\n"
+		"       dkvm tune NAME undo [--dry-run] [--force] [--dir DIR]\n"
+		"       dkvm tune pin --plan --vcpus N [--sysroot DIR] [--json]\n"
+		"\n"
+		"Apply one of the guide's write-ups to an existing VM: the plan in its manifest is\n"
+		"edited, domain.xml and qemu.argv are rendered again from it (and the libvirt domain\n"
+		"is redefined from the new XML when the VM is defined in libvirt). The previous\n"
+		"version is kept in <bundle>/.tune/<n>/ and 'undo' restores it byte for byte.\n"
+		"A domain.xml or qemu.argv edited by hand since dkvm wrote it is never overwritten\n"
+		"(unless --force); a running VM is changed only by write-ups that take effect at its\n"
+		"next start (pin). Applying a write-up that is already in place changes nothing.\n"
+		"\n"
+		"Write-ups:\n"
+		"  pin          vCPUs on host cores: SMT siblings stay one guest core, host CPU 0's core\n"
+		"               is left to the host (and the emulator), one L3 domain when one has room,\n"
+		"               P-cores only on hybrid Intel; the IO thread on a leftover core\n"
+		"  iothreads    virtio disks on a dedicated IO thread (<iothreads>, -object iothread)\n"
+		"  hugepages    guest RAM on 2 MiB hugepages (the host must reserve them: vm.nr_hugepages)\n"
+		"  fake-cores   --cpus N: N vCPUs enabled out of 8 (16) cores x 2 threads, for counts\n"
+		"               macOS rejects (the guide's fake core count)\n",
+	.opts = tune_opts,
+	.tail = "Examples:\n"
+		"  dkvm tune mymac pin --dry-run\n"
+		"  dkvm tune mymac fake-cores --cpus 14\n"
+		"  dkvm tune mymac undo\n"
+		"  dkvm tune pin --plan --vcpus 8 --json\n"
+		"\n"
+		"Exit status: 0 applied (or nothing to change), 1 failure (hand edits, running VM, a\n"
+		"write-up the VM cannot take), 2 usage error.\n",
+	.operands = DK_C_VM,
+};
+
+static int pin_plan(int vcpus)
+{
+	struct dk_host h;
+	if (dk_host_probe(&h) < 0)
+		return dk_cli_fail();
+	int logical = h.cpu.logical;
+	if (vcpus > logical) {
+		dk_host_free(&h);
+		dk_fail("--vcpus %d: the host has only %d logical CPUs", vcpus, logical);
+		return dk_cli_fail();
+	}
+	int threads = h.cpu.smt && h.cpu.threads_per_core >= 2 && vcpus % 2 == 0 ? 2 : 1;
+	int cores = vcpus / threads;
+	struct dk_pinning pn;
+	dk_pin_plan(&h, cores, threads, &pn);
+	dk_host_free(&h);
+	if (pn.n <= 0) {
+		dk_fail("cannot pin %d vCPUs: %s", vcpus, pn.reason);
+		return dk_cli_fail();
+	}
+	if (dk_json_output) {
+		json_object *o = json_object_new_object(), *t = json_object_new_object(), *v = json_object_new_array();
+		json_object_object_add(t, "sockets", json_object_new_int(1));
+		json_object_object_add(t, "cores", json_object_new_int(cores));
+		json_object_object_add(t, "threads", json_object_new_int(threads));
+		json_object_object_add(o, "topology", t);
+		for (int i = 0; i < pn.n; i++) {
+			json_object *e = json_object_new_object();
+			char s[16];
+			snprintf(s, sizeof s, "%d", pn.cpu[i]);
+			json_object_object_add(e, "vcpu", json_object_new_int(i));
+			json_object_object_add(e, "cpuset", json_object_new_string(s));
+			json_object_array_add(v, e);
+		}
+		json_object_object_add(o, "vcpupin", v);
+		json_object_object_add(o, "emulatorpin", json_object_new_string(pn.emulator));
+		json_object_object_add(o, "iothreadpin", json_object_new_string(pn.iothread));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		return DK_EXIT_OK;
+	}
+	printf("topology: 1 socket, %d cores, %d threads\n", cores, threads);
+	for (int i = 0; i < pn.n; i++)
+		printf("vcpu %d -> host CPU %d\n", i, pn.cpu[i]);
+	printf("emulator -> %s\niothread -> %s\n%s\n", pn.emulator, pn.iothread, pn.reason);
+	return DK_EXIT_OK;
+}
+
+int dk_cmd_tune(int argc, char **argv)
+{
+	struct dk_tune_opts o = {0};
+	bool plan = false;
+	int vcpus = 0;
+	optind = 0;
+	int c;
+	while ((c = dk_opt_next(&dk_spec_tune, argc, argv)) != -1) {
+		switch (c) {
+		case 'o': o.args.off = true; break;
+		case 'c':
+		case 'V': {
+			char *e;
+			long v = strtol(optarg, &e, 10);
+			if (*e || e == optarg || v < 1 || v > 256)
+				return dk_usage_error("tune", "--%s '%s': a number 1..256", c == 'c' ? "cpus" : "vcpus", optarg);
+			if (c == 'c')
+				o.args.cpus = (int)v;
+			else
+				vcpus = (int)v;
+			break;
+		}
+		case 'p': plan = true; break;
+		case 'n': o.dry_run = true; break;
+		case 'f': o.force = true; break;
+		case 'D': o.parent = optarg; break;
+		case 'h': return dk_print_spec_help(&dk_spec_tune);
+		default: return dk_getopt_error("tune", c, argv);
+		}
+	}
+	if (plan) {
+		if (optind >= argc || strcmp(argv[optind], "pin") != 0 || optind + 1 < argc)
+			return dk_usage_error("tune", "--plan: dkvm tune pin --plan --vcpus N");
+		if (!vcpus && !o.args.cpus)
+			return dk_usage_error("tune", "pin --plan: --vcpus N is required");
+		return pin_plan(vcpus ? vcpus : o.args.cpus);
+	}
+	if (argc - optind < 2)
+		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, undo)");
+	o.name = argv[optind];
+	o.writeup = argv[optind + 1];
+	o.args.pos = argv + optind + 2; /* the write-up's operands (argv is NULL-terminated) */
+	if (strcmp(o.writeup, "undo") != 0 && !dk_writeup_find(o.writeup))
+		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, undo)", o.writeup);
+	if (argv[optind + 2])
+		return dk_usage_error("tune", "unexpected argument '%s'", argv[optind + 2]);
+	struct dk_tune_result r;
+	if (dk_vm_tune(&o, &r) < 0) {
+		dk_tune_result_free(&r);
+		return dk_cli_fail();
+	}
+	if (r.diff[0])
+		fputs(r.diff, stdout);
+	if (!r.changed)
+		fprintf(stderr, "dkvm: %s: no change (%s is already so)\n", o.name, o.writeup);
+	else if (o.dry_run)
+		fprintf(stderr, "dkvm: %s: dry run, nothing changed\n", o.name);
+	else if (!strcmp(o.writeup, "undo"))
+		fprintf(stderr, "dkvm: %s: restored version %d%s\n", o.name, r.version, r.redefined ? " (libvirt domain redefined)" : "");
+	else
+		fprintf(stderr, "dkvm: %s: %s applied (previous version kept as .tune/%d; 'dkvm tune %s undo' restores it)%s\n",
+			o.name, o.writeup, r.version, o.name, r.redefined ? "; libvirt domain redefined" : "");
+	if (r.changed && r.running)
+		fprintf(stderr, "dkvm: %s: the VM is running: the change takes effect at its next start\n", o.name);
+	if (r.note[0])
+		fprintf(stderr, "dkvm: %s: %s\n", o.name, r.note);
+	dk_tune_result_free(&r);
+	return DK_EXIT_OK;
+}

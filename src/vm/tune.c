@@ -1,0 +1,514 @@
+/* dkvm tune: write-ups as plan edits, re-rendered, kept and undone (vm/tune.h). */
+#include "vm/tune.h"
+#include "vm/vm.h"
+#include "vm/facts.h"
+#include "util/bytes.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/output.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the write-ups ---- */
+
+static int apply_pin(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	if (p->accel != DK_ACCEL_KVM && !a->off)
+		return dk_fail("%s: pinning needs KVM (a TCG guest's threads are not vCPUs)", p->name);
+	if (dk_plan_set_pin(p, c->host, !a->off) < 0)
+		return -1;
+	if (!a->off && !p->n_pin) {
+		for (int i = 0; i < p->n_why; i++)
+			if (!strcmp(p->why[i].key, "pinning"))
+				return dk_fail("%s: cannot pin: %s", p->name, p->why[i].reason);
+		return dk_fail("%s: cannot pin", p->name);
+	}
+	return 0;
+}
+
+static int apply_iothreads(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	return dk_plan_set_iothreads(p, c->host, !a->off);
+}
+
+static int apply_hugepages(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	dk_plan_set_hugepages(p, !a->off);
+	return 0;
+}
+
+static int apply_fake_cores(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	bool pinned = p->n_pin > 0;
+	if (a->off) {
+		if (!p->vcpus_current)
+			return 0;
+		/* back to the largest plain topology within the enabled vCPUs */
+		int cores = 1;
+		while (cores * 2 * p->threads <= p->vcpus_current)
+			cores *= 2;
+		p->cores = cores;
+		p->vcpus = cores * p->threads;
+		p->vcpus_current = 0;
+		dk_plan_note(p, "topology", "plain", "fake core count off: the largest power-of-two core count within the enabled vCPUs");
+	} else {
+		if (a->cpus <= 0)
+			return dk_fail("fake-cores: --cpus N (the vCPUs to enable) is required");
+		if (dk_plan_set_fake_cores(p, c->host, a->cpus) < 0)
+			return -1;
+	}
+	return pinned ? dk_plan_set_pin(p, c->host, true) : 0;
+}
+
+const struct dk_writeup dk_writeups[] = {
+	{"pin", "[--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one L3 domain), emulator and IO thread on leftover cores",
+	 true, apply_pin},
+	{"iothreads", "[--off]", "virtio disks on a dedicated IO thread", false, apply_iothreads},
+	{"hugepages", "[--off]", "guest RAM on the host's 2 MiB hugepages (reserve them: vm.nr_hugepages)", false, apply_hugepages},
+	{"fake-cores", "--cpus N | --off", "enable N vCPUs of a power-of-two topology (8 or 16 cores x 2 threads), the guide's fake core count",
+	 false, apply_fake_cores},
+};
+const int dk_writeup_count = (int)(sizeof dk_writeups / sizeof dk_writeups[0]);
+
+const struct dk_writeup *dk_writeup_find(const char *name)
+{
+	for (int i = 0; name && i < dk_writeup_count; i++)
+		if (!strcmp(dk_writeups[i].name, name))
+			return &dk_writeups[i];
+	return NULL;
+}
+
+/* ---- rendering ---- */
+
+char *dk_vm_argv_file(const struct dk_plan *p, const struct dk_vm_files *f)
+{
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_GTK, .direct_io = true, .serial_file = false};
+	struct dk_argv a;
+	if (dk_qemu_argv(p, f, &qo, &a) < 0)
+		return NULL;
+	char *sh = dk_argv_to_shell(&a);
+	dk_argv_free(&a);
+	char *full = dk_asprintf("#!/bin/sh\n# QEMU command line of VM %s (dkvm %s)\nexec %s", p->name, DKVM_VERSION, sh);
+	free(sh);
+	return full;
+}
+
+/* ---- unified diff ---- */
+
+struct lines {
+	const char **s;
+	size_t *len;
+	int n;
+};
+
+static void split_lines(const char *t, struct lines *l)
+{
+	int cap = 16;
+	l->s = dk_calloc((size_t)cap, sizeof *l->s);
+	l->len = dk_calloc((size_t)cap, sizeof *l->len);
+	l->n = 0;
+	while (*t) {
+		const char *e = strchr(t, '\n');
+		size_t n = e ? (size_t)(e - t) + 1 : strlen(t);
+		if (l->n == cap) {
+			cap *= 2;
+			l->s = dk_realloc(l->s, sizeof *l->s * (size_t)cap);
+			l->len = dk_realloc(l->len, sizeof *l->len * (size_t)cap);
+		}
+		l->s[l->n] = t;
+		l->len[l->n++] = n;
+		t += n;
+	}
+}
+
+static bool line_eq(const struct lines *a, int i, const struct lines *b, int j)
+{
+	return a->len[i] == b->len[j] && !memcmp(a->s[i], b->s[j], a->len[i]);
+}
+
+static void put_line(struct dk_buf *o, char c, const char *s, size_t n)
+{
+	dk_buf_append(o, &c, 1);
+	dk_buf_append(o, s, n);
+	if (!n || s[n - 1] != '\n')
+		dk_buf_puts(o, "\n\\ No newline at end of file\n");
+}
+
+void dk_unified_diff(const char *name, const char *ta, const char *tb, char **out)
+{
+	if (!strcmp(ta, tb))
+		return;
+	struct lines a, b;
+	split_lines(ta, &a);
+	split_lines(tb, &b);
+	/* LCS table (the files are a few hundred lines) */
+	int n = a.n, m = b.n;
+	int *L = dk_calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
+#define LL(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
+	for (int i = n - 1; i >= 0; i--)
+		for (int j = m - 1; j >= 0; j--)
+			LL(i, j) = line_eq(&a, i, &b, j) ? LL(i + 1, j + 1) + 1
+							 : (LL(i + 1, j) > LL(i, j + 1) ? LL(i + 1, j) : LL(i, j + 1));
+	/* the edit script: 'e'qual, 'd'elete (a), 'i'nsert (b) */
+	char *op = dk_calloc((size_t)(n + m + 1), 1);
+	int *oi = dk_calloc((size_t)(n + m + 1), sizeof *oi), *oj = dk_calloc((size_t)(n + m + 1), sizeof *oj);
+	int k = 0, i = 0, j = 0;
+	while (i < n || j < m) {
+		oi[k] = i;
+		oj[k] = j;
+		if (i < n && j < m && line_eq(&a, i, &b, j)) {
+			op[k++] = 'e';
+			i++, j++;
+		} else if (j < m && (i == n || LL(i, j + 1) >= LL(i + 1, j))) {
+			op[k++] = 'i';
+			j++;
+		} else {
+			op[k++] = 'd';
+			i++;
+		}
+	}
+#undef LL
+	struct dk_buf o = {0};
+	if (*out)
+		dk_buf_puts(&o, *out);
+	dk_buf_printf(&o, "--- a/%s\n+++ b/%s\n", name, name);
+	const int C = 3;
+	for (int s = 0; s < k;) {
+		if (op[s] == 'e') {
+			s++;
+			continue;
+		}
+		/* a hunk: from C equal lines before the change to C after the last change within 2C */
+		int start = s, end = s;
+		for (int t = s; t < k; t++) {
+			if (op[t] != 'e')
+				end = t;
+			else if (t - end > 2 * C)
+				break;
+		}
+		int hs = start - C < 0 ? 0 : start - C;
+		while (hs < start && op[hs] != 'e')
+			hs++;
+		int he = end + C + 1 > k ? k : end + C + 1;
+		int na = 0, nb = 0;
+		for (int t = hs; t < he; t++) {
+			na += op[t] != 'i';
+			nb += op[t] != 'd';
+		}
+		dk_buf_printf(&o, "@@ -%d,%d +%d,%d @@\n", na ? oi[hs] + 1 : oi[hs], na, nb ? oj[hs] + 1 : oj[hs], nb);
+		for (int t = hs; t < he; t++) {
+			if (op[t] == 'e')
+				put_line(&o, ' ', a.s[oi[t]], a.len[oi[t]]);
+			else if (op[t] == 'd')
+				put_line(&o, '-', a.s[oi[t]], a.len[oi[t]]);
+			else
+				put_line(&o, '+', b.s[oj[t]], b.len[oj[t]]);
+		}
+		s = he;
+	}
+	free(*out);
+	*out = o.data ? o.data : dk_strdup("");
+	free(L);
+	free(op);
+	free(oi);
+	free(oj);
+	free(a.s);
+	free(a.len);
+	free(b.s);
+	free(b.len);
+}
+
+/* ---- the bundle's files ---- */
+
+struct version {
+	char *manifest, *xml, *argv; /* file contents (argv may be NULL: absent) */
+	size_t manifest_len, xml_len, argv_len;
+};
+
+static void version_free(struct version *v)
+{
+	free(v->manifest);
+	free(v->xml);
+	free(v->argv);
+	memset(v, 0, sizeof *v);
+}
+
+static int read_opt(const char *dir, const char *file, char **data, size_t *len, bool required)
+{
+	_cleanup_free_ char *p = dk_asprintf("%s/%s", dir, file);
+	if (!required && !dk_path_exists(p)) {
+		*data = NULL;
+		*len = 0;
+		return 0;
+	}
+	return dk_read_file(p, data, len, 16 << 20);
+}
+
+static int version_read(const char *dir, struct version *v)
+{
+	memset(v, 0, sizeof *v);
+	if (read_opt(dir, "manifest.json", &v->manifest, &v->manifest_len, true) < 0 ||
+	    read_opt(dir, "domain.xml", &v->xml, &v->xml_len, false) < 0 ||
+	    read_opt(dir, "qemu.argv", &v->argv, &v->argv_len, false) < 0) {
+		version_free(v);
+		return -1;
+	}
+	return 0;
+}
+
+static void sha_hex(const void *d, size_t n, char out[65])
+{
+	uint8_t h[32];
+	dk_sha256(d, n, h);
+	dk_hex(h, 32, out);
+}
+
+/* domain.xml and qemu.argv as dkvm last wrote them: the manifest's SHA-256s,
+ * or (a bundle from before they were kept) the rendering of its plan. */
+static int check_hand_edits(struct dk_bundle *b, const struct version *cur, const char *xml_now, const char *argv_now,
+			    bool force)
+{
+	const char *names[2] = {"domain.xml", "qemu.argv"};
+	const char *data[2] = {cur->xml, cur->argv};
+	size_t lens[2] = {cur->xml_len, cur->argv_len};
+	const char *rendered[2] = {xml_now, argv_now};
+	json_object *files = NULL;
+	json_object_object_get_ex(b->manifest, "files", &files);
+	for (int i = 0; i < 2; i++) {
+		if (!data[i])
+			continue;
+		const char *want = files ? dk_json_get_str(files, names[i]) : NULL;
+		bool same;
+		if (want) {
+			char got[65];
+			sha_hex(data[i], lens[i], got);
+			same = !strcmp(got, want);
+		} else {
+			same = rendered[i] && strlen(rendered[i]) == lens[i] && !memcmp(rendered[i], data[i], lens[i]);
+		}
+		if (!same && !force)
+			return dk_fail("%s: %s/%s was edited since dkvm wrote it (its SHA-256 is not the manifest's); "
+				       "tune would overwrite the edit: nothing changed (move the edit out, or --force to discard it)",
+				       b->name, b->dir, names[i]);
+	}
+	return 0;
+}
+
+static int next_version(const char *dir, int *last)
+{
+	_cleanup_free_ char *td = dk_asprintf("%s/.tune", dir);
+	*last = 0;
+	DIR *d = opendir(td);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long v = strtol(e->d_name, &end, 10);
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && !*end && v > *last && v < 1000000)
+			*last = (int)v;
+	}
+	closedir(d);
+	return 0;
+}
+
+static int write_version(const char *dir, const struct version *v)
+{
+	_cleanup_free_ char *m = dk_asprintf("%s/manifest.json", dir);
+	_cleanup_free_ char *x = dk_asprintf("%s/domain.xml", dir);
+	_cleanup_free_ char *a = dk_asprintf("%s/qemu.argv", dir);
+	if (v->xml && dk_write_file_atomic(x, v->xml, v->xml_len, true, 0600) < 0)
+		return -1;
+	if (v->argv && dk_write_file_atomic(a, v->argv, v->argv_len, true, 0700) < 0)
+		return -1;
+	return dk_write_file_atomic(m, v->manifest, v->manifest_len, true, 0600);
+}
+
+static bool running(const struct dk_bundle *b)
+{
+	struct dk_vm_state s;
+	if (dk_vm_state(b, &s) < 0) {
+		dk_errclear();
+		return false;
+	}
+	return !strcmp(s.state, "running") || !strcmp(s.state, "paused");
+}
+
+static bool defined_in_libvirt(const struct dk_bundle *b)
+{
+	json_object *lv = NULL, *d = NULL;
+	return b->uri && json_object_object_get_ex(b->manifest, "libvirt", &lv) &&
+	       json_object_object_get_ex(lv, "defined", &d) && json_object_get_boolean(d);
+}
+
+void dk_tune_result_free(struct dk_tune_result *r)
+{
+	free(r->diff);
+	memset(r, 0, sizeof *r);
+}
+
+static int tune_undo(const struct dk_tune_opts *o, struct dk_bundle *b, const struct version *cur, void *conn,
+		     const struct dk_virt_caps *caps, struct dk_tune_result *r)
+{
+	int last;
+	next_version(b->dir, &last);
+	if (!last)
+		return dk_fail("%s: nothing to undo (no earlier version in %s/.tune)", b->name, b->dir);
+	_cleanup_free_ char *vd = dk_asprintf("%s/.tune/%d", b->dir, last);
+	struct version old;
+	if (version_read(vd, &old) < 0)
+		return dk_fail_prefix("%s: the kept version %d", b->name, last);
+	r->version = last;
+	r->changed = true;
+	dk_unified_diff("domain.xml", cur->xml ? cur->xml : "", old.xml ? old.xml : "", &r->diff);
+	dk_unified_diff("qemu.argv", cur->argv ? cur->argv : "", old.argv ? old.argv : "", &r->diff);
+	int rc = 0;
+	if (!o->dry_run) {
+		if (conn && old.xml && dk_virt_define(conn, old.xml) < 0)
+			rc = -1;
+		else
+			r->redefined = conn && old.xml;
+		if (rc == 0 && (write_version(b->dir, &old) < 0 || dk_rm_rf(vd) < 0))
+			rc = -1;
+	}
+	(void)caps;
+	version_free(&old);
+	return rc;
+}
+
+/* Keep the current version byte-exact in .tune/<n>, redefine, write the new one. */
+static int tune_commit(struct dk_bundle *bp, const struct version *cur, void *conn, json_object *pj_new,
+		       const char *xml_new, const char *argv_new, struct dk_tune_result *r)
+{
+	int last;
+	next_version(bp->dir, &last);
+	_cleanup_free_ char *vd = dk_asprintf("%s/.tune/%d", bp->dir, last + 1);
+	if (dk_mkdir_p(vd, 0700) < 0 || write_version(vd, cur) < 0) {
+		json_object_put(pj_new);
+		dk_rm_rf(vd);
+		return -1;
+	}
+	r->version = last + 1;
+	if (conn && dk_virt_define(conn, xml_new) < 0) {
+		json_object_put(pj_new);
+		dk_rm_rf(vd);
+		return -1;
+	}
+	r->redefined = conn != NULL;
+	json_object_object_add(bp->manifest, "plan", pj_new);
+	json_object *fj = json_object_new_object();
+	char hx[65];
+	sha_hex(xml_new, strlen(xml_new), hx);
+	json_object_object_add(fj, "domain.xml", json_object_new_string(hx));
+	sha_hex(argv_new, strlen(argv_new), hx);
+	json_object_object_add(fj, "qemu.argv", json_object_new_string(hx));
+	json_object_object_add(bp->manifest, "files", fj);
+	const char *ms = json_object_to_json_string_ext(bp->manifest, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+	_cleanup_free_ char *mtxt = dk_strjoin(ms, "\n");
+	struct version nv = {.manifest = mtxt, .manifest_len = strlen(mtxt), .xml = (char *)xml_new,
+			     .xml_len = strlen(xml_new), .argv = (char *)argv_new, .argv_len = strlen(argv_new)};
+	return write_version(bp->dir, &nv);
+}
+
+int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
+{
+	memset(r, 0, sizeof *r);
+	r->diff = dk_strdup("");
+	bool undo = o->writeup && !strcmp(o->writeup, "undo");
+	const struct dk_writeup *w = undo ? NULL : dk_writeup_find(o->writeup);
+	if (!undo && !w) {
+		struct dk_buf k = {0};
+		for (int i = 0; i < dk_writeup_count; i++)
+			dk_buf_printf(&k, "%s%s", i ? ", " : "", dk_writeups[i].name);
+		dk_fail("write-up '%s': unknown (known: %s, undo)", o->writeup ? o->writeup : "", k.data);
+		dk_buf_free(&k);
+		return -1;
+	}
+	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
+	struct dk_bundle b;
+	if (dk_bundle_open(parent, o->name, &b) < 0)
+		return -1;
+	int rc = -1;
+	void *conn = NULL;
+	struct dk_facts f;
+	bool have_facts = false;
+	struct version cur = {0};
+	char *xml_now = NULL, *argv_now = NULL, *xml_new = NULL, *argv_new = NULL;
+	if (b.ppc) {
+		dk_fail("%s: a PowerPC VM: the write-ups are for x86 macOS VMs", o->name);
+		goto out;
+	}
+	if (version_read(b.dir, &cur) < 0)
+		goto out;
+	bool defined = defined_in_libvirt(&b);
+	if (defined && !(conn = dk_virt_open(b.uri)))
+		goto out;
+	struct dk_facts_opts fo = {.conn = conn, .uri = b.uri};
+	if (dk_facts_gather(&fo, &f) < 0)
+		goto out;
+	have_facts = true;
+	struct dk_vm_files files = dk_bundle_files(&b);
+	if (dk_libvirt_xml(&b.plan, &files, &f.caps, &xml_now) < 0 || !(argv_now = dk_vm_argv_file(&b.plan, &files)))
+		goto out;
+	if (check_hand_edits(&b, &cur, xml_now, argv_now, o->force) < 0)
+		goto out;
+	r->running = running(&b);
+	if (r->running && !o->force && (undo || !w->next_start_only)) {
+		dk_fail("%s: the VM is running; %s changes the machine it boots: stop it first (dkvm stop %s)", o->name,
+			undo ? "undo" : w->name, o->name);
+		goto out;
+	}
+	if (undo) {
+		rc = tune_undo(o, &b, &cur, conn, &f.caps, r);
+		goto out;
+	}
+	struct dk_plan *np = dk_calloc(1, sizeof *np);
+	*np = b.plan;
+	struct dk_tune_ctx ctx = {.host = &f.host};
+	if (w->apply(np, &ctx, &o->args) < 0) {
+		free(np);
+		goto out;
+	}
+	if (np->hugepages && !o->args.off) {
+		uint64_t need = np->memory_mib / 2, have = f.host.mem.hugepages_2m;
+		if (have < need)
+			snprintf(r->note, sizeof r->note,
+				 "reserve %llu hugepages of 2 MiB before the VM starts (the host has %llu): "
+				 "sysctl vm.nr_hugepages=%llu, and for every boot a line 'vm.nr_hugepages = %llu' in /etc/sysctl.d/",
+				 (unsigned long long)need, (unsigned long long)have, (unsigned long long)need,
+				 (unsigned long long)need);
+	}
+	if (dk_libvirt_xml(np, &files, &f.caps, &xml_new) < 0 || !(argv_new = dk_vm_argv_file(np, &files))) {
+		free(np);
+		goto out;
+	}
+	dk_unified_diff("domain.xml", xml_now, xml_new, &r->diff);
+	dk_unified_diff("qemu.argv", argv_now, argv_new, &r->diff);
+	json_object *pj_old = dk_plan_to_json(&b.plan), *pj_new = dk_plan_to_json(np);
+	r->changed = strcmp(json_object_to_json_string(pj_old), json_object_to_json_string(pj_new)) != 0;
+	json_object_put(pj_old);
+	if (!r->changed || o->dry_run) {
+		json_object_put(pj_new);
+		free(np);
+		rc = 0;
+		goto out;
+	}
+	free(np);
+	rc = tune_commit(&b, &cur, conn, pj_new, xml_new, argv_new, r);
+out:
+	free(xml_now);
+	free(argv_now);
+	free(xml_new);
+	free(argv_new);
+	version_free(&cur);
+	if (have_facts)
+		dk_facts_free(&f);
+	dk_virt_close(conn);
+	dk_bundle_close(&b);
+	return rc;
+}

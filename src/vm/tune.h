@@ -1,0 +1,65 @@
+/* dkvm tune: the guide's write-ups (§8) as edits of an existing VM.
+ *
+ * One framework for every write-up: a table of write-ups (name, options,
+ * apply(plan, ctx, args)), each an edit of the stored plan; the bundle's
+ * domain.xml and qemu.argv are re-rendered from the edited plan, and the
+ * libvirt domain is redefined from the new XML when the bundle is defined in
+ * libvirt. The previous version (manifest.json, domain.xml, qemu.argv) is
+ * kept byte-exact in <bundle>/.tune/<n>/ and `undo` restores it. Files edited
+ * by hand since dkvm wrote them (SHA-256 in the manifest's "files") are never
+ * overwritten without force. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm/plan.h"
+#include "vm/render.h"
+
+struct dk_tune_ctx {
+	const struct dk_host *host;   /* topology for pinning */
+};
+
+/* A write-up's arguments: the generic ones and its own operands. */
+struct dk_tune_args {
+	bool off;                     /* undo the write-up's effect (turn the lever off) */
+	int cpus;                     /* fake-cores: vCPUs enabled at boot */
+	char **pos;                   /* the write-up's operands (e.g. a PCI address), NULL-terminated or NULL */
+};
+
+struct dk_writeup {
+	const char *name;             /* "pin" */
+	const char *options;          /* its options for --help ("[--off]") */
+	const char *summary;
+	bool next_start_only;         /* may be applied while the VM runs: takes effect at its next start */
+	/* Edit the plan; -1 + dk_fail when it cannot apply. */
+	int (*apply)(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a);
+};
+extern const struct dk_writeup dk_writeups[];
+extern const int dk_writeup_count;
+const struct dk_writeup *dk_writeup_find(const char *name);
+
+struct dk_tune_opts {
+	const char *parent;           /* NULL: dk_data_dir() */
+	const char *name;
+	const char *writeup;          /* a dk_writeups name, or "undo" */
+	struct dk_tune_args args;
+	bool dry_run;                 /* show the diff, change nothing */
+	bool force;                   /* over hand edits, and while the VM runs */
+};
+
+struct dk_tune_result {
+	bool changed;                 /* false: the bundle already is so (nothing written) */
+	char *diff;                   /* unified diff of domain.xml and qemu.argv ("" none) */
+	int version;                  /* the .tune/<n> kept (apply) or restored (undo); 0 none */
+	bool redefined;               /* the libvirt domain was redefined */
+	bool running;                 /* the VM runs: the change takes effect at its next start */
+	char note[512];               /* what the user should do (hugepages: reserve them) */
+};
+int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r);
+void dk_tune_result_free(struct dk_tune_result *r);
+
+/* The qemu.argv file of a plan (what create writes). malloc'd. */
+char *dk_vm_argv_file(const struct dk_plan *p, const struct dk_vm_files *f);
+/* Unified diff (3 lines of context) of two texts under the names a/NAME, b/NAME,
+ * appended to *out (malloc'd, grown). Pure. */
+void dk_unified_diff(const char *name, const char *a, const char *b, char **out);
