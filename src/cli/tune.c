@@ -143,14 +143,18 @@ int dk_cmd_tune(int argc, char **argv)
 		return pin_plan(vcpus ? vcpus : o.args.cpus);
 	}
 	if (argc - optind < 2)
-		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, undo)");
+		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, undo)");
 	o.name = argv[optind];
 	o.writeup = argv[optind + 1];
 	o.args.pos = argv + optind + 2; /* the write-up's operands (argv is NULL-terminated) */
 	if (strcmp(o.writeup, "undo") != 0 && !dk_writeup_find(o.writeup))
-		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, undo)", o.writeup);
-	if (argv[optind + 2])
-		return dk_usage_error("tune", "unexpected argument '%s'", argv[optind + 2]);
+		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, undo)", o.writeup);
+	/* only the passthrough write-ups take an operand (the PCI address) */
+	bool takes_bdf = !strcmp(o.writeup, "gpu") || !strcmp(o.writeup, "usb-controller") || !strcmp(o.writeup, "audio");
+	if (takes_bdf && !argv[optind + 2])
+		return dk_usage_error("tune", "%s: give the PCI address (dkvm host iommu lists them)", o.writeup);
+	if (argv[optind + 2] && (!takes_bdf || argv[optind + 3]))
+		return dk_usage_error("tune", "unexpected argument '%s'", argv[optind + (takes_bdf ? 3 : 2)]);
 	struct dk_tune_result r;
 	if (dk_vm_tune(&o, &r) < 0) {
 		dk_tune_result_free(&r);

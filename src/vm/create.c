@@ -194,10 +194,29 @@ static char *oc_release(const struct dk_create_opts *o, bool *missing)
 }
 
 /* The guide's set for the plan (what --dry-run shows, what the EFI gets). */
+/* The passed-through GPU as the OpenCore recipes know it: the kext the
+ * guide's chart names (WhateverGreen by vendor, NootRX), none without one. */
+static enum dk_gpu oc_gpu(const struct dk_plan *p)
+{
+	if (!p->gpu.host[0] || !strcmp(p->gpu.kext, "none") || !p->gpu.kext[0])
+		return DK_GPU_NONE;
+	if (!strcmp(p->gpu.kext, "NootRX"))
+		return DK_GPU_NAVI22;
+	return dk_startswith(p->gpu.vendor_device, "10de:") ? DK_GPU_NVIDIA : DK_GPU_AMD;
+}
+
+static bool has_audio(const struct dk_plan *p)
+{
+	for (int i = 0; i < p->n_hostdev; i++)
+		if (!strcmp(p->hostdev[i].role, "audio"))
+			return true;
+	return false;
+}
+
 static struct dk_oc_set_opts set_opts(const struct dk_plan *p)
 {
 	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
-				       .gpu = DK_GPU_NONE, .audio = false};
+				       .gpu = oc_gpu(p), .audio = has_audio(p)};
 }
 
 static json_object *set_json(const struct dk_plan *p)
@@ -270,7 +289,7 @@ static int oc_config(struct build *b, const char *release, const char *kexts_dir
 		.sample_path = sample_path,
 		.model = dk_mac_model_find(p->model),
 		.macos = dk_macos_find(p->macos),
-		.gpu = DK_GPU_NONE,
+		.gpu = oc_gpu(p),
 		.host_cpu = p->amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
 		.smbios = &b->sm,
 		.kexts_dir = kexts_dir,

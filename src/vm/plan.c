@@ -708,6 +708,11 @@ static int plan_passthrough(const struct dk_facts *f, const struct dk_plan_opts 
 		return -1;
 	if (o->gpu) {
 		struct dk_plan_hostdev *h = &p->hostdev[0];
+		for (int i = 0; i < p->n_hostdev; i++)
+			if (!strcmp(p->hostdev[i].role, "gpu") && p->hostdev[i].func == 0) {
+				h = &p->hostdev[i];
+				break;
+			}
 		if (o->gpu_rom)
 			snprintf(h->rom, sizeof h->rom, "%s", o->gpu_rom);
 		why(p, "gpu.rom", o->gpu_rom ? "the ROM file given (--gpu-rom) replaces the card's own (guest firmware sees it)"
@@ -737,6 +742,23 @@ static int plan_passthrough(const struct dk_facts *f, const struct dk_plan_opts 
 				return -1;
 			break;
 		}
+	}
+	return 0;
+}
+
+int dk_plan_add_passthrough(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+{
+	const struct dk_macos *os = dk_macos_find(p->macos);
+	if (!os)
+		return dk_fail("%s: plan names an unknown macOS release '%s'", p->name, p->macos);
+	if (o->gpu && p->gpu.host[0])
+		return dk_fail("%s: the GPU %s is passed through already", p->name, p->gpu.host);
+	if (plan_passthrough(f, o, os, p) < 0)
+		return -1;
+	if (o->gpu) {
+		snprintf(p->video, sizeof p->video, "none");
+		why(p, "display", "a passed-through GPU drives the display: the guide removes the emulated Display and Video devices (§7)",
+		    "none");
 	}
 	return 0;
 }

@@ -163,6 +163,10 @@ struct dk_plan_opts {
 /* Build the plan from the facts. -1 + dk_fail for bad input (unknown model or
  * release, model that does not support the release, ISA the host lacks, too
  * many vCPUs, no OVMF, --accel kvm where KVM cannot run...). */
+/* The passthrough write-up on an existing plan: the devices o names (gpu,
+ * gpu_rom, usb, audio, force_devices) added with the same checks and reasons
+ * as at create; what the plan passes already stays. */
+int dk_plan_add_passthrough(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p);
 int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p);
 /* What this host can run, by the planner's own rules (dk_plan_build() on the
  * facts: model range, the release's ISA against the host CPU and the guest

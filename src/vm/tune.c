@@ -1,5 +1,6 @@
 /* dkvm tune: write-ups as plan edits, re-rendered, kept and undone (vm/tune.h). */
 #include "vm/tune.h"
+#include "util/diff.h"
 #include "vm/vm.h"
 #include "vm/facts.h"
 #include "util/bytes.h"
@@ -65,6 +66,37 @@ static int apply_fake_cores(struct dk_plan *p, const struct dk_tune_ctx *c, cons
 	return pinned ? dk_plan_set_pin(p, c->host, true) : 0;
 }
 
+/* gpu|usb-controller|audio BDF: the device passed through as create does it. */
+static int apply_device(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a, const char *what)
+{
+	if (a->off)
+		return dk_fail("%s --off: take devices out with dkvm tune %s undo", what, p->name);
+	if (!a->pos || !a->pos[0] || a->pos[1])
+		return dk_fail("%s: give one PCI address (dkvm host iommu lists them)", what);
+	struct dk_plan_opts o = {.force_devices = c->force};
+	if (!strcmp(what, "gpu"))
+		o.gpu = a->pos[0];
+	else if (!strcmp(what, "audio"))
+		o.audio = a->pos[0];
+	else {
+		o.usb[0] = a->pos[0];
+		o.n_usb = 1;
+	}
+	return dk_plan_add_passthrough(c->facts, &o, p);
+}
+static int apply_gpu(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	return apply_device(p, c, a, "gpu");
+}
+static int apply_usb(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	return apply_device(p, c, a, "usb-controller");
+}
+static int apply_audio(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	return apply_device(p, c, a, "audio");
+}
+
 const struct dk_writeup dk_writeups[] = {
 	{"pin", "[--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one L3 domain), emulator and IO thread on leftover cores",
 	 true, apply_pin},
@@ -72,6 +104,10 @@ const struct dk_writeup dk_writeups[] = {
 	{"hugepages", "[--off]", "guest RAM on the host's 2 MiB hugepages (reserve them: vm.nr_hugepages)", false, apply_hugepages},
 	{"fake-cores", "--cpus N | --off", "enable N vCPUs of a power-of-two topology (8 or 16 cores x 2 threads), the guide's fake core count",
 	 false, apply_fake_cores},
+	{"gpu", "BDF", "pass a GPU through (every function of the card, one guest slot; the guide's chart and IOMMU checks as at create)",
+	 false, apply_gpu},
+	{"usb-controller", "BDF", "pass a host USB (xHCI) controller through", false, apply_usb},
+	{"audio", "BDF", "pass the motherboard's HD audio controller through", false, apply_audio},
 };
 const int dk_writeup_count = (int)(sizeof dk_writeups / sizeof dk_writeups[0]);
 
@@ -100,127 +136,15 @@ char *dk_vm_argv_file(const struct dk_plan *p, const struct dk_vm_files *f)
 
 /* ---- unified diff ---- */
 
-struct lines {
-	const char **s;
-	size_t *len;
-	int n;
-};
-
-static void split_lines(const char *t, struct lines *l)
-{
-	int cap = 16;
-	l->s = dk_calloc((size_t)cap, sizeof *l->s);
-	l->len = dk_calloc((size_t)cap, sizeof *l->len);
-	l->n = 0;
-	while (*t) {
-		const char *e = strchr(t, '\n');
-		size_t n = e ? (size_t)(e - t) + 1 : strlen(t);
-		if (l->n == cap) {
-			cap *= 2;
-			l->s = dk_realloc(l->s, sizeof *l->s * (size_t)cap);
-			l->len = dk_realloc(l->len, sizeof *l->len * (size_t)cap);
-		}
-		l->s[l->n] = t;
-		l->len[l->n++] = n;
-		t += n;
-	}
-}
-
-static bool line_eq(const struct lines *a, int i, const struct lines *b, int j)
-{
-	return a->len[i] == b->len[j] && !memcmp(a->s[i], b->s[j], a->len[i]);
-}
-
-static void put_line(struct dk_buf *o, char c, const char *s, size_t n)
-{
-	dk_buf_append(o, &c, 1);
-	dk_buf_append(o, s, n);
-	if (!n || s[n - 1] != '\n')
-		dk_buf_puts(o, "\n\\ No newline at end of file\n");
-}
-
 void dk_unified_diff(const char *name, const char *ta, const char *tb, char **out)
 {
-	if (!strcmp(ta, tb))
+	_cleanup_free_ char *la = dk_asprintf("a/%s", name), *lb = dk_asprintf("b/%s", name);
+	_cleanup_free_ char *d = dk_udiff(ta ? ta : "", tb ? tb : "", la, lb);
+	if (!d || !*d)
 		return;
-	struct lines a, b;
-	split_lines(ta, &a);
-	split_lines(tb, &b);
-	/* LCS table (the files are a few hundred lines) */
-	int n = a.n, m = b.n;
-	int *L = dk_calloc((size_t)(n + 1) * (size_t)(m + 1), sizeof *L);
-#define LL(i, j) L[(size_t)(i) * (size_t)(m + 1) + (size_t)(j)]
-	for (int i = n - 1; i >= 0; i--)
-		for (int j = m - 1; j >= 0; j--)
-			LL(i, j) = line_eq(&a, i, &b, j) ? LL(i + 1, j + 1) + 1
-							 : (LL(i + 1, j) > LL(i, j + 1) ? LL(i + 1, j) : LL(i, j + 1));
-	/* the edit script: 'e'qual, 'd'elete (a), 'i'nsert (b) */
-	char *op = dk_calloc((size_t)(n + m + 1), 1);
-	int *oi = dk_calloc((size_t)(n + m + 1), sizeof *oi), *oj = dk_calloc((size_t)(n + m + 1), sizeof *oj);
-	int k = 0, i = 0, j = 0;
-	while (i < n || j < m) {
-		oi[k] = i;
-		oj[k] = j;
-		if (i < n && j < m && line_eq(&a, i, &b, j)) {
-			op[k++] = 'e';
-			i++, j++;
-		} else if (j < m && (i == n || LL(i, j + 1) >= LL(i + 1, j))) {
-			op[k++] = 'i';
-			j++;
-		} else {
-			op[k++] = 'd';
-			i++;
-		}
-	}
-#undef LL
-	struct dk_buf o = {0};
-	if (*out)
-		dk_buf_puts(&o, *out);
-	dk_buf_printf(&o, "--- a/%s\n+++ b/%s\n", name, name);
-	const int C = 3;
-	for (int s = 0; s < k;) {
-		if (op[s] == 'e') {
-			s++;
-			continue;
-		}
-		/* a hunk: from C equal lines before the change to C after the last change within 2C */
-		int start = s, end = s;
-		for (int t = s; t < k; t++) {
-			if (op[t] != 'e')
-				end = t;
-			else if (t - end > 2 * C)
-				break;
-		}
-		int hs = start - C < 0 ? 0 : start - C;
-		while (hs < start && op[hs] != 'e')
-			hs++;
-		int he = end + C + 1 > k ? k : end + C + 1;
-		int na = 0, nb = 0;
-		for (int t = hs; t < he; t++) {
-			na += op[t] != 'i';
-			nb += op[t] != 'd';
-		}
-		dk_buf_printf(&o, "@@ -%d,%d +%d,%d @@\n", na ? oi[hs] + 1 : oi[hs], na, nb ? oj[hs] + 1 : oj[hs], nb);
-		for (int t = hs; t < he; t++) {
-			if (op[t] == 'e')
-				put_line(&o, ' ', a.s[oi[t]], a.len[oi[t]]);
-			else if (op[t] == 'd')
-				put_line(&o, '-', a.s[oi[t]], a.len[oi[t]]);
-			else
-				put_line(&o, '+', b.s[oj[t]], b.len[oj[t]]);
-		}
-		s = he;
-	}
+	char *joined = dk_strjoin(*out ? *out : "", d);
 	free(*out);
-	*out = o.data ? o.data : dk_strdup("");
-	free(L);
-	free(op);
-	free(oi);
-	free(oj);
-	free(a.s);
-	free(a.len);
-	free(b.s);
-	free(b.len);
+	*out = joined;
 }
 
 /* ---- the bundle's files ---- */
@@ -448,7 +372,9 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	bool defined = defined_in_libvirt(&b);
 	if (defined && !(conn = dk_virt_open(b.uri)))
 		goto out;
-	struct dk_facts_opts fo = {.conn = conn, .uri = b.uri};
+	struct dk_facts_opts fo = {.conn = conn, .uri = b.uri,
+				   .pci = !undo && (!strcmp(w->name, "gpu") || !strcmp(w->name, "usb-controller") ||
+						    !strcmp(w->name, "audio"))};
 	if (dk_facts_gather(&fo, &f) < 0)
 		goto out;
 	have_facts = true;
@@ -469,7 +395,7 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	}
 	struct dk_plan *np = dk_calloc(1, sizeof *np);
 	*np = b.plan;
-	struct dk_tune_ctx ctx = {.host = &f.host};
+	struct dk_tune_ctx ctx = {.host = &f.host, .facts = &f, .force = o->force};
 	if (w->apply(np, &ctx, &o->args) < 0) {
 		free(np);
 		goto out;

@@ -17,6 +17,8 @@
 
 struct dk_tune_ctx {
 	const struct dk_host *host;   /* topology for pinning */
+	const struct dk_facts *facts; /* every fact (PCI devices and IOMMU groups for passthrough) */
+	bool force;                   /* --force: pass devices the checks refuse */
 };
 
 /* A write-up's arguments: the generic ones and its own operands. */

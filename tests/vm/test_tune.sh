@@ -17,6 +17,7 @@ need_bundle() {
 }
 
 snap() { (cd "$B" && sha256sum manifest.json domain.xml qemu.argv; ls -A) ; }
+hashes() { (cd "$B" && sha256sum manifest.json domain.xml qemu.argv) ; }
 
 test_pin_plans_fixtures() {
   local fx="$DKVM_SRCDIR/tests/fixtures/host" f
@@ -134,6 +135,38 @@ test_hand_edit_refused() {
   t_exit 2 "$DKVM" tune t1
   t_exit 1 "$DKVM" tune t1 fake-cores --dir "$T/vms"
   t_contains "$ERR" "--cpus N"
+}
+
+# gpu|usb-controller|audio BDF: passthrough on an existing VM, with create's
+# checks (PCI facts from the amd-navi fixture host), undone byte-exact.
+test_passthrough_writeups() {
+  need_bundle
+  local fx="$DKVM_SRCDIR/tests/fixtures/host/amd-navi"
+  hashes >"$T/before"
+  t_ok "$DKVM" --sysroot "$fx" tune t1 gpu 0b:00.0 --dir "$T/vms" --dry-run
+  t_contains "$OUT" "vfio-pci,host=0000:0b:00.0"
+  t_contains "$OUT" "vfio-pci,host=0000:0b:00.1"
+  hashes >"$T/after"; t_ok cmp "$T/before" "$T/after"
+  # refusals: boot VGA, a non-viable group, no such device; nothing changes
+  local bad
+  for bad in "gpu 0a:00.0|boot VGA" "usb-controller 07:00.0|not viable" "gpu 0b:00.6|no such PCI device"; do
+    # shellcheck disable=SC2086
+    t_exit 1 "$DKVM" --sysroot "$fx" tune t1 ${bad%%|*} --dir "$T/vms"
+    t_contains "$ERR" "${bad#*|}"
+    t_eq "$(grep -c . <<<"$ERR")" "1" "one error line for ${bad%%|*}"
+  done
+  hashes >"$T/after"; t_ok cmp "$T/before" "$T/after"
+  t_ok "$DKVM" --sysroot "$fx" tune t1 gpu 0b:00.0 --dir "$T/vms"
+  t_contains "$(cat "$B/qemu.argv")" "vfio-pci,host=0000:0b:00.0"
+  t_contains "$(cat "$B/domain.xml")" "<hostdev"
+  t_ok virt-xml-validate "$B/domain.xml" domain
+  t_ok "$DKVM" --sysroot "$fx" tune t1 audio 0e:00.4 --dir "$T/vms"
+  t_contains "$(cat "$B/qemu.argv")" "vfio-pci,host=0000:0e:00.4"
+  t_exit 1 "$DKVM" --sysroot "$fx" tune t1 gpu 0b:00.0 --dir "$T/vms"
+  t_contains "$ERR" "passed through already"
+  t_ok "$DKVM" tune t1 undo --dir "$T/vms"
+  t_ok "$DKVM" tune t1 undo --dir "$T/vms"
+  hashes >"$T/after"; t_ok cmp "$T/before" "$T/after"
 }
 
 t_main

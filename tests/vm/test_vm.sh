@@ -277,6 +277,14 @@ test_passthrough_cli() {
     "[('0000:0b:00.0', 1, 0, True), ('0000:0b:00.1', 1, 1, False), ('0000:0d:00.3', 2, 0, False)]"
   t_eq "$(t_jget "$OUT" 'd["plan"]["gpu_kext"], d["plan"]["gpu"]["boot_args"], d["plan"]["devices"]["video"]')" \
     "('WhateverGreen', 'agdpmod=pikera', 'none')"
+  # the EFI gets the kext the chart names for the card, AppleALC with the audio controller
+  t_eq "$(t_jget "$OUT" '[k["name"] for k in d["efi"]["kexts"] if k["name"] in ("WhateverGreen", "NootRX", "AppleALC")]')" \
+    "['WhateverGreen']"
+  t_ok "$DKVM" --sysroot "$fx" --json create gfx --dry-run --dir "$T/vms" --gpu 0b:00.0 --audio 0e:00.4
+  t_eq "$(t_jget "$OUT" '[k["name"] for k in d["efi"]["kexts"] if k["name"] in ("WhateverGreen", "NootRX", "AppleALC")]')" \
+    "['WhateverGreen', 'AppleALC']"
+  t_ok "$DKVM" --sysroot "$fx" --json create plain --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" '[k["name"] for k in d["efi"]["kexts"] if k["name"] in ("WhateverGreen", "NootRX", "AppleALC")]')" "[]"
   local bad
   while IFS='|' read -r bad want; do
     [ -n "$bad" ] || continue
