@@ -130,6 +130,13 @@ fetch recovery dkvm-fetch.1
 fetch installer dkvm-fetch.1
 chunklist verify dkvm-fetch.1
 create dkvm-vm.1
+export dkvm-export.1
+tune dkvm-tune.1
+vfio bind dkvm-vfio.1
+vfio persist dkvm-vfio.1
+hooks install dkvm-hooks.1
+doctor dkvm-doctor.1
+wizard dkvm-wizard.1
 start dkvm-vm.1
 stop dkvm-vm.1
 list dkvm-vm.1

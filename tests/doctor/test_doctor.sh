@@ -112,6 +112,14 @@ test_clean_bundle() {
   done
   for f in OpenShell ResetSystem CleanNvram; do head -c 5000 /dev/urandom > "$d/X64/EFI/OC/Tools/$f.efi"; done
   cp "$DKVM_SHARED/fixtures/opencore/Sample-1.0.6.plist" "$d/Docs/Sample.plist"
+  mkdir -p "$d/Docs/AcpiSamples/Binaries"
+  for f in SSDT-EC-USBX-DESKTOP SSDT-PLUG-ALT; do head -c 300 /dev/urandom > "$d/Docs/AcpiSamples/Binaries/$f.aml"; done
+  # the guide's kexts from a loopback GitHub (tests/image/fake_release.sh)
+  source "$DKVM_SRCDIR/tests/image/fake_release.sh"
+  (cd "$T" && gh_kexts >/dev/null)
+  cd "$T" && gh_serve
+  trap gh_stop EXIT
+  export DKVM_GITHUB_MIRROR=$MIRROR XDG_CACHE_HOME=$T/cache
   t_ok "$DKVM" create mymac --opencore "$d" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
   t_ok "$DKVM" doctor mymac --dir "$T/vms" --sysroot "$HOSTS/intel"
   t_contains "$OUT" "no known problems found"
