@@ -145,14 +145,16 @@ test_broken_input() {
 # Every fixture sysroot: its exit status and how many checks pass, warn,
 # fail and skip (a fixture added without a row here fails the test).
 test_fixture_sysroots() {
-  local rows='amd-navi bob 0 15 6 0 8
+  local rows='4core-nosmt alice 0 22 0 0 7
+amd-navi bob 0 15 6 0 8
 amd-ryzen bob 0 15 6 0 8
 broken root 1 3 6 7 13
 intel-desktop alice 0 22 0 0 7
 intel-hybrid erin 0 19 3 0 7
 iommu-off carol 1 17 1 3 8
 no-kvm dave 1 11 3 5 10
-secrets alice 0 22 0 0 7'
+secrets alice 0 22 0 0 7
+xeon-2s alice 0 22 0 0 7'
   local name user rc p w f s n=0
   while read -r name user rc p w f s; do
     r=$(fx "$name")
