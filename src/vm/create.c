@@ -420,6 +420,40 @@ static void staged_json(const struct dk_oc_staged *st, json_object *oc)
 	json_object_object_add(oc, "acpi", a);
 }
 
+/* The staged kexts and SSDTs were copied from a temporary folder: name their
+ * real sources (the kext release and its digest, the OpenCorePkg release). */
+static void efi_staged_sources(json_object *efi, const struct dk_oc_staged *st, const char *oc_version)
+{
+	json_object *kx = NULL, *ac = NULL;
+	json_object_object_get_ex(efi, "kexts", &kx);
+	json_object_object_get_ex(efi, "acpi", &ac);
+	for (size_t i = 0; kx && i < json_object_array_length(kx); i++) {
+		json_object *e = json_object_array_get_idx(kx, i);
+		const char *n = dk_json_get_str(e, "name");
+		for (size_t k = 0; n && k < st->ninfo; k++) {
+			const struct dk_oc_staged_kext *x = &st->info[k];
+			size_t l = strlen(x->name);
+			if (strncmp(n, x->name, l) || strcmp(n + l, ".kext"))
+				continue;
+			_cleanup_free_ char *src = x->repo ? dk_asprintf("%s %s (%s)", x->repo, x->version ? x->version : "?", x->source)
+							   : dk_strdup(x->source);
+			json_object_object_add(e, "version", x->version ? json_object_new_string(x->version) : NULL);
+			json_object_object_add(e, "source", json_object_new_string(src));
+			if (x->sha256)
+				json_object_object_add(e, "sha256", json_object_new_string(x->sha256));
+		}
+	}
+	for (size_t i = 0; ac && i < json_object_array_length(ac); i++) {
+		json_object *e = json_object_array_get_idx(ac, i);
+		const char *src = dk_json_get_str(e, "source");
+		if (src && strstr(src, "/efi/ACPI/")) {
+			_cleanup_free_ char *rel = dk_asprintf("OpenCorePkg %s Docs/AcpiSamples/Binaries", oc_version ? oc_version : "?");
+			json_object_object_add(e, "version", oc_version ? json_object_new_string(oc_version) : NULL);
+			json_object_object_add(e, "source", json_object_new_string(rel));
+		}
+	}
+}
+
 /* Build the OpenCore image: release + the guide's kexts and SSDTs (staged in
  * the temporary bundle) + drivers + Sample.plist -> config -> image. */
 static int build_opencore(struct build *b)
@@ -472,18 +506,21 @@ static int build_opencore(struct build *b)
 	};
 	rc = dk_oc_image_build(&io);
 	staged_json(&st, oc);
-	dk_oc_staged_free(&st);
 	dk_rm_rf(stage); /* on the image now */
 	if (recovery && !o->recovery)
 		dk_rm_rf(recovery); /* fetched into the bundle: it is on the image now */
 	if (rc < 0) {
+		dk_oc_staged_free(&st);
 		dk_oc_image_result_free(&res);
 		json_object_put(oc);
 		return dk_fail_prefix("OpenCore image");
 	}
 	json_object *sr;
 	const char *ocv = json_object_object_get_ex(oc, "sample_release", &sr) ? json_object_get_string(sr) : NULL;
-	json_object_object_add(b->man, "efi", efi_json(b, &res, ocv && strcmp(ocv, "unknown") ? ocv : NULL));
+	json_object *efi = efi_json(b, &res, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
+	efi_staged_sources(efi, &st, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
+	json_object_object_add(b->man, "efi", efi);
+	dk_oc_staged_free(&st);
 	dk_oc_image_result_free(&res);
 	json_object_object_add(oc, "release", json_object_new_string(release));
 	json_object_object_add(oc, "recovery", recovery ? json_object_new_string(o->recovery ? o->recovery : "fetched") : NULL);
