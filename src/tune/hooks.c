@@ -381,26 +381,7 @@ static bool has_mark(const char *data, const char *mark)
 /* Current content of abs under --root: 1 (data set), 0 absent, -1 error. */
 static int read_cur(const char *abs, char **data, mode_t *mode)
 {
-	*data = NULL;
-	_cleanup_free_ char *p = dk_root_path(abs);
-	struct stat st;
-	if (lstat(p, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return dk_fail_errno("%s", p);
-	}
-	if (!S_ISREG(st.st_mode))
-		return dk_fail("%s: not a regular file", p);
-	size_t len;
-	if (dk_read_file(p, data, &len, 1u << 20) < 0)
-		return -1;
-	if (strlen(*data) != len) {
-		free(*data);
-		*data = NULL;
-		return dk_fail("%s: binary content", p);
-	}
-	*mode = st.st_mode & 07777;
-	return 1;
+	return dk_read_system_text(abs, data, mode);
 }
 
 static struct dk_hook_change *add(struct dk_hook_plan *p, const char *abs, enum dk_hook_act act)

@@ -850,25 +850,7 @@ static bool allowed_path(const char *p)
  * not a regular text file. */
 static int read_root(const char *abs, char **out)
 {
-	*out = NULL;
-	_cleanup_free_ char *p = dk_root_path(abs);
-	struct stat st;
-	if (lstat(p, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return dk_fail_errno("%s", p);
-	}
-	if (!S_ISREG(st.st_mode))
-		return dk_fail("%s: not a regular file", p);
-	size_t len;
-	if (dk_read_file(p, out, &len, 1u << 20) < 0)
-		return -1;
-	if (strlen(*out) != len) {
-		free(*out);
-		*out = NULL;
-		return dk_fail("%s: holds NUL bytes, not a text file", p);
-	}
-	return 0;
+	return dk_read_system_text(abs, out, NULL) < 0 ? -1 : 0;
 }
 
 static void plan_add(struct dk_vfio_plan *p, const char *abs, char *old, char *new)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <openssl/evp.h>
 #include <sys/random.h>
+#include <string.h>
 #include <unistd.h>
 
 int dk_random_bytes(void *buf, size_t n)
@@ -108,11 +109,18 @@ char *dk_uuid_format(const uint8_t u[16], char out[37], unsigned flags)
 	return out;
 }
 
-int dk_uuid_random(uint8_t u[16])
+void dk_uuid_v4(const uint8_t bytes[16], uint8_t u[16])
 {
-	if (dk_random_bytes(u, 16) < 0)
-		return -1;
+	memcpy(u, bytes, 16);
 	u[6] = (uint8_t)((u[6] & 0x0F) | 0x40);
 	u[8] = (uint8_t)((u[8] & 0x3F) | 0x80);
+}
+
+int dk_uuid_random(uint8_t u[16])
+{
+	uint8_t r[16];
+	if (dk_random_bytes(r, 16) < 0)
+		return -1;
+	dk_uuid_v4(r, u);
 	return 0;
 }

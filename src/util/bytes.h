@@ -23,6 +23,8 @@ int dk_sha256_file(const char *path, uint8_t out[32]);
 char *dk_uuid_format(const uint8_t u[16], char out[37], unsigned flags);
 /* 16 random bytes made a version 4 (RFC 4122 variant) UUID. 0 or -1 (dk_fail). */
 int dk_uuid_random(uint8_t u[16]);
+/* A version-4 UUID from 16 given random bytes (a planner's entropy). */
+void dk_uuid_v4(const uint8_t bytes[16], uint8_t u[16]);
 
 /* Little-endian loads from unaligned bytes. */
 static inline uint16_t dk_le16(const uint8_t *p)

@@ -440,3 +440,26 @@ int dk_edit_system_file_mode(const char *abs, const void *data, size_t len, mode
 	}
 	return dk_write_file_atomic(path, data, len, true, want == (mode_t)-1 ? mode : want);
 }
+
+int dk_read_system_text(const char *abs, char **data, mode_t *mode)
+{
+	*data = NULL;
+	char *p = dk_root_path(abs);
+	struct stat st;
+	int rc = 1;
+	size_t len;
+	if (lstat(p, &st) < 0)
+		rc = errno == ENOENT ? 0 : dk_fail_errno("%s", p);
+	else if (!S_ISREG(st.st_mode))
+		rc = dk_fail("%s: not a regular file", p);
+	else if (dk_read_file(p, data, &len, 1u << 20) < 0)
+		rc = -1;
+	else if (strlen(*data) != len) {
+		free(*data);
+		*data = NULL;
+		rc = dk_fail("%s: holds NUL bytes, not a text file", p);
+	} else if (mode)
+		*mode = st.st_mode & 07777;
+	free(p);
+	return rc;
+}

@@ -56,6 +56,11 @@ int dk_pwrite_all(int fd, const void *data, size_t len, off_t off);
 /* Read exactly len bytes at off; error "short read" on EOF. */
 int dk_pread_all(int fd, void *data, size_t len, off_t off);
 
+/* A system text file under --root (dk_root_path): 1 with *data (and *mode,
+ * when not NULL) when it is there, 0 with *data NULL when it is absent, -1
+ * when it is not a regular text file (at most 1 MiB, no NUL bytes). */
+int dk_read_system_text(const char *abs, char **data, mode_t *mode);
+
 /* Edit a system file under --root: a backup "<path>.dkvm-bak.<UTC timestamp>" of
  * the current content is written first (when the file exists), then the new
  * content atomically. *backup_out (optional) receives the backup path. */

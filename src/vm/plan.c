@@ -859,9 +859,7 @@ static void plan_uuid(const struct dk_facts *f, const struct dk_plan_opts *o, st
 		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
 	} else {
 		uint8_t u[16];
-		memcpy(u, f->random + 3, sizeof u);
-		u[6] = (u[6] & 0x0f) | 0x40;
-		u[8] = (u[8] & 0x3f) | 0x80;
+		dk_uuid_v4(f->random + 3, u);
 		dk_uuid_format(u, p->uuid, 0);
 	}
 }

@@ -202,9 +202,7 @@ static void plan_devices(const struct dk_ppc_facts *f, const struct dk_ppc_plan_
 		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
 	} else {
 		uint8_t u[16];
-		memcpy(u, f->random + 3, sizeof u);
-		u[6] = (u[6] & 0x0f) | 0x40;
-		u[8] = (u[8] & 0x3f) | 0x80;
+		dk_uuid_v4(f->random + 3, u);
 		dk_uuid_format(u, p->uuid, 0);
 	}
 }
@@ -266,16 +264,10 @@ int dk_ppc_qemu_argv(const struct dk_ppc_plan *p, const struct dk_vm_files *f, c
 		     struct dk_argv *a)
 {
 	memset(a, 0, sizeof *a);
-	_cleanup_free_ char *name = dk_qemu_escape(p->name);
 	_cleanup_free_ char *disk = dk_qemu_escape(f->disk);
 	_cleanup_free_ char *iso = dk_qemu_escape(p->iso);
 	const char *cache = o->direct_io ? "none" : "writeback";
-	dk_argv_add(a, p->qemu_path);
-	dk_argv_add(a, "-name");
-	dk_argv_addf(a, "guest=%s,debug-threads=on", name);
-	dk_argv_add(a, "-uuid");
-	dk_argv_add(a, p->uuid);
-	dk_argv_add(a, "-nodefaults");
+	dk_qemu_argv_head(a, p->qemu_path, p->name, p->uuid);
 	dk_argv_add(a, "-no-user-config");
 	dk_argv_add(a, "-machine");
 	dk_argv_add(a, p->machine);

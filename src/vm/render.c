@@ -102,6 +102,17 @@ char *dk_qemu_escape(const char *s)
 	return b.data;
 }
 
+void dk_qemu_argv_head(struct dk_argv *a, const char *qemu, const char *name, const char *uuid)
+{
+	_cleanup_free_ char *n = dk_qemu_escape(name);
+	dk_argv_add(a, qemu);
+	dk_argv_add(a, "-name");
+	dk_argv_addf(a, "guest=%s,debug-threads=on", n);
+	dk_argv_add(a, "-uuid");
+	dk_argv_add(a, uuid);
+	dk_argv_add(a, "-nodefaults");
+}
+
 /* Display, serial console, QMP socket and pidfile: the end of every argv. */
 void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const struct dk_qemu_opts *o)
 {
@@ -164,15 +175,9 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	_cleanup_free_ char *vars = dk_qemu_escape(f->vars);
 	_cleanup_free_ char *oc = dk_qemu_escape(f->opencore);
 	_cleanup_free_ char *disk = dk_qemu_escape(f->disk);
-	_cleanup_free_ char *name = dk_qemu_escape(p->name);
 	const char *cache = o->direct_io ? "none" : "writeback";
 
-	dk_argv_add(a, p->qemu_path);
-	dk_argv_add(a, "-name");
-	dk_argv_addf(a, "guest=%s,debug-threads=on", name);
-	dk_argv_add(a, "-uuid");
-	dk_argv_add(a, p->uuid);
-	dk_argv_add(a, "-nodefaults");
+	dk_qemu_argv_head(a, p->qemu_path, p->name, p->uuid);
 	dk_argv_add(a, "-machine");
 	if (p->hugepages) /* guest RAM from hugetlbfs: the backend carries merge=off */
 		dk_argv_addf(a, "q35,accel=%s,memory-backend=ram0", dk_accel_name(p->accel));

@@ -43,6 +43,8 @@ void dk_shell_quote(struct dk_buf *b, const char *s);
 /* QEMU option values are comma-separated: a literal comma doubled. malloc'd. */
 char *dk_qemu_escape(const char *s);
 /* Display, serial console, QMP socket and pidfile: the end of every argv. */
+/* The start of every argv: the binary, -name, -uuid, -nodefaults. */
+void dk_qemu_argv_head(struct dk_argv *a, const char *qemu, const char *name, const char *uuid);
 void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const struct dk_qemu_opts *o);
 int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const struct dk_qemu_opts *o,
 		 struct dk_argv *out);
