@@ -221,7 +221,7 @@ int dk_ppc_plan_build(const struct dk_ppc_facts *f, const struct dk_ppc_plan_opt
 		return dk_fail("host: %s not found: install qemu-system-ppc (the guide: PowerPC only needs qemu-system-ppc)",
 			       f->qemu_path);
 	if (!f->openbios[0])
-		return dk_fail("host: no OpenBIOS for PowerPC (/usr/share/qemu/openbios-ppc): install openbios-ppc");
+		return dk_fail("host: no OpenBIOS for PowerPC (/usr/share/qemu/openbios-ppc): install qemu-system-ppc (Debian: qemu-system-data has it)");
 	snprintf(p->qemu_path, sizeof p->qemu_path, "%s", f->qemu_path);
 	why(p, "firmware", "OpenBIOS, QEMU's Open Firmware for mac99 (no OpenCore, no OVMF, no SMBIOS)", "%s", f->openbios);
 	if (f->connected) {

@@ -14,7 +14,7 @@ stop_vms() {
 need_ppc() {
   trap stop_vms EXIT
   command -v qemu-system-ppc >/dev/null || t_skip "qemu-system-ppc not installed"
-  [ -e /usr/share/qemu/openbios-ppc ] || [ -e /usr/share/openbios/openbios-ppc ] || t_skip "openbios-ppc not installed"
+  [ -e /usr/share/qemu/openbios-ppc ] || [ -e /usr/share/openbios/openbios-ppc ] || t_skip "no OpenBIOS for ppc (qemu-system-data)"
 }
 
 # Wait up to SECONDS for the OpenBIOS banner in FILE.

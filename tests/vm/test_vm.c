@@ -1091,7 +1091,7 @@ TEST(ppc_bad_input)
 	o = ppc_opts("ppc", "10.3");
 	f.openbios[0] = '\0';
 	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
-	CHECK_CONTAINS(dk_errmsg(), "install openbios-ppc");
+	CHECK_CONTAINS(dk_errmsg(), "install qemu-system-ppc");
 	ppc_facts(&f);
 	f.qemu_missing = true;
 	CHECK(dk_ppc_plan_build(&f, &o, &p) < 0);
