@@ -97,6 +97,10 @@ int dk_vm_destroy(struct dk_bundle *b, bool delete_disks);
 /* Array of {name, model, macos, state, dir, libvirt} objects. */
 int dk_vm_list(const char *parent, json_object **out);
 json_object *dk_vm_show_json(const struct dk_bundle *b);
+/* The documents `dkvm --json start|stop|destroy` print (see dkvm-vm(1)). */
+json_object *dk_vm_start_to_json(const struct dk_bundle *b, const struct dk_start_result *r);
+json_object *dk_vm_stop_to_json(const struct dk_bundle *b, bool was_running, bool forced);
+json_object *dk_vm_destroy_to_json(const struct dk_bundle *b, bool disks_deleted);
 
 /* ---- create ---- */
 struct dk_create_opts {
