@@ -1,4 +1,5 @@
 /* JSON documents for dkvm fetch list|recovery|installer (the CLI prints them). */
+#include "fetch/chunklist.h"
 #include "fetch/fetch.h"
 #include "smbios/macos.h"
 #include "util/output.h"
@@ -75,4 +76,35 @@ json_object *dk_fetch_installer_to_json(const struct dk_fetch_installer_result *
 	}
 	json_object_object_add(j, "packages", arr);
 	return j;
+}
+
+json_object *dk_chunklist_error_to_json(const char *path, const char *error)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "chunklist", dk_json_str(path));
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", dk_json_str(error));
+	return o;
+}
+
+json_object *dk_chunklist_verify_to_json(const struct dk_chunklist *cl, const struct dk_chunklist_verdict *v)
+{
+	const char *sig_word = v->sig_rc < 0 ? "failed" : cl->sig_method == 1 ? "verified" : v->sig_status;
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "chunklist", dk_json_str(v->chunklist));
+	json_object_object_add(o, "chunks", json_object_new_int64((int64_t)cl->count));
+	json_object_object_add(o, "image_size", json_object_new_int64((int64_t)cl->image_size));
+	json_object_object_add(o, "signature_method", json_object_new_int(cl->sig_method));
+	json_object_object_add(o, "signature", dk_json_str(sig_word));
+	json_object_object_add(o, "key", dk_json_str(cl->sig_method != 1 ? NULL : v->trust_key ? v->trust_key : "apple"));
+	char hex[65];
+	dk_hex(cl->digest, 32, hex);
+	json_object_object_add(o, "digest", dk_json_str(hex));
+	json_object_object_add(o, "image", dk_json_str(v->image));
+	json_object_object_add(o, "image_verified",
+			       v->image && v->sig_rc == 0 ? json_object_new_boolean(v->img_rc == 0) : NULL);
+	json_object_object_add(o, "bad_chunk", v->bad_chunk >= 0 ? json_object_new_int64(v->bad_chunk) : NULL);
+	json_object_object_add(o, "ok", json_object_new_boolean(v->sig_rc == 0 && v->img_rc == 0));
+	json_object_object_add(o, "error", dk_json_str(v->error));
+	return o;
 }
