@@ -144,6 +144,8 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
  * option, a hidden bundle); else -1, one line (control characters shown as '?'). */
 int dk_vm_name_check(const char *name, bool new_vm);
 void dk_create_result_free(struct dk_create_result *r);
+/* The document `dkvm --json create` prints (see dkvm-vm(1)). */
+json_object *dk_create_to_json(const struct dk_create_opts *o, const struct dk_create_result *r);
 
 /* Run a program (no shell) and wait; output to /dev/null unless capture. */
 int dk_run(char *const argv[], char **capture, int timeout_ms);
