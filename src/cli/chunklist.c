@@ -57,11 +57,7 @@ int dk_cmd_chunklist_verify(int argc, char **argv)
 	/* a bad --trust-key is the user's input error: report it before any result */
 	if ((key && dk_chunklist_check_key(key) < 0) || dk_chunklist_load(path, &cl) < 0) {
 		if (dk_json_output) {
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "chunklist", dk_json_str(path));
-			json_object_object_add(o, "ok", json_object_new_boolean(0));
-			json_object_object_add(o, "error", dk_json_str(dk_errmsg()));
-			dk_json_print(o);
+			dk_json_print(dk_chunklist_error_to_json(path, dk_errmsg()));
 		}
 		return dk_cli_fail();
 	}
@@ -77,25 +73,18 @@ int dk_cmd_chunklist_verify(int argc, char **argv)
 			img_err = dk_strdup(dk_errmsg());
 	}
 	bool ok = sig_rc == 0 && img_rc == 0;
-	const char *sig_word = sig_rc < 0 ? "failed" : cl.sig_method == 1 ? "verified" : status;
 	if (dk_json_output) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "chunklist", dk_json_str(path));
-		json_object_object_add(o, "chunks", json_object_new_int64((int64_t)cl.count));
-		json_object_object_add(o, "image_size", json_object_new_int64((int64_t)cl.image_size));
-		json_object_object_add(o, "signature_method", json_object_new_int(cl.sig_method));
-		json_object_object_add(o, "signature", dk_json_str(sig_word));
-		json_object_object_add(o, "key", dk_json_str(cl.sig_method != 1 ? NULL : key ? key : "apple"));
-		char hex[65];
-		dk_hex(cl.digest, 32, hex);
-		json_object_object_add(o, "digest", dk_json_str(hex));
-		json_object_object_add(o, "image", dk_json_str(image));
-		json_object_object_add(o, "image_verified",
-				       image && sig_rc == 0 ? json_object_new_boolean(img_rc == 0) : NULL);
-		json_object_object_add(o, "bad_chunk", bad >= 0 ? json_object_new_int64(bad) : NULL);
-		json_object_object_add(o, "ok", json_object_new_boolean(ok));
-		json_object_object_add(o, "error", dk_json_str(sig_err ? sig_err : img_err));
-		dk_json_print(o);
+		struct dk_chunklist_verdict v = {
+			.chunklist = path,
+			.image = image,
+			.trust_key = key,
+			.sig_rc = sig_rc,
+			.sig_status = status,
+			.img_rc = img_rc,
+			.bad_chunk = bad,
+			.error = sig_err ? sig_err : img_err,
+		};
+		dk_json_print(dk_chunklist_verify_to_json(&cl, &v));
 	} else {
 		char sz[32];
 		dk_format_size(cl.image_size, sz, sizeof sz);

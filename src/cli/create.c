@@ -349,16 +349,7 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 		return rc;
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "name", json_object_new_string(o.name));
-		json_object_object_add(j, "dir", r.dir ? json_object_new_string(r.dir) : NULL);
-		json_object_object_add(j, "dry_run", json_object_new_boolean(o.dry_run));
-		json_object_object_add(j, "defined", json_object_new_boolean(r.defined));
-		json_object_object_add(j, "libvirt_uri", o.uri ? json_object_new_string(o.uri) : NULL);
-		json_object_object_add(j, "arch", json_object_new_string(r.ppc ? "ppc" : "x86_64"));
-		json_object_object_add(j, "plan", r.ppc ? dk_ppc_plan_to_json(&r.ppc_plan) : dk_plan_to_json(&r.plan));
-		json_object_object_add(j, "efi", r.efi ? json_object_get(r.efi) : NULL);
-		dk_json_print(j);
+		dk_json_print(dk_create_to_json(&o, &r));
 	} else if (o.explain || dk_verbosity > DK_QUIET) {
 		/* -q: nothing on success (--explain asks for the decisions) */
 		if (r.ppc)

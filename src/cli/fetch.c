@@ -114,19 +114,7 @@ int dk_cmd_fetch_recovery(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "product", dk_json_str(r.product));
-		json_object_object_add(j, "image", dk_json_str(r.image_path));
-		json_object_object_add(j, "chunklist", dk_json_str(r.chunklist_path));
-		json_object_object_add(j, "image_url", dk_json_str(r.image_url));
-		json_object_object_add(j, "image_size", json_object_new_int64((int64_t)r.image_size));
-		json_object_object_add(j, "chunks", json_object_new_int64((int64_t)r.chunks));
-		json_object_object_add(j, "chunks_resumed", json_object_new_int64((int64_t)r.chunks_resumed));
-		json_object_object_add(j, "chunks_refetched", json_object_new_int64((int64_t)r.chunks_refetched));
-		json_object_object_add(j, "bytes_downloaded", json_object_new_int64((int64_t)r.bytes_downloaded));
-		json_object_object_add(j, "already_complete", json_object_new_boolean(r.already_complete));
-		json_object_object_add(j, "verified", json_object_new_boolean(!o.no_verify));
-		dk_json_print(j);
+		dk_json_print(dk_fetch_recovery_to_json(&o, &r));
 	} else if (dk_verbosity >= DK_NORMAL) {
 		char sz[32];
 		dk_format_size(r.image_size, sz, sizeof sz);
@@ -210,40 +198,7 @@ int dk_cmd_fetch_list(int argc, char **argv)
 		}
 	}
 	if (dk_json_output) {
-		json_object *o = json_object_new_object(), *rec = json_object_new_array();
-		for (int i = 0; i < dk_macos_count; i++) {
-			const struct dk_macos *m = &dk_macos_table[i];
-			json_object *r = json_object_new_object();
-			json_object_object_add(r, "name", dk_json_str(m->name));
-			json_object_object_add(r, "marketing", dk_json_str(m->marketing));
-			json_object_object_add(r, "version", dk_json_str(m->version));
-			json_object_object_add(r, "board_id", dk_json_str(m->board_id));
-			json_object_object_add(r, "mlb", dk_json_str(m->mlb));
-			json_object_object_add(r, "os", dk_json_str(m->os));
-			json_object_array_add(rec, r);
-		}
-		json_object_object_add(o, "recovery", rec);
-		json_object *co = json_object_new_object();
-		json_object_object_add(co, "url", offline ? NULL : dk_json_str(catalog));
-		json_object_object_add(co, "reachable", json_object_new_boolean(reachable));
-		json_object_object_add(co, "error", dk_json_str(cat_err));
-		json_object *inst = json_object_new_array();
-		for (int i = 0; i < cat.count; i++) {
-			const struct dk_sw_product *p = &cat.products[i];
-			json_object *r = json_object_new_object();
-			json_object_object_add(r, "product", dk_json_str(p->id));
-			json_object_object_add(r, "title", dk_json_str(p->title));
-			json_object_object_add(r, "version", dk_json_str(p->version));
-			json_object_object_add(r, "build", dk_json_str(p->build));
-			json_object_object_add(r, "size", json_object_new_int64((int64_t)p->size));
-			json_object_object_add(r, "post_date", dk_json_str(p->post_date));
-			json_object_object_add(r, "beta", json_object_new_boolean(p->beta));
-			json_object_object_add(r, "packages", json_object_new_int(p->npkgs));
-			json_object_array_add(inst, r);
-		}
-		json_object_object_add(co, "installers", inst);
-		json_object_object_add(o, "catalog", co);
-		dk_json_print(o);
+		dk_json_print(dk_fetch_list_to_json(&cat, offline ? NULL : catalog, reachable, cat_err));
 	} else {
 		printf("%srecoveryOS%s (dkvm fetch recovery --macos RELEASE)\n", dk_c_bold(), dk_c_reset());
 		printf("  %-13s %-14s %-7s %-21s %-18s %s\n", "RELEASE", "NAME", "VERSION", "BOARD-ID", "MLB", "OS");
@@ -361,21 +316,7 @@ int dk_cmd_fetch_installer(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object(), *arr = json_object_new_array();
-		json_object_object_add(j, "product", dk_json_str(r.product));
-		json_object_object_add(j, "version", dk_json_str(r.version));
-		json_object_object_add(j, "build", dk_json_str(r.build));
-		json_object_object_add(j, "dir", dk_json_str(r.dir));
-		for (int i = 0; i < r.npkgs; i++) {
-			json_object *p = json_object_new_object();
-			json_object_object_add(p, "path", dk_json_str(r.pkgs[i].path));
-			json_object_object_add(p, "size", json_object_new_int64((int64_t)r.pkgs[i].size));
-			json_object_object_add(p, "verification", dk_json_str(r.pkgs[i].verification));
-			json_object_object_add(p, "already_complete", json_object_new_boolean(r.pkgs[i].already_complete));
-			json_object_array_add(arr, p);
-		}
-		json_object_object_add(j, "packages", arr);
-		dk_json_print(j);
+		dk_json_print(dk_fetch_installer_to_json(&r));
 	} else if (dk_verbosity >= DK_NORMAL) {
 		printf("macOS %s (%s), product %s -> %s\n", dk_esc(r.version), dk_esc(r.build), dk_esc(r.product),
 		       dk_esc(r.dir));

@@ -48,14 +48,6 @@ const struct dk_cmd_spec dk_spec_opencore_image = {
 	.operands = NULL,
 };
 
-static json_object *strv_json(char **v)
-{
-	json_object *a = json_object_new_array();
-	for (; v && *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
-	return a;
-}
-
 static void print_list(const char *what, char **v)
 {
 	printf("  %-10s", what);
@@ -134,31 +126,7 @@ int dk_cmd_opencore_image(int argc, char **argv)
 		goto out;
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "output", json_object_new_string(o.output));
-		json_object_object_add(j, "format", json_object_new_string(o.qcow2 ? "qcow2" : "raw"));
-		json_object_object_add(j, "disk_bytes", json_object_new_int64((int64_t)res.disk_bytes));
-		json_object_object_add(j, "file_bytes", json_object_new_int64((int64_t)res.file_size));
-		json_object_object_add(j, "disk_guid", json_object_new_string(res.disk_guid));
-		json_object *p = json_object_new_object();
-		json_object_object_add(p, "type", json_object_new_string("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"));
-		json_object_object_add(p, "guid", json_object_new_string(res.part_guid));
-		json_object_object_add(p, "name", json_object_new_string("OPENCORE"));
-		json_object_object_add(p, "offset", json_object_new_int64((int64_t)res.part_offset));
-		json_object_object_add(p, "bytes", json_object_new_int64((int64_t)res.part_bytes));
-		json_object_object_add(p, "filesystem", json_object_new_string("FAT32"));
-		json_object_object_add(p, "label", json_object_new_string("OPENCORE"));
-		json_object_object_add(p, "cluster_size", json_object_new_int64(res.cluster_size));
-		json_object_object_add(j, "partition", p);
-		json_object_object_add(j, "payload_bytes", json_object_new_int64((int64_t)res.payload_bytes));
-		json_object_object_add(j, "entries", json_object_new_int64((int64_t)res.nfiles));
-		json_object_object_add(j, "drivers", strv_json(res.drivers));
-		json_object_object_add(j, "tools", strv_json(res.tools));
-		json_object_object_add(j, "kexts", strv_json(res.kexts));
-		json_object_object_add(j, "acpi", strv_json(res.acpi));
-		json_object_object_add(j, "recovery", json_object_new_boolean(res.recovery));
-		json_object_object_add(j, "reproducible", json_object_new_boolean(o.reproducible));
-		dk_json_print(j);
+		dk_json_print(dk_oc_image_to_json(&o, &res));
 	} else if (dk_verbosity > DK_QUIET) {
 		char a[32], b[32];
 		printf("%s: %s %s disk, EFI System Partition at %s, FAT32 \"OPENCORE\" (%u-byte clusters), %s of "

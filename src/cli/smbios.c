@@ -40,23 +40,7 @@ const struct dk_cmd_spec dk_spec_smbios_generate = {
 static int list_models(void)
 {
 	if (dk_json_output) {
-		json_object *a = json_object_new_array();
-		for (int i = 0; i < dk_mac_model_count; i++) {
-			const struct dk_mac_model *m = &dk_mac_models[i];
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "name", json_object_new_string(m->name));
-			json_object_object_add(o, "board_id", json_object_new_string(m->board_id));
-			json_object *y = json_object_new_array();
-			for (int k = 0; k < 8 && m->years[k]; k++)
-				json_object_array_add(y, json_object_new_int(m->years[k]));
-			json_object_object_add(o, "years", y);
-			json_object_object_add(o, "preferred_year",
-					       m->preferred_year ? json_object_new_int(m->preferred_year) : NULL);
-			json_object_object_add(o, "macos_min", json_object_new_string(m->macos_min));
-			json_object_object_add(o, "macos_max", json_object_new_string(m->macos_max));
-			json_object_array_add(a, o);
-		}
-		dk_json_print(a);
+		dk_json_print(dk_mac_models_to_json());
 		return DK_EXIT_OK;
 	}
 	printf("%-12s %-22s %-11s %s\n", "MODEL", "BOARD-ID", "YEARS", "MACOS");
@@ -114,16 +98,15 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 		dk_buf_free(&b);
 		return r;
 	}
-	json_object *ids = dk_json_output ? json_object_new_array() : NULL;
+	struct dk_smbios *ids = dk_json_output ? dk_calloc(count, sizeof *ids) : NULL;
 	for (uint64_t i = 0; i < count; i++) {
 		struct dk_smbios s;
 		if (dk_smbios_generate(m, &s) < 0) {
-			if (ids)
-				json_object_put(ids);
+			free(ids);
 			return dk_cli_fail();
 		}
 		if (ids) {
-			json_object_array_add(ids, dk_smbios_to_json(&s));
+			ids[i] = s;
 			continue;
 		}
 		if (i)
@@ -137,11 +120,8 @@ int dk_cmd_smbios_generate(int argc, char **argv)
 		printf("BoardProduct        %s\n", m->board_id);
 	}
 	if (ids) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "model", json_object_new_string(m->name));
-		json_object_object_add(o, "board_id", json_object_new_string(m->board_id));
-		json_object_object_add(o, "identities", ids);
-		dk_json_print(o);
+		dk_json_print(dk_smbios_set_to_json(m, ids, count));
+		free(ids);
 	}
 	return DK_EXIT_OK;
 }
@@ -184,28 +164,7 @@ int dk_cmd_smbios_decode(int argc, char **argv)
 	struct dk_serial_info si;
 	dk_serial_decode(serial, &si);
 	if (dk_json_output) {
-		json_object *o = json_object_new_object();
-		/* a bad-length serial is shown as given (si.serial holds at most 15 bytes) */
-		json_object_object_add(o, "serial", json_object_new_string(si.length == 11 || si.length == 12 ? si.serial : serial));
-		json_object_object_add(o, "format",
-				       si.length == 11   ? json_object_new_string("legacy")
-				       : si.length == 12 ? json_object_new_string("new")
-							 : NULL);
-		json_object *loc = json_object_new_object();
-		json_object_object_add(loc, "code", json_object_new_string(si.location));
-		json_object_object_add(loc, "name", json_object_new_string(si.location_name));
-		json_object_object_add(loc, "known", json_object_new_boolean(si.location_known));
-		json_object_object_add(o, "location", loc);
-		json_object_object_add(o, "year", si.year ? json_object_new_int(si.year) : NULL);
-		json_object_object_add(o, "week", si.week ? json_object_new_int(si.week) : NULL);
-		json_object_object_add(o, "line", json_object_new_int(si.line));
-		json_object_object_add(o, "copy", json_object_new_int(si.copy));
-		json_object_object_add(o, "model_code", json_object_new_string(si.model_code));
-		json_object_object_add(o, "model", si.model ? json_object_new_string(si.model->name) : NULL);
-		json_object_object_add(o, "valid", json_object_new_boolean(si.valid));
-		json_object_object_add(o, "verdict", json_object_new_string(si.valid ? "valid" : "unlikely"));
-		json_object_object_add(o, "reason", si.valid ? NULL : json_object_new_string(si.reason));
-		dk_json_print(o);
+		dk_json_print(dk_serial_info_to_json(serial, &si));
 	} else {
 		printf("Serial      %s (%s)\n", dk_esc(si.length == 11 || si.length == 12 ? si.serial : serial),
 		       si.length == 11 ? "legacy, 11 characters" : si.length == 12 ? "12 characters" : "bad length");
@@ -259,14 +218,7 @@ int dk_cmd_smbios_check_mlb(int argc, char **argv)
 	struct dk_mlb_info mi;
 	dk_mlb_check(mlb, &mi);
 	if (dk_json_output) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "mlb", json_object_new_string(mlb));
-		json_object_object_add(o, "length", json_object_new_int(mi.length));
-		json_object_object_add(o, "kind", json_object_new_string(mi.kind));
-		json_object_object_add(o, "checksum", json_object_new_boolean(mi.checksum_ok));
-		json_object_object_add(o, "valid", json_object_new_boolean(mi.valid));
-		json_object_object_add(o, "reason", mi.valid ? NULL : json_object_new_string(mi.reason));
-		dk_json_print(o);
+		dk_json_print(dk_mlb_info_to_json(mlb, &mi));
 	} else {
 		printf("MLB         %s\n", dk_esc(mlb));
 		printf("Length      %d: %s\n", mi.length, mi.kind);

@@ -187,14 +187,7 @@ int dk_cmd_start(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "name", json_object_new_string(b.name));
-		json_object_object_add(j, "pid", r.pid ? json_object_new_int(r.pid) : NULL);
-		json_object_object_add(j, "accel", json_object_new_string(dk_accel_name(r.accel)));
-		json_object_object_add(j, "fell_back", json_object_new_boolean(r.fell_back));
-		json_object_object_add(j, "libvirt_uri", b.uri ? json_object_new_string(b.uri) : NULL);
-		json_object_object_add(j, "display", json_object_new_string(r.display));
-		dk_json_print(j);
+		dk_json_print(dk_vm_start_to_json(&b, &r));
 	} else {
 		if (r.pid)
 			printf("%s: started (pid %d, %s)\n", b.name, r.pid, dk_accel_name(r.accel));
@@ -240,11 +233,7 @@ int dk_cmd_stop(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "name", json_object_new_string(b.name));
-		json_object_object_add(j, "was_running", json_object_new_boolean(was));
-		json_object_object_add(j, "forced", json_object_new_boolean(forced));
-		dk_json_print(j);
+		dk_json_print(dk_vm_stop_to_json(&b, was, forced));
 	} else if (!was) {
 		printf("%s: not running\n", b.name);
 	} else {
@@ -397,11 +386,7 @@ int dk_cmd_destroy(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "name", json_object_new_string(b.name));
-		json_object_object_add(j, "disk_kept", del ? NULL : json_object_new_string(b.disk));
-		json_object_object_add(j, "volume", b.volume ? json_object_new_string(b.volume) : NULL);
-		dk_json_print(j);
+		dk_json_print(dk_vm_destroy_to_json(&b, del));
 	} else {
 		printf("%s: destroyed%s%s\n", b.name, del ? "" : "; disk kept at ", del ? "" : b.disk);
 	}

@@ -13,6 +13,8 @@
 
 #include "util/progress.h"
 
+#include <json-c/json.h>
+
 #define DMG_SECTOR 512u
 
 enum dmg_chunk_type {
@@ -154,3 +156,22 @@ struct dmg_convert_opts {
  * (check the report for checksum results). With out set, any checksum
  * mismatch fails (unless !verify) and nothing is left at out. */
 int dmg_run(struct dmg_image *img, const struct dmg_convert_opts *o, struct dmg_report *rep);
+
+/* Names shared by the text and JSON output: "crc32"/"none"/"other", and
+ * "ok"/"FAILED"/"skipped"/"absent". */
+const char *dmg_cksum_type_name(uint32_t type);
+const char *dmg_check_state_name(enum dmg_check_state s);
+
+/* Chunk counts, sectors and stored bytes by chunk type (dmg_hist_types order). */
+#define DMG_NHIST 8
+extern const uint32_t dmg_hist_types[DMG_NHIST];
+struct dmg_hist {
+	uint64_t cnt[DMG_NHIST], sect[DMG_NHIST], stored[DMG_NHIST], total_stored;
+};
+void dmg_histogram(const struct dmg_image *img, struct dmg_hist *h);
+
+/* The documents `dkvm --json dmg info|verify|convert` print (see dkvm-dmg(1)).
+ * file is the FILE operand as given; o->out must be set for convert. */
+json_object *dk_dmg_info_to_json(const struct dmg_image *img);
+json_object *dk_dmg_verify_to_json(const struct dmg_image *img, const struct dmg_report *r);
+json_object *dk_dmg_convert_to_json(const char *file, const struct dmg_convert_opts *o, const struct dmg_report *r);

@@ -15,6 +15,8 @@
 
 #include "util/bytes.h"
 
+#include <json-c/json.h>
+
 #define DK_CNKL_HEADER_SIZE 36
 #define DK_CNKL_ENTRY_SIZE 36
 
@@ -55,6 +57,22 @@ int dk_chunklist_check_key(const char *trust_key);
  * receives the failing chunk's index (or count when the size is wrong) and
  * the error names it. */
 int dk_chunklist_verify_image(const struct dk_chunklist *cl, const char *image, int64_t *bad_chunk);
+
+/* What `dkvm chunklist verify` found, for its JSON document. */
+struct dk_chunklist_verdict {
+	const char *chunklist;  /* the path as given */
+	const char *image;      /* --image as given, or NULL */
+	const char *trust_key;  /* --trust-key, or NULL for Apple's key */
+	int sig_rc;             /* dk_chunklist_verify_sig()'s return */
+	const char *sig_status; /* and its *status */
+	int img_rc;             /* dk_chunklist_verify_image()'s return (0 when not run) */
+	int64_t bad_chunk;      /* its *bad_chunk, or -1 */
+	const char *error;      /* the failure message, or NULL */
+};
+/* The document `dkvm --json chunklist verify` prints (see dkvm-fetch(1)); the
+ * second when the chunklist (or the trust key) could not be loaded at all. */
+json_object *dk_chunklist_verify_to_json(const struct dk_chunklist *cl, const struct dk_chunklist_verdict *v);
+json_object *dk_chunklist_error_to_json(const char *path, const char *error);
 
 /* Apple's chunklist signing key, modulus as big-endian bytes (exponent 65537). */
 extern const uint8_t dk_apple_chunklist_modulus[256];

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #define DK_OSRECOVERY_URL "http://osrecovery.apple.com"
 /* Software-update catalog that lists every release up to Tahoe (macOS 26). */
 #define DK_SUCATALOG_URL                                                                                  \
@@ -102,3 +104,11 @@ struct dk_fetch_installer_result {
 
 int dk_fetch_installer(const struct dk_fetch_installer_opts *o, struct dk_fetch_installer_result *r);
 void dk_fetch_installer_result_free(struct dk_fetch_installer_result *r);
+
+/* The documents `dkvm --json fetch recovery|list|installer` print (see
+ * dkvm-fetch(1)). For list: url is the catalog asked (NULL when offline),
+ * error why it was unavailable (or NULL); the recovery releases come from
+ * dk_macos_table. */
+json_object *dk_fetch_recovery_to_json(const struct dk_fetch_recovery_opts *o, const struct dk_fetch_recovery_result *r);
+json_object *dk_fetch_list_to_json(const struct dk_catalog *cat, const char *url, bool reachable, const char *error);
+json_object *dk_fetch_installer_to_json(const struct dk_fetch_installer_result *r);

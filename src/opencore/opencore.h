@@ -204,6 +204,9 @@ void dk_oc_image_result_free(struct dk_oc_image_result *r);
  * drivers and tools the config enables are copied; every enabled Kernel/Add and
  * ACPI/Add entry must be among the given kexts / ACPI files. */
 int dk_oc_image_build(const struct dk_oc_image_opts *o);
+/* The document `dkvm --json opencore image` prints for a built image (see
+ * dkvm-opencore(1)). */
+json_object *dk_oc_image_to_json(const struct dk_oc_image_opts *o, const struct dk_oc_image_result *r);
 
 /* ---- fetch ---- */
 

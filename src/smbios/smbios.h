@@ -92,6 +92,14 @@ bool dk_mac_model_supports(const struct dk_mac_model *m, const struct dk_macos *
  * {"SystemProductName","SystemSerialNumber","MLB","ROM" (12 hex digits),
  *  "SystemUUID","BoardProduct"}. */
 json_object *dk_smbios_to_json(const struct dk_smbios *s);
+/* The documents `dkvm --json smbios ...` print (see dkvm-smbios(1)):
+ * generate --list (every known model), generate ({"model","board_id",
+ * "identities":[n identities]}), decode (serial as given, for bad lengths)
+ * and check-mlb (mlb as given). */
+json_object *dk_mac_models_to_json(void);
+json_object *dk_smbios_set_to_json(const struct dk_mac_model *m, const struct dk_smbios *ids, size_t n);
+json_object *dk_serial_info_to_json(const char *serial, const struct dk_serial_info *si);
+json_object *dk_mlb_info_to_json(const char *mlb, const struct dk_mlb_info *mi);
 /* Accepts that object, or an array / {"identities":[...]} (first entry).
  * Validates each field (serial decodes, MLB checksum, ROM 6 bytes, UUID form). */
 int dk_smbios_from_json(json_object *o, struct dk_smbios *out);

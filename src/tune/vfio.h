@@ -10,6 +10,8 @@
 #include "host/host.h"
 #include "host/pci.h"
 
+#include <json-c/json.h>
+
 /* ---- pure edits ---- */
 
 /* Kernel parameters for vfio at boot on this CPU vendor: "intel_iommu=on"
@@ -108,3 +110,10 @@ int dk_vfio_undo_plan(struct dk_vfio_plan *out);
 /* Restore, remove created files and the backups, then the manifest. */
 int dk_vfio_undo_apply(struct dk_vfio_plan *p);
 void dk_vfio_plan_free(struct dk_vfio_plan *p);
+
+/* The documents `dkvm --json vfio ...` print (see dkvm-vfio(1)): bind/unbind
+ * results ({"action","devices"}), and persist/undo plans ({"applied",
+ * persist only: "ids","params","drivers","bootloader","initramfs"; "files";
+ * persist only: "commands"}). */
+json_object *dk_vfio_result_to_json(const struct dk_vfio_result *r, bool unbind);
+json_object *dk_vfio_plan_to_json(const struct dk_vfio_plan *p, bool applied, bool undo);

@@ -97,6 +97,10 @@ int dk_vm_destroy(struct dk_bundle *b, bool delete_disks);
 /* Array of {name, model, macos, state, dir, libvirt} objects. */
 int dk_vm_list(const char *parent, json_object **out);
 json_object *dk_vm_show_json(const struct dk_bundle *b);
+/* The documents `dkvm --json start|stop|destroy` print (see dkvm-vm(1)). */
+json_object *dk_vm_start_to_json(const struct dk_bundle *b, const struct dk_start_result *r);
+json_object *dk_vm_stop_to_json(const struct dk_bundle *b, bool was_running, bool forced);
+json_object *dk_vm_destroy_to_json(const struct dk_bundle *b, bool disks_deleted);
 
 /* ---- create ---- */
 struct dk_create_opts {
@@ -140,6 +144,8 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r);
  * option, a hidden bundle); else -1, one line (control characters shown as '?'). */
 int dk_vm_name_check(const char *name, bool new_vm);
 void dk_create_result_free(struct dk_create_result *r);
+/* The document `dkvm --json create` prints (see dkvm-vm(1)). */
+json_object *dk_create_to_json(const struct dk_create_opts *o, const struct dk_create_result *r);
 
 /* Run a program (no shell) and wait; output to /dev/null unless capture. */
 int dk_run(char *const argv[], char **capture, int timeout_ms);
