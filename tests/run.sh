@@ -17,7 +17,7 @@ pass=0; fail=0; skip=0
 run_one() {
   local name=$1; shift
   local out rc
-  out=$(timeout --kill-after=10 "${DKVM_TEST_TIMEOUT:-900}" "$@" 2>"$log")
+  out=$(timeout --kill-after=10 "${DKVM_TEST_TIMEOUT:-1800}" "$@" 2>"$log")
   rc=$?
   printf '%s\n' "$out"
   [ -s "$log" ] && sed 's/^/    /' "$log"
