@@ -106,6 +106,7 @@ struct dk_plan_opts {
 	bool passthrough_gpu;     /* no emulated display */
 	bool pin;                 /* pin vCPUs to host cores (guide write-up) */
 	enum dk_accel_choice accel; /* --accel: auto, or force KVM / TCG */
+	const char *pool;         /* --pool: the VM's files are volumes of this libvirt pool (explained) */
 	/* Deterministic values for tests: NULL picks a random one. */
 	const char *mac;
 	const char *uuid;
