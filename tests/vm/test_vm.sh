@@ -660,14 +660,18 @@ test_libvirt_domain() {
   t_contains "$(virsh -c "$URI" dumpxml "$name-p")" "$T/pool/$name-p.qcow2"
   t_contains "$(qemu-img info "$T/pool/$name-p.qcow2")" "virtual size: 16 GiB"
   only_entries "$T/vms/$name-p" OVMF_VARS.fd OpenCore.img domain.xml manifest.json qemu.argv start.sh
-  # the domain runs from the pool alone: the bundle moved away, libvirt starts it
+  # the domain runs from the pool alone: the bundle moved away, libvirt starts
+  # it (the pool's directory reachable by libvirt's QEMU, as a real pool's is)
   mv "$T/vms/$name-p" "$T/moved"
+  chmod 711 "$T"
   t_ok virsh -c "$URI" start "$name-p"
   t_contains "$(virsh -c "$URI" domstate "$name-p")" "running"
   t_ok virsh -c "$URI" destroy "$name-p"
+  chmod 700 "$T"
   mv "$T/moved" "$T/vms/$name-p"
   t_ok "$DKVM" destroy "$name-p" --dir "$T/vms" --yes --delete-disks
   t_not_contains "$(virsh -c "$URI" vol-list "$pool")" "$name-p.qcow2"
+  t_eq "$(ls -A "$T/pool")" "" "the pool after destroy --delete-disks"
   only_entries "$T/vms"
   virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
   virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
