@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/cleanup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,11 @@ int dk_cmd_show(int argc, char **argv)
 		printf("  topology  %d cores x %d threads = %d vCPUs\n", b.plan.cores, b.plan.threads, b.plan.vcpus);
 		printf("  memory    %llu MiB\n", (unsigned long long)b.plan.memory_mib);
 		printf("  disk      %s (%s)\n", dk_esc(b.disk), dk_disk_bus_name(b.plan.disk_bus));
+		if (b.volumes) {
+			_cleanup_free_ char *vl = dk_strv_join(b.volumes, ", ");
+			printf("  volumes   pool %s: ", dk_esc(b.pool));
+			printf("%s\n", dk_esc(vl));
+		}
 		printf("  network   %s %s\n", dk_esc(b.plan.nic_model), dk_esc(b.plan.mac));
 		printf("\nDecisions:\n");
 		dk_plan_explain(&b.plan, stdout);

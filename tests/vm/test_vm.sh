@@ -728,8 +728,23 @@ test_libvirt_pool_volumes() {
     "disk:$name.qcow2 opencore:$name-OpenCore.img vars:$name-VARS.fd"
   t_eq "$(t_jget "$man" '[v["sha256"] + " " + str(v["bytes"]) for v in d["volumes"] if v["role"] == "vars"][0]')" \
     "$(sum_size "$b/OVMF_VARS.fd")" "manifest sum of the NVRAM"
+  t_ok "$DKVM" show "$name" --dir "$T/vms"
+  t_contains "$OUT" "volumes   pool $pool: $name.qcow2, $name-OpenCore.img, $name-VARS.fd"
+  t_contains "$OUT" "disk      $T/pool/$name.qcow2"
   # no ACL entry anywhere: the pool is libvirt's, the bundle is not used
   t_eq "$(getfacl -pn "$T" 2>/dev/null | grep -c '^user:[0-9]')" 0 "ACL entries on the scratch dir"
+  # a manifest naming a volume that is not this VM's: refused, nothing deleted
+  cp "$b/manifest.json" "$T/man.json"
+  python3 - "$b/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["volumes"][1]["volume"] = "victim.img"
+json.dump(m, open(sys.argv[1], "w"))
+PY
+  t_exit 1 "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
+  t_contains "$ERR" 'manifest.json: "volumes"[1]: not a volume of this VM'
+  t_eq "$(ls -A "$T/pool" | wc -l)" 3 "volumes after a refused destroy"
+  cp "$T/man.json" "$b/manifest.json"
   # destroy without --delete-disks keeps the disk volume only
   t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes
   t_eq "$(ls -A "$T/pool")" "$name.qcow2" "the pool after destroy"
