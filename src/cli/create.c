@@ -58,8 +58,10 @@ static const struct dk_opt create_opts[] = {
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
 	 "qemu+ssh://host/system); default: bundle only, QEMU runs directly", NULL, 0},
-	{"pool", 'P', "POOL", "with --connect: the disk is a qcow2 volume NAME.qcow2 in this\n"
-	 "libvirt storage pool instead of disk.qcow2 in the bundle", NULL, 0},
+	{"pool", 'P', "POOL", "with --connect: every file the domain uses is a volume of this\n"
+	 "libvirt storage pool, uploaded through libvirt (remote URIs too):\n"
+	 "NAME.qcow2, NAME-OpenCore.img, NAME-VARS.fd; the firmware code\n"
+	 "(OVMF_CODE) stays a path on the libvirt host", NULL, 0},
 	{"no-libvirt", 'L', NULL, "bundle only (the default)", NULL, 0},
 	{"no-grant", 'G', NULL, "with a libvirt on this machine whose QEMU runs as another user\n"
 	 "(libvirt-qemu): do not give that user search permission (ACL) on\n"

@@ -5,6 +5,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/cleanup.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ const struct dk_cmd_spec dk_spec_show = {
 
 static const struct dk_opt destroy_opts[] = {
 	{"yes", 'y', NULL, "do not ask", NULL, DK_OPT_SHORT},
-	{"delete-disks", 'x', NULL, "delete disk.qcow2 too (and the bundle directory)", NULL, 0},
+	{"delete-disks", 'x', NULL, "delete disk.qcow2 (or the disk volume) too, and the bundle directory", NULL, 0},
 	{"dir", 'D', "DIR", "parent directory of bundles", DK_C_DIR, 0},
 	{"help", 'h', NULL, NULL, NULL, DK_OPT_SHORT},
 	{0},
@@ -104,7 +105,8 @@ const struct dk_cmd_spec dk_spec_destroy = {
 	.head = "usage: dkvm destroy NAME [--yes] [--delete-disks] [--dir DIR]\n"
 		"\n"
 		"Remove a VM: stop it, undefine its libvirt domain (when defined), and delete its bundle.\n"
-		"The main disk (disk.qcow2) is kept unless --delete-disks. Asks for confirmation on a\n"
+		"The main disk (disk.qcow2, or the pool volume NAME.qcow2) is kept unless --delete-disks;\n"
+		"the VM's other pool volumes (create --pool) go with it. Asks for confirmation on a\n"
 		"terminal; without a terminal, --yes is required.\n",
 	.opts = destroy_opts,
 	.tail = "Exit status: 0 removed, 1 failure or declined, 2 usage error.\n",
@@ -335,6 +337,11 @@ int dk_cmd_show(int argc, char **argv)
 		printf("  topology  %d cores x %d threads = %d vCPUs\n", b.plan.cores, b.plan.threads, b.plan.vcpus);
 		printf("  memory    %llu MiB\n", (unsigned long long)b.plan.memory_mib);
 		printf("  disk      %s (%s)\n", dk_esc(b.disk), dk_disk_bus_name(b.plan.disk_bus));
+		if (b.volumes) {
+			_cleanup_free_ char *vl = dk_strv_join(b.volumes, ", ");
+			printf("  volumes   pool %s: ", dk_esc(b.pool));
+			printf("%s\n", dk_esc(vl));
+		}
 		printf("  network   %s %s\n", dk_esc(b.plan.nic_model), dk_esc(b.plan.mac));
 		print_efi(b.manifest);
 		printf("\nDecisions:\n");

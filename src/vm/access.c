@@ -320,13 +320,19 @@ int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_a
 	if (dk_virt_qemu_ident(conn, &r->qemu) < 0)
 		return -1;
 	r->kvm_ok = dk_ident_kvm_ok(&r->qemu, r->kvm_why, sizeof r->kvm_why);
+	/* The domain's files; volumes of a pool are libvirt's own (in the pool's
+	 * directory, which libvirt labels): no grants there. */
 	const char *files[4];
 	size_t nf = 0;
-	files[nf++] = b->opencore;
-	files[nf++] = b->vars;
-	if (dk_path_exists(b->disk)) /* in the bundle, or a volume of a local pool */
+	if (!b->vol_opencore)
+		files[nf++] = b->opencore;
+	if (!b->vol_vars)
+		files[nf++] = b->vars;
+	if (!b->volume && dk_path_exists(b->disk))
 		files[nf++] = b->disk;
 	files[nf] = NULL;
+	if (!nf)
+		return 0;
 	struct dk_grants miss = {0};
 	if (dk_access_missing(&r->qemu, files, DK_PERM_R | DK_PERM_W, &miss) < 0)
 		return dk_fail_prefix("%s", b->name);

@@ -61,7 +61,8 @@ struct dk_access_result {
  * under "access" (saved); with no_grant, missing entries above the bundle are
  * an error that gives the setfacl command (the bundle's own files are dkvm's
  * and always granted). Also tells whether that user can open /dev/kvm.
- * Remote URIs: nothing is checked (0, kvm_ok true). */
+ * Remote URIs: nothing is checked (0, kvm_ok true). Volumes of a libvirt
+ * storage pool (create --pool) are libvirt's: never granted on. */
 int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_access_result *r);
 /* Take back the grants recorded in the bundle's manifest, except on paths
  * another VM under the same parent still has recorded. */

@@ -57,6 +57,16 @@ struct dk_vm_files dk_bundle_files(const struct dk_bundle *b)
 	return (struct dk_vm_files){.dir = b->dir, .opencore = b->opencore, .disk = b->disk, .vars = b->vars};
 }
 
+struct dk_vm_files dk_bundle_domain_files(const struct dk_bundle *b)
+{
+	struct dk_vm_files f = dk_bundle_files(b);
+	if (b->vol_opencore)
+		f.opencore = b->vol_opencore;
+	if (b->vol_vars)
+		f.vars = b->vol_vars;
+	return f;
+}
+
 void dk_bundle_close(struct dk_bundle *b)
 {
 	free(b->parent);
@@ -68,9 +78,57 @@ void dk_bundle_close(struct dk_bundle *b)
 	free(b->uri);
 	free(b->pool);
 	free(b->volume);
+	free(b->vol_opencore);
+	free(b->vol_vars);
+	dk_strv_free(b->volumes);
 	if (b->manifest)
 		json_object_put(b->manifest);
 	memset(b, 0, sizeof *b);
+}
+
+char *dk_vm_volume_name(const char *name, const char *role)
+{
+	if (!strcmp(role, "disk"))
+		return dk_asprintf("%s.qcow2", name);
+	if (!strcmp(role, "opencore"))
+		return dk_asprintf("%s-OpenCore.img", name);
+	if (!strcmp(role, "vars"))
+		return dk_asprintf("%s-VARS.fd", name);
+	return NULL;
+}
+
+/* "volumes": [{"role": "disk"|"opencore"|"vars", "pool", "volume", "path"}]:
+ * what create --pool uploaded (one pool). The manifest is a file: checked. */
+static int read_volumes(struct dk_bundle *b)
+{
+	json_object *arr;
+	if (!json_object_object_get_ex(b->manifest, "volumes", &arr) || !arr)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return dk_fail("\"volumes\": not an array");
+	struct dk_strv names = {0};
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(arr, i);
+		const char *role = dk_json_get_str(e, "role"), *pool = dk_json_get_str(e, "pool");
+		const char *vol = dk_json_get_str(e, "volume"), *path = dk_json_get_str(e, "path");
+		_cleanup_free_ char *want = role ? dk_vm_volume_name(b->name, role) : NULL;
+		if (!want || !pool || !vol || !path || strcmp(vol, want) != 0 || (b->pool && strcmp(b->pool, pool) != 0)) {
+			dk_strv_clear(&names);
+			return dk_fail("\"volumes\"[%zu]: not a volume of this VM (role disk, opencore or vars; one pool; "
+				       "the volume named after the VM)", i);
+		}
+		if (!b->pool)
+			b->pool = dk_strdup(pool);
+		dk_strv_push(&names, vol);
+		char **slot = !strcmp(role, "opencore") ? &b->vol_opencore : !strcmp(role, "vars") ? &b->vol_vars : NULL;
+		if (slot) {
+			free(*slot);
+			*slot = dk_strdup(path);
+		}
+	}
+	b->volumes = dk_strv_take(&names);
+	return 0;
 }
 
 int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
@@ -134,6 +192,11 @@ int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
 			b->pool = dk_strdup(json_object_get_string(v));
 		if (json_object_object_get_ex(dj, "volume", &v) && json_object_is_type(v, json_type_string))
 			b->volume = dk_strdup(json_object_get_string(v));
+	}
+	if (read_volumes(b) < 0) {
+		dk_fail_prefix("%s", mpath);
+		dk_bundle_close(b);
+		return -1;
 	}
 	if (json_object_object_get_ex(b->manifest, "libvirt", &lv) && json_object_object_get_ex(lv, "uri", &uri) &&
 	    json_object_is_type(uri, json_type_string))
@@ -555,7 +618,7 @@ static int redefine(virConnectPtr c, struct dk_bundle *b, enum dk_accel accel)
 	} else if (to_accel(&b->plan, DK_ACCEL_KVM, "--accel kvm") < 0) {
 		return -1;
 	}
-	struct dk_vm_files f = dk_bundle_files(b);
+	struct dk_vm_files f = dk_bundle_domain_files(b);
 	char *xml = NULL;
 	if (dk_libvirt_xml(&b->plan, &f, &caps, &xml) < 0)
 		return -1;
@@ -777,6 +840,10 @@ int dk_vm_destroy(struct dk_bundle *b, bool delete_disks)
 		if (!c)
 			return dk_fail_prefix("%s: cannot undefine the libvirt domain", b->name);
 		int r = dk_virt_undefine(c, b->name);
+		/* the VM's volumes go with it; the disk's only with --delete-disks */
+		for (char **v = b->volumes; r == 0 && v && *v; v++)
+			if (delete_disks || !b->volume || strcmp(*v, b->volume) != 0)
+				r = dk_virt_vol_delete(c, b->pool, *v);
 		if (r == 0 && delete_disks && b->pool && b->volume)
 			r = dk_virt_vol_delete(c, b->pool, b->volume);
 		dk_virt_close(c);

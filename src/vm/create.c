@@ -16,6 +16,7 @@
 #include "util/output.h"
 #include "util/paths.h"
 #include "util/cleanup.h"
+#include "util/bytes.h"
 
 #include <dirent.h>
 #include <strings.h>
@@ -146,7 +147,8 @@ struct build {
 	struct dk_vm_files files;
 	json_object *man;
 	struct dk_smbios sm;
-	char *vol_made;               /* the storage volume made (name) */
+	struct dk_strv vols_made;     /* the storage volumes made (names) */
+	char *vol_oc, *vol_vars;      /* their paths (the domain's OpenCore image, NVRAM) */
 	bool defined;
 	char **driver_names;          /* basenames of --driver files */
 	struct dk_strv drivers;       /* every extra driver file: --driver, then OcBinaryData's */
@@ -563,8 +565,9 @@ static int step_tmpdir(struct build *b)
 		return -1;
 	/* A remote libvirt opens the bundle's paths on its own machine. (A local
 	 * one is given access by dk_bundle_access() once the bundle exists.) */
-	if (b->o->uri && !dk_virt_uri_is_local(b->o->uri))
-		add_warning(b->r, "libvirt %s is remote: the bundle's files must exist at the same paths there (%s)",
+	if (b->o->uri && !b->o->pool && !dk_virt_uri_is_local(b->o->uri))
+		add_warning(b->r, "libvirt %s is remote: the bundle's files must exist at the same paths there (%s), "
+				  "or use --pool to upload them",
 			    b->o->uri, b->final);
 	b->tmp = dk_asprintf("%s/.%s.XXXXXX", b->parent, b->o->name);
 	if (!mkdtemp(b->tmp)) {
@@ -611,30 +614,9 @@ static int step_opencore(struct build *b)
 	return 0;
 }
 
-/* The disk: a storage volume in the pool, or disk.qcow2 in the bundle. */
+/* The disk: disk.qcow2 in the bundle (with --pool uploaded by step_volumes). */
 static int step_disk(struct build *b)
 {
-	const struct dk_create_opts *o = b->o;
-	if (o->pool) {
-		char *vname = dk_asprintf("%s.qcow2", o->name);
-		char *vpath = NULL;
-		if (o->force)
-			dk_virt_vol_delete(b->conn, o->pool, vname);
-		if (dk_virt_vol_create(b->conn, o->pool, vname, b->r->plan.disk_bytes, &vpath) < 0) {
-			free(vname);
-			return -1;
-		}
-		b->vol_made = vname;
-		free(b->fin.disk);
-		b->fin.disk = vpath;
-		b->files = dk_bundle_files(&b->fin);
-		json_object *dj = json_object_new_object();
-		json_object_object_add(dj, "path", json_object_new_string(vpath));
-		json_object_object_add(dj, "pool", json_object_new_string(o->pool));
-		json_object_object_add(dj, "volume", json_object_new_string(vname));
-		json_object_object_add(b->man, "disk", dj);
-		return 0;
-	}
 	char size[32];
 	snprintf(size, sizeof size, "%llu", (unsigned long long)b->r->plan.disk_bytes);
 	char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->t_disk, size, NULL};
@@ -650,12 +632,90 @@ static int step_disk(struct build *b)
 /* The per-VM copy of the OVMF variable store. */
 static int step_vars(struct build *b) { return copy_file(b->r->plan.ovmf_vars, b->t_vars); }
 
+/* --pool: every file the domain uses becomes a volume of the pool, created
+ * (all first: a name taken fails before any upload) and uploaded through
+ * libvirt's storage API, so a remote libvirt needs nothing copied. The
+ * domain then names the volumes' paths; OpenCore.img and OVMF_VARS.fd stay
+ * in the bundle as local copies, the disk lives only in the pool. */
+static int step_volumes(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
+	if (!o->pool)
+		return 0;
+	static const char *const roles[] = {"disk", "opencore", "vars"};
+	const char *src[] = {b->t_disk, b->t_oc, b->t_vars};
+	char *names[3] = {0}, *paths[3] = {0};
+	int rc = 0;
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		names[i] = dk_vm_volume_name(o->name, roles[i]);
+		struct stat st;
+		if (stat(src[i], &st) < 0) {
+			rc = dk_fail_errno("%s", src[i]);
+			break;
+		}
+		if (o->force && dk_virt_vol_delete(b->conn, o->pool, names[i]) < 0) {
+			rc = -1;
+			break;
+		}
+		rc = dk_virt_vol_create(b->conn, o->pool, names[i], (uint64_t)st.st_size, "raw", &paths[i]);
+		if (rc == 0)
+			dk_strv_push(&b->vols_made, names[i]);
+	}
+	json_object *vols = json_object_new_array();
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		uint8_t sum[32];
+		char hex[65];
+		struct stat st;
+		if (dk_virt_vol_upload(b->conn, o->pool, names[i], src[i]) < 0 || stat(src[i], &st) < 0 ||
+		    dk_sha256_file(src[i], sum) < 0) {
+			rc = -1;
+			break;
+		}
+		dk_hex(sum, sizeof sum, hex);
+		json_object *v = json_object_new_object();
+		json_object_object_add(v, "role", json_object_new_string(roles[i]));
+		json_object_object_add(v, "pool", json_object_new_string(o->pool));
+		json_object_object_add(v, "volume", json_object_new_string(names[i]));
+		json_object_object_add(v, "path", json_object_new_string(paths[i]));
+		json_object_object_add(v, "bytes", json_object_new_int64((int64_t)st.st_size));
+		json_object_object_add(v, "sha256", json_object_new_string(hex));
+		json_object_array_add(vols, v);
+	}
+	if (rc == 0) {
+		json_object_object_add(b->man, "volumes", DK_TAKE_PTR(vols));
+		json_object *dj = json_object_new_object();
+		json_object_object_add(dj, "path", json_object_new_string(paths[0]));
+		json_object_object_add(dj, "pool", json_object_new_string(o->pool));
+		json_object_object_add(dj, "volume", json_object_new_string(names[0]));
+		json_object_object_add(b->man, "disk", dj);
+		free(b->fin.disk);
+		b->fin.disk = DK_TAKE_PTR(paths[0]);
+		b->files = dk_bundle_files(&b->fin);
+		b->vol_oc = DK_TAKE_PTR(paths[1]);
+		b->vol_vars = DK_TAKE_PTR(paths[2]);
+		unlink(b->t_disk); /* the disk is the volume now */
+	}
+	if (vols)
+		json_object_put(vols);
+	for (int i = 0; i < 3; i++) {
+		free(names[i]);
+		free(paths[i]);
+	}
+	return rc;
+}
+
 /* domain.xml (defined in libvirt when connected), qemu.argv, start.sh. */
 static int step_render(struct build *b)
 {
 	const struct dk_plan *p = &b->r->plan;
+	/* the domain's files: the volumes where there are */
+	struct dk_vm_files df = b->files;
+	if (b->vol_oc)
+		df.opencore = b->vol_oc;
+	if (b->vol_vars)
+		df.vars = b->vol_vars;
 	char *xml = NULL;
-	if (dk_libvirt_xml(p, &b->files, b->caps, &xml) < 0)
+	if (dk_libvirt_xml(p, &df, b->caps, &xml) < 0)
 		return -1;
 	_cleanup_free_ char *xp = dk_asprintf("%s/domain.xml", b->tmp);
 	int k = write_text(xp, xml, 0600);
@@ -746,8 +806,9 @@ static void build_undo(struct build *b)
 	snprintf(msg, sizeof msg, "%s", dk_errmsg());
 	if (b->defined && b->conn)
 		dk_virt_undefine(b->conn, b->o->name);
-	if (b->vol_made && b->conn)
-		dk_virt_vol_delete(b->conn, b->o->pool, b->vol_made);
+	for (size_t i = 0; b->conn && i < b->vols_made.n; i++)
+		if (dk_virt_vol_delete(b->conn, b->o->pool, b->vols_made.v[i]) < 0)
+			dk_errclear();
 	if (b->tmp)
 		dk_rm_rf(b->tmp);
 	dk_fail("%s", msg);
@@ -776,7 +837,9 @@ static int build_bundle(struct build *b, const build_step *steps)
 	free(b->bindata_source);
 	free(b->t_oc);
 	free(b->t_disk);
-	free(b->vol_made);
+	dk_strv_clear(&b->vols_made);
+	free(b->vol_oc);
+	free(b->vol_vars);
 	free(b->t_vars);
 	free(b->tmp);
 	return rc;
@@ -801,7 +864,8 @@ static void warn_host_checks(const struct dk_facts *f, struct dk_create_result *
  * directory: else refuse before anything is built, with the setfacl command. */
 static int check_no_grant(const struct dk_create_opts *o, const struct dk_facts *f, const char *parent)
 {
-	if (!f->qemu_user_known || !o->no_grant || o->dry_run)
+	/* --pool: the domain uses volumes of the pool, not the bundle */
+	if (!f->qemu_user_known || !o->no_grant || o->dry_run || o->pool)
 		return 0;
 	/* the deepest existing directory at or above the parent */
 	_cleanup_free_ char *d = dk_strdup(parent);
@@ -905,9 +969,15 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 			return dk_fail("--gpu-rom %s: not a readable regular file", po.gpu_rom);
 		po.gpu_rom = rom;
 	}
+	po.pool = o->pool;
 	virConnectPtr conn = NULL;
 	if (o->uri && !(conn = dk_virt_open(o->uri)))
 		return -1;
+	/* the pool first: nothing is built for a pool that is not there */
+	if (o->pool && dk_virt_pool_check(conn, o->pool) < 0) {
+		dk_virt_close(conn);
+		return -1;
+	}
 	struct dk_facts f;
 	struct dk_facts_opts fo = {.name = o->name, .conn = conn, .uri = o->uri, .domain_uuid = o->force,
 				   .cpu_model = dk_plan_cpu_model(&po), .accel = po.accel,
@@ -933,7 +1003,7 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,
 			  .exists = exists};
 	static const build_step steps[] = {step_tmpdir, step_smbios, step_opencore, step_disk, step_vars,
-					   step_render, step_manifest, step_commit, NULL};
+					   step_volumes, step_render, step_manifest, step_commit, NULL};
 	rc = build_bundle(&b, steps);
 	if (rc == 0 && conn && dk_virt_uri_is_local(o->uri))
 		grant_access(o, conn, parent, &old_access, r);

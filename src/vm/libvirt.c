@@ -3,6 +3,12 @@
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/cleanup.h"
+#include "util/progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -125,7 +131,20 @@ int dk_virt_undefine(void *conn, const char *name)
 	return r < 0 ? -1 : 0;
 }
 
-int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, char **path)
+int dk_virt_pool_check(void *conn, const char *pool)
+{
+	virStoragePoolPtr sp = virStoragePoolLookupByName(conn, pool);
+	if (!sp)
+		return dk_fail("libvirt: storage pool %s: %s", pool, virt_msg());
+	int active = virStoragePoolIsActive(sp);
+	virStoragePoolFree(sp);
+	if (active != 1)
+		return dk_fail("libvirt: storage pool %s is not active (virsh pool-start %s)", pool, pool);
+	return 0;
+}
+
+int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, const char *format,
+		       char **path)
 {
 	*path = NULL;
 	virStoragePoolPtr sp = virStoragePoolLookupByName(conn, pool);
@@ -147,8 +166,10 @@ int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t 
 	snprintf(cap, sizeof cap, "%llu", (unsigned long long)bytes);
 	xmlNodePtr c = xmlNewTextChild(vol, NULL, BAD_CAST "capacity", BAD_CAST cap);
 	xmlNewProp(c, BAD_CAST "unit", BAD_CAST "bytes");
+	/* sparse: an upload fills it */
+	xmlNewProp(xmlNewTextChild(vol, NULL, BAD_CAST "allocation", BAD_CAST "0"), BAD_CAST "unit", BAD_CAST "bytes");
 	xmlNodePtr t = xmlNewChild(vol, NULL, BAD_CAST "target", NULL);
-	xmlNewProp(xmlNewChild(t, NULL, BAD_CAST "format", NULL), BAD_CAST "type", BAD_CAST "qcow2");
+	xmlNewProp(xmlNewChild(t, NULL, BAD_CAST "format", NULL), BAD_CAST "type", BAD_CAST format);
 	xmlChar *buf = NULL;
 	int len = 0;
 	xmlDocDumpMemory(doc, &buf, &len);
@@ -171,6 +192,83 @@ int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t 
 	virStorageVolFree(v);
 out:
 	virStoragePoolFree(sp);
+	return rc;
+}
+
+/* Stream fd's first bytes bytes into the volume, in chunks. */
+static int upload_stream(virConnectPtr conn, virStorageVolPtr v, int fd, uint64_t bytes, const char *label,
+			 const char *src)
+{
+	virStreamPtr st = virStreamNew(conn, 0);
+	if (!st)
+		return dk_fail("libvirt: upload %s: %s", label, virt_msg());
+	if (virStorageVolUpload(v, st, 0, bytes, 0) < 0) {
+		dk_fail("libvirt: upload %s: %s", label, virt_msg());
+		virStreamFree(st);
+		return -1;
+	}
+	enum { CHUNK = 1 << 20 };
+	char *buf = dk_malloc(CHUNK);
+	struct dk_progress prog;
+	dk_progress_start(&prog, label, bytes);
+	uint64_t done = 0;
+	int rc = 0;
+	while (rc == 0 && done < bytes) {
+		size_t want = bytes - done < CHUNK ? (size_t)(bytes - done) : CHUNK;
+		ssize_t n = read(fd, buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = dk_fail_errno("%s", src);
+			break;
+		}
+		if (n == 0) {
+			rc = dk_fail("%s: shrank while being uploaded", src);
+			break;
+		}
+		for (ssize_t off = 0; off < n;) {
+			int k = virStreamSend(st, buf + off, (size_t)(n - off));
+			if (k <= 0) {
+				rc = dk_fail("libvirt: upload %s: %s", label, virt_msg());
+				break;
+			}
+			off += k;
+		}
+		if (rc == 0) {
+			done += (uint64_t)n;
+			dk_progress_add(&prog, (uint64_t)n);
+		}
+	}
+	dk_progress_finish(&prog);
+	free(buf);
+	if (rc == 0 && virStreamFinish(st) < 0)
+		rc = dk_fail("libvirt: upload %s: %s", label, virt_msg());
+	if (rc < 0)
+		virStreamAbort(st);
+	virStreamFree(st);
+	virResetLastError();
+	return rc;
+}
+
+int dk_virt_vol_upload(void *conn, const char *pool, const char *name, const char *src)
+{
+	_cleanup_close_ int fd = open(src, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return dk_fail_errno("%s", src);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return dk_fail_errno("%s", src);
+	if (!S_ISREG(st.st_mode))
+		return dk_fail("%s: not a regular file", src);
+	virStoragePoolPtr sp = virStoragePoolLookupByName(conn, pool);
+	if (!sp)
+		return dk_fail("libvirt: storage pool %s: %s", pool, virt_msg());
+	virStorageVolPtr v = virStorageVolLookupByName(sp, name);
+	virStoragePoolFree(sp);
+	if (!v)
+		return dk_fail("libvirt: pool %s: volume %s: %s", pool, name, virt_msg());
+	int rc = upload_stream(conn, v, fd, (uint64_t)st.st_size, name, src);
+	virStorageVolFree(v);
 	return rc;
 }
 

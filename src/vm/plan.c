@@ -834,7 +834,8 @@ static int plan_devices(const struct dk_facts *f, const struct dk_plan_opts *o, 
 }
 
 /* QEMU, OVMF, and the accelerator's reason. */
-static int plan_firmware(const struct dk_host *h, const char *accel_reason, struct dk_plan *p)
+static int plan_firmware(const struct dk_host *h, const struct dk_plan_opts *o, const char *accel_reason,
+			 struct dk_plan *p)
 {
 	snprintf(p->qemu_path, sizeof p->qemu_path, "%s",
 		 h->qemu.path[0] ? h->qemu.path : "/usr/bin/qemu-system-x86_64");
@@ -842,7 +843,19 @@ static int plan_firmware(const struct dk_host *h, const char *accel_reason, stru
 		return dk_fail("OVMF: no firmware found (looked in /usr/share/OVMF, /usr/share/ovmf, /usr/share/edk2/...): install the ovmf package");
 	snprintf(p->ovmf_code, sizeof p->ovmf_code, "%s", h->qemu.ovmf_code);
 	snprintf(p->ovmf_vars, sizeof p->ovmf_vars, "%s", h->qemu.ovmf_vars);
-	why(p, "firmware", "OVMF code read-only, a per-VM copy of the variable store", "%s", p->ovmf_code);
+	if (o->pool) {
+		why(p, "firmware",
+		    "OVMF code read-only, a per-VM copy of the variable store (a pool volume); the code (OVMF_CODE) and the "
+		    "variable store's template are not uploaded: they stay paths on the libvirt host (/usr/share/OVMF on "
+		    "Debian: the ovmf package must be installed there)",
+		    "%s", p->ovmf_code);
+		why(p, "storage",
+		    "--pool: the disk, the OpenCore image and the NVRAM are volumes of the pool, uploaded through libvirt's "
+		    "storage API (works over qemu+ssh://); the domain names only their paths, not the bundle's files",
+		    "pool %s: %s.qcow2, %s-OpenCore.img, %s-VARS.fd", o->pool, p->name, p->name, p->name);
+	} else {
+		why(p, "firmware", "OVMF code read-only, a per-VM copy of the variable store", "%s", p->ovmf_code);
+	}
 	why(p, "accel",
 	    accel_reason[0] ? accel_reason
 			    : p->accel == DK_ACCEL_KVM ? "KVM is usable" : "KVM is not usable here: TCG emulation (slow)",
@@ -894,7 +907,7 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 		return -1;
 	plan_pin(h, o, p);
 	if (plan_passthrough(f, o, os, p) < 0 || plan_devices(f, o, prof, os, p) < 0 ||
-	    plan_firmware(h, accel_reason, p) < 0)
+	    plan_firmware(h, o, accel_reason, p) < 0)
 		return -1;
 	plan_uuid(f, o, p);
 	return 0;

@@ -155,6 +155,7 @@ struct dk_plan_opts {
 				     fake core count (8.2) instead of refusing */
 	bool auto_levers;         /* create: pin and iothreads wherever the host allows */
 	enum dk_accel_choice accel; /* --accel: auto, or force KVM / TCG */
+	const char *pool;         /* --pool: the VM's files are volumes of this libvirt pool (explained) */
 	/* Deterministic values for tests: NULL picks a random one. */
 	const char *mac;
 	const char *uuid;

@@ -24,6 +24,11 @@ struct dk_bundle {
 	bool ppc;                      /* manifest "arch": "ppc": ppc_plan rules, plan holds
 					  its common fields (vm/ppc.h) */
 	struct dk_ppc_plan ppc_plan;
+	/* create --pool: the OpenCore image and the NVRAM are volumes of pool too;
+	 * their paths as libvirt reports them (else NULL: the bundle's files,
+	 * which stay in the bundle as local copies either way). */
+	char *vol_opencore, *vol_vars;
+	char **volumes;                /* every volume of the VM in pool, disk included (NULL: none) */
 };
 /* The parent directory: override, else dk_data_dir(). malloc'd. */
 char *dk_bundle_parent(const char *override);
@@ -32,6 +37,11 @@ void dk_bundle_paths(struct dk_bundle *b, const char *parent, const char *name);
 int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b);
 void dk_bundle_close(struct dk_bundle *b);
 struct dk_vm_files dk_bundle_files(const struct dk_bundle *b);
+/* The name of a VM's volume in a pool for a role: "disk" NAME.qcow2,
+ * "opencore" NAME-OpenCore.img, "vars" NAME-VARS.fd; NULL for another role. */
+char *dk_vm_volume_name(const char *name, const char *role);
+/* The files the libvirt domain uses: the volumes where there are, else the bundle's. */
+struct dk_vm_files dk_bundle_domain_files(const struct dk_bundle *b);
 /* Write b->manifest to <dir>/manifest.json (atomic). */
 int dk_bundle_write_manifest(const struct dk_bundle *b);
 
@@ -88,8 +98,17 @@ int dk_virt_undefine(void *conn, const char *name); /* absent: 0 */
 bool dk_virt_defined(void *conn, const char *name);
 /* The UUID of a defined domain; -1 when absent. */
 int dk_virt_uuid(void *conn, const char *name, char *out, size_t n);
-/* A qcow2 volume NAME in a storage pool; *path receives its path (malloc'd). */
-int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, char **path);
+/* The storage pool exists and is active; else -1, one line. */
+int dk_virt_pool_check(void *conn, const char *pool);
+/* A new (sparse) volume NAME of bytes, format ("raw", "qcow2") in a storage
+ * pool; a volume of that name already there is an error. *path receives its
+ * path as libvirt reports it (malloc'd). */
+int dk_virt_vol_create(void *conn, const char *pool, const char *name, uint64_t bytes, const char *format,
+		       char **path);
+/* Fill volume NAME with the contents of the local file src through libvirt's
+ * storage API (virStorageVolUpload, streamed in chunks; progress labelled
+ * NAME through the reporter): works on a remote libvirt too. */
+int dk_virt_vol_upload(void *conn, const char *pool, const char *name, const char *src);
 int dk_virt_vol_delete(void *conn, const char *pool, const char *name); /* absent: 0 */
 
 /* ---- destroy, list ---- */
@@ -118,7 +137,8 @@ struct dk_create_opts {
 	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
 	bool no_recovery;
 	const char *uri;           /* libvirt connection, NULL: bundle only */
-	const char *pool;          /* libvirt storage pool for the disk (needs uri), NULL: disk.qcow2 */
+	const char *pool;          /* libvirt storage pool (needs uri): the disk, the OpenCore image and
+				      the NVRAM are uploaded into it as volumes; NULL: the bundle's files */
 	bool dry_run, force, explain;
 	bool no_host_check;        /* tests: skip refusing on host check failures */
 	int accel;                 /* enum dk_accel_choice (plan.accel is set from it) */

@@ -588,6 +588,7 @@ test_concurrent_create() {
 
 # A private libvirtd (+ virtlogd) on a private socket, unless one already runs.
 LV_PIDS=()
+POOL_DIRS=()
 lv_stop() {
   local p d
   stop_vms
@@ -599,6 +600,7 @@ lv_stop() {
     virsh -c "$URI" pool-destroy "dkvmtest$$" >/dev/null 2>&1 || true
     virsh -c "$URI" pool-undefine "dkvmtest$$" >/dev/null 2>&1 || true
   fi
+  for d in "${POOL_DIRS[@]}"; do rm -rf "$d"; done
   for p in "${LV_PIDS[@]}"; do
     kill "$p" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
@@ -707,19 +709,33 @@ test_libvirt_domain() {
   t_eq "$(qemu_acl "$T")" "" "ACL after destroy"
   t_eq "$(stat -c %a "$T")" 700 "mode after destroy"
   # the disk as a volume of a libvirt storage pool
-  local pool="dkvmtest$$"
-  mkdir -p "$T/pool"
-  t_ok virsh -c "$URI" pool-define-as "$pool" dir --target "$T/pool"
+  # a directory pool where libvirt keeps images (reachable by its QEMU user, as
+  # a real pool is); under the scratch dir when the host has no such place
+  local pool="dkvmtest$$" pooldir="$pooldir"
+  [ -d /var/lib/libvirt/images ] && pooldir=/var/lib/libvirt/images/dkvmtest$$
+  POOL_DIRS+=("$pooldir")
+  mkdir -p "$pooldir"
+  t_ok virsh -c "$URI" pool-define-as "$pool" dir --target "$pooldir"
   t_ok virsh -c "$URI" pool-start "$pool"
   t_exit 2 "$DKVM" create p1 --pool "$pool" --dir "$T/vms"
   t_ok "$DKVM" create "$name-p" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
-    --connect "$URI" --pool "$pool"
+    --connect "$URI" --pool "$pool" --accel tcg
   t_contains "$(virsh -c "$URI" vol-list "$pool")" "$name-p.qcow2"
-  t_contains "$(virsh -c "$URI" dumpxml "$name-p")" "$T/pool/$name-p.qcow2"
-  t_contains "$(qemu-img info "$T/pool/$name-p.qcow2")" "virtual size: 16 GiB"
+  t_contains "$(virsh -c "$URI" dumpxml "$name-p")" "$pooldir/$name-p.qcow2"
+  t_contains "$(qemu-img info "$pooldir/$name-p.qcow2")" "virtual size: 16 GiB"
   only_entries "$T/vms/$name-p" OVMF_VARS.fd OpenCore.img domain.xml manifest.json qemu.argv start.sh
+  # the domain runs from the pool alone: the bundle moved away, libvirt starts
+  # it (the pool's directory reachable by libvirt's QEMU, as a real pool's is)
+  mv "$T/vms/$name-p" "$T/moved"
+  if [ "$pooldir" != "$T/pool" ]; then
+    t_ok virsh -c "$URI" start "$name-p"
+    t_contains "$(virsh -c "$URI" domstate "$name-p")" "running"
+    t_ok virsh -c "$URI" destroy "$name-p"
+  fi
+  mv "$T/moved" "$T/vms/$name-p"
   t_ok "$DKVM" destroy "$name-p" --dir "$T/vms" --yes --delete-disks
   t_not_contains "$(virsh -c "$URI" vol-list "$pool")" "$name-p.qcow2"
+  t_eq "$(ls -A "$pooldir")" "" "the pool after destroy --delete-disks"
   only_entries "$T/vms"
   virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
   virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
@@ -780,6 +796,98 @@ test_macpro51_mojave() {
     "OpenRuntime.efi OpenPartitionDxe.efi HfsPlusLegacy.efi ResetNvramEntry.efi ExtraDxe.efi [('Lilu.kext', '1.7.1', 'acidanthera/Lilu 1.7.1')] ['SSDT-EC-DESKTOP.aml']" "efi listing"
   t_eq "$(python3 -c 'import json,sys; d=[d for d in json.loads(sys.argv[1])["manifest"]["efi"]["drivers"] if d["name"]=="HfsPlusLegacy.efi"][0]; print(d["sha256"], d["source"])' "$OUT")" \
     "$(sha256sum < "$T/HfsPlusLegacy.efi" | cut -c1-64) $T/HfsPlusLegacy.efi" "driver digest and source"
+}
+
+# The sum and size of a file: "SHA256 BYTES".
+sum_size() { echo "$(sha256sum <"$1" | cut -d' ' -f1) $(stat -c %s "$1")"; }
+
+# create --pool: every file the domain uses is a volume of the pool, uploaded
+# through libvirt's storage API; the domain names no path of the bundle.
+test_libvirt_pool_volumes() {
+  need_qemu
+  lv_start
+  mk_esp "$T/oc.img"
+  local name="dkvm-pool-$$" pool="dkvmpool$$" v
+  mkdir -p "$T/pool"
+  t_ok virsh -c "$URI" pool-define-as "$pool" dir --target "$T/pool"
+  t_ok virsh -c "$URI" pool-start "$pool"
+  local args=(--dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G --accel tcg --connect "$URI")
+  # a pool that does not exist: one line, nothing made
+  t_exit 1 "$DKVM" create "$name" "${args[@]}" --pool "nosuch$$"
+  t_contains "$ERR" "storage pool nosuch$$"
+  t_eq "$(grep -vc '^dkvm: warning:' <<<"$ERR")" 1 "error lines"
+  [ ! -e "$T/vms/$name" ] || t_fail "failed create left a bundle"
+  t_exit 1 virsh -c "$URI" dominfo "$name"
+  # --explain says what moves and what stays a host path
+  t_ok "$DKVM" create "$name" "${args[@]}" --pool "$pool" --dry-run --explain
+  t_contains "$OUT" "pool $pool: $name.qcow2, $name-OpenCore.img, $name-VARS.fd"
+  t_contains "$OUT" "stay paths on the libvirt host"
+  t_ok "$DKVM" --json create "$name" "${args[@]}" --pool "$pool"
+  local b="$T/vms/$name"
+  only_entries "$b" OVMF_VARS.fd OpenCore.img domain.xml manifest.json qemu.argv start.sh
+  t_eq "$(virsh -c "$URI" vol-list "$pool" | awk 'NR>2 && NF {print $1}' | sort | tr '\n' ' ')" \
+    "$name-OpenCore.img $name-VARS.fd $name.qcow2 " "volumes of the pool"
+  # the domain names the volumes' paths, nothing of the bundle
+  local xml; xml=$(virsh -c "$URI" dumpxml "$name")
+  t_not_contains "$xml" "$T/vms"
+  local files; files=$(xmllint --xpath '//devices/disk/source/@file | //os/nvram/text()' - <<<"$xml" |
+    sed -E 's/^ *file="([^"]*)"$/\1/' | sort | tr '\n' ' ')
+  t_eq "$files" "$T/pool/$name-OpenCore.img $T/pool/$name-VARS.fd $T/pool/$name.qcow2 " "the domain's files"
+  # each volume holds exactly the local artifact (downloaded back through libvirt)
+  local dl="$T/dl"
+  for v in "$name-OpenCore.img:$b/OpenCore.img" "$name-VARS.fd:$b/OVMF_VARS.fd"; do
+    t_ok virsh -c "$URI" vol-download --pool "$pool" "${v%%:*}" "$dl"
+    t_eq "$(sum_size "$dl")" "$(sum_size "${v#*:}")" "volume ${v%%:*}"
+  done
+  t_eq "$(sum_size "$b/OpenCore.img")" "$(sum_size "$T/oc.img")" "OpenCore image"
+  t_ok virsh -c "$URI" vol-download --pool "$pool" "$name.qcow2" "$dl"
+  qemu-img create -q -f qcow2 "$T/fresh.qcow2" 16G
+  t_eq "$(sum_size "$dl")" "$(sum_size "$T/fresh.qcow2")" "disk volume"
+  # the manifest records them with their sums
+  local man; man=$(cat "$b/manifest.json")
+  t_eq "$(t_jget "$man" '" ".join(v["role"] + ":" + v["volume"] for v in d["volumes"])')" \
+    "disk:$name.qcow2 opencore:$name-OpenCore.img vars:$name-VARS.fd"
+  t_eq "$(t_jget "$man" '[v["sha256"] + " " + str(v["bytes"]) for v in d["volumes"] if v["role"] == "vars"][0]')" \
+    "$(sum_size "$b/OVMF_VARS.fd")" "manifest sum of the NVRAM"
+  t_ok "$DKVM" show "$name" --dir "$T/vms"
+  t_contains "$OUT" "volumes   pool $pool: $name.qcow2, $name-OpenCore.img, $name-VARS.fd"
+  t_contains "$OUT" "disk      $T/pool/$name.qcow2"
+  # no ACL entry anywhere: the pool is libvirt's, the bundle is not used
+  t_eq "$(getfacl -pn "$T" 2>/dev/null | grep -c '^user:[0-9]')" 0 "ACL entries on the scratch dir"
+  # a manifest naming a volume that is not this VM's: refused, nothing deleted
+  cp "$b/manifest.json" "$T/man.json"
+  python3 - "$b/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["volumes"][1]["volume"] = "victim.img"
+json.dump(m, open(sys.argv[1], "w"))
+PY
+  t_exit 1 "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
+  t_contains "$ERR" 'manifest.json: "volumes"[1]: not a volume of this VM'
+  t_eq "$(ls -A "$T/pool" | wc -l)" 3 "volumes after a refused destroy"
+  cp "$T/man.json" "$b/manifest.json"
+  # destroy without --delete-disks keeps the disk volume only
+  t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes
+  t_eq "$(ls -A "$T/pool")" "$name.qcow2" "the pool after destroy"
+  t_ok virsh -c "$URI" vol-delete --pool "$pool" "$name.qcow2"
+  # --delete-disks: every volume goes, the pool is empty
+  t_ok "$DKVM" create "$name" "${args[@]}" --pool "$pool"
+  t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
+  t_eq "$(virsh -c "$URI" vol-list "$pool" | awk 'NR>2 && NF' | wc -l)" 0 "volumes after destroy --delete-disks"
+  t_eq "$(ls -A "$T/pool")" "" "the pool dir after destroy --delete-disks"
+  only_entries "$T/vms"
+  # a volume name taken: one line; the volumes made before it are gone, the
+  # taken one is left alone, no bundle, no domain
+  t_ok virsh -c "$URI" vol-create-as "$pool" "$name-VARS.fd" 1M
+  t_exit 1 "$DKVM" create "$name" "${args[@]}" --pool "$pool"
+  t_contains "$ERR" "a volume $name-VARS.fd exists already"
+  t_eq "$(grep -vc '^dkvm: warning:' <<<"$ERR")" 1 "error lines"
+  t_eq "$(ls -A "$T/pool")" "$name-VARS.fd" "the pool after a failed create"
+  t_exit 1 virsh -c "$URI" dominfo "$name"
+  only_entries "$T/vms"
+  t_ok virsh -c "$URI" vol-delete --pool "$pool" "$name-VARS.fd"
+  virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
+  virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
 }
 
 t_main
