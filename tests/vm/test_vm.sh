@@ -711,7 +711,7 @@ test_libvirt_domain() {
   # the disk as a volume of a libvirt storage pool
   # a directory pool where libvirt keeps images (reachable by its QEMU user, as
   # a real pool is); under the scratch dir when the host has no such place
-  local pool="dkvmtest$$" pooldir="$pooldir"
+  local pool="dkvmtest$$" pooldir="$T/pool"
   [ -d /var/lib/libvirt/images ] && pooldir=/var/lib/libvirt/images/dkvmtest$$
   POOL_DIRS+=("$pooldir")
   mkdir -p "$pooldir"
