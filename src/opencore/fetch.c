@@ -71,7 +71,7 @@ void dk_oc_fetched_free(struct dk_oc_fetched *f)
 	memset(f, 0, sizeof *f);
 }
 
-#define OFFLINE_HINT "(no network? --mirror URL serves a local copy)"
+#define OFFLINE_HINT "(no network? a local copy: opencore fetch --mirror URL, or DKVM_GITHUB_MIRROR=URL)"
 
 /* GitHub's answers, in words: 0 for a 2xx/3xx status. */
 static int github_status(const char *url, long code)

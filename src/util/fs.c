@@ -20,7 +20,8 @@
 
 int dk_read_file(const char *path, char **data, size_t *len, size_t max)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return dk_fail_errno("%s", path);
 	struct stat st;
@@ -28,6 +29,10 @@ int dk_read_file(const char *path, char **data, size_t *len, size_t max)
 		return dk_fail_errno("%s", path);
 	if (S_ISDIR(st.st_mode))
 		return dk_fail("%s: is a directory", path);
+	if (!S_ISREG(st.st_mode))
+		return dk_fail("%s: not a regular file (a device, FIFO or socket)", path);
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return dk_fail_errno("%s", path);
 	struct dk_buf b = {0};
 	char chunk[65536];
 	for (;;) {
