@@ -389,27 +389,19 @@ int dk_bundle_access(struct dk_bundle *b, void *conn, bool no_grant, struct dk_a
 	return dk_bundle_write_manifest(b);
 }
 
-struct keep_ctx {
-	const char *parent, *self, *dir;
-};
-
-/* Directories above the bundle stay open while another VM under the same
- * parent is bound to a libvirt on this machine (it reaches its files through
- * them too). Each start checks again, so nothing stays shut for long. */
-static bool keep_shared(const char *path, void *ud)
+/* Another VM under parent bound to a libvirt on this machine (it reaches its
+ * files through the same directories). */
+static bool other_local_vm(const char *parent, const char *self)
 {
-	const struct keep_ctx *k = ud;
-	if (inside(path, k->dir))
-		return false;
-	DIR *d = opendir(k->parent);
+	DIR *d = opendir(parent);
 	if (!d)
 		return false;
-	bool keep = false;
+	bool found = false;
 	struct dirent *e;
-	while (!keep && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || !strcmp(e->d_name, k->self) || !dk_name_is_safe(e->d_name))
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, self) || !dk_name_is_safe(e->d_name))
 			continue;
-		_cleanup_free_ char *m = dk_asprintf("%s/%s/manifest.json", k->parent, e->d_name);
+		_cleanup_free_ char *m = dk_asprintf("%s/%s/manifest.json", parent, e->d_name);
 		char *data = NULL;
 		size_t len;
 		if (!dk_path_exists(m) || dk_read_file(m, &data, &len, 16 << 20) < 0) {
@@ -419,11 +411,25 @@ static bool keep_shared(const char *path, void *ud)
 		json_object *man = json_tokener_parse(data), *lv = NULL;
 		free(data);
 		const char *uri = json_object_object_get_ex(man, "libvirt", &lv) ? dk_json_get_str(lv, "uri") : NULL;
-		keep = uri && dk_virt_uri_is_local(uri);
+		found = uri && dk_virt_uri_is_local(uri);
 		json_object_put(man);
 	}
 	closedir(d);
-	return keep;
+	return found;
+}
+
+struct keep_ctx {
+	const char *dir;
+	bool shared;
+};
+
+/* Directories above the bundle stay open while another VM under the same
+ * parent is bound to a libvirt on this machine. Each start checks again, so
+ * nothing stays shut for long. */
+static bool keep_shared(const char *path, void *ud)
+{
+	const struct keep_ctx *k = ud;
+	return k->shared && !inside(path, k->dir);
 }
 
 int dk_bundle_access_revoke(struct dk_bundle *b)
@@ -433,7 +439,7 @@ int dk_bundle_access_revoke(struct dk_bundle *b)
 		return dk_fail_prefix("%s", b->name);
 	if (!g.n)
 		return 0;
-	struct keep_ctx k = {b->parent, b->name, b->dir};
+	struct keep_ctx k = {b->dir, other_local_vm(b->parent, b->name)}; /* scanned once, not per path */
 	int rc = dk_access_revoke(&g, keep_shared, &k);
 	dk_grants_free(&g);
 	return rc;
