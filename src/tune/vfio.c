@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -828,14 +829,13 @@ void dk_vfio_result_free(struct dk_vfio_result *r)
 #define MODPROBE_FILE "/etc/modprobe.d/dkvm-vfio.conf"
 #define DRACUT_FILE "/etc/dracut.conf.d/dkvm-vfio.conf"
 static const char *const entry_dirs[] = {"/boot/loader/entries/", "/efi/loader/entries/", "/boot/efi/loader/entries/"};
-static const char *const fixed_files[] = {"/etc/default/grub", "/etc/kernel/cmdline", "/etc/kernelstub/configuration",
-					  MODPROBE_FILE, "/etc/initramfs-tools/modules", DRACUT_FILE,
-					  "/etc/mkinitcpio.conf", NULL};
+static const char *const boot_files[] = {"/etc/default/grub", "/etc/kernel/cmdline", "/etc/kernelstub/configuration", NULL};
+static const char *const fixed_files[] = {MODPROBE_FILE, "/etc/initramfs-tools/modules", DRACUT_FILE, "/etc/mkinitcpio.conf",
+					  NULL};
 
-/* The only files persist writes and undo restores. */
-static bool allowed_path(const char *p)
+bool dk_vfio_bootloader_file(const char *p)
 {
-	for (const char *const *f = fixed_files; *f; f++)
+	for (const char *const *f = boot_files; *f; f++)
 		if (!strcmp(p, *f))
 			return true;
 	for (size_t i = 0; i < DK_ARRAY_SIZE(entry_dirs); i++) {
@@ -846,6 +846,17 @@ static bool allowed_path(const char *p)
 	return false;
 }
 
+/* The only files persist writes and undo restores. */
+static bool allowed_path(const char *p)
+{
+	for (const char *const *f = fixed_files; *f; f++)
+		if (!strcmp(p, *f))
+			return true;
+	return dk_vfio_bootloader_file(p);
+}
+
+const struct dk_sysfile_set dk_vfio_set = {DK_VFIO_MANIFEST, "vfio persist", "vfio", allowed_path};
+
 /* A system file under --root: 0 with *out NULL when absent; -1 when it is
  * not a regular text file. */
 static int read_root(const char *abs, char **out)
@@ -853,7 +864,7 @@ static int read_root(const char *abs, char **out)
 	return dk_read_system_text(abs, out, NULL) < 0 ? -1 : 0;
 }
 
-static void plan_add(struct dk_vfio_plan *p, const char *abs, char *old, char *new)
+void dk_sysfile_plan_add(struct dk_vfio_plan *p, const char *abs, char *old, char *new)
 {
 	if ((old && new && !strcmp(old, new)) || (!old && !new)) {
 		free(old);
@@ -888,7 +899,7 @@ static int plan_cmdline_file(struct dk_vfio_plan *p, const char *abs, char *(*fn
 		free(old);
 		return -1;
 	}
-	plan_add(p, abs, old, new);
+	dk_sysfile_plan_add(p, abs, old, new);
 	return 0;
 }
 
@@ -948,6 +959,30 @@ static char *driver_module(const struct dk_pci_dev *x)
 	return dk_strdup(x->driver);
 }
 
+int dk_vfio_plan_bootloader(const struct dk_host *h, const char *bootloader, struct dk_vfio_plan *out)
+{
+	const char *bl = bootloader && strcmp(bootloader, "auto") ? bootloader : h->bootloader;
+	snprintf(out->bootloader, sizeof out->bootloader, "%s", bl);
+	if (!strcmp(bl, "grub"))
+		return plan_cmdline_file(out, "/etc/default/grub", dk_vfio_edit_grub, true);
+	if (!strcmp(bl, "systemd-boot"))
+		return plan_loader_entries(out);
+	if (!strcmp(bl, "kernelstub"))
+		return plan_cmdline_file(out, "/etc/kernelstub/configuration", dk_vfio_edit_kernelstub, true);
+	return dk_fail("no bootloader found (GRUB, systemd-boot or kernelstub): say which with --bootloader");
+}
+
+const char *dk_vfio_bootloader_regen(const struct dk_host *h, const char *bl)
+{
+	if (strcmp(bl, "grub") != 0)
+		return NULL;
+	if (!strcmp(h->distro_family, "debian"))
+		return "update-grub";
+	if (!strcmp(h->distro_family, "fedora"))
+		return "grub2-mkconfig -o /boot/grub2/grub.cfg";
+	return "grub-mkconfig -o /boot/grub/grub.cfg";
+}
+
 int dk_vfio_persist_plan(const struct dk_host *h, const struct dk_pci *pci, char *const *names, const char *bootloader,
 			 bool force, struct dk_vfio_plan *out)
 {
@@ -975,26 +1010,16 @@ int dk_vfio_persist_plan(const struct dk_host *h, const struct dk_pci *pci, char
 	out->drivers = dk_strv_take(&drv);
 	out->params = dk_vfio_kernel_params(h->cpu.vendor, out->ids);
 
-	const char *bl = bootloader && strcmp(bootloader, "auto") ? bootloader : h->bootloader;
-	snprintf(out->bootloader, sizeof out->bootloader, "%s", bl);
 	const char *fam = h->distro_family;
-	int rc;
-	if (!strcmp(bl, "grub"))
-		rc = plan_cmdline_file(out, "/etc/default/grub", dk_vfio_edit_grub, true);
-	else if (!strcmp(bl, "systemd-boot"))
-		rc = plan_loader_entries(out);
-	else if (!strcmp(bl, "kernelstub"))
-		rc = plan_cmdline_file(out, "/etc/kernelstub/configuration", dk_vfio_edit_kernelstub, true);
-	else
-		rc = dk_fail("no bootloader found (GRUB, systemd-boot or kernelstub): say which with --bootloader");
-	if (rc < 0)
+	if (dk_vfio_plan_bootloader(h, bootloader, out) < 0)
 		return -1;
+	const char *bl = out->bootloader;
 	bool boot_changed = out->n > 0;
 
 	char *old;
 	if (read_root(MODPROBE_FILE, &old) < 0)
 		return -1;
-	plan_add(out, MODPROBE_FILE, old, dk_vfio_edit_modprobe(old, out->ids, out->drivers));
+	dk_sysfile_plan_add(out, MODPROBE_FILE, old, dk_vfio_edit_modprobe(old, out->ids, out->drivers));
 
 	const char *initfile, *regen;
 	char *(*initfn)(const char *);
@@ -1017,19 +1042,13 @@ int dk_vfio_persist_plan(const struct dk_host *h, const struct dk_pci *pci, char
 		_cleanup_free_ char *rp = dk_root_path(initfile);
 		return dk_fail("%s: absent", rp);
 	}
-	plan_add(out, initfile, old, initfn(old));
+	dk_sysfile_plan_add(out, initfile, old, initfn(old));
 
 	struct dk_strv cmds = {0};
 	if (out->n > (boot_changed ? 1 : 0) || boot_changed)
 		dk_strv_push(&cmds, regen);
-	if (boot_changed && !strcmp(bl, "grub")) {
-		if (!strcmp(fam, "debian"))
-			dk_strv_push(&cmds, "update-grub");
-		else if (!strcmp(fam, "fedora"))
-			dk_strv_push(&cmds, "grub2-mkconfig -o /boot/grub2/grub.cfg");
-		else
-			dk_strv_push(&cmds, "grub-mkconfig -o /boot/grub/grub.cfg");
-	}
+	if (boot_changed && dk_vfio_bootloader_regen(h, bl))
+		dk_strv_push(&cmds, dk_vfio_bootloader_regen(h, bl));
 	if (!out->n)
 		dk_strv_clear(&cmds);
 	out->commands = dk_strv_take(&cmds);
@@ -1059,30 +1078,30 @@ static bool backup_ok(const char *path, const char *bak)
 }
 
 /* The manifest's entries: -1 on a bad manifest, 0 (n = 0) when absent. */
-static int manifest_load(json_object **files)
+static int manifest_load(const struct dk_sysfile_set *set, json_object **files)
 {
 	*files = json_object_new_array();
 	char *text;
-	if (read_root(DK_VFIO_MANIFEST, &text) < 0)
+	if (read_root(set->manifest, &text) < 0)
 		return -1;
 	if (!text)
 		return 0;
-	_cleanup_free_ char *rp = dk_root_path(DK_VFIO_MANIFEST);
+	_cleanup_free_ char *rp = dk_root_path(set->manifest);
 	json_object *root = json_tokener_parse(text);
 	free(text);
 	json_object *arr;
 	if (!root || !json_object_object_get_ex(root, "files", &arr) || !json_object_is_type(arr, json_type_array)) {
 		json_object_put(root);
-		return dk_fail("%s: not a dkvm vfio manifest", rp);
+		return dk_fail("%s: not a dkvm %s manifest", rp, set->short_name);
 	}
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(arr, i), *v;
 		const char *path = dk_json_get_str(e, "path"), *bak = dk_json_get_str(e, "backup");
 		bool created = json_object_object_get_ex(e, "created", &v) && json_object_get_boolean(v);
-		if (!path || !allowed_path(path) || (!created && (!bak || !backup_ok(path, bak)))) {
+		if (!path || !set->allowed(path) || (!created && (!bak || !backup_ok(path, bak)))) {
 			json_object_put(root);
-			return dk_fail("%s: entry %zu: not a file dkvm vfio persist edits", rp, i);
+			return dk_fail("%s: entry %zu: not a file dkvm %s edits", rp, i, set->what);
 		}
 		json_object *c = json_object_new_object();
 		json_object_object_add(c, "path", json_object_new_string(path));
@@ -1096,17 +1115,17 @@ static int manifest_load(json_object **files)
 	return 0;
 }
 
-static int manifest_save(json_object *files)
+static int manifest_save(const struct dk_sysfile_set *set, json_object *files)
 {
 	json_object *root = json_object_new_object();
-	json_object_object_add(root, "dkvm", json_object_new_string("vfio persist"));
+	json_object_object_add(root, "dkvm", json_object_new_string(set->what));
 	json_object_object_add(root, "version", json_object_new_int(1));
 	json_object_object_add(root, "files", json_object_get(files));
 	char *s = dk_asprintf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 									       JSON_C_TO_STRING_SPACED |
 									       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
-	_cleanup_free_ char *p = dk_root_path(DK_VFIO_MANIFEST);
+	_cleanup_free_ char *p = dk_root_path(set->manifest);
 	_cleanup_free_ char *d = dk_root_path("/var/lib/dkvm");
 	int rc = dk_mkdir_p(d, 0755);
 	if (rc == 0)
@@ -1129,28 +1148,36 @@ static json_object *manifest_find(json_object *files, const char *path)
 
 int dk_vfio_persist_apply(struct dk_vfio_plan *p)
 {
+	return dk_sysfiles_apply(&dk_vfio_set, p);
+}
+
+int dk_sysfiles_apply(const struct dk_sysfile_set *set, struct dk_vfio_plan *p)
+{
 	json_object *files;
-	if (manifest_load(&files) < 0) {
+	if (manifest_load(set, &files) < 0) {
 		json_object_put(files);
 		return -1;
 	}
 	int rc = 0;
 	for (int i = 0; i < p->n && rc == 0; i++) {
 		struct dk_vfio_file *f = &p->files[i];
-		if (!allowed_path(f->path) || !f->new) {
-			rc = dk_fail("%s: not a file vfio persist writes", f->path);
+		if (!set->allowed(f->path) || !f->new) {
+			rc = dk_fail("%s: not a file %s writes", f->path, set->what);
 			break;
 		}
 		if (manifest_find(files, f->path)) {
 			/* edited before: the manifest keeps the first backup */
 			_cleanup_free_ char *rp = dk_root_path(f->path);
 			struct stat st;
-			mode_t mode = stat(rp, &st) == 0 ? st.st_mode & 07777 : 0644;
-			rc = dk_write_file_atomic(rp, f->new, strlen(f->new), true, mode);
+			mode_t mode = f->mode ? f->mode : stat(rp, &st) == 0 ? st.st_mode & 07777 : 0644;
+			_cleanup_free_ char *d = dk_strdup(rp);
+			rc = dk_mkdir_p(dirname(d), 0755);
+			if (rc == 0)
+				rc = dk_write_file_atomic(rp, f->new, strlen(f->new), true, mode);
 			continue;
 		}
 		char *bak = NULL;
-		rc = dk_edit_system_file(f->path, f->new, strlen(f->new), &bak);
+		rc = dk_edit_system_file_mode(f->path, f->new, strlen(f->new), f->mode ? f->mode : (mode_t)-1, &bak);
 		if (rc < 0) {
 			free(bak);
 			break;
@@ -1166,7 +1193,7 @@ int dk_vfio_persist_apply(struct dk_vfio_plan *p)
 		free(bak);
 		json_object_array_add(files, e);
 	}
-	if (json_object_array_length(files) > 0 && manifest_save(files) < 0)
+	if (json_object_array_length(files) > 0 && manifest_save(set, files) < 0)
 		rc = -1;
 	json_object_put(files);
 	return rc;
@@ -1174,16 +1201,21 @@ int dk_vfio_persist_apply(struct dk_vfio_plan *p)
 
 int dk_vfio_undo_plan(struct dk_vfio_plan *out)
 {
+	return dk_sysfiles_undo_plan(&dk_vfio_set, out);
+}
+
+int dk_sysfiles_undo_plan(const struct dk_sysfile_set *set, struct dk_vfio_plan *out)
+{
 	memset(out, 0, sizeof *out);
 	json_object *files;
-	if (manifest_load(&files) < 0) {
+	if (manifest_load(set, &files) < 0) {
 		json_object_put(files);
 		return -1;
 	}
 	size_t n = json_object_array_length(files);
 	if (!n) {
 		json_object_put(files);
-		_cleanup_free_ char *rp = dk_root_path(DK_VFIO_MANIFEST);
+		_cleanup_free_ char *rp = dk_root_path(set->manifest);
 		return dk_fail("%s: absent: nothing to undo", rp);
 	}
 	out->files = dk_calloc(n, sizeof *out->files);
@@ -1218,10 +1250,15 @@ int dk_vfio_undo_plan(struct dk_vfio_plan *out)
 
 int dk_vfio_undo_apply(struct dk_vfio_plan *p)
 {
+	return dk_sysfiles_undo_apply(&dk_vfio_set, p);
+}
+
+int dk_sysfiles_undo_apply(const struct dk_sysfile_set *set, struct dk_vfio_plan *p)
+{
 	for (int i = 0; i < p->n; i++) {
 		struct dk_vfio_file *f = &p->files[i];
-		if (!allowed_path(f->path))
-			return dk_fail("%s: not a file vfio persist writes", f->path);
+		if (!set->allowed(f->path))
+			return dk_fail("%s: not a file %s writes", f->path, set->what);
 		_cleanup_free_ char *rp = dk_root_path(f->path);
 		if (!f->backup) {
 			if (unlink(rp) < 0 && errno != ENOENT)
@@ -1244,7 +1281,7 @@ int dk_vfio_undo_apply(struct dk_vfio_plan *p)
 		if (unlink(bp) < 0 && errno != ENOENT)
 			return dk_fail_errno("%s", bp);
 	}
-	_cleanup_free_ char *mp = dk_root_path(DK_VFIO_MANIFEST);
+	_cleanup_free_ char *mp = dk_root_path(set->manifest);
 	if (unlink(mp) < 0 && errno != ENOENT)
 		return dk_fail_errno("%s", mp);
 	return 0;

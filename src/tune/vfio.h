@@ -88,6 +88,7 @@ struct dk_vfio_file {
 	char *new;   /* planned content, NULL: remove the file */
 	char *diff;  /* unified diff old -> new */
 	char *backup;/* undo: the backup restored from (without --root); persist: after apply */
+	unsigned mode; /* the mode to write it with; 0: the file's own (a new file 0644) */
 };
 struct dk_vfio_plan {
 	struct dk_vfio_file *files; /* only the files that change */
@@ -110,6 +111,34 @@ int dk_vfio_undo_plan(struct dk_vfio_plan *out);
 /* Restore, remove created files and the backups, then the manifest. */
 int dk_vfio_undo_apply(struct dk_vfio_plan *p);
 void dk_vfio_plan_free(struct dk_vfio_plan *p);
+
+/* ---- the boot loader's kernel command line (shared with other write-ups) ---- */
+
+/* Merge out->params into the kernel command line of the boot loader
+ * ("auto": the host's; "grub", "systemd-boot", "kernelstub"): the edited
+ * files are added to out->files, out->bootloader is set. */
+int dk_vfio_plan_bootloader(const struct dk_host *h, const char *bootloader, struct dk_vfio_plan *out);
+/* The command that regenerates the boot loader's configuration after an edit
+ * ("update-grub"...), NULL when none is needed. */
+const char *dk_vfio_bootloader_regen(const struct dk_host *h, const char *bootloader);
+/* Whether path is one of the boot loader files dk_vfio_plan_bootloader edits. */
+bool dk_vfio_bootloader_file(const char *path);
+
+/* ---- system files with a manifest of backups (vfio persist, tune's host side) ---- */
+
+struct dk_sysfile_set {
+	const char *manifest;   /* "/var/lib/dkvm/vfio-persist.json" */
+	const char *what;       /* "vfio persist": the manifest's "dkvm" and messages */
+	const char *short_name; /* "vfio": "not a dkvm vfio manifest" */
+	bool (*allowed)(const char *path); /* the only files it writes and restores */
+};
+extern const struct dk_sysfile_set dk_vfio_set;
+/* Add a file to a plan unless old == new; the diff is made here (takes old and new). */
+void dk_sysfile_plan_add(struct dk_vfio_plan *p, const char *abs, char *old, char *new);
+/* dk_vfio_persist_apply / dk_vfio_undo_plan / dk_vfio_undo_apply for a set. */
+int dk_sysfiles_apply(const struct dk_sysfile_set *set, struct dk_vfio_plan *p);
+int dk_sysfiles_undo_plan(const struct dk_sysfile_set *set, struct dk_vfio_plan *out);
+int dk_sysfiles_undo_apply(const struct dk_sysfile_set *set, struct dk_vfio_plan *p);
 
 /* The documents `dkvm --json vfio ...` print (see dkvm-vfio(1)): bind/unbind
  * results ({"action","devices"}), and persist/undo plans ({"applied",
