@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/paths.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,22 @@ static const struct dk_opt tune_opts[] = {
 	{"dry-run", 'n', NULL, "show the diff of domain.xml and qemu.argv, change nothing", NULL, 0},
 	{"force", 'f', NULL, "overwrite hand edits of domain.xml/qemu.argv, or change a running VM", NULL, 0},
 	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
+	{"apply", 'a', NULL, "hugepages --reserve, bridge, cpu-governor: write the system files (else their diff only)", NULL, 0},
+	{"reserve", 'r', NULL, "hugepages: the host's reservation too (sysctl.d, or kernel command line with --size 1G)", NULL, 0},
+	{"size", 'S', "2M|1G", "hugepages: the page size (default 2M)", "2M 1G", 0},
+	{"bootloader", 'B', "NAME", "hugepages --size 1G: auto (default), grub, systemd-boot or kernelstub", "auto grub systemd-boot kernelstub", 0},
+	{"device", 'd', "PATH", "evdev: an input device (repeatable; default: the by-id keyboard and mouse)", DK_C_FILE, 0},
+	{"toggle", 't', "KEYS", "evdev: the grab toggle (default ctrl-ctrl)", "ctrl-ctrl alt-alt shift-shift meta-meta scrolllock ctrl-scrolllock", 0},
+	{"uplink", 'u', "IFACE", "bridge: the Ethernet interface to bridge (default: the default route's)", NULL, 0},
+	{"nm", 'N', NULL, "bridge: NetworkManager keyfiles instead of systemd-networkd files", NULL, 0},
+	{"root", 0, "DIR", "the tree system files are written under (default /; global option)", DK_C_DIR, DK_OPT_GLOBAL},
 	{"json", 0, NULL, "pin --plan: print the plan as JSON", NULL, DK_OPT_GLOBAL},
 	{"sysroot", 0, "DIR", "pin --plan: read the host under DIR (global option)", DK_C_DIR, DK_OPT_GLOBAL},
 	{0},
 };
 
 const struct dk_cmd_spec dk_spec_tune = {
-	.head = "usage: dkvm tune NAME WRITE-UP [--off] [--cpus N] [--dry-run] [--force] [--dir DIR]\n"
+	.head = "usage: dkvm tune NAME WRITE-UP [--off] [--cpus N] [--dry-run] [--force] [--apply] [--dir DIR]\n"
 		"       dkvm tune NAME undo [--dry-run] [--force] [--dir DIR]\n"
 		"       dkvm tune pin --plan --vcpus N [--sysroot DIR] [--json]\n"
 		"\n"
@@ -42,14 +52,34 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"               is left to the host (and the emulator), one L3 domain when one has room,\n"
 		"               P-cores only on hybrid Intel; the IO thread on a leftover core\n"
 		"  iothreads    virtio disks on a dedicated IO thread (<iothreads>, -object iothread)\n"
-		"  hugepages    guest RAM on 2 MiB hugepages (the host must reserve them: vm.nr_hugepages)\n"
+		"  hugepages    guest RAM on hugepages; --reserve: the host reservation too, in\n"
+		"               /etc/sysctl.d/60-dkvm-hugepages.conf (2 MiB pages: vm.nr_hugepages), or\n"
+		"               with --size 1G on the kernel command line (default_hugepagesz=1G hugepages=N)\n"
 		"  fake-cores   --cpus N: N vCPUs enabled out of 8 (16) cores x 2 threads, for counts\n"
-		"               macOS rejects (the guide's fake core count)\n",
+		"               macOS rejects (the guide's fake core count)\n"
+		"  gpu|usb-controller|audio BDF   pass a host PCI device through\n"
+		"  evdev        the host keyboard and mouse (/dev/input/by-id/*-event-kbd, *-event-mouse,\n"
+		"               or --device PATH) read by QEMU and grabbed by the guest; both Ctrl keys\n"
+		"               (--toggle) switch between host and guest\n"
+		"  bridge       the NIC on host bridge br0 (-netdev bridge, <interface type='bridge'>);\n"
+		"               system files: systemd-networkd .netdev/.network for br0 and the uplink\n"
+		"               (--uplink, default the default route's interface), or NetworkManager\n"
+		"               keyfiles (--nm), and 'allow br0' in /etc/qemu/bridge.conf\n"
+		"  cpu-governor the performance governor while the VM runs: a script, a systemd unit\n"
+		"               dkvm start/stop run, and a libvirt hook for libvirt VMs\n"
+		"\n"
+		"System files (hugepages --reserve, bridge, cpu-governor) follow 'dkvm vfio persist':\n"
+		"without --apply their diff is shown and nothing is written; --apply writes them under\n"
+		"--root (default /) with backups <file>.dkvm-bak.<time>, recorded in\n"
+		"/var/lib/dkvm/tune-<write-up>.json; WRITE-UP --off --apply restores them byte for byte.\n",
 	.opts = tune_opts,
 	.tail = "Examples:\n"
 		"  dkvm tune mymac pin --dry-run\n"
 		"  dkvm tune mymac fake-cores --cpus 14\n"
 		"  dkvm tune mymac undo\n"
+		"  sudo dkvm tune mymac hugepages --reserve --apply\n"
+		"  dkvm tune mymac evdev --toggle scrolllock\n"
+		"  sudo dkvm tune mymac bridge --uplink enp5s0 --apply\n"
 		"  dkvm tune pin --plan --vcpus 8 --json\n"
 		"\n"
 		"Exit status: 0 applied (or nothing to change), 1 failure (hand edits, running VM, a\n"
@@ -131,6 +161,27 @@ int dk_cmd_tune(int argc, char **argv)
 		case 'n': o.dry_run = true; break;
 		case 'f': o.force = true; break;
 		case 'D': o.parent = optarg; break;
+		case 'a': o.apply = true; break;
+		case 'r': o.args.reserve = true; break;
+		case 'S':
+			if (strcmp(optarg, "2M") && strcmp(optarg, "1G"))
+				return dk_usage_error("tune", "--size '%s': 2M or 1G", optarg);
+			o.args.gig = !strcmp(optarg, "1G");
+			break;
+		case 'B':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "grub") && strcmp(optarg, "systemd-boot") &&
+			    strcmp(optarg, "kernelstub"))
+				return dk_usage_error("tune", "--bootloader '%s': auto, grub, systemd-boot or kernelstub", optarg);
+			o.args.bootloader = optarg;
+			break;
+		case 'd':
+			if (o.args.n_devices >= DK_PLAN_MAX_EVDEV)
+				return dk_usage_error("tune", "--device: at most %d", DK_PLAN_MAX_EVDEV);
+			o.args.devices[o.args.n_devices++] = optarg;
+			break;
+		case 't': o.args.toggle = optarg; break;
+		case 'u': o.args.uplink = optarg; break;
+		case 'N': o.args.nm = true; break;
 		case 'h': return dk_print_spec_help(&dk_spec_tune);
 		default: return dk_getopt_error("tune", c, argv);
 		}
@@ -143,12 +194,12 @@ int dk_cmd_tune(int argc, char **argv)
 		return pin_plan(vcpus ? vcpus : o.args.cpus);
 	}
 	if (argc - optind < 2)
-		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, undo)");
+		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, undo)");
 	o.name = argv[optind];
 	o.writeup = argv[optind + 1];
 	o.args.pos = argv + optind + 2; /* the write-up's operands (argv is NULL-terminated) */
 	if (strcmp(o.writeup, "undo") != 0 && !dk_writeup_find(o.writeup))
-		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, undo)", o.writeup);
+		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, undo)", o.writeup);
 	/* only the passthrough write-ups take an operand (the PCI address) */
 	bool takes_bdf = !strcmp(o.writeup, "gpu") || !strcmp(o.writeup, "usb-controller") || !strcmp(o.writeup, "audio");
 	if (takes_bdf && !argv[optind + 2])
@@ -162,8 +213,10 @@ int dk_cmd_tune(int argc, char **argv)
 	}
 	if (r.diff[0])
 		fputs(r.diff, stdout);
-	if (!r.changed)
+	if (!r.changed && !r.host_changed)
 		fprintf(stderr, "dkvm: %s: no change (%s is already so)\n", o.name, o.writeup);
+	else if (!r.changed)
+		fprintf(stderr, "dkvm: %s: the VM already is so\n", o.name);
 	else if (o.dry_run)
 		fprintf(stderr, "dkvm: %s: dry run, nothing changed\n", o.name);
 	else if (!strcmp(o.writeup, "undo"))
@@ -173,6 +226,15 @@ int dk_cmd_tune(int argc, char **argv)
 			o.name, o.writeup, r.version, o.name, r.redefined ? "; libvirt domain redefined" : "");
 	if (r.changed && r.running)
 		fprintf(stderr, "dkvm: %s: the VM is running: the change takes effect at its next start\n", o.name);
+	if (r.host_changed && r.host_applied) {
+		fprintf(stderr, "dkvm: %s: system files written under %s%s\n", o.name, dk_root(),
+			o.args.off ? " (restored from their backups)" : "");
+		for (char **cmd = r.commands; cmd && *cmd; cmd++)
+			fprintf(stderr, "dkvm: then run: %s\n", *cmd);
+	} else if (r.host_changed) {
+		fprintf(stderr, "dkvm: %s: system files: dry run: nothing written (--apply writes them under %s)\n", o.name,
+			dk_root());
+	}
 	if (r.note[0])
 		fprintf(stderr, "dkvm: %s: %s\n", o.name, r.note);
 	dk_tune_result_free(&r);

@@ -11,6 +11,7 @@
 #include "util/progress.h"
 #include "util/cleanup.h"
 #include "tune/pin.h"
+#include "tune/hostside.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -412,6 +413,16 @@ static void last_log_line(const char *path, char *out, size_t n)
 	free(data);
 }
 
+/* dkvm tune NAME cpu-governor: the unit that holds the performance governor
+ * while the VM runs (a failure is a warning: the VM runs either way). */
+static void governor(const struct dk_plan *p, bool start)
+{
+	if (p->cpu_governor && dk_governor_run(p->name, start) < 0) {
+		dk_warn("%s: cpu-governor: %s", p->name, dk_errmsg());
+		dk_errclear();
+	}
+}
+
 /* Thread pinning: vCPU threads from QMP, then sched_setaffinity. */
 static void pin_threads(struct dk_qmp *q, const struct dk_plan *p, int pid)
 {
@@ -541,6 +552,7 @@ static int launch(struct dk_bundle *b, const struct dk_plan *p, const struct dk_
 	}
 	if (p->n_pin)
 		pin_threads(&q, p, pid);
+	governor(p, true);
 	dk_qmp_close(&q);
 	*pid_out = pid;
 	return 0;
@@ -827,6 +839,7 @@ int dk_vm_stop(struct dk_bundle *b, int timeout_s, bool force, bool *forced)
 done:
 	unlink(sock);
 	unlink(pidf);
+	governor(&b->plan, false);
 	return 0;
 }
 

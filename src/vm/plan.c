@@ -1000,6 +1000,89 @@ void dk_plan_explain(const struct dk_plan *p, FILE *f)
 
 /* ---- JSON ---- */
 
+/* ---- the host-side write-ups (dkvm tune evdev/bridge/cpu-governor, 1 GiB hugepages) ---- */
+
+bool dk_evdev_path_ok(const char *path)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@+/-";
+	size_t n = strlen(path);
+	return n > 11 && n < 160 && !strncmp(path, "/dev/input/", 11) && strspn(path, ok) == n && !strstr(path, "..") &&
+	       path[n - 1] != '/';
+}
+
+bool dk_grab_toggle_ok(const char *t)
+{
+	static const char *const known[] = {"ctrl-ctrl", "alt-alt", "shift-shift", "meta-meta", "scrolllock", "ctrl-scrolllock"};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (!strcmp(t, known[i]))
+			return true;
+	return false;
+}
+
+bool dk_ifname_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n >= 1 && n <= 15 && strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n &&
+	       name[0] != '.' && name[0] != '-';
+}
+
+static bool jbool(json_object *o, const char *k);
+static json_object *jobj(json_object *o, const char *k);
+
+/* Present only when on: a plan without them is the JSON it always was. */
+static void plan_host_writeups_to_json(const struct dk_plan *p, json_object *o)
+{
+	if (p->hugepages && p->hugepage_mib)
+		json_object_object_add(o, "hugepage_mib", json_object_new_int(p->hugepage_mib));
+	if (p->n_evdev) {
+		json_object *e = json_object_new_object(), *a = json_object_new_array();
+		for (int i = 0; i < p->n_evdev; i++)
+			json_object_array_add(a, json_object_new_string(p->evdev[i]));
+		json_object_object_add(e, "devices", a);
+		json_object_object_add(e, "grab_toggle", json_object_new_string(p->grab_toggle));
+		json_object_object_add(o, "evdev", e);
+	}
+	if (p->bridge[0])
+		json_object_object_add(o, "bridge", json_object_new_string(p->bridge));
+	if (p->cpu_governor)
+		json_object_object_add(o, "cpu_governor", json_object_new_boolean(true));
+}
+
+static int plan_host_writeups_from_json(json_object *o, struct dk_plan *p)
+{
+	json_object *v;
+	if (json_object_object_get_ex(o, "hugepage_mib", &v)) {
+		int64_t m = json_object_get_int64(v);
+		if (m != 2 && m != 1024)
+			return dk_fail("plan: hugepage_mib must be 2 or 1024");
+		p->hugepage_mib = m == 1024 ? 1024 : 0;
+	}
+	json_object *e = jobj(o, "evdev"), *a;
+	if (e && json_object_object_get_ex(e, "devices", &a) && json_object_is_type(a, json_type_array)) {
+		size_t n = json_object_array_length(a);
+		if (n < 1 || n > DK_PLAN_MAX_EVDEV)
+			return dk_fail("plan: evdev: 1 to %d devices", DK_PLAN_MAX_EVDEV);
+		for (size_t i = 0; i < n; i++) {
+			const char *d = json_object_get_string(json_object_array_get_idx(a, i));
+			if (!d || !dk_evdev_path_ok(d))
+				return dk_fail("plan: evdev: bad device path");
+			snprintf(p->evdev[p->n_evdev++], sizeof p->evdev[0], "%s", d);
+		}
+		const char *t = dk_json_get_str(e, "grab_toggle");
+		if (!t || !dk_grab_toggle_ok(t))
+			return dk_fail("plan: evdev: bad grab_toggle");
+		snprintf(p->grab_toggle, sizeof p->grab_toggle, "%s", t);
+	}
+	const char *br = dk_json_get_str(o, "bridge");
+	if (br) {
+		if (!dk_ifname_ok(br))
+			return dk_fail("plan: bridge: bad interface name");
+		snprintf(p->bridge, sizeof p->bridge, "%s", br);
+	}
+	p->cpu_governor = jbool(o, "cpu_governor");
+	return 0;
+}
+
 json_object *dk_plan_to_json(const struct dk_plan *p)
 {
 	json_object *o = json_object_new_object();
@@ -1088,6 +1171,7 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 		json_object_object_add(o, "iothreads", json_object_new_int(p->iothreads));
 	if (p->hugepages)
 		json_object_object_add(o, "hugepages", json_object_new_boolean(true));
+	plan_host_writeups_to_json(p, o);
 	json_object *w = json_object_new_array();
 	for (int i = 0; i < p->n_why; i++) {
 		json_object *e = json_object_new_object();
@@ -1291,6 +1375,8 @@ int dk_plan_from_json(json_object *o, struct dk_plan *p)
 		p->iothreads = (int)v;
 	}
 	p->hugepages = jbool(o, "hugepages");
+	if (plan_host_writeups_from_json(o, p) < 0)
+		return -1;
 	json_object *w;
 	if (json_object_object_get_ex(o, "decisions", &w) && json_object_is_type(w, json_type_array)) {
 		size_t n = json_object_array_length(w);

@@ -52,6 +52,7 @@ struct dk_plan_decision {
 
 #define DK_PLAN_MAX_HOSTDEV 16
 #define DK_PLAN_MAX_USB 4
+#define DK_PLAN_MAX_EVDEV 4
 
 /* One host PCI function given to the guest (vfio-pci). The functions of one
  * card share a guest slot: a PCIe root port of its own, numbered from 1. */
@@ -98,6 +99,7 @@ struct dk_plan {
 	uint64_t memory_mib;
 	bool nosharepages;
 	bool hugepages;           /* guest RAM on the host's hugepages (write-up) */
+	int hugepage_mib;         /* their size: 0 = 2 MiB (the default), 1024 = 1 GiB */
 	/* devices */
 	uint64_t disk_bytes;
 	enum dk_disk_bus disk_bus;
@@ -105,6 +107,12 @@ struct dk_plan {
 	char mac[18];             /* "52:54:00:xx:xx:xx" */
 	char video[24];           /* QEMU device: vmware-svga, VGA, or "none" */
 	bool watchdog;            /* iTCO (built into q35's ICH9) with action none */
+	/* host-side write-ups (dkvm tune): evdev input, bridged NIC, CPU governor */
+	char evdev[DK_PLAN_MAX_EVDEV][160]; /* /dev/input/by-id/...; the first (the keyboard) is grabbed */
+	int n_evdev;
+	char grab_toggle[16];     /* evdev: "ctrl-ctrl", ... */
+	char bridge[16];          /* the NIC on this host bridge ("br0"); "": user networking */
+	bool cpu_governor;        /* performance governor while the VM runs (start/stop run the unit) */
 	/* PCI passthrough (--gpu, --usb-controller, --audio) */
 	struct dk_plan_hostdev hostdev[DK_PLAN_MAX_HOSTDEV];
 	int n_hostdev;
@@ -203,6 +211,14 @@ void dk_plan_set_hugepages(struct dk_plan *p, bool on);
 int dk_plan_set_fake_cores(struct dk_plan *p, const struct dk_host *h, int cpus);
 /* vCPUs enabled at boot. */
 static inline int dk_plan_vcpus_online(const struct dk_plan *p) { return p->vcpus_current ? p->vcpus_current : p->vcpus; }
+
+/* Checks of the host-side write-ups' values (also applied to a stored plan):
+ * an evdev path is /dev/input/... of [A-Za-z0-9._:@+/-] without "..", no
+ * comma (QEMU's option separator); a grab toggle is one libvirt and QEMU know;
+ * an interface name is 1..15 characters of [A-Za-z0-9._-]. */
+bool dk_evdev_path_ok(const char *path);
+bool dk_grab_toggle_ok(const char *toggle);
+bool dk_ifname_ok(const char *name);
 
 const char *dk_disk_bus_name(enum dk_disk_bus b);
 const char *dk_accel_name(enum dk_accel a);

@@ -153,6 +153,20 @@ void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const str
 
 /* A host PCI function as vfio-pci in its root port (dkpt<port>), which is
  * created before its function 0. */
+/* The evdev write-up: host input devices read by QEMU (input-linux); the
+ * first (the keyboard) grabs all of them, toggled by grab_toggle. */
+static void qemu_evdev(struct dk_argv *a, const struct dk_plan *p)
+{
+	for (int i = 0; i < p->n_evdev; i++) {
+		dk_argv_add(a, "-object");
+		if (i == 0)
+			dk_argv_addf(a, "input-linux,id=evdev%d,evdev=%s,repeat=on,grab_all=on,grab-toggle=%s", i, p->evdev[i],
+				     p->grab_toggle);
+		else
+			dk_argv_addf(a, "input-linux,id=evdev%d,evdev=%s", i, p->evdev[i]);
+	}
+}
+
 static void qemu_hostdev(struct dk_argv *a, const struct dk_plan_hostdev *h)
 {
 	if (h->func == 0) {
@@ -223,6 +237,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 	dk_argv_add(a, "usb-kbd,bus=xhci.0");
 	dk_argv_add(a, "-device");
 	dk_argv_add(a, "usb-tablet,bus=xhci.0");
+	qemu_evdev(a, p);
 	dk_argv_add(a, "-drive");
 	dk_argv_addf(a, "id=opencore,if=none,format=raw,file=%s,cache=%s,discard=unmap", oc, cache);
 	/* the OpenCore image rides on the main disk's bus (SATA before Catalina, as the guide's MacPro5,1) */
@@ -246,7 +261,10 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 		dk_argv_add(a, "ide-hd,bus=sata.1,drive=disk,bootindex=2");
 	}
 	dk_argv_add(a, "-netdev");
-	dk_argv_add(a, "user,id=net0");
+	if (p->bridge[0])
+		dk_argv_addf(a, "bridge,id=net0,br=%s", p->bridge); /* through qemu-bridge-helper (/etc/qemu/bridge.conf) */
+	else
+		dk_argv_add(a, "user,id=net0");
 	dk_argv_add(a, "-device");
 	dk_argv_addf(a, "%s,netdev=net0,mac=%s", p->nic_model, p->mac);
 	if (strcmp(p->video, "none") != 0) {
@@ -298,6 +316,33 @@ static void propf(xmlNodePtr n, const char *k, const char *fmt, ...)
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
 	prop(n, k, buf);
+}
+
+/* The evdev write-up: <input type='evdev'>, the first grabbing all with the toggle (guide 8.6). */
+static void xml_evdev(xmlNodePtr devs, const struct dk_plan *p)
+{
+	for (int i = 0; i < p->n_evdev; i++) {
+		xmlNodePtr in = child(devs, "input", NULL);
+		prop(in, "type", "evdev");
+		xmlNodePtr src = child(in, "source", NULL);
+		prop(src, "dev", p->evdev[i]);
+		if (i == 0) {
+			prop(src, "grab", "all");
+			prop(src, "grabToggle", p->grab_toggle);
+			prop(src, "repeat", "on");
+		}
+	}
+}
+
+/* <hugepages/>, with the page size when it is not the default 2 MiB. */
+static void xml_hugepages(xmlNodePtr mb, const struct dk_plan *p)
+{
+	xmlNodePtr h = child(mb, "hugepages", NULL);
+	if (p->hugepage_mib) {
+		xmlNodePtr pg = child(h, "page", NULL);
+		propf(pg, "size", "%d", p->hugepage_mib);
+		prop(pg, "unit", "MiB");
+	}
 }
 
 static void disk(xmlNodePtr devs, const char *format, const char *file, const char *dev, const char *bus, int boot,
@@ -386,7 +431,7 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	if (p->nosharepages || p->hugepages) {
 		xmlNodePtr mb = child(dom, "memoryBacking", NULL);
 		if (p->hugepages)
-			child(mb, "hugepages", NULL);
+			xml_hugepages(mb, p);
 		if (p->nosharepages)
 			child(mb, "nosharepages", NULL);
 	}
@@ -504,6 +549,7 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 		disk(devs, "raw", f->opencore, "sda", "sata", 1, true, 0);
 		disk(devs, "qcow2", f->disk, "sdb", "sata", 2, true, 0);
 	}
+	xml_evdev(devs, p);
 	xmlNodePtr usb = child(devs, "controller", NULL);
 	prop(usb, "type", "usb");
 	prop(usb, "model", "qemu-xhci");
@@ -514,7 +560,10 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 	prop(in, "type", "tablet");
 	prop(in, "bus", "usb");
 	xmlNodePtr nic = child(devs, "interface", NULL);
-	if (c->has_default_network) {
+	if (p->bridge[0]) {
+		prop(nic, "type", "bridge");
+		prop(child(nic, "source", NULL), "bridge", p->bridge);
+	} else if (c->has_default_network) {
 		prop(nic, "type", "network");
 		prop(child(nic, "source", NULL), "network", "default");
 	} else {

@@ -9,6 +9,9 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/paths.h"
+#include "util/strv.h"
+#include "tune/hostside.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -40,7 +43,105 @@ static int apply_iothreads(struct dk_plan *p, const struct dk_tune_ctx *c, const
 static int apply_hugepages(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
 {
 	dk_plan_set_hugepages(p, !a->off);
+	p->hugepage_mib = !a->off && a->gig ? 1024 : 0;
+	if (p->hugepage_mib) {
+		char v[64];
+		snprintf(v, sizeof v, "%llu x 1 GiB pages", (unsigned long long)dk_hugepages_needed(p->memory_mib, true));
+		dk_plan_note(p, "hugepages", v, "guest RAM on 1 GiB hugepages, reserved at boot on the kernel command line");
+	}
 	return 0;
+}
+
+static int host_hugepages(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+			  struct dk_vfio_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!a->reserve)
+		return 0;
+	return dk_hugepages_files(c->host, p->name, p->memory_mib, a->gig, a->bootloader, out);
+}
+
+static int apply_evdev(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	p->n_evdev = 0;
+	p->grab_toggle[0] = 0;
+	if (a->off)
+		return 0;
+	const char *tg = a->toggle ? a->toggle : "ctrl-ctrl";
+	if (!dk_grab_toggle_ok(tg))
+		return dk_fail("evdev --toggle '%s': one of ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock, ctrl-scrolllock",
+			       tg);
+	char kbd[160], mouse[160];
+	const char *dev[DK_PLAN_MAX_EVDEV];
+	int n = 0;
+	if (a->n_devices) {
+		for (int i = 0; i < a->n_devices; i++)
+			dev[n++] = a->devices[i];
+	} else {
+		dk_evdev_find(kbd, mouse);
+		if (kbd[0])
+			dev[n++] = kbd;
+		if (mouse[0])
+			dev[n++] = mouse;
+		if (!n) {
+			_cleanup_free_ char *dir = dk_host_path("/dev/input/by-id");
+			return dk_fail("evdev: no keyboard or mouse in %s (names ending -event-kbd, -event-mouse): give --device PATH",
+				       dir);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		if (!dk_evdev_path_ok(dev[i]))
+			return dk_fail("evdev --device '%s': not a /dev/input/ path (letters, digits, ._:@+-/ only)", dev[i]);
+		_cleanup_free_ char *hp = dk_host_path(dev[i]);
+		if (!dk_path_exists(hp))
+			return dk_fail("evdev: %s: no such device", hp);
+		snprintf(p->evdev[p->n_evdev++], sizeof p->evdev[0], "%s", dev[i]);
+	}
+	snprintf(p->grab_toggle, sizeof p->grab_toggle, "%s", tg);
+	char v[256];
+	snprintf(v, sizeof v, "%d device%s, grab toggle %s", n, n == 1 ? "" : "s", tg);
+	dk_plan_note(p, "evdev", v,
+		     "host keyboard/mouse read by QEMU (input-linux): the first grabs all of them; the toggle switches host and guest (guide 8.6)");
+	return 0;
+}
+
+static int apply_bridge(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	snprintf(p->bridge, sizeof p->bridge, "%s", a->off ? "" : "br0");
+	if (!a->off)
+		dk_plan_note(p, "network", "bridge br0",
+			     "the NIC on the host bridge br0: the guest gets an address on the LAN (guide 8.12)");
+	return 0;
+}
+
+static int host_bridge(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+		       struct dk_vfio_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	char up[16];
+	if (a->uplink) {
+		if (!dk_ifname_ok(a->uplink))
+			return dk_fail("bridge --uplink '%s': not an interface name", a->uplink);
+		snprintf(up, sizeof up, "%s", a->uplink);
+	} else if (dk_default_uplink(up) < 0) {
+		return -1;
+	}
+	return dk_bridge_files("br0", up, a->nm, out);
+}
+
+static int apply_governor(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	p->cpu_governor = !a->off;
+	if (!a->off)
+		dk_plan_note(p, "cpu_governor", "performance while running",
+			     "the host's CPUs on the performance governor while the VM runs, the previous one restored after (guide 8.13)");
+	return 0;
+}
+
+static int host_governor(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+			 struct dk_vfio_plan *out)
+{
+	return dk_governor_files(p->name, c->libvirt, out);
 }
 
 static int apply_fake_cores(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
@@ -101,13 +202,20 @@ const struct dk_writeup dk_writeups[] = {
 	{"pin", "[--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one L3 domain), emulator and IO thread on leftover cores",
 	 true, apply_pin},
 	{"iothreads", "[--off]", "virtio disks on a dedicated IO thread", false, apply_iothreads},
-	{"hugepages", "[--off]", "guest RAM on the host's 2 MiB hugepages (reserve them: vm.nr_hugepages)", false, apply_hugepages},
+	{"hugepages", "[--reserve [--size 1G]] [--off]", "guest RAM on the host's hugepages; --reserve: the host's reservation (sysctl, or the kernel command line for 1 GiB pages)",
+	 false, apply_hugepages, host_hugepages, &dk_tune_set_hugepages},
 	{"fake-cores", "--cpus N | --off", "enable N vCPUs of a power-of-two topology (8 or 16 cores x 2 threads), the guide's fake core count",
 	 false, apply_fake_cores},
 	{"gpu", "BDF", "pass a GPU through (every function of the card, one guest slot; the guide's chart and IOMMU checks as at create)",
 	 false, apply_gpu},
 	{"usb-controller", "BDF", "pass a host USB (xHCI) controller through", false, apply_usb},
 	{"audio", "BDF", "pass the motherboard's HD audio controller through", false, apply_audio},
+	{"evdev", "[--device PATH]... [--toggle KEYS] [--off]", "host keyboard and mouse from /dev/input/by-id, grabbed by the guest (grab toggle)",
+	 false, apply_evdev},
+	{"bridge", "[--uplink IFACE] [--nm] [--off]", "the NIC on host bridge br0 (systemd-networkd or NetworkManager files, the bridge helper's ACL)",
+	 false, apply_bridge, host_bridge, &dk_tune_set_bridge},
+	{"cpu-governor", "[--off]", "the performance CPU governor while the VM runs (libvirt hook or systemd unit)", true,
+	 apply_governor, host_governor, &dk_tune_set_governor},
 };
 const int dk_writeup_count = (int)(sizeof dk_writeups / sizeof dk_writeups[0]);
 
@@ -273,6 +381,7 @@ static bool defined_in_libvirt(const struct dk_bundle *b)
 void dk_tune_result_free(struct dk_tune_result *r)
 {
 	free(r->diff);
+	dk_strv_free(r->commands);
 	memset(r, 0, sizeof *r);
 }
 
@@ -339,6 +448,41 @@ static int tune_commit(struct dk_bundle *bp, const struct version *cur, void *co
 	return write_version(bp->dir, &nv);
 }
 
+/* The write-up's system files: planned (diffs into r->diff), written with
+ * --apply (not with --dry-run); --off restores what its manifest recorded. */
+static int tune_host(const struct dk_writeup *w, const struct dk_plan *np, const struct dk_tune_ctx *ctx,
+		     const struct dk_tune_opts *o, struct dk_tune_result *r)
+{
+	struct dk_vfio_plan hp = {0};
+	int rc;
+	if (o->args.off) {
+		_cleanup_free_ char *mp = dk_root_path(w->set->manifest);
+		rc = dk_path_exists(mp) ? dk_sysfiles_undo_plan(w->set, &hp) : 0;
+	} else {
+		rc = w->host(np, ctx, &o->args, &hp);
+	}
+	if (rc < 0) {
+		dk_vfio_plan_free(&hp);
+		return -1;
+	}
+	for (int i = 0; i < hp.n; i++) {
+		char *j = dk_strjoin(r->diff, hp.files[i].diff);
+		free(r->diff);
+		r->diff = j;
+	}
+	r->host_changed = hp.n > 0;
+	if (hp.n && o->apply && !o->dry_run) {
+		rc = o->args.off ? dk_sysfiles_undo_apply(w->set, &hp) : dk_sysfiles_apply(w->set, &hp);
+		r->host_applied = rc == 0;
+	}
+	if (rc == 0 && !o->args.off) {
+		r->commands = hp.commands;
+		hp.commands = NULL;
+	}
+	dk_vfio_plan_free(&hp);
+	return rc;
+}
+
 int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -395,12 +539,12 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	}
 	struct dk_plan *np = dk_calloc(1, sizeof *np);
 	*np = b.plan;
-	struct dk_tune_ctx ctx = {.host = &f.host, .facts = &f, .force = o->force};
+	struct dk_tune_ctx ctx = {.host = &f.host, .facts = &f, .force = o->force, .libvirt = defined};
 	if (w->apply(np, &ctx, &o->args) < 0) {
 		free(np);
 		goto out;
 	}
-	if (np->hugepages && !o->args.off) {
+	if (!strcmp(w->name, "hugepages") && np->hugepages && !o->args.off && !o->args.reserve) {
 		uint64_t need = np->memory_mib / 2, have = f.host.mem.hugepages_2m;
 		if (have < need)
 			snprintf(r->note, sizeof r->note,
@@ -415,6 +559,10 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	}
 	dk_unified_diff("domain.xml", xml_now, xml_new, &r->diff);
 	dk_unified_diff("qemu.argv", argv_now, argv_new, &r->diff);
+	if (w->host && tune_host(w, np, &ctx, o, r) < 0) {
+		free(np);
+		goto out;
+	}
 	json_object *pj_old = dk_plan_to_json(&b.plan), *pj_new = dk_plan_to_json(np);
 	r->changed = strcmp(json_object_to_json_string(pj_old), json_object_to_json_string(pj_new)) != 0;
 	json_object_put(pj_old);

@@ -14,11 +14,13 @@
 
 #include "vm/plan.h"
 #include "vm/render.h"
+#include "tune/vfio.h"
 
 struct dk_tune_ctx {
 	const struct dk_host *host;   /* topology for pinning */
 	const struct dk_facts *facts; /* every fact (PCI devices and IOMMU groups for passthrough) */
 	bool force;                   /* --force: pass devices the checks refuse */
+	bool libvirt;                 /* the VM is defined in libvirt (hooks rather than dkvm start) */
 };
 
 /* A write-up's arguments: the generic ones and its own operands. */
@@ -26,6 +28,14 @@ struct dk_tune_args {
 	bool off;                     /* undo the write-up's effect (turn the lever off) */
 	int cpus;                     /* fake-cores: vCPUs enabled at boot */
 	char **pos;                   /* the write-up's operands (e.g. a PCI address), NULL-terminated or NULL */
+	bool reserve;                 /* hugepages: the host reservation (system files) too */
+	bool gig;                     /* hugepages --size 1G: 1 GiB pages (kernel command line) */
+	const char *bootloader;       /* hugepages --size 1G: "auto" (NULL), grub, systemd-boot, kernelstub */
+	const char *toggle;           /* evdev: the grab toggle (NULL: ctrl-ctrl) */
+	const char *devices[DK_PLAN_MAX_EVDEV]; /* evdev --device PATH: instead of the by-id keyboard/mouse */
+	int n_devices;
+	const char *uplink;           /* bridge: the interface to bridge (NULL: the default route's) */
+	bool nm;                      /* bridge: NetworkManager keyfiles instead of systemd-networkd */
 };
 
 struct dk_writeup {
@@ -35,6 +45,11 @@ struct dk_writeup {
 	bool next_start_only;         /* may be applied while the VM runs: takes effect at its next start */
 	/* Edit the plan; -1 + dk_fail when it cannot apply. */
 	int (*apply)(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a);
+	/* The host side (NULL: none): the system files the edited plan needs,
+	 * recorded under set's manifest; --off restores them from it. */
+	int (*host)(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+		    struct dk_vfio_plan *out);
+	const struct dk_sysfile_set *set;
 };
 extern const struct dk_writeup dk_writeups[];
 extern const int dk_writeup_count;
@@ -47,6 +62,7 @@ struct dk_tune_opts {
 	struct dk_tune_args args;
 	bool dry_run;                 /* show the diff, change nothing */
 	bool force;                   /* over hand edits, and while the VM runs */
+	bool apply;                   /* write the host side's system files (under --root) */
 };
 
 struct dk_tune_result {
@@ -56,6 +72,9 @@ struct dk_tune_result {
 	bool redefined;               /* the libvirt domain was redefined */
 	bool running;                 /* the VM runs: the change takes effect at its next start */
 	char note[512];               /* what the user should do (hugepages: reserve them) */
+	bool host_changed;            /* the host side has system files to write (their diffs are in diff) */
+	bool host_applied;            /* ... and they were written (--apply) */
+	char **commands;              /* to run after the system files are written */
 };
 int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r);
 void dk_tune_result_free(struct dk_tune_result *r);
