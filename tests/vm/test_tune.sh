@@ -169,4 +169,149 @@ test_passthrough_writeups() {
   hashes >"$T/after"; t_ok cmp "$T/before" "$T/after"
 }
 
+# host-side write-ups on the tune fixture host (tests/tune/fixtures/sysroot with
+# debian-grub's files): system files exactly under --root, dry run by default,
+# twice = no change, --off --apply restores byte for byte; the XML validates.
+host_tree() {
+  rm -rf "$T/r"; cp -a "$DKVM_SRCDIR/tests/tune/fixtures/sysroot" "$T/r"
+  cp -a "$DKVM_SRCDIR/tests/tune/fixtures/debian-grub/root/." "$T/r/"
+}
+tree_snap() { (cd "$T/r" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum) ; }
+tv() { "$DKVM" --sysroot "$T/r" --root "$T/r" tune t1 "$@" --dir "$T/vms"; }
+validate() { if command -v virt-xml-validate >/dev/null; then t_ok virt-xml-validate "$B/domain.xml" domain; fi; }
+
+test_hugepages_reserve() {
+  need_bundle; host_tree
+  tree_snap >"$T/t0"
+  t_ok tv hugepages --reserve
+  t_contains "$OUT" "+++ b/etc/sysctl.d/60-dkvm-hugepages.conf"
+  t_contains "$ERR" "dry run: nothing written"
+  tree_snap >"$T/t1"; t_ok cmp "$T/t0" "$T/t1"
+  t_ok tv hugepages --reserve --apply
+  t_eq "$(cat "$T/r/etc/sysctl.d/60-dkvm-hugepages.conf")" "# dkvm tune t1 hugepages --reserve: 2 MiB hugepages for its 2048 MiB of RAM
+vm.nr_hugepages = 1024" "sysctl file"
+  t_contains "$ERR" "sysctl -p /etc/sysctl.d/60-dkvm-hugepages.conf"
+  validate
+  tree_snap >"$T/t2"; hashes >"$T/h2"
+  t_ok tv hugepages --reserve --apply
+  t_contains "$ERR" "no change"
+  tree_snap >"$T/t3"; t_ok cmp "$T/t2" "$T/t3"; hashes >"$T/h3"; t_ok cmp "$T/h2" "$T/h3"
+  t_ok tv hugepages --off --apply
+  rm -r "$T/r/var"
+  tree_snap >"$T/t4"; t_ok cmp "$T/t0" "$T/t4"
+  # 1 GiB pages: the kernel command line through the boot loader (GRUB here)
+  t_ok tv hugepages --reserve --size 1G --apply
+  t_contains "$(cat "$T/r/etc/default/grub")" "default_hugepagesz=1G hugepagesz=1G hugepages=2"
+  t_contains "$(cat "$B/domain.xml")" '<page size="1024" unit="MiB"/>'
+  t_contains "$ERR" "update-grub"
+  validate
+  t_ok tv hugepages --off --apply
+  t_ok cmp "$DKVM_SRCDIR/tests/tune/fixtures/debian-grub/root/etc/default/grub" "$T/r/etc/default/grub"
+}
+
+test_evdev_writeup() {
+  need_bundle; host_tree
+  hashes >"$T/h0"
+  t_ok tv evdev
+  t_contains "$(cat "$B/domain.xml")" '<source dev="/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd" grab="all" grabToggle="ctrl-ctrl" repeat="on"/>'
+  t_contains "$(cat "$B/domain.xml")" '<source dev="/dev/input/by-id/usb-Logitech_G203-event-mouse"/>'
+  t_contains "$(cat "$B/qemu.argv")" "input-linux,id=evdev0,evdev=/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd,repeat=on,grab_all=on,grab-toggle=ctrl-ctrl"
+  t_contains "$(cat "$B/qemu.argv")" "input-linux,id=evdev1,evdev=/dev/input/by-id/usb-Logitech_G203-event-mouse"
+  validate
+  hashes >"$T/h1"
+  t_ok tv evdev
+  t_contains "$ERR" "no change"
+  hashes >"$T/h2"; t_ok cmp "$T/h1" "$T/h2"
+  t_ok tv evdev --toggle scrolllock --device /dev/input/by-id/usb-Logitech_G203-if01-event-joystick
+  t_contains "$(cat "$B/qemu.argv")" "usb-Logitech_G203-if01-event-joystick,repeat=on,grab_all=on,grab-toggle=scrolllock"
+  t_exit 1 tv evdev --toggle ctrl-alt
+  t_exit 1 tv evdev --device /dev/input/by-id/nosuch-event-kbd
+  t_contains "$ERR" "no such device"
+  t_exit 1 tv evdev --device '/dev/input/../kvm'
+  t_ok tv undo; t_ok tv undo
+  hashes >"$T/h3"; t_ok cmp "$T/h0" "$T/h3"
+  rm -r "$T/r/dev/input"
+  t_exit 1 tv evdev
+  t_contains "$ERR" "no keyboard or mouse"
+  t_contains "$ERR" "--device PATH"
+}
+
+test_bridge_writeup() {
+  need_bundle; host_tree
+  mkdir -p "$T/r/etc/qemu"; printf '# mine\nallow virbr0\n' >"$T/r/etc/qemu/bridge.conf"
+  tree_snap >"$T/t0"
+  t_ok tv bridge
+  t_contains "$OUT" "+++ b/etc/systemd/network/10-dkvm-enp5s0.network"
+  tree_snap >"$T/t1"; t_ok cmp "$T/t0" "$T/t1"
+  t_contains "$(cat "$B/domain.xml")" '<source bridge="br0"/>'
+  t_contains "$(cat "$B/qemu.argv")" "-netdev bridge,id=net0,br=br0"
+  validate
+  t_ok tv bridge --apply
+  t_eq "$(cat "$T/r/etc/systemd/network/10-dkvm-br0.netdev")" "# dkvm tune bridge: the host bridge the VMs' NICs join
+[NetDev]
+Name=br0
+Kind=bridge" "netdev"
+  t_eq "$(cat "$T/r/etc/systemd/network/10-dkvm-br0.network")" "# dkvm tune bridge: the bridge takes the host's address
+[Match]
+Name=br0
+
+[Network]
+DHCP=ipv4" "br0.network"
+  t_eq "$(cat "$T/r/etc/systemd/network/10-dkvm-enp5s0.network")" "# dkvm tune bridge: enp5s0 is a port of br0
+[Match]
+Name=enp5s0
+
+[Network]
+Bridge=br0" "uplink network"
+  t_eq "$(cat "$T/r/etc/qemu/bridge.conf")" "# mine
+allow virbr0
+allow br0" "bridge.conf"
+  ls "$T/r/etc/qemu/"bridge.conf.dkvm-bak.* >/dev/null || t_fail "no backup of bridge.conf"
+  tree_snap >"$T/t2"
+  t_ok tv bridge --apply
+  t_contains "$ERR" "no change"
+  tree_snap >"$T/t3"; t_ok cmp "$T/t2" "$T/t3"
+  t_ok tv bridge --off --apply
+  rm -r "$T/r/var"
+  tree_snap >"$T/t4"; t_ok cmp "$T/t0" "$T/t4"
+  # NetworkManager keyfiles (0600), another uplink; Wi-Fi refused
+  t_ok tv bridge --nm --uplink eno1 --apply
+  t_contains "$(cat "$T/r/etc/NetworkManager/system-connections/dkvm-br0-eno1.nmconnection")" "master=br0"
+  t_eq "$(stat -c %a "$T/r/etc/NetworkManager/system-connections/dkvm-br0.nmconnection")" "600" "keyfile mode"
+  mkdir -p "$T/r/sys/class/net/wlan0/wireless"
+  t_exit 1 tv bridge --uplink wlan0
+  t_contains "$ERR" "Wi-Fi cannot be bridged"
+  t_exit 1 tv bridge --uplink 'a;b'
+}
+
+test_cpu_governor_writeup() {
+  need_bundle; host_tree
+  t_ok tv cpu-governor --apply
+  t_contains "$(cat "$T/r/etc/systemd/system/dkvm-cpu-governor@.service")" "ExecStart=/usr/local/libexec/dkvm-cpu-governor start"
+  t_eq "$(stat -c %a "$T/r/usr/local/libexec/dkvm-cpu-governor")" "755" "script mode"
+  t_contains "$(cat "$B/manifest.json")" '"cpu_governor":true'
+  tree_snap >"$T/t1"
+  t_ok tv cpu-governor --apply
+  t_contains "$ERR" "no change"
+  tree_snap >"$T/t2"; t_ok cmp "$T/t1" "$T/t2"
+  local s="$T/r/usr/local/libexec/dkvm-cpu-governor"
+  if command -v shellcheck >/dev/null; then t_ok shellcheck -s sh "$s"; fi
+  # the script on a fake sysfs: start sets performance, two VMs, the last stop restores
+  local fs="$T/sysfs/devices/system/cpu" c
+  for c in 0 1 2; do mkdir -p "$fs/cpu$c/cpufreq"; echo powersave >"$fs/cpu$c/cpufreq/scaling_governor"; done
+  echo schedutil >"$fs/cpu2/cpufreq/scaling_governor"
+  export DKVM_SYSFS="$T/sysfs" DKVM_GOVERNOR_STATE="$T/state"
+  t_ok sh "$s" start
+  t_ok sh "$s" start
+  t_eq "$(cat "$fs"/cpu*/cpufreq/scaling_governor | sort -u)" "performance" "all performance"
+  t_ok sh "$s" stop
+  t_eq "$(cat "$fs/cpu0/cpufreq/scaling_governor")" "performance" "one VM still runs"
+  t_ok sh "$s" stop
+  t_eq "$(cat "$fs"/cpu*/cpufreq/scaling_governor | tr '\n' ' ')" "powersave powersave schedutil " "restored"
+  t_exit 2 sh "$s" bogus
+  unset DKVM_SYSFS DKVM_GOVERNOR_STATE
+  t_ok tv cpu-governor --off --apply
+  [ ! -e "$s" ] || t_fail "script left after --off --apply"
+}
+
 t_main
