@@ -99,6 +99,7 @@ int dk_cli_uint(const char *cmd, const char *opt, const char *val, uint64_t min,
 #define DK_SPEC(name) extern const struct dk_cmd_spec dk_spec_##name
 DK_SPEC(create);
 DK_SPEC(tune);
+DK_SPEC(update);
 DK_SPEC(start);
 DK_SPEC(stop);
 DK_SPEC(list);
@@ -157,6 +158,7 @@ DK_CMD(dk_cmd_show);
 DK_CMD(dk_cmd_destroy);
 DK_CMD(dk_cmd_export);
 DK_CMD(dk_cmd_tune);
+DK_CMD(dk_cmd_update);
 DK_CMD(dk_cmd_wizard);
 DK_CMD(dk_cmd_doctor);
 DK_CMD(dk_cmd_hooks_install);

@@ -36,6 +36,7 @@ const struct dk_cmd dk_commands[] = {
 	{"stop", NULL, dk_cmd_stop, "stop a VM (ACPI powerdown, then kill)", &dk_spec_stop},
 	{"list", NULL, dk_cmd_list, "list VMs", &dk_spec_list},
 	{"show", NULL, dk_cmd_show, "show a VM's plan and files", &dk_spec_show},
+	{"update", NULL, dk_cmd_update, "move a stopped VM to a newer OpenCore and kexts (config migrated)", &dk_spec_update},
 	{"destroy", NULL, dk_cmd_destroy, "remove a VM (disks kept unless --delete-disks)", &dk_spec_destroy},
 	{"export", NULL, dk_cmd_export, "write a VM as a Proxmox VE config and qm import commands", &dk_spec_export},
 	{"tune", NULL, dk_cmd_tune, "apply a guide write-up to a VM (pin, iothreads, hugepages, fake-cores; undo)", &dk_spec_tune},

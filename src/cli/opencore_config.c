@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
+enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN, O_GUIDE, O_OFFLINE, O_KEXT_VERSION, O_AUDIO };
 
 static const struct dk_opt config_opts[] = {
 	{"sample", 's', "FILE", "the release's Docs/Sample.plist (required)", DK_C_FILE, DK_OPT_SHORT},
@@ -27,6 +27,12 @@ static const struct dk_opt config_opts[] = {
 	{"kexts", O_KEXTS, "DIR", "directory holding the .kext bundles the image will contain", DK_C_DIR, 0},
 	{"driver", O_DRIVER, "NAME", "an extra UEFI driver in EFI/OC/Drivers (repeatable)", NULL, 0},
 	{"acpi", O_ACPI, "NAME", "an SSDT in EFI/OC/ACPI (repeatable)", NULL, 0},
+	{"guide-kexts", O_GUIDE, NULL, "the guide's kexts and SSDTs for --model/--macos/--gpu (as create):\n"
+	 "fetched (cached, digest-verified), unpacked beside -o while the config\n"
+	 "is made; --sample must be an unpacked release's Docs/Sample.plist", NULL, 0},
+	{"audio", O_AUDIO, NULL, "with --guide-kexts: motherboard audio is passed through (AppleALC)", NULL, 0},
+	{"kext-version", O_KEXT_VERSION, "NAME=VER", "with --guide-kexts: pin a kext's release (repeatable)", NULL, 0},
+	{"offline", O_OFFLINE, NULL, "with --guide-kexts: the cache only", NULL, 0},
 	{"release", O_RELEASE, "X.Y.Z", "OpenCore release of the sample (default: from its path)", NULL, 0},
 	{"explain", O_EXPLAIN, NULL, "list every change with its reason", NULL, 0},
 	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
@@ -42,6 +48,7 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 		"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
 		"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
 		"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
+		"                            [--guide-kexts [--audio] [--kext-version NAME=V]... [--offline]]\n"
 		"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
 		"\n"
 		"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
@@ -52,7 +59,8 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 		"kext's Contents/Info.plist, ordered by OSBundleLibraries: Lilu first, plugins\n"
 		"after their parents) and the SSDTs named with --acpi. PlatformInfo/Generic gets a\n"
 		"unique SMBIOS identity. A key a recipe needs that this Sample.plist lacks is an\n"
-		"error naming the key and the release.\n",
+		"error naming the key and the release. With --guide-kexts the kexts and SSDTs are the\n"
+		"guide's set for the model, release and GPU, resolved and fetched as dkvm create does.\n",
 	.opts = config_opts,
 	.tail = "Examples:\n"
 		"  dkvm opencore config --sample OpenCore-1.0.6/Docs/Sample.plist --model MacPro7,1 \\\n"
@@ -71,12 +79,64 @@ static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_
 					[DK_HOSTCPU_AMD] = "amd", NULL};
 
 
+/* --guide-kexts: the guide's set staged in a temporary folder beside the
+ * output (removed afterwards), from the release the Sample.plist is in. */
+struct guide_set {
+	char *dir, *kexts_dir;
+	struct dk_oc_staged st;
+	bool staged;
+};
+
+static int guide_stage(const struct dk_oc_set_opts *so, const char *sample, const char *output,
+		       const char *const *pins, bool offline, const char **acpi, int *na, struct guide_set *g)
+{
+	size_t l = strlen(sample);
+	if (l < 17 || strcmp(sample + l - 17, "Docs/Sample.plist") || (l > 17 && sample[l - 18] != '/'))
+		return dk_fail("--guide-kexts: %s is not the Docs/Sample.plist of an unpacked OpenCorePkg release "
+			       "(the SSDTs come from its Docs/AcpiSamples)", sample);
+	char *release = l == 17 ? dk_strdup(".") : dk_strndup(sample, l - 18);
+	const char *slash = strrchr(output, '/');
+	char *tmpl = slash ? dk_asprintf("%.*s/.dkvm-kexts.XXXXXX", (int)(slash - output), output)
+			   : dk_strdup(".dkvm-kexts.XXXXXX");
+	if (!mkdtemp(tmpl)) {
+		dk_fail_errno("%s", tmpl);
+		free(tmpl);
+		free(release);
+		return -1;
+	}
+	g->dir = tmpl;
+	char *stage = dk_asprintf("%s/efi", g->dir);
+	struct dk_oc_stage_opts o = {.set = *so, .release = release, .dir = stage, .pins = pins, .offline = offline};
+	int rc = dk_oc_stage(&o, &g->st);
+	free(release);
+	if (rc == 0) {
+		g->staged = true;
+		g->kexts_dir = dk_asprintf("%s/Kexts", stage);
+		for (char **a = g->st.acpi_names; a && *a && *na < 32; a++)
+			acpi[(*na)++] = *a;
+	}
+	free(stage);
+	return rc < 0 ? dk_fail_prefix("--guide-kexts") : 0;
+}
+
+static void guide_free(struct guide_set *g)
+{
+	if (g->dir)
+		dk_rm_rf(g->dir);
+	if (g->staged)
+		dk_oc_staged_free(&g->st);
+	free(g->dir);
+	free(g->kexts_dir);
+}
+
 int dk_cmd_opencore_config(int argc, char **argv)
 {
 	const char *cmd = "opencore config";
 	struct dk_oc_config_opts o = {0};
 	const char *model = NULL, *macos = NULL, *smbios_file = NULL, *output = NULL;
-	bool generate = false, explain = false, force = false;
+	bool generate = false, explain = false, force = false, guide = false, audio = false, offline = false;
+	const char *pins[33] = {0};
+	int npins = 0;
 	const char *drivers[33] = {0}, *acpi[33] = {0};
 	int nd = 0, na = 0;
 	int c, k;
@@ -114,6 +174,14 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			break;
 		case O_RELEASE: o.release = optarg; break;
 		case O_EXPLAIN: explain = true; break;
+		case O_GUIDE: guide = true; break;
+		case O_AUDIO: audio = true; break;
+		case O_OFFLINE: offline = true; break;
+		case O_KEXT_VERSION:
+			if (npins >= 32)
+				return dk_usage_error(cmd, "too many --kext-version options");
+			pins[npins++] = optarg;
+			break;
 		case 'h': return dk_print_spec_help(&dk_spec_opencore_config);
 		default: return dk_getopt_error(cmd, c, argv);
 		}
@@ -152,8 +220,25 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	o.drivers = nd ? drivers : NULL;
 	o.acpi = na ? acpi : NULL;
 	o.explain = explain;
+	if (!guide && (audio || offline || npins))
+		return dk_usage_error(cmd, "--audio, --kext-version and --offline go with --guide-kexts");
+	if (guide && o.kexts_dir)
+		return dk_usage_error(cmd, "--guide-kexts and --kexts: give one");
+	if (npins && dk_oc_pins_check(pins) < 0)
+		return dk_usage_error(cmd, "%s", dk_errmsg());
 	if (dk_output_check(output, force) < 0)
 		return dk_cli_fail();
+	struct guide_set gs = {0};
+	if (guide) {
+		struct dk_oc_set_opts so = {.model = o.model, .macos = o.macos, .gpu = o.gpu, .audio = audio};
+		if (guide_stage(&so, o.sample_path, output, pins, offline, acpi, &na, &gs) < 0) {
+			int k2 = dk_cli_fail();
+			guide_free(&gs);
+			return k2;
+		}
+		o.kexts_dir = gs.kexts_dir;
+		o.acpi = na ? acpi : NULL;
+	}
 
 	struct dk_smbios id;
 	if (smbios_file) {
@@ -167,8 +252,10 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	char *xml = NULL;
 	uint32_t len = 0;
 	struct dk_oc_changes ch = {0};
-	if (dk_oc_config_build(&o, &xml, &len, &ch) < 0)
+	if (dk_oc_config_build(&o, &xml, &len, &ch) < 0) {
+		guide_free(&gs);
 		return dk_cli_fail();
+	}
 	int rc = DK_EXIT_OK;
 	if (dk_write_file_atomic(output, xml, len, force, 0600) < 0) {
 		rc = dk_cli_fail();
@@ -209,5 +296,6 @@ int dk_cmd_opencore_config(int argc, char **argv)
 out:
 	free(xml);
 	dk_oc_changes_free(&ch);
+	guide_free(&gs);
 	return rc;
 }

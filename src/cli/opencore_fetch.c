@@ -5,6 +5,12 @@
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/output.h"
+#include "util/fs.h"
+#include "smbios/smbios.h"
+#include "smbios/macos.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <string.h>
 
@@ -14,6 +20,12 @@ static const struct dk_opt fetch_opts[] = {
 	 "RestrictEvents, VirtualSMC, NVMeFix, VoodooPS2, VMHide, NootRX,\n"
 	 "... or owner/repo; NAME@VER pins a version (repeatable)", NULL, 0},
 	{"no-opencore", 'N', NULL, "fetch only the kexts", NULL, 0},
+	{"macos", 'M', "RELEASE", "also the guide's kext set (and SSDTs) for this macOS release, as\n"
+	 "create resolves it: fetched, verified, RELEASE bundles unpacked beside\n"
+	 "the OpenCorePkg release in efi-MODEL-RELEASE/{Kexts,ACPI}", DK_C_MACOS, 0},
+	{"model", 'o', "MODEL", "with --macos: the Mac model (default MacPro7,1)", DK_C_MODEL, 0},
+	{"gpu", 'g', "KIND", "with --macos: passed-through GPU: amd, nvidia, navi22 or none", "amd nvidia navi22 none", 0},
+	{"audio", 'a', NULL, "with --macos: motherboard audio passed through (AppleALC)", NULL, 0},
 	{"mirror", 'm', "URL", "use URL instead of https://api.github.com and the download\n"
 	 "hosts (it serves /repos/<owner>/<repo>/releases/... and the\n"
 	 "download paths); also $DKVM_GITHUB_MIRROR", NULL, 0},
@@ -24,6 +36,7 @@ static const struct dk_opt fetch_opts[] = {
 
 const struct dk_cmd_spec dk_spec_opencore_fetch = {
 	.head = "usage: dkvm opencore fetch [--version X.Y.Z] [--kext NAME[@VER],...] [--mirror URL]\n"
+		"                           [--macos RELEASE [--model MODEL] [--gpu KIND] [--audio]]\n"
 		"\n"
 		"Download the OpenCorePkg release zip and kext release zips from GitHub releases into\n"
 		"the cache ($XDG_CACHE_HOME/dkvm/releases/<owner>/<repo>/<version>/), each verified\n"
@@ -55,10 +68,78 @@ static json_object *fetched_json(const struct dk_oc_fetched *f)
 	return o;
 }
 
+static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
+				       [DK_GPU_NAVI22] = "navi22", NULL};
+
+/* --macos: the guide's set staged beside the release zip (replacing an
+ * earlier one only once the new one is complete). */
+static int stage_set(const struct dk_oc_set_opts *so, const char *release, const char *mirror, json_object *arr)
+{
+	_cleanup_free_ char *parent = dk_strdup(release);
+	char *sl = strrchr(parent, '/');
+	if (sl)
+		*sl = 0;
+	else
+		strcpy(parent, ".");
+	_cleanup_free_ char *final = dk_asprintf("%s/efi-%s-%s%s%s", parent, so->model->name, so->macos->name,
+						   so->gpu ? "-" : "", so->gpu ? gpu_names[so->gpu] : "");
+	_cleanup_free_ char *tmp = dk_asprintf("%s.tmp.%d", final, (int)getpid());
+	struct dk_oc_stage_opts o = {.set = *so, .release = release, .dir = tmp, .mirror = mirror};
+	struct dk_oc_staged st;
+	if (dk_oc_stage(&o, &st) < 0) {
+		dk_rm_rf(tmp);
+		return dk_fail_prefix("the guide's kext set");
+	}
+	_cleanup_free_ char *old = dk_asprintf("%s.old.%d", final, (int)getpid());
+	bool had = dk_path_exists(final);
+	if ((had && rename(final, old) < 0) || rename(tmp, final) < 0) {
+		int rc = dk_fail_errno("%s", final);
+		if (had)
+			rename(old, final);
+		dk_rm_rf(tmp);
+		dk_oc_staged_free(&st);
+		return rc;
+	}
+	if (had)
+		dk_rm_rf(old);
+	for (size_t i = 0; i < st.ninfo; i++) {
+		const struct dk_oc_staged_kext *k = &st.info[i];
+		_cleanup_free_ char *path = dk_asprintf("%s/Kexts/%s.kext", final, k->name);
+		if (dk_json_output) {
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "name", dk_json_str(k->name));
+			json_object_object_add(e, "version", dk_json_str(k->version));
+			json_object_object_add(e, "source", dk_json_str(k->source));
+			json_object_object_add(e, "sha256", dk_json_str(k->sha256));
+			json_object_object_add(e, "path", dk_json_str(path));
+			json_object_object_add(e, "reason", dk_json_str(k->reason));
+			json_object_array_add(arr, e);
+		} else {
+			printf("%-14s %-8s %s (%s)\n", dk_esc(k->name), dk_esc(k->version ? k->version : "-"), dk_esc(path),
+			       dk_esc(k->source));
+		}
+	}
+	for (char **a = st.acpi_names; a && *a; a++) {
+		_cleanup_free_ char *path = dk_asprintf("%s/ACPI/%s", final, *a);
+		if (dk_json_output) {
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "name", dk_json_str(*a));
+			json_object_object_add(e, "path", dk_json_str(path));
+			json_object_array_add(arr, e);
+		} else {
+			printf("%-14s %-8s %s (OpenCorePkg)\n", dk_esc(*a), "-", dk_esc(path));
+		}
+	}
+	dk_oc_staged_free(&st);
+	return 0;
+}
+
 int dk_cmd_opencore_fetch(int argc, char **argv)
 {
 	const char *cmd = "opencore fetch";
-	const char *version = NULL, *mirror = NULL;
+	const char *version = NULL, *mirror = NULL, *macos = NULL, *model = NULL;
+	struct dk_oc_set_opts so = {0};
+	int g;
 	bool opencore = true;
 	struct dk_buf kexts = {0};
 	int rc = DK_EXIT_OK;
@@ -74,6 +155,16 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 			break;
 		case 'm': mirror = optarg; break;
 		case 'N': opencore = false; break;
+		case 'M': macos = optarg; break;
+		case 'o': model = optarg; break;
+		case 'a': so.audio = true; break;
+		case 'g':
+			if ((g = dk_cli_choice(cmd, "--gpu", optarg, gpu_names)) < 0) {
+				dk_buf_free(&kexts);
+				return DK_EXIT_USAGE;
+			}
+			so.gpu = (enum dk_gpu)g;
+			break;
 		case 'h': dk_buf_free(&kexts); return dk_print_spec_help(&dk_spec_opencore_fetch);
 		default: dk_buf_free(&kexts); return dk_getopt_error(cmd, c, argv);
 		}
@@ -81,6 +172,20 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 	if (optind < argc) {
 		dk_buf_free(&kexts);
 		return dk_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	}
+	if (!macos && (model || so.gpu || so.audio)) {
+		dk_buf_free(&kexts);
+		return dk_usage_error(cmd, "--model, --gpu and --audio go with --macos");
+	}
+	if (macos) {
+		so.macos = dk_macos_find(macos);
+		so.model = dk_mac_model_find(model ? model : "MacPro7,1");
+		const char *bad = !so.macos ? "macOS release" : !so.model ? "model" : NULL;
+		if (bad || !opencore) {
+			dk_buf_free(&kexts);
+			return bad ? dk_usage_error(cmd, "unknown %s '%s'", bad, !so.macos ? macos : model)
+				   : dk_usage_error(cmd, "--macos needs the OpenCorePkg release (its SSDTs): not with --no-opencore");
+		}
 	}
 	/* the work list: name + version */
 	char *list = kexts.len ? dk_strndup(kexts.data, kexts.len) : dk_strdup("");
@@ -115,13 +220,16 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 		free(list);
 		return dk_usage_error(cmd, "nothing to fetch (--no-opencore without --kext)");
 	}
-	json_object *arr = json_object_new_array();
+	json_object *arr = json_object_new_array(), *set = json_object_new_array();
+	char *ocpath = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct dk_oc_fetched f;
 		if (dk_oc_fetch(names[i], vers[i], mirror, &f) < 0) {
 			rc = dk_cli_fail();
 			break;
 		}
+		if (i == 0 && opencore)
+			ocpath = dk_strdup(f.path);
 		if (dk_json_output)
 			json_object_array_add(arr, fetched_json(&f));
 		else
@@ -130,12 +238,17 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 			       (f.verified ? "downloaded, SHA-256 verified" : "downloaded, no published digest"));
 		dk_oc_fetched_free(&f);
 	}
+	if (rc == DK_EXIT_OK && macos && stage_set(&so, ocpath, mirror, set) < 0)
+		rc = dk_cli_fail();
+	free(ocpath);
 	if (dk_json_output && rc == DK_EXIT_OK) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "releases", arr);
+		json_object_object_add(o, "set", macos ? set : (json_object_put(set), NULL));
 		dk_json_print(o);
 	} else {
 		json_object_put(arr);
+		json_object_put(set);
 	}
 	free(list);
 	return rc;

@@ -2,6 +2,7 @@
 #include "vm/vm.h"
 #include "vm/tune.h"
 #include "vm/access.h"
+#include "vm/efiman.h"
 #include "host/host.h"
 #include "smbios/smbios.h"
 #include "opencore/opencore.h"
@@ -215,7 +216,7 @@ static bool has_audio(const struct dk_plan *p)
 	return false;
 }
 
-static struct dk_oc_set_opts set_opts(const struct dk_plan *p)
+struct dk_oc_set_opts dk_vm_oc_set_opts(const struct dk_plan *p)
 {
 	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
 				       .gpu = oc_gpu(p), .audio = has_audio(p)};
@@ -223,7 +224,7 @@ static struct dk_oc_set_opts set_opts(const struct dk_plan *p)
 
 static json_object *set_json(const struct dk_plan *p)
 {
-	struct dk_oc_set_opts so = set_opts(p);
+	struct dk_oc_set_opts so = dk_vm_oc_set_opts(p);
 	struct dk_oc_set_item *items;
 	size_t n;
 	dk_oc_set_resolve(&so, &items, &n);
@@ -368,7 +369,8 @@ static int oc_drivers(struct build *b)
 }
 
 /* The manifest's "efi": what the image holds, with versions and sources. */
-static json_object *efi_json(const struct build *b, const struct dk_oc_image_result *res, const char *oc_version)
+json_object *dk_vm_efi_json(const struct dk_oc_image_result *res, const char *oc_version, const char *bindata_path,
+			    const char *bindata_source)
 {
 	json_object *efi = json_object_new_object();
 	json_object *kx = json_object_new_array(), *ac = json_object_new_array(), *dr = json_object_new_array(),
@@ -387,9 +389,9 @@ static json_object *efi_json(const struct build *b, const struct dk_oc_image_res
 			version = oc_version;
 			rel_src = dk_asprintf("OpenCorePkg %s", oc_version ? oc_version : "?");
 			source = rel_src;
-		} else if (b->bindata_path && !strcmp(e->source, b->bindata_path)) {
+		} else if (bindata_path && !strcmp(e->source, bindata_path)) {
 			version = dk_oc_bindata_commit();
-			source = b->bindata_source;
+			source = bindata_source;
 		}
 		json_object_object_add(j, "name", json_object_new_string(e->name));
 		json_object_object_add(j, "version", version ? json_object_new_string(version) : NULL);
@@ -402,7 +404,7 @@ static json_object *efi_json(const struct build *b, const struct dk_oc_image_res
 }
 
 /* What was staged, for the manifest. */
-static void staged_json(const struct dk_oc_staged *st, json_object *oc)
+void dk_vm_staged_json(const struct dk_oc_staged *st, json_object *oc)
 {
 	json_object *k = json_object_new_array(), *a = json_object_new_array();
 	for (size_t i = 0; i < st->ninfo; i++) {
@@ -424,7 +426,7 @@ static void staged_json(const struct dk_oc_staged *st, json_object *oc)
 
 /* The staged kexts and SSDTs were copied from a temporary folder: name their
  * real sources (the kext release and its digest, the OpenCorePkg release). */
-static void efi_staged_sources(json_object *efi, const struct dk_oc_staged *st, const char *oc_version)
+void dk_vm_efi_staged_sources(json_object *efi, const struct dk_oc_staged *st, const char *oc_version)
 {
 	json_object *kx = NULL, *ac = NULL;
 	json_object_object_get_ex(efi, "kexts", &kx);
@@ -478,7 +480,7 @@ static int build_opencore(struct build *b)
 		return -1;
 	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
 	const char *kext_dirs[] = {o->kexts, NULL};
-	struct dk_oc_stage_opts so = {.set = set_opts(&b->r->plan), .release = release, .dir = stage,
+	struct dk_oc_stage_opts so = {.set = dk_vm_oc_set_opts(&b->r->plan), .release = release, .dir = stage,
 				      .kext_dirs = o->kexts ? kext_dirs : NULL, .kexts = o->kext_list, .acpi = o->acpi,
 				      .pins = o->kext_pins, .offline = o->offline};
 	struct dk_oc_staged st;
@@ -507,7 +509,7 @@ static int build_opencore(struct build *b)
 		.result = &res,
 	};
 	rc = dk_oc_image_build(&io);
-	staged_json(&st, oc);
+	dk_vm_staged_json(&st, oc);
 	dk_rm_rf(stage); /* on the image now */
 	if (recovery && !o->recovery)
 		dk_rm_rf(recovery); /* fetched into the bundle: it is on the image now */
@@ -519,8 +521,8 @@ static int build_opencore(struct build *b)
 	}
 	json_object *sr;
 	const char *ocv = json_object_object_get_ex(oc, "sample_release", &sr) ? json_object_get_string(sr) : NULL;
-	json_object *efi = efi_json(b, &res, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
-	efi_staged_sources(efi, &st, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
+	json_object *efi = dk_vm_efi_json(&res, ocv && strcmp(ocv, "unknown") ? ocv : NULL, b->bindata_path, b->bindata_source);
+	dk_vm_efi_staged_sources(efi, &st, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
 	json_object_object_add(b->man, "efi", efi);
 	dk_oc_staged_free(&st);
 	dk_oc_image_result_free(&res);

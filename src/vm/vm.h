@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-c/json.h>
+#include <plist/plist.h>
 
 #include "vm/plan.h"
 #include "vm/render.h"
@@ -166,6 +167,60 @@ int dk_vm_name_check(const char *name, bool new_vm);
 void dk_create_result_free(struct dk_create_result *r);
 /* The document `dkvm --json create` prints (see dkvm-vm(1)). */
 json_object *dk_create_to_json(const struct dk_create_opts *o, const struct dk_create_result *r);
+
+/* ---- update: rebuild a bundle's OpenCore EFI (update.c) ----
+ *
+ * One rebuild for every change of the EFI: a newer (or the same) OpenCorePkg
+ * release and kext versions (`dkvm update`), or an edit of config.plist (a
+ * callback, e.g. a tune write-up). The guide's kext set is staged again; the
+ * bundle's config.plist is migrated through the release's Sample.plist with
+ * the recipes applied: the user's value is kept for every key both have
+ * (PlatformInfo identity included, byte for byte), keys new in the Sample are
+ * added, keys it no longer has are dropped, the EFI lists (ACPI/Add,
+ * Kernel/Add, UEFI/Drivers, Misc/Tools) are regenerated for the new set;
+ * maps (DeviceProperties, NVRAM) keep the user's entries. Drivers and kexts
+ * the user added, and recoveryOS, are carried over from the current image.
+ * The new config is validated, the image built beside the bundle and
+ * validated, and only then renamed in: the previous image and config stay as
+ * OpenCore.img.prev and config.plist.prev; manifest "efi"/"opencore" are
+ * rewritten atomically. A running VM is refused; the domain is untouched
+ * (same image path). Nothing changes when the result equals what is there. */
+typedef int (*dk_efi_edit_fn)(plist_t config, void *ctx); /* -1 + dk_fail: the rebuild stops */
+struct dk_efi_rebuild_opts {
+	const char *opencore;          /* OpenCorePkg release zip or dir; NULL: fetched (or current) */
+	const char *opencore_version;  /* fetch this version; NULL: the latest (or current) */
+	bool current;                  /* the bundle's own release and kext versions (no upgrade) */
+	const char *const *kext_pins;  /* "Lilu=1.7.1", or NULL */
+	const char *mirror;            /* NULL: $DKVM_GITHUB_MIRROR or GitHub */
+	bool offline;                  /* the cache only */
+	bool dry_run;                  /* compute and report; write nothing in the bundle */
+	dk_efi_edit_fn edit;           /* after the migration, before validation; NULL: none */
+	void *edit_ctx;
+};
+struct dk_cfg_change {
+	char *path;        /* "Misc/Security/ScanPolicy" */
+	const char *kind;  /* "kept" (the user's value, not the new default), "added", "dropped",
+			      "regenerated" (an EFI list), "retyped" (the Sample changed its type: new value) */
+};
+struct dk_kext_change {
+	char *name, *old_version, *new_version; /* versions NULL: absent */
+};
+struct dk_efi_rebuild_result {
+	char *old_opencore, *new_opencore;   /* release versions (NULL: unknown) */
+	char *release;                       /* the release used (path) */
+	struct dk_kext_change *kexts;
+	size_t nkexts;
+	struct dk_cfg_change *changes;
+	size_t nchanges;
+	char *diff;                          /* unified diff config.plist -> new ("" equal) */
+	bool changed;                        /* anything differs */
+	bool applied;                        /* the new image is in place */
+	char **warnings;                     /* validator warnings on the new config, NULL-terminated */
+};
+int dk_vm_efi_rebuild(struct dk_bundle *b, const struct dk_efi_rebuild_opts *o, struct dk_efi_rebuild_result *r);
+void dk_efi_rebuild_result_free(struct dk_efi_rebuild_result *r);
+/* The document `dkvm --json update` prints (see dkvm-vm(1)). */
+json_object *dk_efi_rebuild_to_json(const struct dk_bundle *b, const struct dk_efi_rebuild_result *r, bool dry_run);
 
 /* Run a program (no shell) and wait; output to /dev/null unless capture. */
 int dk_run(char *const argv[], char **capture, int timeout_ms);

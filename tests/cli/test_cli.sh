@@ -75,6 +75,7 @@ stop
 list
 show
 destroy
+update
 export
 wizard
 doctor
@@ -115,6 +116,7 @@ stop
 list
 show
 destroy
+update
 export
 wizard
 doctor
@@ -154,6 +156,7 @@ stop
 list
 show
 destroy
+update
 export
 wizard
 doctor

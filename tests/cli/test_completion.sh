@@ -142,6 +142,7 @@ stop dkvm-vm.1
 list dkvm-vm.1
 show dkvm-vm.1
 destroy dkvm-vm.1
+update dkvm-vm.1
 LIST
 }
 

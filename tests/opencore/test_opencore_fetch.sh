@@ -245,6 +245,40 @@ VMHide.kext 23.0.0 - True Contents/MacOS/VMHide"
   t_contains "$(kernel_add "$T/vms/off/config.plist")" "VMHide.kext 23.0.0"
 }
 
+# opencore fetch --macos and opencore config --guide-kexts resolve the guide's
+# set as create does: fetch unpacks the RELEASE kexts beside the release,
+# config puts the set in Kernel/Add and ACPI/Add.
+test_fetch_and_config_guide_set() {
+  setup_guide_set
+  t_ok "$DKVM" --json opencore fetch --macos sequoia
+  t_json "$OUT"
+  local efi=cache/dkvm/releases/acidanthera/OpenCorePkg/1.0.6/efi-MacPro7,1-sequoia
+  t_eq "$(t_jget "$OUT" '" ".join(k["name"] for k in d["set"])')" \
+    "Lilu VMHide AppleMCEReporterDisabler RestrictEvents SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  t_eq "$(ls "$T/$efi/Kexts" | tr '\n' ' ')" "AppleMCEReporterDisabler.kext Lilu.kext RestrictEvents.kext VMHide.kext "
+  cmp "$T/$efi/Kexts/VMHide.kext/Contents/MacOS/VMHide" kz-VMHide-RELEASE/VMHide.kext/Contents/MacOS/VMHide || t_fail "not the RELEASE build"
+  [ ! -e "$T/$efi/Kexts/VMHide.kext.dSYM" ] || t_fail "dSYM unpacked"
+  # again: replaced in place, nothing else left
+  t_ok "$DKVM" opencore fetch --macos bigsur --gpu amd
+  t_contains "$OUT" "WhateverGreen"
+  t_eq "$(ls "$T/cache/dkvm/releases/acidanthera/OpenCorePkg/1.0.6" | grep efi- | tr '\n' ' ')" "efi-MacPro7,1-bigsur-amd efi-MacPro7,1-sequoia "
+  t_exit 2 "$DKVM" opencore fetch --gpu amd
+  t_exit 2 "$DKVM" opencore fetch --macos nosuch
+  # config: Kernel/Add and ACPI/Add from the set, nothing left beside the output
+  mkdir out
+  t_ok "$DKVM" opencore config --sample OpenCore-1.0.6-RELEASE/Docs/Sample.plist --model MacPro7,1 --macos sequoia \
+    --guide-kexts --kext-version Lilu=1.7.1 -o out/config.plist
+  t_eq "$(kernel_add out/config.plist | cut -d' ' -f1 | tr '\n' ' ')" "Lilu.kext AppleMCEReporterDisabler.kext RestrictEvents.kext VMHide.kext "
+  t_eq "$(acpi_add out/config.plist)" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  t_eq "$(ls -A out)" "config.plist"
+  # a Sample.plist outside a release: refused, nothing written or left
+  cp OpenCore-1.0.6-RELEASE/Docs/Sample.plist out/Sample.plist
+  t_exit 1 "$DKVM" opencore config --sample out/Sample.plist --model MacPro7,1 --macos sequoia --guide-kexts -o out/c2.plist
+  t_contains "$ERR" "not the Docs/Sample.plist of an unpacked OpenCorePkg release"
+  t_eq "$(ls -A out | tr '\n' ' ')" "Sample.plist config.plist "
+  t_exit 2 "$DKVM" opencore config --sample out/Sample.plist --model MacPro7,1 --macos sequoia --offline -o out/c3.plist
+}
+
 test_create_offline_names_missing() {
   export XDG_CACHE_HOME=$T/cache
   t_exit 1 "$DKVM" create o --macos sequoia --offline --no-recovery --dir "$T/vms" --disk 16G --memory 2G --accel tcg

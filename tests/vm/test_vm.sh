@@ -798,6 +798,109 @@ test_macpro51_mojave() {
     "$(sha256sum < "$T/HfsPlusLegacy.efi" | cut -c1-64) $T/HfsPlusLegacy.efi" "driver digest and source"
 }
 
+# Every file of a bundle with its SHA-256 (sorted): what "changed nothing" compares.
+bundle_sums() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum); }
+# The PlatformInfo/Generic identity of a config.plist, byte for byte.
+identity_of() { python3 -c 'import re,sys; t=open(sys.argv[1]).read(); g=t[t.index("<key>Generic</key>"):]; print("|".join(re.search("<key>%s</key>\\s*<[a-z]+>([^<]*)<" % k, g).group(1) for k in ("MLB","ROM","SystemSerialNumber","SystemUUID")))' "$1"; }
+
+# dkvm update: a newer release and Lilu; the config migrated through the new
+# Sample.plist (identity kept byte for byte, a new key added, a dropped key
+# gone), the old image kept as .prev; --dry-run, an invalid config and a
+# running VM change nothing; a second update finds nothing to do.
+test_update() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/OpenCore-1.0.6-RELEASE"
+  mkdir -p "$T/rec/com.apple.recovery.boot"
+  head -c 70000 /dev/urandom > "$T/rec/com.apple.recovery.boot/BaseSystem.dmg"
+  t_ok "$DKVM" create u1 --opencore "$T/OpenCore-1.0.6-RELEASE" --recovery "$T/rec" --dir "$T/vms" --disk 16G --memory 2G
+  local dir=$T/vms/u1 id sums off
+  id=$(identity_of "$dir/config.plist")
+  [ -n "$id" ] || t_fail "no identity in config.plist"
+  # the same release: nothing to do, nothing touched
+  sums=$(bundle_sums "$dir")
+  t_ok "$DKVM" update u1 --opencore "$T/OpenCore-1.0.6-RELEASE" --dir "$T/vms"
+  t_contains "$OUT" "up to date"
+  t_eq "$(bundle_sums "$dir")" "$sums" "bundle after a no-op update"
+  # a newer release: Sample.plist gains Misc/Boot/DkvmNewKey, loses Misc/Debug/DisplayDelay; Lilu 1.7.2
+  cp -r "$T/OpenCore-1.0.6-RELEASE" "$T/OpenCore-1.0.7-RELEASE"
+  python3 - "$T/OpenCore-1.0.7-RELEASE/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+del d["Misc"]["Debug"]["DisplayDelay"]
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  head -c 70001 /dev/urandom > "$T/OpenCore-1.0.7-RELEASE/X64/EFI/OC/OpenCore.efi"
+  (cd "$T" && mk_kext_zips Lilu 1.7.2 && gh_publish acidanthera Lilu 1.7.2 Lilu-1.7.2-RELEASE.zip Lilu-1.7.2-DEBUG.zip) >/dev/null
+  # a user's value for a key both Samples have is kept
+  python3 -c 'import re,sys; p=sys.argv[1]; t=open(p).read(); open(p,"w").write(re.sub(r"(<key>Timeout</key>\s*)<integer>\d+</integer>", r"\g<1><integer>7</integer>", t, count=1))' "$dir/config.plist"
+  grep -A1 '<key>Timeout</key>' "$dir/config.plist" | grep -q '<integer>7</integer>' || t_fail "test setup: Timeout not edited"
+  sums=$(bundle_sums "$dir")
+  # --dry-run: what would change, nothing changed
+  t_ok "$DKVM" update u1 --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms" --dry-run
+  t_contains "$OUT" "would update"
+  t_contains "$OUT" "Lilu                     1.7.1 -> 1.7.2"
+  grep -q '^+[[:space:]]*<key>DkvmNewKey</key>' <<<"$OUT" || t_fail "no added key in the diff: $OUT"
+  grep -q '^-[[:space:]]*<key>DisplayDelay</key>' <<<"$OUT" || t_fail "no dropped key in the diff"
+  t_contains "$OUT" "--- config.plist"
+  t_contains "$OUT" "config    dropped     Misc/Debug/DisplayDelay"
+  t_eq "$(bundle_sums "$dir")" "$sums" "bundle after --dry-run"
+  only_entries "$T/vms" u1
+  # an invalid value in the VM's config: refused, bundle unchanged, nothing left
+  cp "$dir/config.plist" "$T/good.plist"
+  python3 -c 'import re,sys; p=sys.argv[1]; t=open(p).read(); open(p,"w").write(re.sub(r"(<key>Vault</key>\s*)<string>\w+</string>", r"\g<1><string>Bogus</string>", t, count=1))' "$dir/config.plist"
+  local bad; bad=$(bundle_sums "$dir")
+  t_exit 1 "$DKVM" update u1 --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms"
+  t_contains "$ERR" "not valid"
+  t_contains "$ERR" "Vault"
+  t_contains "$ERR" "the bundle is unchanged"
+  t_eq "$(bundle_sums "$dir")" "$bad" "bundle after a refused update"
+  only_entries "$T/vms" u1
+  cp "$T/good.plist" "$dir/config.plist"
+  # the update
+  local old_img; old_img=$(sha256sum < "$dir/OpenCore.img")
+  t_ok "$DKVM" --json update u1 --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms"
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" '(d["changed"], d["applied"], d["opencore"]["old"], d["opencore"]["new"])')" \
+    "(True, True, '1.0.6/1.0.7', '1.0.7')"
+  t_eq "$(t_jget "$OUT" 'sorted((c["kind"], c["path"]) for c in d["config"] if c["kind"] in ("added", "dropped"))')" \
+    "[('added', 'Misc/Boot/DkvmNewKey'), ('dropped', 'Misc/Debug/DisplayDelay')]"
+  t_eq "$(t_jget "$OUT" '[(k["name"], k["old"], k["new"]) for k in d["kexts"] if k["name"] == "Lilu"]')" "[('Lilu', '1.7.1', '1.7.2')]"
+  only_entries "$T/vms" u1
+  only_entries "$dir" OVMF_VARS.fd OpenCore.img OpenCore.img.prev config.plist config.plist.prev disk.qcow2 domain.xml manifest.json qemu.argv start.sh
+  t_eq "$(sha256sum < "$dir/OpenCore.img.prev")" "$old_img" "previous image kept"
+  t_eq "$(identity_of "$dir/config.plist")" "$id" "identity after the update"
+  grep -A1 '<key>Timeout</key>' "$dir/config.plist" | grep -q '<integer>7</integer>' || t_fail "the user's Timeout was not kept"
+  t_contains "$(cat "$dir/config.plist")" "<key>DkvmNewKey</key>"
+  ! grep -q '<key>DisplayDelay</key>' "$dir/config.plist" || t_fail "dropped key still there"
+  # the image: the new release, the new config, Lilu 1.7.2, recoveryOS carried over; valid
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/OpenCore-1.0.7-RELEASE/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  export MTOOLS_SKIP_CHECK=1
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/OpenCore.efi) "$T/OpenCore-1.0.7-RELEASE/X64/EFI/OC/OpenCore.efi" || t_fail "OpenCore.efi is not the new release's"
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/config.plist) "$dir/config.plist" || t_fail "image config differs"
+  cmp -s <(mtype -i "$dir/OpenCore.img@@$off" ::/com.apple.recovery.boot/BaseSystem.dmg) "$T/rec/com.apple.recovery.boot/BaseSystem.dmg" || t_fail "recoveryOS not carried over"
+  t_contains "$(mtype -i "$dir/OpenCore.img@@$off" ::/EFI/OC/Kexts/Lilu.kext/Contents/Info.plist)" "<string>1.7.2</string>"
+  local man; man=$(cat "$dir/manifest.json")
+  t_eq "$(t_jget "$man" '(d["efi"]["opencore"], [(k["name"], k["version"]) for k in d["opencore"]["kexts"] if k["name"] == "Lilu"], d["opencore"]["recovery"])')" \
+    "('1.0.7', [('Lilu', '1.7.2')], '$T/rec')"
+  grep -q "$dir/OpenCore.img" "$dir/domain.xml" || t_fail "domain.xml lost the image path"
+  # twice: nothing to do, nothing touched
+  sums=$(bundle_sums "$dir")
+  t_ok "$DKVM" update u1 --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms"
+  t_contains "$OUT" "up to date"
+  t_eq "$(bundle_sums "$dir")" "$sums" "bundle after a second update"
+  # a running VM is refused
+  t_ok "$DKVM" start u1 --dir "$T/vms" --display none --accel tcg
+  t_exit 1 "$DKVM" update u1 --opencore "$T/OpenCore-1.0.6-RELEASE" --dir "$T/vms"
+  "$DKVM" stop u1 --dir "$T/vms" --force >/dev/null 2>&1
+  t_contains "$ERR" "is running; stop it first"
+  t_eq "$(sha256sum < "$dir/config.plist")" "$(cut -d' ' -f1 <<<"$(grep ' ./config.plist$' <<<"$sums")")  -" "config after a refused update"
+  t_exit 2 "$DKVM" update
+  t_exit 1 "$DKVM" update nosuch --dir "$T/vms"
+}
+
 # The sum and size of a file: "SHA256 BYTES".
 sum_size() { echo "$(sha256sum <"$1" | cut -d' ' -f1) $(stat -c %s "$1")"; }
 
