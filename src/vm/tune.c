@@ -7,6 +7,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/output.h"
 #include "util/paths.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the write-ups ---- */
 
@@ -95,6 +97,13 @@ static int apply_evdev(struct dk_plan *p, const struct dk_tune_ctx *c, const str
 		_cleanup_free_ char *hp = dk_host_path(dev[i]);
 		if (!dk_path_exists(hp))
 			return dk_fail("evdev: %s: no such device", hp);
+		/* libvirt adds an evdev source to the domain's device cgroup and
+		 * labels it at start; dkvm start runs QEMU as the user, who needs
+		 * the device itself (root:input 0660 on Debian). */
+		if (!c->libvirt && access(hp, R_OK | W_OK) < 0)
+			dk_warn("evdev: %s: not readable by you, so dkvm start cannot open it: join group input "
+				"(sudo usermod -aG input $USER, then log in again) or run the VM through libvirt",
+				dev[i]);
 		snprintf(p->evdev[p->n_evdev++], sizeof p->evdev[0], "%s", dev[i]);
 	}
 	snprintf(p->grab_toggle, sizeof p->grab_toggle, "%s", tg);

@@ -236,6 +236,24 @@ test_evdev_writeup() {
   t_contains "$ERR" "--device PATH"
 }
 
+# dkvm start runs QEMU as the user: an input device the user cannot open is
+# named in a warning (libvirt grants it itself); the write-up still applies.
+test_evdev_unreadable_warns() {
+  command -v setpriv >/dev/null || t_skip "setpriv not installed"
+  need_bundle; host_tree
+  local u; u=$(mktemp -d /tmp/dkvm-evdev.XXXXXX)
+  cp -a "$T/vms" "$T/r" "$u/"
+  chown -R nobody "$u"
+  chown root "$u/r/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd"
+  chmod 0600 "$u/r/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd"
+  t_ok setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$u" "$DKVM" --sysroot "$u/r" tune t1 evdev --dir "$u/vms"
+  t_contains "$ERR" "usb-Logitech_USB_Keyboard-event-kbd: not readable by you"
+  t_contains "$ERR" "group input"
+  t_not_contains "$ERR" "event-mouse: not readable"
+  t_contains "$(cat "$u/vms/t1/domain.xml")" 'grab="all"'
+  rm -rf "$u"
+}
+
 test_bridge_writeup() {
   need_bundle; host_tree
   mkdir -p "$T/r/etc/qemu"; printf '# mine\nallow virbr0\n' >"$T/r/etc/qemu/bridge.conf"
