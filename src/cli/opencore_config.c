@@ -32,7 +32,7 @@ static const struct dk_opt config_opts[] = {
 	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
 	{"force", 'f', NULL, "replace an existing output file", NULL, DK_OPT_SHORT},
 	{"json", 0, NULL, "print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
-	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\"}]}", NULL, DK_OPT_GLOBAL},
+	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\",\"active\"}]}", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
 };
@@ -189,6 +189,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			json_object_object_add(e, "path", json_object_new_string(ch.v[i].path));
 			json_object_object_add(e, "value", json_object_new_string(ch.v[i].value));
 			json_object_object_add(e, "reason", json_object_new_string(ch.v[i].reason));
+			json_object_object_add(e, "active", json_object_new_string(ch.v[i].active));
 			json_object_array_add(a, e);
 		}
 		json_object_object_add(j, "changes", a);
@@ -196,8 +197,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	} else if (explain || dk_verbosity > DK_QUIET) {
 		if (explain) {
 			for (int i = 0; i < ch.n; i++)
-				printf("%s%s%s = %s\n    %s\n", dk_c_bold(), dk_esc(ch.v[i].path), dk_c_reset(),
-				       dk_esc(ch.v[i].value), dk_esc(ch.v[i].reason));
+				printf("%s%s%s = %s\n    %s\n    active: %s\n", dk_c_bold(), dk_esc(ch.v[i].path),
+				       dk_c_reset(), dk_esc(ch.v[i].value), dk_esc(ch.v[i].reason), dk_esc(ch.v[i].active));
 			printf("\n");
 		}
 		printf("wrote %s: %s, macOS %s (%s), from %s (OpenCore %s), %d changes%s\n", dk_esc(output),

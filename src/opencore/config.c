@@ -22,6 +22,7 @@ void dk_oc_changes_free(struct dk_oc_changes *c)
 		free(c->v[i].path);
 		free(c->v[i].value);
 		free(c->v[i].reason);
+		free(c->v[i].active);
 	}
 	free(c->v);
 	c->v = NULL;
@@ -96,10 +97,64 @@ struct ctx {
 	struct dk_kext *kexts;
 	int nkexts;
 	struct dk_oc_changes *changes;
+	const char *active;   /* for which releases the entry being applied acts (record()) */
 	char **bootargs;      /* tokens to add */
 	const char **bootarg_reasons;
+	char **bootarg_active;
 	int nbootargs;
 };
+
+const struct dk_macos *dk_oc_macos_of_kernel(const char *kernel)
+{
+	long v = kernel && *kernel ? dk_oc_kernel_version(kernel) : -1;
+	if (v < 0)
+		return NULL;
+	for (int i = 0; i < dk_macos_count; i++)
+		if (dk_macos_table[i].darwin >= v / 10000)
+			return &dk_macos_table[i];
+	return NULL;
+}
+
+char *dk_oc_active_text(const struct dk_macos *lo, const struct dk_macos *hi, const char *min_kernel,
+			const char *max_kernel)
+{
+	struct dk_buf b = {0};
+	if (lo && hi)
+		dk_buf_printf(&b, "macOS %s %s to %s %s", lo->version, lo->marketing, hi->version, hi->marketing);
+	else if (lo)
+		dk_buf_printf(&b, "macOS %s %s and later", lo->version, lo->marketing);
+	else if (hi)
+		dk_buf_printf(&b, "up to macOS %s %s", hi->version, hi->marketing);
+	else
+		dk_buf_puts(&b, "all releases");
+	bool mn = min_kernel && *min_kernel, mx = max_kernel && *max_kernel;
+	if (mn || mx)
+		dk_buf_printf(&b, " (%s%s%s%s%s)", mn ? "MinKernel " : "", mn ? min_kernel : "", mn && mx ? ", " : "",
+			      mx ? "MaxKernel " : "", mx ? max_kernel : "");
+	return b.data ? b.data : dk_strdup("");
+}
+
+static const char *field_value(const struct dk_oc_field *f, const char *key)
+{
+	for (; f && f->key; f++)
+		if (!strcmp(f->key, key))
+			return f->value;
+	return NULL;
+}
+
+/* The active text of a recipe: its macOS range; for an upgrade-safe entry
+ * the kernel range its fields carry (present for every release of the model). */
+static char *recipe_active(const struct dk_oc_recipe *r)
+{
+	const struct dk_macos *lo = r->os_min ? dk_macos_find(r->os_min) : NULL;
+	const struct dk_macos *hi = r->os_max ? dk_macos_find(r->os_max) : NULL;
+	char *t = dk_oc_active_text(lo, hi, field_value(r->fields, "MinKernel"), field_value(r->fields, "MaxKernel"));
+	if (!r->upgrade)
+		return t;
+	char *u = dk_asprintf("%s; kept for every release of the model, the kernel range gates it", t);
+	free(t);
+	return u;
+}
 
 static int missing(struct ctx *c, const char *path)
 {
@@ -117,6 +172,8 @@ static void record(struct ctx *c, const char *path, const char *value, const cha
 				free(c->changes->v[i].reason);
 				c->changes->v[i].value = dk_strdup(value);
 				c->changes->v[i].reason = dk_strdup(reason);
+				free(c->changes->v[i].active);
+				c->changes->v[i].active = dk_strdup(c->active ? c->active : "all releases");
 				return;
 			}
 	c->changes->v = dk_realloc(c->changes->v, sizeof *c->changes->v * (size_t)(c->changes->n + 1));
@@ -124,6 +181,7 @@ static void record(struct ctx *c, const char *path, const char *value, const cha
 	ch->path = dk_strdup(path);
 	ch->value = dk_strdup(value);
 	ch->reason = dk_strdup(reason ? reason : "");
+	ch->active = dk_strdup(c->active ? c->active : "all releases");
 }
 
 static int hexnib(char ch)
@@ -236,9 +294,16 @@ static bool applies(struct ctx *c, const struct dk_oc_recipe *r)
 	const struct dk_oc_config_opts *o = c->o;
 	if (r->models && !list_has(r->models, o->model->name))
 		return false;
-	if (r->os_min && dk_macos_cmp(o->macos, dk_macos_find(r->os_min)) < 0)
+	/* upgrade-safe: any release of the model's range in the recipe's range */
+	const struct dk_macos *newest = o->macos, *oldest = o->macos;
+	if (r->upgrade) {
+		const struct dk_macos *hi = dk_macos_find(o->model->macos_max), *lo = dk_macos_find(o->model->macos_min);
+		newest = hi && dk_macos_cmp(hi, o->macos) > 0 ? hi : o->macos;
+		oldest = lo && dk_macos_cmp(lo, o->macos) < 0 ? lo : o->macos;
+	}
+	if (r->os_min && dk_macos_cmp(newest, dk_macos_find(r->os_min)) < 0)
 		return false;
-	if (r->os_max && dk_macos_cmp(o->macos, dk_macos_find(r->os_max)) > 0)
+	if (r->os_max && dk_macos_cmp(oldest, dk_macos_find(r->os_max)) > 0)
 		return false;
 	if (r->gpus && !(r->gpus & (1u << o->gpu)))
 		return false;
@@ -376,7 +441,9 @@ static int apply_recipe(struct ctx *c, const struct dk_oc_recipe *r)
 	case DK_OC_BOOTARG:
 		c->bootargs = dk_realloc(c->bootargs, sizeof *c->bootargs * (size_t)(c->nbootargs + 1));
 		c->bootarg_reasons = dk_realloc(c->bootarg_reasons, sizeof *c->bootarg_reasons * (size_t)(c->nbootargs + 1));
+		c->bootarg_active = dk_realloc(c->bootarg_active, sizeof *c->bootarg_active * (size_t)(c->nbootargs + 1));
 		c->bootargs[c->nbootargs] = dk_strdup(r->value);
+		c->bootarg_active[c->nbootargs] = dk_strdup(c->active);
 		c->bootarg_reasons[c->nbootargs++] = r->reason;
 		return 0;
 	case DK_OC_SET: {
@@ -425,8 +492,10 @@ static int apply_bootargs(struct ctx *c)
 			dk_buf_puts(&b, " ");
 		dk_buf_puts(&b, c->bootargs[i]);
 		_cleanup_free_ char *v = dk_asprintf("+ %s", c->bootargs[i]);
+		c->active = c->bootarg_active[i];
 		record(c, path, v, c->bootarg_reasons[i], false);
 	}
+	c->active = NULL;
 	plist_set_string_val(n, b.data);
 	_cleanup_free_ char *v = dk_asprintf("\"%s\"", b.data);
 	record(c, path, v, "resulting boot-args (Sample's \"-v keepsyms=1\" plus the tokens above)", false);
@@ -462,7 +531,12 @@ static int add_kexts(struct ctx *c)
 		if (k->kernel_reason)
 			dk_buf_printf(&why, "; MinKernel %s%s%s: %s", k->min_kernel, k->max_kernel[0] ? " MaxKernel " : "",
 				      k->max_kernel, k->kernel_reason);
+		_cleanup_free_ char *active = dk_oc_active_text(dk_oc_macos_of_kernel(k->min_kernel),
+								 k->max_kernel[0] ? dk_oc_macos_of_kernel(k->max_kernel) : NULL,
+								 k->min_kernel, k->max_kernel);
+		c->active = active;
 		int r = do_append(c, "Kernel/Add", f, why.data);
+		c->active = NULL;
 		dk_buf_free(&why);
 		if (r < 0)
 			return -1;
@@ -660,9 +734,16 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	c.pristine = plist_copy(c.root);
 	if (o->kexts_dir && dk_kexts_scan(o->kexts_dir, &c.kexts, &c.nkexts) < 0)
 		goto out;
-	for (int i = 0; i < dk_oc_recipe_count; i++)
-		if (applies(&c, &dk_oc_recipes[i]) && apply_recipe(&c, &dk_oc_recipes[i]) < 0)
+	for (int i = 0; i < dk_oc_recipe_count; i++) {
+		if (!applies(&c, &dk_oc_recipes[i]))
+			continue;
+		_cleanup_free_ char *active = recipe_active(&dk_oc_recipes[i]);
+		c.active = active;
+		int ar = apply_recipe(&c, &dk_oc_recipes[i]);
+		c.active = NULL;
+		if (ar < 0)
 			goto out;
+	}
 	if (apply_bootargs(&c) < 0 || apply_devprops(&c) < 0)
 		goto out;
 	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
@@ -693,9 +774,12 @@ out:
 	if (c.pristine)
 		plist_free(c.pristine);
 	dk_kexts_free(c.kexts, c.nkexts);
-	for (int i = 0; i < c.nbootargs; i++)
+	for (int i = 0; i < c.nbootargs; i++) {
 		free(c.bootargs[i]);
+		free(c.bootarg_active[i]);
+	}
 	free(c.bootargs);
+	free(c.bootarg_active);
 	free(c.bootarg_reasons);
 	return r;
 }

@@ -53,6 +53,7 @@ struct dk_oc_config_opts {
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
 struct dk_oc_change {
 	char *path, *value, *reason;
+	char *active; /* for which macOS releases the entry acts: "all releases", "macOS 13 Ventura and later (MinKernel 22.0.0)" */
 };
 struct dk_oc_changes {
 	struct dk_oc_change *v;

@@ -97,8 +97,10 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 	SET("Kernel/Scheme/FuzzyMatch", 'b', "false", .models = MODERN, .reason = "guide (MacPro7,1)"),
 	SET("Kernel/Scheme/KernelArch", 's', "x86_64", .reason = "guide: 64-bit kernel only"),
 	SET("Kernel/Scheme/KernelCache", 's', "Auto", .reason = "guide: Auto (Prelinked optional on modern releases)"),
-	APPEND("Kernel/Patch", kvm_pci_patch, .os_min = "ventura",
-	       .reason = "guide: CaseySJ IOPCIIsHotplugPort patch, fixes PCI bus enumeration hangs on KVM from Ventura; MaxKernel raised to 29.99.99"),
+	APPEND("Kernel/Patch", kvm_pci_patch, .os_min = "ventura", .upgrade = true,
+	       .reason = "guide: CaseySJ IOPCIIsHotplugPort patch, fixes PCI bus enumeration hangs on KVM from Ventura; "
+			 "MaxKernel raised to 29.99.99; the guide keeps it always (inactive before Ventura by MinKernel 22.0.0), "
+			 "so an in-place upgrade to Ventura or later boots"),
 
 	/* ---- Misc ---- */
 	SET("Misc/Boot/PollAppleHotKeys", 'b', "true", .models = MODERN, .reason = "guide (MacPro7,1): allow Apple hot keys in the picker"),

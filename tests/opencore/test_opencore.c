@@ -833,6 +833,276 @@ TEST(one_hfs_driver_per_family)
 	free(sp);
 }
 
+/* ---- upgrade-safe recipes and golden configs ---- */
+
+/* A fixed identity, so configs are reproducible. */
+static void fixed_smbios(const struct dk_mac_model *m, struct dk_smbios *id)
+{
+	memset(id, 0, sizeof *id);
+	snprintf(id->product, sizeof id->product, "%s", m->name);
+	snprintf(id->serial, sizeof id->serial, "%s", "F5KGOLDEN001");
+	snprintf(id->mlb, sizeof id->mlb, "%s", "F5K000000GOLDEN01");
+	snprintf(id->uuid, sizeof id->uuid, "%s", "00000000-0000-4000-8000-000000000000");
+	memcpy(id->rom, "\x00\x16\xCB\x00\x00\x01", 6);
+}
+
+struct gopts {
+	const char *model, *os;
+	enum dk_gpu gpu;
+	const char *const *drivers;
+	const char *const *bootargs;
+	const char *picker;
+	const char *kexts_dir;
+};
+
+static char *build_g(const char *sample, const struct gopts *g, uint32_t *len, struct dk_oc_changes *ch)
+{
+	const struct dk_mac_model *m = dk_mac_model_find(g->model);
+	if (!m)
+		return NULL;
+	struct dk_smbios id;
+	fixed_smbios(m, &id);
+	struct dk_oc_config_opts o = {.sample_path = sample, .model = m, .macos = dk_macos_find(g->os), .gpu = g->gpu,
+				      .host_cpu = DK_HOSTCPU_INTEL, .smbios = &id, .resolution = "1920x1080",
+				      .drivers = g->drivers, .kexts_dir = g->kexts_dir, .release = "1.0.7"};
+	char *xml = NULL;
+	if (dk_oc_config_build(&o, &xml, len, ch) < 0)
+		return NULL;
+	return xml;
+}
+
+/* Every leaf as "path = value", arrays by index. */
+static void flatten(plist_t n, const char *path, struct dk_buf *b)
+{
+	if (dk_pl_is(n, PLIST_DICT)) {
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = n};
+		while (dk_pl_next(&it)) {
+			if (it.key[0] == '#')
+				continue;
+			char *p = dk_pl_join(path, it.key);
+			flatten(it.val, p, b);
+			free(p);
+		}
+	} else if (dk_pl_is(n, PLIST_ARRAY)) {
+		for (uint32_t i = 0; i < plist_array_get_size(n); i++) {
+			char *p = dk_asprintf("%s[%u]", path, i);
+			flatten(plist_array_get_item(n, i), p, b);
+			free(p);
+		}
+	} else {
+		char *v = dk_pl_render(n);
+		dk_buf_printf(b, "%s = %s\n", path, v);
+		free(v);
+	}
+}
+
+/* The config as a reviewable text: every leaf that differs from the Sample,
+ * then for which releases each change is active (when not all). */
+static char *golden_text(const char *xml, uint32_t len, const char *sx, size_t slen, const struct dk_oc_changes *ch)
+{
+	plist_t c = parse(xml, len), sp = NULL;
+	plist_from_xml(sx, (uint32_t)slen, &sp);
+	struct dk_buf fc = {0}, fs = {0}, out = {0};
+	flatten(c, "", &fc);
+	flatten(sp, "", &fs);
+	dk_buf_puts(&out, "# leaves that differ from the Sample\n");
+	for (char *line = fc.data, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = 0;
+		char *hay = dk_asprintf("\n%s\n", line);
+		char *sample = dk_asprintf("\n%s", fs.data);
+		if (!strstr(sample, hay))
+			dk_buf_printf(&out, "%s\n", line);
+		free(hay);
+		free(sample);
+	}
+	dk_buf_puts(&out, "# active only for some releases\n");
+	for (int i = 0; ch && i < ch->n; i++)
+		if (strcmp(ch->v[i].active, "all releases"))
+			dk_buf_printf(&out, "%s: %s\n", ch->v[i].path, ch->v[i].active);
+	dk_buf_free(&fc);
+	dk_buf_free(&fs);
+	plist_free(c);
+	plist_free(sp);
+	return out.data;
+}
+
+static void golden(const char *name, const char *actual)
+{
+	char *path = dk_asprintf("%s/tests/opencore/golden/%s", t_srcdir(), name);
+	if (getenv("DKVM_REGEN")) {
+		CHECK(dk_write_file_atomic(path, actual, strlen(actual), true, 0644) == 0);
+	} else {
+		size_t n;
+		char *want = read_all(path, &n);
+		if (!want || strcmp(want, actual)) {
+			char *got = dk_asprintf("%s/%s.actual", t_tmpdir(), name);
+			dk_write_file_atomic(got, actual, strlen(actual), true, 0644);
+			fprintf(stderr, "    %s differs: diff -u %s %s (DKVM_REGEN=1 to accept)\n", path, path, got);
+			t_case_failed = 1;
+			free(got);
+		}
+		free(want);
+	}
+	free(path);
+}
+
+/* The release families the recipes tell apart. */
+static const char *const families[] = {"elcapitan", "highsierra", "catalina", "monterey", "ventura", "sonoma"};
+
+/* One golden per model x release family (OpenCore 1.0.7's Sample), each valid. */
+TEST(golden_configs)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	CHECK(sx != NULL);
+	int n = 0;
+	for (int mi = 0; sx && mi < dk_mac_model_count; mi++) {
+		const struct dk_mac_model *m = &dk_mac_models[mi];
+		for (size_t f = 0; f < DK_ARRAY_SIZE(families); f++) {
+			if (!dk_mac_model_supports(m, dk_macos_find(families[f])))
+				continue;
+			struct gopts g = {.model = m->name, .os = families[f]};
+			struct dk_oc_changes ch;
+			uint32_t len;
+			char *xml = build_g(sp, &g, &len, &ch);
+			CHECK(xml != NULL);
+			if (!xml)
+				continue;
+			CHECK_INT(count_errors(xml, len, sx, slen, true), 0);
+			char *text = golden_text(xml, len, sx, slen, &ch);
+			char *name = dk_asprintf("%s-%s.txt", m->name, families[f]);
+			for (char *p = name; *p; p++)
+				if (*p == ',')
+					*p = '_';
+			golden(name, text);
+			n++;
+			free(name);
+			free(text);
+			free(xml);
+			dk_oc_changes_free(&ch);
+		}
+	}
+	CHECK(n >= 20);
+	free(sx);
+	free(sp);
+}
+
+/* Does the config hold a Kernel/Patch entry with this Comment? */
+static bool has_patch(plist_t p, const char *comment, const char *min_kernel)
+{
+	plist_t a = dk_pl_get(p, "Kernel/Patch");
+	for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+		plist_t e = plist_array_get_item(a, i);
+		const char *cm = dk_pl_str(e, "Comment"), *mk = dk_pl_str(e, "MinKernel");
+		if (cm && !strcmp(cm, comment) && mk && !strcmp(mk, min_kernel) && dk_pl_bool(e, "Enabled", false))
+			return true;
+	}
+	return false;
+}
+
+/* In-place upgrade: a config made for the oldest release of a model's range
+ * validates and holds every later release's kernel patches (gated by their
+ * MinKernel), and the guide's kext set for the oldest holds every later
+ * release's kexts (each gated by MinKernel in the known-kext table). */
+TEST(config_survives_inplace_upgrade)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		for (int mi = 0; sx && mi < dk_mac_model_count; mi++) {
+			const struct dk_mac_model *m = &dk_mac_models[mi];
+			const struct dk_macos *oldest = dk_macos_find(m->macos_min);
+			struct gopts g0 = {.model = m->name, .os = oldest->name};
+			uint32_t len0;
+			char *x0 = build_g(sp, &g0, &len0, NULL);
+			CHECK(x0 != NULL);
+			if (!x0)
+				continue;
+			CHECK_INT(count_errors(x0, len0, sx, slen, true), 0);
+			plist_t p0 = parse(x0, len0);
+			struct dk_oc_set_opts so0 = {.model = m, .macos = oldest};
+			struct dk_oc_set_item *set0;
+			size_t nset0;
+			dk_oc_set_resolve(&so0, &set0, &nset0);
+			for (int k = 0; k < dk_macos_count; k++) {
+				const struct dk_macos *later = &dk_macos_table[k];
+				if (dk_macos_cmp(later, oldest) <= 0 || !dk_mac_model_supports(m, later))
+					continue;
+				struct gopts g = {.model = m->name, .os = later->name};
+				uint32_t len;
+				char *x = build_g(sp, &g, &len, NULL);
+				plist_t p = x ? parse(x, len) : NULL;
+				plist_t a = dk_pl_get(p, "Kernel/Patch");
+				for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+					plist_t e = plist_array_get_item(a, i);
+					const char *cm = dk_pl_str(e, "Comment"), *mk = dk_pl_str(e, "MinKernel");
+					bool ok = cm && mk && has_patch(p0, cm, mk);
+					if (!ok)
+						fprintf(stderr, "    %s %s config lacks %s's patch %s\n", m->name, oldest->name,
+							later->name, cm ? cm : "?");
+					CHECK(ok);
+				}
+				struct dk_oc_set_opts so = {.model = m, .macos = later};
+				struct dk_oc_set_item *set;
+				size_t nset;
+				dk_oc_set_resolve(&so, &set, &nset);
+				for (size_t i = 0; i < nset; i++) {
+					bool found = false;
+					for (size_t j = 0; j < nset0; j++)
+						found |= !strcmp(set[i].name, set0[j].name);
+					if (!found)
+						fprintf(stderr, "    %s %s set lacks %s's %s\n", m->name, oldest->name, later->name,
+							set[i].name);
+					CHECK(found);
+				}
+				free(set);
+				plist_free(p);
+				free(x);
+			}
+			/* a kext beyond the oldest release is gated by its MinKernel */
+			for (size_t j = 0; j < nset0; j++) {
+				const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(set0[j].name);
+				if (kk && kk->min_kernel[0])
+					CHECK(dk_oc_kernel_version(kk->min_kernel) > 0);
+			}
+			free(set0);
+			plist_free(p0);
+			free(x0);
+		}
+		free(sx);
+		free(sp);
+	}
+	/* MacPro7,1 from Catalina: the Ventura+ PCI patch is there, gated, and
+	 * the explanation says for which releases */
+	char *sp = sample_path("1.0.6");
+	struct gopts g = {.model = "MacPro7,1", .os = "catalina"};
+	struct dk_oc_changes ch;
+	uint32_t len;
+	char *x = build_g(sp, &g, &len, &ch);
+	CHECK(x != NULL);
+	plist_t p = x ? parse(x, len) : NULL;
+	CHECK(p && has_patch(p, "CaseySJ | IOPCIIsHotplugPort | Fix PCI bus enumeration on KVM | 13.0+", "22.0.0"));
+	bool said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		if (!strcmp(ch.v[i].path, "Kernel/Patch[0]"))
+			said = strstr(ch.v[i].active, "macOS 13 Ventura and later (MinKernel 22.0.0, MaxKernel 29.99.99)") != NULL;
+	CHECK(said);
+	/* a release-chosen setting says its range */
+	said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		if (!strcmp(ch.v[i].path, "UEFI/APFS/MinDate"))
+			said = !strcmp(ch.v[i].active, "up to macOS 10.15 Catalina");
+	CHECK(said);
+	plist_free(p);
+	free(x);
+	if (x)
+		dk_oc_changes_free(&ch);
+	free(sp);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -848,5 +1118,7 @@ int main(void)
 	RUN(plist_depth_bounded);
 	RUN(device_properties_table);
 	RUN(one_hfs_driver_per_family);
+	RUN(golden_configs);
+	RUN(config_survives_inplace_upgrade);
 	return t_done();
 }
