@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN };
+enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN, O_BOOTARGS, O_PICKER };
 
 static const struct dk_opt config_opts[] = {
 	{"sample", 's', "FILE", "the release's Docs/Sample.plist (required)", DK_C_FILE, DK_OPT_SHORT},
 	{"model", 'm', "MODEL", "Mac model (MacPro7,1, MacPro5,1, iMacPro1,1, ...; required)", DK_C_MODEL, DK_OPT_SHORT},
 	{"macos", 'M', "RELEASE", "target macOS: name (sonoma), marketing name or version (14)", DK_C_MACOS, DK_OPT_SHORT},
-	{"gpu", O_GPU, "KIND", "passed-through GPU: amd, nvidia or none (default none)", "amd nvidia none", 0},
+	{"gpu", O_GPU, "KIND", "passed-through GPU, as the guide's chart routes it: navi (RX 5000/6000\n"
+	 "with WhateverGreen: agdpmod=pikera), navi22 (RX 67xx: NootRX), amd (older\n"
+	 "AMD), nvidia, kepler (past Big Sur: the legacy NVIDIA / OCLP route,\n"
+	 "csr-active-config 03080000), none (default)", "amd navi navi22 nvidia kepler none", 0},
 	{"host-cpu", O_HOSTCPU, "KIND", "host CPU vendor: auto (read /proc/cpuinfo), amd or intel", "auto amd intel", 0},
 	{"smbios", O_SMBIOS, "FILE", "identity from FILE.json as printed by 'dkvm smbios generate --json'", DK_C_FILE, 0},
 	{"generate", O_GENERATE, NULL, "generate a new identity (the default without --smbios)", NULL, 0},
@@ -27,6 +30,11 @@ static const struct dk_opt config_opts[] = {
 	{"kexts", O_KEXTS, "DIR", "directory holding the .kext bundles the image will contain", DK_C_DIR, 0},
 	{"driver", O_DRIVER, "NAME", "an extra UEFI driver in EFI/OC/Drivers (repeatable)", NULL, 0},
 	{"acpi", O_ACPI, "NAME", "an SSDT in EFI/OC/ACPI (repeatable)", NULL, 0},
+	{"boot-args", O_BOOTARGS, "ARGS", "\"A B\" adds boot-args (+X adds a token starting with '-'),\n"
+	 "-X removes the token X (repeatable, in order)", NULL, 0},
+	{"picker", O_PICKER, "gui|text", "gui: OpenCanopy.efi with PickerMode External and the guide's\n"
+	 "picker settings (the image needs OpenCanopy.efi and Resources);\n"
+	 "text: the builtin text picker (default)", "gui text", 0},
 	{"release", O_RELEASE, "X.Y.Z", "OpenCore release of the sample (default: from its path)", NULL, 0},
 	{"explain", O_EXPLAIN, NULL, "list every change with its reason", NULL, 0},
 	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
@@ -42,6 +50,7 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 		"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
 		"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
 		"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
+		"                            [--boot-args ARGS]... [--picker gui|text]\n"
 		"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
 		"\n"
 		"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
@@ -66,7 +75,9 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 
 /* indexed by the enums, for dk_cli_choice() */
 static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
-				       [DK_GPU_NAVI22] = "navi22", NULL};
+				       [DK_GPU_NAVI22] = "navi22", [DK_GPU_NAVI] = "navi", [DK_GPU_KEPLER] = "kepler",
+				       NULL};
+static const char *const picker_names[] = {"gui", "text", NULL};
 static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
 					[DK_HOSTCPU_AMD] = "amd", NULL};
 
@@ -77,8 +88,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	struct dk_oc_config_opts o = {0};
 	const char *model = NULL, *macos = NULL, *smbios_file = NULL, *output = NULL;
 	bool generate = false, explain = false, force = false;
-	const char *drivers[33] = {0}, *acpi[33] = {0};
-	int nd = 0, na = 0;
+	const char *drivers[33] = {0}, *acpi[33] = {0}, *bootargs[33] = {0};
+	int nd = 0, na = 0, nb = 0;
 	int c, k;
 	optind = 0;
 	while ((c = dk_opt_next(&dk_spec_opencore_config, argc, argv)) != -1) {
@@ -111,6 +122,16 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			if (na >= 32)
 				return dk_usage_error(cmd, "too many --acpi options");
 			acpi[na++] = optarg;
+			break;
+		case O_BOOTARGS:
+			if (nb >= 32)
+				return dk_usage_error(cmd, "too many --boot-args options");
+			bootargs[nb++] = optarg;
+			break;
+		case O_PICKER:
+			if (dk_cli_choice(cmd, "--picker", optarg, picker_names) < 0)
+				return DK_EXIT_USAGE;
+			o.picker = optarg;
 			break;
 		case O_RELEASE: o.release = optarg; break;
 		case O_EXPLAIN: explain = true; break;
@@ -151,6 +172,10 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	}
 	o.drivers = nd ? drivers : NULL;
 	o.acpi = na ? acpi : NULL;
+	o.boot_args = nb ? bootargs : NULL;
+	if (dk_oc_boot_args_check(o.boot_args) < 0)
+		return dk_usage_error(cmd, "%s", dk_errmsg());
+	o.force = force;
 	o.explain = explain;
 	if (dk_output_check(output, force) < 0)
 		return dk_cli_fail();

@@ -314,6 +314,9 @@ static bool applies(struct ctx *c, const struct dk_oc_recipe *r)
 		if (kext_present(c, r->kext + neg) == neg)
 			return false;
 	}
+	for (int i = 0; r->without && i < c->nkexts; i++)
+		if (c->kexts[i].parent < 0 && !strcasecmp(c->kexts[i].name, r->without))
+			return false;
 	return true;
 }
 
@@ -499,6 +502,108 @@ static int apply_bootargs(struct ctx *c)
 	plist_set_string_val(n, b.data);
 	_cleanup_free_ char *v = dk_asprintf("\"%s\"", b.data);
 	record(c, path, v, "resulting boot-args (Sample's \"-v keepsyms=1\" plus the tokens above)", false);
+	dk_buf_free(&b);
+	return 0;
+}
+
+static bool token_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("-_=.,:/+@%", ch);
+}
+
+int dk_oc_boot_args_check(const char *const *boot_args)
+{
+	size_t total = 0;
+	for (size_t i = 0; boot_args && boot_args[i]; i++) {
+		const char *v = boot_args[i];
+		bool any = false;
+		for (const char *p = v; *p; p++) {
+			if (*p == ' ' || *p == '\t')
+				continue;
+			if (!token_char_ok(*p))
+				return dk_fail("--boot-args '%s': character '%c' is not allowed in boot-args (letters, digits, "
+					       "-_=.,:/+@%%)", v, isprint((unsigned char)*p) ? *p : '?');
+			any = true;
+		}
+		if (!any)
+			return dk_fail("--boot-args '%s': no boot-arg in it", v);
+		total += strlen(v) + 1;
+		if (total > 1000)
+			return dk_fail("--boot-args: longer than boot-args can hold (1024 bytes in NVRAM)");
+		if (v[0] == '-' && !strpbrk(v, " \t") && (v[1] == 0 || v[1] == '+'))
+			return dk_fail("--boot-args '%s': nothing to remove", v);
+		if ((v[0] == '+' && (v[1] == 0 || v[1] == ' ')))
+			return dk_fail("--boot-args '%s': nothing to add", v);
+	}
+	return 0;
+}
+
+/* Remove token tok from the space-separated string in b; false if absent. */
+static bool remove_token(struct dk_buf *b, const char *tok)
+{
+	size_t n = strlen(tok);
+	for (char *p = b->data; p && (p = strstr(p, tok)); p++) {
+		if ((p != b->data && p[-1] != ' ') || (p[n] && p[n] != ' '))
+			continue;
+		char *end = p + n;
+		while (*end == ' ')
+			end++;
+		if (!*end && p > b->data)
+			while (p > b->data && p[-1] == ' ')
+				p--; /* the last token: drop the space before it */
+		memmove(p, end, strlen(end) + 1);
+		b->len = strlen(b->data);
+		return true;
+	}
+	return false;
+}
+
+/* The user's --boot-args on top of the result (opts.boot_args). */
+static int apply_user_bootargs(struct ctx *c)
+{
+	const char *const *ua = c->o->boot_args;
+	if (!ua || !ua[0])
+		return 0;
+	if (dk_oc_boot_args_check(ua) < 0)
+		return -1;
+	const char *path = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
+	plist_t n = dk_pl_get(c->root, path);
+	if (!n)
+		return missing(c, path);
+	if (!dk_pl_is(n, PLIST_STRING))
+		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, path);
+	struct dk_buf b = {0};
+	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
+	c->active = NULL;
+	for (size_t i = 0; ua[i]; i++) {
+		const char *v = ua[i];
+		if (v[0] == '-' && !strpbrk(v, " \t")) {
+			if (!remove_token(&b, v + 1)) {
+				_cleanup_free_ char *have = dk_strdup(b.data ? b.data : "");
+				dk_buf_free(&b);
+				return dk_fail("--boot-args %s: '%s' is not in boot-args (\"%s\"); to add '%s' write +%s", v,
+					       v + 1, have, v, v);
+			}
+			_cleanup_free_ char *rv = dk_asprintf("- %s", v + 1);
+			record(c, path, rv, "removed by --boot-args", false);
+			continue;
+		}
+		_cleanup_free_ char *copy = dk_strdup(v);
+		for (char *save = NULL, *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+			const char *tok = t[0] == '+' ? t + 1 : t;
+			if (!*tok || has_token(b.data ? b.data : "", tok))
+				continue;
+			if (b.len)
+				dk_buf_puts(&b, " ");
+			dk_buf_puts(&b, tok);
+			_cleanup_free_ char *rv = dk_asprintf("+ %s", tok);
+			record(c, path, rv, "added by --boot-args", false);
+		}
+	}
+	plist_set_string_val(n, b.data ? b.data : "");
+	_cleanup_free_ char *rv = dk_asprintf("\"%s\"", b.data ? b.data : "");
+	record(c, path, rv, "resulting boot-args after --boot-args", false);
 	dk_buf_free(&b);
 	return 0;
 }
@@ -702,6 +807,50 @@ static void self_check(struct ctx *c, const char *xml, uint32_t len)
 		plist_to_xml_free(sx);
 }
 
+static bool kext_named(struct ctx *c, const char *name)
+{
+	for (int i = 0; i < c->nkexts; i++)
+		if (!strcasecmp(c->kexts[i].name, name))
+			return true;
+	return false;
+}
+
+/* What the guide requires or forbids around the kexts and the GPU: a refusal
+ * (VirtualSMC, unless forced) or warnings naming what breaks. */
+static int guide_checks(struct ctx *c)
+{
+	const struct dk_oc_config_opts *o = c->o;
+	if (o->kexts_dir && (kext_named(c, "VirtualSMC") || kext_present(c, "as.vit9696.VirtualSMC"))) {
+		if (!o->force)
+			return dk_fail("VirtualSMC.kext in %s: the guide never loads VirtualSMC on QEMU: QEMU's applesmc "
+				       "device already is the SMC (with its OSK), and two SMCs conflict; remove it "
+				       "(or --force to keep it)",
+				       o->kexts_dir);
+		dk_warn("VirtualSMC.kext kept (--force): it conflicts with QEMU's applesmc device, which already is the SMC");
+	}
+	if (o->kexts_dir) {
+		if (!kext_present(c, "as.vit9696.Lilu"))
+			dk_warn("Lilu.kext missing from %s: the guide loads it always; WhateverGreen, AppleALC, VMHide, "
+				"RestrictEvents and the other Lilu plugins do nothing without it",
+				o->kexts_dir);
+		if (dk_macos_cmp(o->macos, dk_macos_find("sonoma")) >= 0 && !kext_named(c, "VMHide"))
+			dk_warn("VMHide.kext missing from %s: the guide requires it from Sonoma (without it macOS sees "
+				"the hypervisor: Bluetooth fails on 14, Apple ID / iCloud sign-in on 15 and later)",
+				o->kexts_dir);
+		if (dk_macos_cmp(o->macos, dk_macos_find("monterey")) >= 0 && !kext_named(c, "AppleMCEReporterDisabler"))
+			dk_warn("AppleMCEReporterDisabler.kext missing from %s: the guide requires it on KVM from macOS "
+				"12.3 (without it AppleMCEReporter panics the guest at boot)",
+				o->kexts_dir);
+	}
+	if (o->gpu == DK_GPU_KEPLER && dk_macos_cmp(o->macos, dk_macos_find("bigsur")) > 0)
+		dk_warn("Kepler (legacy NVIDIA) has no macOS driver past Big Sur: macOS %s follows the guide's legacy "
+			"NVIDIA / OCLP route (csr-active-config 03080000 = SIP partly off, amfi_get_out_of_my_way=1 = AMFI "
+			"off); after installing, run OpenCore Legacy Patcher's Post-Install Root Patch, else the card "
+			"has no acceleration",
+			o->macos->marketing);
+	return 0;
+}
+
 int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *len,
 		       struct dk_oc_changes *changes)
 {
@@ -734,6 +883,8 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	c.pristine = plist_copy(c.root);
 	if (o->kexts_dir && dk_kexts_scan(o->kexts_dir, &c.kexts, &c.nkexts) < 0)
 		goto out;
+	if (guide_checks(&c) < 0)
+		goto out;
 	for (int i = 0; i < dk_oc_recipe_count; i++) {
 		if (!applies(&c, &dk_oc_recipes[i]))
 			continue;
@@ -744,7 +895,7 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 		if (ar < 0)
 			goto out;
 	}
-	if (apply_bootargs(&c) < 0 || apply_devprops(&c) < 0)
+	if (apply_bootargs(&c) < 0 || apply_user_bootargs(&c) < 0 || apply_devprops(&c) < 0)
 		goto out;
 	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
 		goto out;

@@ -103,6 +103,7 @@ struct dk_oc_recipe {
 	unsigned gpus;              /* bitmask 1 << enum dk_gpu, 0 = any */
 	unsigned cpus;              /* bitmask 1 << enum dk_host_cpu_kind, 0 = any */
 	const char *kext;           /* "id" = present, "!id" = absent, NULL = any */
+	const char *without;        /* a kext (bundle name) that must be absent, NULL = any */
 	/* upgrade-safe: os_min/os_max are checked against every release in the
 	 * model's range, not the planned one; the entry's own kernel range
 	 * (MinKernel/MaxKernel) gates it at boot, so one config survives an

@@ -130,11 +130,26 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 	BOOTARG("debug=0x100", .reason = "guide boot-args catalog: do not reboot on panic, so the panic stays readable"),
 	BOOTARG("-nehalem_error_disable", .models = "MacPro5,1|MacPro4,1",
 		.reason = "guide: disables AppleTyMCEDriver, which panics on non-ECC memory"),
-	BOOTARG("agdpmod=pikera", .gpus = GPU(DK_GPU_AMD), .kext = "as.vit9696.WhateverGreen",
-		.reason = "guide: AMD (Navi) passthrough with WhateverGreen: disable the board-id check (black screen after boot)"),
-	BOOTARG("agdpmod=vit9696", .gpus = GPU(DK_GPU_NVIDIA), .kext = "as.vit9696.WhateverGreen",
+	BOOTARG("agdpmod=pikera", .gpus = GPU(DK_GPU_NAVI), .kext = "as.vit9696.WhateverGreen", .without = "NootRX",
+		.reason = "guide GPU chart: Navi (RX 5000/6000) with WhateverGreen: agdpmod=pikera (black screen after boot "
+			  "otherwise); never for older AMD cards, never with NootRX"),
+	BOOTARG("agdpmod=vit9696", .gpus = GPU(DK_GPU_NVIDIA) | GPU(DK_GPU_KEPLER), .kext = "as.vit9696.WhateverGreen",
 		.reason = "guide: WhateverGreen GPUs: disable the board-id check (black screen after boot)"),
 	SET(NV_APPLE "/csr-active-config", 'x', "00000000", .reason = "guide: SIP left enabled (Sample value)"),
+	/* guide 8.15, legacy NVIDIA / OCLP: Kepler is dropped in Monterey; its
+	 * driver comes back through OpenCore Legacy Patcher's root patch */
+	SET(NV_APPLE "/csr-active-config", 'x', "03080000", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+	    .reason = "guide (legacy NVIDIA / OCLP): Kepler past Big Sur needs SIP partly off (0x803: unsigned kexts, "
+		      "unrestricted FS, authenticated root off) for OCLP's root patch; the guide writes 5 bytes, "
+		      "csr-active-config is 4"),
+	BOOTARG("ngfxgl=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): NVIDIA OpenGL with the root-patched driver"),
+	BOOTARG("ngfxcompat=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): NVIDIA compatibility with the root-patched driver"),
+	BOOTARG("amfi_get_out_of_my_way=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): AMFI off so the root-patched driver loads"),
+	BOOTARG("ipc_control_port_options=0", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide: Electron apps crash with AMFI off without it"),
 	SET(NV_APPLE "/prev-lang:kbd", 'a', "en:252", .reason = "guide: English, ABC keyboard (replaces the Sample's ru-RU:252)"),
 	SET("NVRAM/LegacyOverwrite", 'b', "false", .reason = "guide"),
 

@@ -10,6 +10,7 @@
 #include "util/mem.h"
 #include "util/plist.h"
 #include "util/cleanup.h"
+#include "util/report.h"
 
 #include <plist/plist.h>
 #include <string.h>
@@ -853,6 +854,7 @@ struct gopts {
 	const char *const *bootargs;
 	const char *picker;
 	const char *kexts_dir;
+	bool force;
 };
 
 static char *build_g(const char *sample, const struct gopts *g, uint32_t *len, struct dk_oc_changes *ch)
@@ -864,7 +866,8 @@ static char *build_g(const char *sample, const struct gopts *g, uint32_t *len, s
 	fixed_smbios(m, &id);
 	struct dk_oc_config_opts o = {.sample_path = sample, .model = m, .macos = dk_macos_find(g->os), .gpu = g->gpu,
 				      .host_cpu = DK_HOSTCPU_INTEL, .smbios = &id, .resolution = "1920x1080",
-				      .drivers = g->drivers, .kexts_dir = g->kexts_dir, .release = "1.0.7"};
+				      .drivers = g->drivers, .kexts_dir = g->kexts_dir, .release = "1.0.7",
+				      .boot_args = g->bootargs, .picker = g->picker, .force = g->force};
 	char *xml = NULL;
 	if (dk_oc_config_build(&o, &xml, len, ch) < 0)
 		return NULL;
@@ -1103,6 +1106,212 @@ TEST(config_survives_inplace_upgrade)
 	free(sp);
 }
 
+static char *bootargs_of(const char *xml, uint32_t len)
+{
+	plist_t p = parse(xml, len);
+	const char *v = dk_pl_str(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"), "boot-args");
+	char *r = dk_strdup(v ? v : "(none)");
+	plist_free(p);
+	return r;
+}
+
+/* --boot-args: "A B" adds, -X removes (also the Sample's and the recipes'
+ * tokens), +X adds a token that starts with '-'; removing what is not there
+ * and bad characters are refused. */
+TEST(user_boot_args)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		const char *ba[] = {"alcid=1 radpg=15", "-keepsyms=1", "+-radvesa", "--v", "-debug=0x100", "nv_disable=1", NULL};
+		struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .bootargs = ba};
+		uint32_t len;
+		struct dk_oc_changes ch;
+		char *x = build_g(sp, &g, &len, &ch);
+		CHECK(x != NULL);
+		if (x) {
+			char *v = bootargs_of(x, len);
+			CHECK_STR(v, "alcid=1 radpg=15 -radvesa nv_disable=1");
+			free(v);
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			bool said = false;
+			for (int i = 0; i < ch.n; i++)
+				said |= !strcmp(ch.v[i].value, "- keepsyms=1") && !strcmp(ch.v[i].reason, "removed by --boot-args");
+			CHECK(said);
+			dk_oc_changes_free(&ch);
+		}
+		free(x);
+		free(sx);
+		free(sp);
+	}
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	const char *absent[] = {"-radvesa", NULL};
+	struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .bootargs = absent};
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "'radvesa' is not in boot-args") && strstr(dk_errmsg(), "write +-radvesa"));
+	dk_errclear();
+	const char *bad[] = {"a\"b", NULL};
+	g.bootargs = bad;
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "not allowed in boot-args") != NULL);
+	dk_errclear();
+	const char *empty[] = {"  ", NULL};
+	CHECK(dk_oc_boot_args_check(empty) < 0);
+	dk_errclear();
+	free(sp);
+}
+
+/* A kext bundle with an Info.plist (identifier, executable, Lilu dependency). */
+static void mk_kext(const char *dir, const char *name, const char *id, bool lilu_dep)
+{
+	char *d = dk_asprintf("%s/%s.kext/Contents/MacOS", dir, name);
+	CHECK(dk_mkdir_p(d, 0755) == 0);
+	char *exe = dk_asprintf("%s/%s", d, name);
+	CHECK(dk_write_file_atomic(exe, "MACHO", 5, true, 0644) == 0);
+	char *info = dk_asprintf(
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><plist version=\"1.0\"><dict>"
+		"<key>CFBundleIdentifier</key><string>%s</string><key>CFBundleExecutable</key><string>%s</string>"
+		"<key>CFBundleShortVersionString</key><string>1.0</string><key>OSBundleLibraries</key><dict>"
+		"<key>com.apple.kpi.libkern</key><string>8.0.0</string>%s</dict></dict></plist>",
+		id, name, lilu_dep ? "<key>as.vit9696.Lilu</key><string>1.2.0</string>" : "");
+	char *ip = dk_asprintf("%s/%s.kext/Contents/Info.plist", dir, name);
+	CHECK(dk_write_file_atomic(ip, info, strlen(info), true, 0644) == 0);
+	free(d);
+	free(exe);
+	free(info);
+	free(ip);
+}
+
+static struct dk_buf warned;
+static void catch_warn(void *ud, const char *msg)
+{
+	(void)ud;
+	dk_buf_printf(&warned, "%s\n", msg);
+}
+
+/* The chart's GPU routes: agdpmod=pikera only for Navi with WhateverGreen
+ * (not older AMD, not with NootRX); Kepler native to Big Sur, past it the
+ * legacy NVIDIA / OCLP route with csr-active-config 03080000 and a warning. */
+TEST(gpu_routes)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	char *kx = t_path(t_tmpdir(), "gpu-kexts");
+	mk_kext(kx, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(kx, "WhateverGreen", "as.vit9696.WhateverGreen", true);
+	char *kn = t_path(t_tmpdir(), "gpu-kexts-nootrx");
+	mk_kext(kn, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(kn, "WhateverGreen", "as.vit9696.WhateverGreen", true);
+	mk_kext(kn, "NootRX", "com.ChefKissInc.NootRX", true);
+	struct dk_reporter rep = {.warn = catch_warn};
+	dk_set_reporter(&rep);
+	struct {
+		enum dk_gpu gpu;
+		const char *os, *kexts, *want_args, *want_csr, *warn;
+	} cases[] = {
+		{DK_GPU_NAVI, "sonoma", kx, "-v keepsyms=1 debug=0x100 agdpmod=pikera", "00000000", NULL},
+		{DK_GPU_AMD, "sonoma", kx, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_NAVI, "sonoma", kn, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_NAVI22, "sonoma", kn, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_KEPLER, "bigsur", kx, "-v keepsyms=1 debug=0x100 agdpmod=vit9696", "00000000", NULL},
+		{DK_GPU_KEPLER, "sonoma", kx,
+		 "-v keepsyms=1 debug=0x100 agdpmod=vit9696 ngfxgl=1 ngfxcompat=1 amfi_get_out_of_my_way=1 ipc_control_port_options=0",
+		 "03080000", "Kepler (legacy NVIDIA) has no macOS driver past Big Sur"},
+	};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(cases); i++) {
+		dk_buf_free(&warned);
+		struct gopts g = {.model = "MacPro7,1", .os = cases[i].os, .gpu = cases[i].gpu, .kexts_dir = cases[i].kexts};
+		uint32_t len;
+		char *x = build_g(sp, &g, &len, NULL);
+		CHECK(x != NULL);
+		if (!x)
+			continue;
+		char *v = bootargs_of(x, len);
+		CHECK_STR(v, cases[i].want_args);
+		free(v);
+		plist_t p = parse(x, len);
+		size_t n = 0;
+		const uint8_t *csr = dk_pl_data(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"),
+						"csr-active-config", &n);
+		char hex[9] = "";
+		if (csr && n == 4)
+			snprintf(hex, sizeof hex, "%02X%02X%02X%02X", csr[0], csr[1], csr[2], csr[3]);
+		CHECK_STR(hex, cases[i].want_csr);
+		/* NootRX beside WhateverGreen: the validator says so (kernel.conflict) */
+		CHECK_INT(count_errors(x, len, sx, slen, cases[i].kexts != kn), cases[i].kexts == kn ? 1 : 0);
+		if (cases[i].warn)
+			CHECK(warned.data && strstr(warned.data, cases[i].warn));
+		else
+			CHECK(!warned.data || !strstr(warned.data, "Kepler"));
+		plist_free(p);
+		free(x);
+	}
+	dk_set_reporter(NULL);
+	dk_buf_free(&warned);
+	free(kx);
+	free(kn);
+	free(sx);
+	free(sp);
+}
+
+/* Guide-required kexts missing: a warning naming the kext and what breaks;
+ * VirtualSMC refused (QEMU's applesmc) unless forced. */
+TEST(required_kexts_warn_virtualsmc_refused)
+{
+	char *sp = sample_path("1.0.6");
+	char *none = t_path(t_tmpdir(), "no-kexts");
+	CHECK(dk_mkdir_p(none, 0755) == 0);
+	struct dk_reporter rep = {.warn = catch_warn};
+	dk_set_reporter(&rep);
+	dk_buf_free(&warned);
+	struct gopts g = {.model = "MacPro7,1", .os = "sequoia", .kexts_dir = none};
+	uint32_t len;
+	char *x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data && strstr(warned.data, "VMHide.kext missing") && strstr(warned.data, "Bluetooth"));
+	CHECK(warned.data && strstr(warned.data, "AppleMCEReporterDisabler.kext missing") && strstr(warned.data, "12.3"));
+	CHECK(warned.data && strstr(warned.data, "Lilu.kext missing"));
+	free(x);
+	/* Big Sur: neither VMHide nor the MCE disabler is required yet */
+	dk_buf_free(&warned);
+	g.os = "bigsur";
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(!warned.data || (!strstr(warned.data, "VMHide.kext missing") && !strstr(warned.data, "AppleMCEReporterDisabler.kext missing")));
+	free(x);
+	/* the full set: no warning */
+	char *full = t_path(t_tmpdir(), "full-kexts");
+	mk_kext(full, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(full, "VMHide", "org.example.VMHide", true);
+	mk_kext(full, "AppleMCEReporterDisabler", "com.apple.driver.AppleMCEReporterDisabler", false);
+	dk_buf_free(&warned);
+	g.os = "sequoia";
+	g.kexts_dir = full;
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data == NULL);
+	free(x);
+	/* VirtualSMC: refused, naming applesmc; kept with force (and a warning) */
+	mk_kext(full, "VirtualSMC", "as.vit9696.VirtualSMC", true);
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "VirtualSMC") && strstr(dk_errmsg(), "applesmc") && strstr(dk_errmsg(), "--force"));
+	dk_errclear();
+	g.force = true;
+	dk_buf_free(&warned);
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data && strstr(warned.data, "applesmc"));
+	free(x);
+	dk_set_reporter(NULL);
+	dk_buf_free(&warned);
+	free(full);
+	free(none);
+	free(sp);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -1120,5 +1329,8 @@ int main(void)
 	RUN(one_hfs_driver_per_family);
 	RUN(golden_configs);
 	RUN(config_survives_inplace_upgrade);
+	RUN(user_boot_args);
+	RUN(gpu_routes);
+	RUN(required_kexts_warn_virtualsmc_refused);
 	return t_done();
 }
