@@ -229,7 +229,10 @@ VMHide.kext 23.0.0 - True Contents/MacOS/VMHide"
   create_vm mo 12.5
   t_eq "$(kernel_add "$T/vms/mo/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - VMHide.kext 23.0.0 "
   t_ok "$DKVM" opencore validate --image "$T/vms/mo/OpenCore.img"
-  create_vm bs bigsur
+  create_vm bs bigsur --boot-args "alcid=1 +-radvesa" --boot-args -keepsyms=1
+  t_eq "$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"])' "$T/vms/bs/config.plist")" "-v debug=0x100 alcid=1 -radvesa"
+  # the manifest keeps the config's inputs (a rebuild keeps them)
+  t_eq "$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["opencore"]; print(o["boot_args"], o["picker"])' "$T/vms/bs/manifest.json")" "['alcid=1 +-radvesa', '-keepsyms=1'] text"
   t_eq "$(kernel_add "$T/vms/bs/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - VMHide.kext 23.0.0 "
   t_eq "$(acpi_add "$T/vms/bs/config.plist")" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
   t_ok "$DKVM" opencore validate --image "$T/vms/bs/OpenCore.img"
