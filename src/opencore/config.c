@@ -807,6 +807,52 @@ static void self_check(struct ctx *c, const char *xml, uint32_t len)
 		plist_to_xml_free(sx);
 }
 
+/* The GUI picker (guide 4.6): OpenCanopy.efi loaded, PickerMode External and
+ * the guide's picker settings; also when OpenCanopy.efi is given as a driver
+ * (OpenCanopy does nothing with the builtin picker). */
+static int apply_picker(struct ctx *c)
+{
+	const struct dk_oc_config_opts *o = c->o;
+	bool canopy = false;
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++)
+		canopy |= !strcasecmp(o->drivers[i], "OpenCanopy.efi");
+	bool gui = o->picker && !strcmp(o->picker, "gui");
+	if (o->picker && !gui && strcmp(o->picker, "text"))
+		return dk_fail("picker '%s': gui or text", o->picker);
+	if (o->picker && !gui && canopy)
+		return dk_fail("--picker text with the OpenCanopy.efi driver: OpenCanopy is the GUI picker (--picker gui)");
+	if (!gui && !canopy)
+		return 0;
+	if (!canopy) {
+		const char *const names[] = {"OpenCanopy.efi", NULL};
+		c->active = NULL;
+		struct dk_oc_field fd[] = {
+			{"Path", 's', names[0]}, {"Enabled", 'b', "true"}, {"LoadEarly", 'b', "false"},
+			{"Arguments", 's', ""}, {"Comment", 's', names[0]}, {NULL, 0, NULL},
+		};
+		if (do_append(c, "UEFI/Drivers", fd,
+			      "guide 4.6 (--picker gui): OpenCanopy.efi, the graphical picker (the release's X64/EFI/OC/Drivers)") < 0)
+			return -1;
+	}
+	const char *why = gui ? "guide 4.6 (--picker gui)" : "guide 4.6 (OpenCanopy.efi given)";
+	struct {
+		const char *key;
+		char type;
+		const char *value, *reason;
+	} set[] = {
+		{"Misc/Boot/PickerMode", 's', "External", "OpenCanopy draws the picker (External; OpenCore's validator requires it)"},
+		{"Misc/Boot/PickerAttributes", 'i', "17", "custom icons + mouse (17)"},
+		{"Misc/Boot/PickerVariant", 's', "Acidanthera\\GoldenGate", "the GoldenGate theme from OcBinaryData's Resources"},
+	};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(set); i++) {
+		plist_t n = make_node(set[i].type, set[i].value);
+		_cleanup_free_ char *r = dk_asprintf("%s: %s", why, set[i].reason);
+		if (!n || set_node(c, set[i].key, n, r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static bool kext_named(struct ctx *c, const char *name)
 {
 	for (int i = 0; i < c->nkexts; i++)
@@ -898,6 +944,8 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	if (apply_bootargs(&c) < 0 || apply_user_bootargs(&c) < 0 || apply_devprops(&c) < 0)
 		goto out;
 	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
+		goto out;
+	if (apply_picker(&c) < 0)
 		goto out;
 	if (add_named(&c, "ACPI/Add", o->acpi, ".aml", ".bin", false) < 0)
 		goto out;

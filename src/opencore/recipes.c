@@ -155,6 +155,9 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 
 	/* ---- PlatformInfo ---- */
 	SET("PlatformInfo/Generic/SystemProductName", '$', "product", .reason = "the SMBIOS identity's model"),
+	SET("PlatformInfo/Generic/SystemProductName", '$', "product", .models = "iMacPro1,1|MacPro6,1|iMac20,1|iMac19,1|Macmini8,1",
+	    .reason = "the SMBIOS identity's model; the guide has no page of its own for it: it uses the MacPro7,1 recipe "
+		      "(every \"guide (MacPro7,1)\" entry applies to it)"),
 	SET("PlatformInfo/Generic/SystemSerialNumber", '$', "serial", .reason = "unique generated serial (must not belong to a real Mac)"),
 	SET("PlatformInfo/Generic/MLB", '$', "mlb", .reason = "board serial matching the serial (checksum-valid)"),
 	SET("PlatformInfo/Generic/SystemUUID", '$', "uuid", .reason = "random version 4 UUID"),

@@ -482,6 +482,9 @@ static int build_opencore(struct build *b)
 	}
 	if (oc_drivers(b) < 0)
 		return -1;
+	if (o->picker && !strcmp(o->picker, "gui"))
+		dk_warn("--picker gui: OpenCanopy.efi comes from the release, but dkvm does not fetch OcBinaryData's "
+			"Resources (themes) yet: without EFI/OC/Resources OpenCanopy falls back to the builtin picker");
 	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
 	const char *kext_dirs[] = {o->kexts, NULL};
 	struct dk_oc_stage_opts so = {.set = set_opts(&b->r->plan), .release = release, .dir = stage,

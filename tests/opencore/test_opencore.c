@@ -1312,6 +1312,118 @@ TEST(required_kexts_warn_virtualsmc_refused)
 	free(sp);
 }
 
+static const char *drv_path(plist_t p, const char *name)
+{
+	plist_t a = dk_pl_get(p, "UEFI/Drivers");
+	for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+		const char *v = dk_pl_str(plist_array_get_item(a, i), "Path");
+		if (v && !strcmp(v, name))
+			return v;
+	}
+	return NULL;
+}
+
+/* --picker gui and --driver OpenCanopy.efi: OpenCanopy loaded, PickerMode
+ * External, the guide's picker settings; the validator accepts both. */
+TEST(gui_picker)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		const char *canopy[] = {"OpenCanopy.efi", NULL};
+		struct gopts gs[] = {
+			{.model = "MacPro7,1", .os = "sonoma", .picker = "gui"},
+			{.model = "MacPro7,1", .os = "sonoma", .drivers = canopy},
+			{.model = "MacPro5,1", .os = "mojave", .picker = "gui"},
+		};
+		for (size_t i = 0; i < DK_ARRAY_SIZE(gs); i++) {
+			uint32_t len;
+			char *x = build_g(sp, &gs[i], &len, NULL);
+			CHECK(x != NULL);
+			if (!x)
+				continue;
+			plist_t p = parse(x, len);
+			plist_t boot = dk_pl_get(p, "Misc/Boot");
+			CHECK_STR(dk_pl_str(boot, "PickerMode"), "External");
+			CHECK_STR(dk_pl_str(boot, "PickerVariant"), "Acidanthera\\GoldenGate");
+			CHECK(dk_pl_int(boot, "PickerAttributes", 0) == 17);
+			CHECK(drv_path(p, "OpenCanopy.efi") != NULL);
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			plist_free(p);
+			free(x);
+		}
+		free(sx);
+		free(sp);
+	}
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	const char *canopy[] = {"OpenCanopy.efi", NULL};
+	struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .picker = "text", .drivers = canopy};
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "--picker gui") != NULL);
+	dk_errclear();
+	/* text (the default): builtin picker, no OpenCanopy */
+	g.drivers = NULL;
+	char *x = build_g(sp, &g, &len, NULL);
+	plist_t p = x ? parse(x, len) : NULL;
+	CHECK(p && !drv_path(p, "OpenCanopy.efi") && !strcmp(dk_pl_str(dk_pl_get(p, "Misc/Boot"), "PickerMode"), "Builtin"));
+	plist_free(p);
+	free(x);
+	free(sp);
+}
+
+/* MacPro5,1 with an HFS driver: one HFS driver, valid; or a refusal naming
+ * the driver the guide allows for that release. iMacPro1,1's explanation
+ * says it uses the MacPro7,1 recipe. */
+TEST(macpro5_hfs_and_imacpro_recipe)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	/* MacPro5,1 runs Lion to Mojave: HfsPlusLegacy.efi only (given: valid,
+	 * one HFS driver); OpenHfsPlus/HfsPlus refused, naming the allowed one */
+	const char *open_hfs[] = {"OpenHfsPlus.efi", NULL}, *hfs[] = {"HfsPlus.efi", NULL},
+		   *legacy[] = {"HfsPlusLegacy.efi", NULL};
+	const char *oses[] = {"lion", "elcapitan", "highsierra", "mojave"};
+	uint32_t len;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(oses); i++) {
+		struct gopts g = {.model = "MacPro5,1", .os = oses[i], .drivers = legacy};
+		char *x = build_g(sp, &g, &len, NULL);
+		CHECK(x != NULL);
+		if (x) {
+			plist_t p = parse(x, len);
+			const char *which = NULL;
+			CHECK_INT(count_hfs(p, &which), 1);
+			CHECK(which && !strcmp(which, "HfsPlusLegacy.efi"));
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			plist_free(p);
+			free(x);
+		}
+		for (int k = 0; k < 2; k++) {
+			g.drivers = k ? hfs : open_hfs;
+			CHECK(build_g(sp, &g, &len, NULL) == NULL);
+			CHECK(strstr(dk_errmsg(), "allows only HfsPlusLegacy.efi") != NULL);
+			dk_errclear();
+		}
+	}
+
+	struct gopts gi = {.model = "iMacPro1,1", .os = "sonoma"};
+	struct dk_oc_changes ch;
+	char *x = build_g(sp, &gi, &len, &ch);
+	CHECK(x != NULL);
+	bool said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		said |= !strcmp(ch.v[i].path, "PlatformInfo/Generic/SystemProductName") &&
+			strstr(ch.v[i].reason, "uses the MacPro7,1 recipe");
+	CHECK(said);
+	if (x)
+		dk_oc_changes_free(&ch);
+	free(x);
+	free(sx);
+	free(sp);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -1332,5 +1444,7 @@ int main(void)
 	RUN(user_boot_args);
 	RUN(gpu_routes);
 	RUN(required_kexts_warn_virtualsmc_refused);
+	RUN(gui_picker);
+	RUN(macpro5_hfs_and_imacpro_recipe);
 	return t_done();
 }
