@@ -79,7 +79,8 @@ static const struct dk_opt create_opts[] = {
 	{"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
 	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
 	{"force", 'f', NULL, "replace an existing VM of that name (and its disk); pass through\n"
-	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF)", NULL, 0},
+	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF);\n"
+	 "keep a VirtualSMC kext (refused: QEMU's applesmc is the SMC)", NULL, 0},
 	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\",\"efi\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},

@@ -38,7 +38,8 @@ static const struct dk_opt config_opts[] = {
 	{"release", O_RELEASE, "X.Y.Z", "OpenCore release of the sample (default: from its path)", NULL, 0},
 	{"explain", O_EXPLAIN, NULL, "list every change with its reason", NULL, 0},
 	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
-	{"force", 'f', NULL, "replace an existing output file", NULL, DK_OPT_SHORT},
+	{"force", 'f', NULL, "replace an existing output file; keep a VirtualSMC kext (refused:\n"
+	 "QEMU's applesmc is the SMC)", NULL, DK_OPT_SHORT},
 	{"json", 0, NULL, "print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
 	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\",\"active\"}]}", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
