@@ -54,6 +54,11 @@ static const struct dk_opt create_opts[] = {
 	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, 0},
 	{"offline", O_OFFLINE, NULL, "take OpenCorePkg and the kexts from the cache only (dkvm opencore\n"
 	 "fetch fills it); say what is missing", NULL, 0},
+	{"boot-args", 'B', "ARGS", "\"A B\" adds boot-args to config.plist (+X adds a token starting\n"
+	 "with '-'), -X removes the token X (repeatable, in order; kept in the\n"
+	 "manifest)", NULL, 0},
+	{"picker", 'K', "gui|text", "boot picker: gui = OpenCanopy (PickerMode External, the guide's\n"
+	 "settings, Resources from OcBinaryData); text = builtin (default)", "gui text", 0},
 	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
 	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
@@ -74,7 +79,8 @@ static const struct dk_opt create_opts[] = {
 	{"dry-run", 'n', NULL, "print the plan, change nothing", NULL, 0},
 	{"explain", 'e', NULL, "print every decision with its reason", NULL, 0},
 	{"force", 'f', NULL, "replace an existing VM of that name (and its disk); pass through\n"
-	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF)", NULL, 0},
+	 "devices the checks refuse (boot VGA, IOMMU group, GPU chart, unknown BDF);\n"
+	 "keep a VirtualSMC kext (refused: QEMU's applesmc is the SMC)", NULL, 0},
 	{"json", 0, NULL, "print {\"name\",\"dir\",\"dry_run\",\"defined\",\"plan\",\"efi\"} (see dkvm-vm(1))", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
@@ -208,14 +214,15 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	struct dk_create_opts o = {0};
 	struct dk_strv *drivers = drivers_out;
 	const char *kext_list[MAX_LIST + 1] = {0}, *acpi[MAX_LIST + 1] = {0}, *pins[MAX_LIST + 1] = {0};
-	int nk = 0, na = 0, np = 0;
+	const char *bootargs[MAX_LIST + 1] = {0};
+	int nk = 0, na = 0, np = 0, nb = 0;
 	bool no_libvirt = false, no_tune = false;
 	const char *x86_only = NULL; /* the first x86-only option given */
 	optind = 0;
 	int c;
 	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
-		if (!x86_only && strchr("mcCpoIkRNPWjZFgVUH", c)) {
+		if (!x86_only && strchr("mcCpoIkRNPWjZFgVUHBK", c)) {
 			for (const struct dk_opt *d = dk_spec_create.opts; d->name; d++)
 				if (d->val == c)
 					x86_only = d->name;
@@ -280,6 +287,16 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 				return dk_usage_error("create", "too many --kext-version options");
 			pins[np++] = optarg;
 			break;
+		case 'B':
+			if (nb >= MAX_LIST)
+				return dk_usage_error("create", "too many --boot-args options");
+			bootargs[nb++] = optarg;
+			break;
+		case 'K':
+			if (strcmp(optarg, "gui") && strcmp(optarg, "text"))
+				return dk_usage_error("create", "--picker '%s': gui or text", optarg);
+			o.picker = optarg;
+			break;
 		case O_OFFLINE: o.offline = true; break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
@@ -328,6 +345,11 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	o.kext_pins = np ? pins : NULL;
 	if (dk_oc_pins_check(o.kext_pins) < 0)
 		return dk_usage_error("create", "%s", dk_errmsg());
+	o.boot_args = nb ? bootargs : NULL;
+	if (dk_oc_boot_args_check(o.boot_args) < 0)
+		return dk_usage_error("create", "%s", dk_errmsg());
+	if (o.opencore_image && (nb || o.picker))
+		return dk_usage_error("create", "--opencore-image is used as is: --boot-args and --picker do not apply");
 	if (o.opencore_image && (nk || na || np || o.kexts))
 		return dk_usage_error("create", "--opencore-image is used as is: --kexts, --kext, --acpi and --kext-version do not apply");
 	if (no_libvirt && o.uri)

@@ -13,13 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN, O_GUIDE, O_OFFLINE, O_KEXT_VERSION, O_AUDIO };
+enum { O_GPU = 256, O_HOSTCPU, O_SMBIOS, O_GENERATE, O_RES, O_KEXTS, O_DRIVER, O_ACPI, O_RELEASE, O_EXPLAIN, O_GUIDE, O_OFFLINE, O_KEXT_VERSION, O_AUDIO, O_BOOTARGS, O_PICKER };
 
 static const struct dk_opt config_opts[] = {
 	{"sample", 's', "FILE", "the release's Docs/Sample.plist (required)", DK_C_FILE, DK_OPT_SHORT},
 	{"model", 'm', "MODEL", "Mac model (MacPro7,1, MacPro5,1, iMacPro1,1, ...; required)", DK_C_MODEL, DK_OPT_SHORT},
 	{"macos", 'M', "RELEASE", "target macOS: name (sonoma), marketing name or version (14)", DK_C_MACOS, DK_OPT_SHORT},
-	{"gpu", O_GPU, "KIND", "passed-through GPU: amd, nvidia or none (default none)", "amd nvidia none", 0},
+	{"gpu", O_GPU, "KIND", "passed-through GPU, as the guide's chart routes it: navi (RX 5000/6000\n"
+	 "with WhateverGreen: agdpmod=pikera), navi22 (RX 67xx: NootRX), amd (older\n"
+	 "AMD), nvidia, kepler (past Big Sur: the legacy NVIDIA / OCLP route,\n"
+	 "csr-active-config 03080000), none (default)", "amd navi navi22 nvidia kepler none", 0},
 	{"host-cpu", O_HOSTCPU, "KIND", "host CPU vendor: auto (read /proc/cpuinfo), amd or intel", "auto amd intel", 0},
 	{"smbios", O_SMBIOS, "FILE", "identity from FILE.json as printed by 'dkvm smbios generate --json'", DK_C_FILE, 0},
 	{"generate", O_GENERATE, NULL, "generate a new identity (the default without --smbios)", NULL, 0},
@@ -33,12 +36,18 @@ static const struct dk_opt config_opts[] = {
 	{"audio", O_AUDIO, NULL, "with --guide-kexts: motherboard audio is passed through (AppleALC)", NULL, 0},
 	{"kext-version", O_KEXT_VERSION, "NAME=VER", "with --guide-kexts: pin a kext's release (repeatable)", NULL, 0},
 	{"offline", O_OFFLINE, NULL, "with --guide-kexts: the cache only", NULL, 0},
+	{"boot-args", O_BOOTARGS, "ARGS", "\"A B\" adds boot-args (+X adds a token starting with '-'),\n"
+	 "-X removes the token X (repeatable, in order)", NULL, 0},
+	{"picker", O_PICKER, "gui|text", "gui: OpenCanopy.efi with PickerMode External and the guide's\n"
+	 "picker settings (the image needs OpenCanopy.efi and Resources);\n"
+	 "text: the builtin text picker (default)", "gui text", 0},
 	{"release", O_RELEASE, "X.Y.Z", "OpenCore release of the sample (default: from its path)", NULL, 0},
 	{"explain", O_EXPLAIN, NULL, "list every change with its reason", NULL, 0},
 	{"output", 'o', "FILE", "where to write config.plist (required)", DK_C_FILE, DK_OPT_SHORT},
-	{"force", 'f', NULL, "replace an existing output file", NULL, DK_OPT_SHORT},
+	{"force", 'f', NULL, "replace an existing output file; keep a VirtualSMC kext (refused:\n"
+	 "QEMU's applesmc is the SMC)", NULL, DK_OPT_SHORT},
 	{"json", 0, NULL, "print {\"output\",\"sample\",\"release\",\"model\",\"macos\",\n"
-	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\"}]}", NULL, DK_OPT_GLOBAL},
+	 "\"smbios\":{...},\"changes\":[{\"path\",\"value\",\"reason\",\"active\"}]}", NULL, DK_OPT_GLOBAL},
 	{"help", 'h', NULL, "this help", NULL, DK_OPT_SHORT},
 	{0},
 };
@@ -49,6 +58,7 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 		"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
 		"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
 		"                            [--guide-kexts [--audio] [--kext-version NAME=V]... [--offline]]\n"
+		"                            [--boot-args ARGS]... [--picker gui|text]\n"
 		"                            [--release X.Y.Z] [--explain] [--force] [--json]\n"
 		"\n"
 		"Build config.plist from an OpenCore release's own Docs/Sample.plist (never from a\n"
@@ -74,7 +84,9 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 
 /* indexed by the enums, for dk_cli_choice() */
 static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
-				       [DK_GPU_NAVI22] = "navi22", NULL};
+				       [DK_GPU_NAVI22] = "navi22", [DK_GPU_NAVI] = "navi", [DK_GPU_KEPLER] = "kepler",
+				       NULL};
+static const char *const picker_names[] = {"gui", "text", NULL};
 static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
 					[DK_HOSTCPU_AMD] = "amd", NULL};
 
@@ -137,8 +149,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	bool generate = false, explain = false, force = false, guide = false, audio = false, offline = false;
 	const char *pins[33] = {0};
 	int npins = 0;
-	const char *drivers[33] = {0}, *acpi[33] = {0};
-	int nd = 0, na = 0;
+	const char *drivers[33] = {0}, *acpi[33] = {0}, *bootargs[33] = {0};
+	int nd = 0, na = 0, nb = 0;
 	int c, k;
 	optind = 0;
 	while ((c = dk_opt_next(&dk_spec_opencore_config, argc, argv)) != -1) {
@@ -171,6 +183,16 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			if (na >= 32)
 				return dk_usage_error(cmd, "too many --acpi options");
 			acpi[na++] = optarg;
+			break;
+		case O_BOOTARGS:
+			if (nb >= 32)
+				return dk_usage_error(cmd, "too many --boot-args options");
+			bootargs[nb++] = optarg;
+			break;
+		case O_PICKER:
+			if (dk_cli_choice(cmd, "--picker", optarg, picker_names) < 0)
+				return DK_EXIT_USAGE;
+			o.picker = optarg;
 			break;
 		case O_RELEASE: o.release = optarg; break;
 		case O_EXPLAIN: explain = true; break;
@@ -219,6 +241,10 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	}
 	o.drivers = nd ? drivers : NULL;
 	o.acpi = na ? acpi : NULL;
+	o.boot_args = nb ? bootargs : NULL;
+	if (dk_oc_boot_args_check(o.boot_args) < 0)
+		return dk_usage_error(cmd, "%s", dk_errmsg());
+	o.force = force;
 	o.explain = explain;
 	if (!guide && (audio || offline || npins))
 		return dk_usage_error(cmd, "--audio, --kext-version and --offline go with --guide-kexts");
@@ -276,6 +302,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 			json_object_object_add(e, "path", json_object_new_string(ch.v[i].path));
 			json_object_object_add(e, "value", json_object_new_string(ch.v[i].value));
 			json_object_object_add(e, "reason", json_object_new_string(ch.v[i].reason));
+			json_object_object_add(e, "active", json_object_new_string(ch.v[i].active));
 			json_object_array_add(a, e);
 		}
 		json_object_object_add(j, "changes", a);
@@ -283,8 +310,8 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	} else if (explain || dk_verbosity > DK_QUIET) {
 		if (explain) {
 			for (int i = 0; i < ch.n; i++)
-				printf("%s%s%s = %s\n    %s\n", dk_c_bold(), dk_esc(ch.v[i].path), dk_c_reset(),
-				       dk_esc(ch.v[i].value), dk_esc(ch.v[i].reason));
+				printf("%s%s%s = %s\n    %s\n    active: %s\n", dk_c_bold(), dk_esc(ch.v[i].path),
+				       dk_c_reset(), dk_esc(ch.v[i].value), dk_esc(ch.v[i].reason), dk_esc(ch.v[i].active));
 			printf("\n");
 		}
 		printf("wrote %s: %s, macOS %s (%s), from %s (OpenCore %s), %d changes%s\n", dk_esc(output),

@@ -22,6 +22,7 @@ void dk_oc_changes_free(struct dk_oc_changes *c)
 		free(c->v[i].path);
 		free(c->v[i].value);
 		free(c->v[i].reason);
+		free(c->v[i].active);
 	}
 	free(c->v);
 	c->v = NULL;
@@ -96,10 +97,64 @@ struct ctx {
 	struct dk_kext *kexts;
 	int nkexts;
 	struct dk_oc_changes *changes;
+	const char *active;   /* for which releases the entry being applied acts (record()) */
 	char **bootargs;      /* tokens to add */
 	const char **bootarg_reasons;
+	char **bootarg_active;
 	int nbootargs;
 };
+
+const struct dk_macos *dk_oc_macos_of_kernel(const char *kernel)
+{
+	long v = kernel && *kernel ? dk_oc_kernel_version(kernel) : -1;
+	if (v < 0)
+		return NULL;
+	for (int i = 0; i < dk_macos_count; i++)
+		if (dk_macos_table[i].darwin >= v / 10000)
+			return &dk_macos_table[i];
+	return NULL;
+}
+
+char *dk_oc_active_text(const struct dk_macos *lo, const struct dk_macos *hi, const char *min_kernel,
+			const char *max_kernel)
+{
+	struct dk_buf b = {0};
+	if (lo && hi)
+		dk_buf_printf(&b, "macOS %s %s to %s %s", lo->version, lo->marketing, hi->version, hi->marketing);
+	else if (lo)
+		dk_buf_printf(&b, "macOS %s %s and later", lo->version, lo->marketing);
+	else if (hi)
+		dk_buf_printf(&b, "up to macOS %s %s", hi->version, hi->marketing);
+	else
+		dk_buf_puts(&b, "all releases");
+	bool mn = min_kernel && *min_kernel, mx = max_kernel && *max_kernel;
+	if (mn || mx)
+		dk_buf_printf(&b, " (%s%s%s%s%s)", mn ? "MinKernel " : "", mn ? min_kernel : "", mn && mx ? ", " : "",
+			      mx ? "MaxKernel " : "", mx ? max_kernel : "");
+	return b.data ? b.data : dk_strdup("");
+}
+
+static const char *field_value(const struct dk_oc_field *f, const char *key)
+{
+	for (; f && f->key; f++)
+		if (!strcmp(f->key, key))
+			return f->value;
+	return NULL;
+}
+
+/* The active text of a recipe: its macOS range; for an upgrade-safe entry
+ * the kernel range its fields carry (present for every release of the model). */
+static char *recipe_active(const struct dk_oc_recipe *r)
+{
+	const struct dk_macos *lo = r->os_min ? dk_macos_find(r->os_min) : NULL;
+	const struct dk_macos *hi = r->os_max ? dk_macos_find(r->os_max) : NULL;
+	char *t = dk_oc_active_text(lo, hi, field_value(r->fields, "MinKernel"), field_value(r->fields, "MaxKernel"));
+	if (!r->upgrade)
+		return t;
+	char *u = dk_asprintf("%s; kept for every release of the model, the kernel range gates it", t);
+	free(t);
+	return u;
+}
 
 static int missing(struct ctx *c, const char *path)
 {
@@ -117,6 +172,8 @@ static void record(struct ctx *c, const char *path, const char *value, const cha
 				free(c->changes->v[i].reason);
 				c->changes->v[i].value = dk_strdup(value);
 				c->changes->v[i].reason = dk_strdup(reason);
+				free(c->changes->v[i].active);
+				c->changes->v[i].active = dk_strdup(c->active ? c->active : "all releases");
 				return;
 			}
 	c->changes->v = dk_realloc(c->changes->v, sizeof *c->changes->v * (size_t)(c->changes->n + 1));
@@ -124,6 +181,7 @@ static void record(struct ctx *c, const char *path, const char *value, const cha
 	ch->path = dk_strdup(path);
 	ch->value = dk_strdup(value);
 	ch->reason = dk_strdup(reason ? reason : "");
+	ch->active = dk_strdup(c->active ? c->active : "all releases");
 }
 
 static int hexnib(char ch)
@@ -236,9 +294,16 @@ static bool applies(struct ctx *c, const struct dk_oc_recipe *r)
 	const struct dk_oc_config_opts *o = c->o;
 	if (r->models && !list_has(r->models, o->model->name))
 		return false;
-	if (r->os_min && dk_macos_cmp(o->macos, dk_macos_find(r->os_min)) < 0)
+	/* upgrade-safe: any release of the model's range in the recipe's range */
+	const struct dk_macos *newest = o->macos, *oldest = o->macos;
+	if (r->upgrade) {
+		const struct dk_macos *hi = dk_macos_find(o->model->macos_max), *lo = dk_macos_find(o->model->macos_min);
+		newest = hi && dk_macos_cmp(hi, o->macos) > 0 ? hi : o->macos;
+		oldest = lo && dk_macos_cmp(lo, o->macos) < 0 ? lo : o->macos;
+	}
+	if (r->os_min && dk_macos_cmp(newest, dk_macos_find(r->os_min)) < 0)
 		return false;
-	if (r->os_max && dk_macos_cmp(o->macos, dk_macos_find(r->os_max)) > 0)
+	if (r->os_max && dk_macos_cmp(oldest, dk_macos_find(r->os_max)) > 0)
 		return false;
 	if (r->gpus && !(r->gpus & (1u << o->gpu)))
 		return false;
@@ -249,6 +314,9 @@ static bool applies(struct ctx *c, const struct dk_oc_recipe *r)
 		if (kext_present(c, r->kext + neg) == neg)
 			return false;
 	}
+	for (int i = 0; r->without && i < c->nkexts; i++)
+		if (c->kexts[i].parent < 0 && !strcasecmp(c->kexts[i].name, r->without))
+			return false;
 	return true;
 }
 
@@ -376,7 +444,9 @@ static int apply_recipe(struct ctx *c, const struct dk_oc_recipe *r)
 	case DK_OC_BOOTARG:
 		c->bootargs = dk_realloc(c->bootargs, sizeof *c->bootargs * (size_t)(c->nbootargs + 1));
 		c->bootarg_reasons = dk_realloc(c->bootarg_reasons, sizeof *c->bootarg_reasons * (size_t)(c->nbootargs + 1));
+		c->bootarg_active = dk_realloc(c->bootarg_active, sizeof *c->bootarg_active * (size_t)(c->nbootargs + 1));
 		c->bootargs[c->nbootargs] = dk_strdup(r->value);
+		c->bootarg_active[c->nbootargs] = dk_strdup(c->active);
 		c->bootarg_reasons[c->nbootargs++] = r->reason;
 		return 0;
 	case DK_OC_SET: {
@@ -425,11 +495,115 @@ static int apply_bootargs(struct ctx *c)
 			dk_buf_puts(&b, " ");
 		dk_buf_puts(&b, c->bootargs[i]);
 		_cleanup_free_ char *v = dk_asprintf("+ %s", c->bootargs[i]);
+		c->active = c->bootarg_active[i];
 		record(c, path, v, c->bootarg_reasons[i], false);
 	}
+	c->active = NULL;
 	plist_set_string_val(n, b.data);
 	_cleanup_free_ char *v = dk_asprintf("\"%s\"", b.data);
 	record(c, path, v, "resulting boot-args (Sample's \"-v keepsyms=1\" plus the tokens above)", false);
+	dk_buf_free(&b);
+	return 0;
+}
+
+static bool token_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       strchr("-_=.,:/+@%", ch);
+}
+
+int dk_oc_boot_args_check(const char *const *boot_args)
+{
+	size_t total = 0;
+	for (size_t i = 0; boot_args && boot_args[i]; i++) {
+		const char *v = boot_args[i];
+		bool any = false;
+		for (const char *p = v; *p; p++) {
+			if (*p == ' ' || *p == '\t')
+				continue;
+			if (!token_char_ok(*p))
+				return dk_fail("--boot-args '%s': character '%c' is not allowed in boot-args (letters, digits, "
+					       "-_=.,:/+@%%)", v, isprint((unsigned char)*p) ? *p : '?');
+			any = true;
+		}
+		if (!any)
+			return dk_fail("--boot-args '%s': no boot-arg in it", v);
+		total += strlen(v) + 1;
+		if (total > 1000)
+			return dk_fail("--boot-args: longer than boot-args can hold (1024 bytes in NVRAM)");
+		if (v[0] == '-' && !strpbrk(v, " \t") && (v[1] == 0 || v[1] == '+'))
+			return dk_fail("--boot-args '%s': nothing to remove", v);
+		if ((v[0] == '+' && (v[1] == 0 || v[1] == ' ')))
+			return dk_fail("--boot-args '%s': nothing to add", v);
+	}
+	return 0;
+}
+
+/* Remove token tok from the space-separated string in b; false if absent. */
+static bool remove_token(struct dk_buf *b, const char *tok)
+{
+	size_t n = strlen(tok);
+	for (char *p = b->data; p && (p = strstr(p, tok)); p++) {
+		if ((p != b->data && p[-1] != ' ') || (p[n] && p[n] != ' '))
+			continue;
+		char *end = p + n;
+		while (*end == ' ')
+			end++;
+		if (!*end && p > b->data)
+			while (p > b->data && p[-1] == ' ')
+				p--; /* the last token: drop the space before it */
+		memmove(p, end, strlen(end) + 1);
+		b->len = strlen(b->data);
+		return true;
+	}
+	return false;
+}
+
+/* The user's --boot-args on top of the result (opts.boot_args). */
+static int apply_user_bootargs(struct ctx *c)
+{
+	const char *const *ua = c->o->boot_args;
+	if (!ua || !ua[0])
+		return 0;
+	if (dk_oc_boot_args_check(ua) < 0)
+		return -1;
+	const char *path = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
+	plist_t n = dk_pl_get(c->root, path);
+	if (!n)
+		return missing(c, path);
+	if (!dk_pl_is(n, PLIST_STRING))
+		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, path);
+	struct dk_buf b = {0};
+	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
+	c->active = NULL;
+	for (size_t i = 0; ua[i]; i++) {
+		const char *v = ua[i];
+		if (v[0] == '-' && !strpbrk(v, " \t")) {
+			if (!remove_token(&b, v + 1)) {
+				_cleanup_free_ char *have = dk_strdup(b.data ? b.data : "");
+				dk_buf_free(&b);
+				return dk_fail("--boot-args %s: '%s' is not in boot-args (\"%s\"); to add '%s' write +%s", v,
+					       v + 1, have, v, v);
+			}
+			_cleanup_free_ char *rv = dk_asprintf("- %s", v + 1);
+			record(c, path, rv, "removed by --boot-args", false);
+			continue;
+		}
+		_cleanup_free_ char *copy = dk_strdup(v);
+		for (char *save = NULL, *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+			const char *tok = t[0] == '+' ? t + 1 : t;
+			if (!*tok || has_token(b.data ? b.data : "", tok))
+				continue;
+			if (b.len)
+				dk_buf_puts(&b, " ");
+			dk_buf_puts(&b, tok);
+			_cleanup_free_ char *rv = dk_asprintf("+ %s", tok);
+			record(c, path, rv, "added by --boot-args", false);
+		}
+	}
+	plist_set_string_val(n, b.data ? b.data : "");
+	_cleanup_free_ char *rv = dk_asprintf("\"%s\"", b.data ? b.data : "");
+	record(c, path, rv, "resulting boot-args after --boot-args", false);
 	dk_buf_free(&b);
 	return 0;
 }
@@ -462,7 +636,12 @@ static int add_kexts(struct ctx *c)
 		if (k->kernel_reason)
 			dk_buf_printf(&why, "; MinKernel %s%s%s: %s", k->min_kernel, k->max_kernel[0] ? " MaxKernel " : "",
 				      k->max_kernel, k->kernel_reason);
+		_cleanup_free_ char *active = dk_oc_active_text(dk_oc_macos_of_kernel(k->min_kernel),
+								 k->max_kernel[0] ? dk_oc_macos_of_kernel(k->max_kernel) : NULL,
+								 k->min_kernel, k->max_kernel);
+		c->active = active;
 		int r = do_append(c, "Kernel/Add", f, why.data);
+		c->active = NULL;
 		dk_buf_free(&why);
 		if (r < 0)
 			return -1;
@@ -628,6 +807,96 @@ static void self_check(struct ctx *c, const char *xml, uint32_t len)
 		plist_to_xml_free(sx);
 }
 
+/* The GUI picker (guide 4.6): OpenCanopy.efi loaded, PickerMode External and
+ * the guide's picker settings; also when OpenCanopy.efi is given as a driver
+ * (OpenCanopy does nothing with the builtin picker). */
+static int apply_picker(struct ctx *c)
+{
+	const struct dk_oc_config_opts *o = c->o;
+	bool canopy = false;
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++)
+		canopy |= !strcasecmp(o->drivers[i], "OpenCanopy.efi");
+	bool gui = o->picker && !strcmp(o->picker, "gui");
+	if (o->picker && !gui && strcmp(o->picker, "text"))
+		return dk_fail("picker '%s': gui or text", o->picker);
+	if (o->picker && !gui && canopy)
+		return dk_fail("--picker text with the OpenCanopy.efi driver: OpenCanopy is the GUI picker (--picker gui)");
+	if (!gui && !canopy)
+		return 0;
+	if (!canopy) {
+		const char *const names[] = {"OpenCanopy.efi", NULL};
+		c->active = NULL;
+		struct dk_oc_field fd[] = {
+			{"Path", 's', names[0]}, {"Enabled", 'b', "true"}, {"LoadEarly", 'b', "false"},
+			{"Arguments", 's', ""}, {"Comment", 's', names[0]}, {NULL, 0, NULL},
+		};
+		if (do_append(c, "UEFI/Drivers", fd,
+			      "guide 4.6 (--picker gui): OpenCanopy.efi, the graphical picker (the release's X64/EFI/OC/Drivers)") < 0)
+			return -1;
+	}
+	const char *why = gui ? "guide 4.6 (--picker gui)" : "guide 4.6 (OpenCanopy.efi given)";
+	struct {
+		const char *key;
+		char type;
+		const char *value, *reason;
+	} set[] = {
+		{"Misc/Boot/PickerMode", 's', "External", "OpenCanopy draws the picker (External; OpenCore's validator requires it)"},
+		{"Misc/Boot/PickerAttributes", 'i', "17", "custom icons + mouse (17)"},
+		{"Misc/Boot/PickerVariant", 's', "Acidanthera\\GoldenGate", "the GoldenGate theme from OcBinaryData's Resources"},
+	};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(set); i++) {
+		plist_t n = make_node(set[i].type, set[i].value);
+		_cleanup_free_ char *r = dk_asprintf("%s: %s", why, set[i].reason);
+		if (!n || set_node(c, set[i].key, n, r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool kext_named(struct ctx *c, const char *name)
+{
+	for (int i = 0; i < c->nkexts; i++)
+		if (!strcasecmp(c->kexts[i].name, name))
+			return true;
+	return false;
+}
+
+/* What the guide requires or forbids around the kexts and the GPU: a refusal
+ * (VirtualSMC, unless forced) or warnings naming what breaks. */
+static int guide_checks(struct ctx *c)
+{
+	const struct dk_oc_config_opts *o = c->o;
+	if (o->kexts_dir && (kext_named(c, "VirtualSMC") || kext_present(c, "as.vit9696.VirtualSMC"))) {
+		if (!o->force)
+			return dk_fail("VirtualSMC.kext in %s: the guide never loads VirtualSMC on QEMU: QEMU's applesmc "
+				       "device already is the SMC (with its OSK), and two SMCs conflict; remove it "
+				       "(or --force to keep it)",
+				       o->kexts_dir);
+		dk_warn("VirtualSMC.kext kept (--force): it conflicts with QEMU's applesmc device, which already is the SMC");
+	}
+	if (o->kexts_dir) {
+		if (!kext_present(c, "as.vit9696.Lilu"))
+			dk_warn("Lilu.kext missing from %s: the guide loads it always; WhateverGreen, AppleALC, VMHide, "
+				"RestrictEvents and the other Lilu plugins do nothing without it",
+				o->kexts_dir);
+		if (dk_macos_cmp(o->macos, dk_macos_find("sonoma")) >= 0 && !kext_named(c, "VMHide"))
+			dk_warn("VMHide.kext missing from %s: the guide requires it from Sonoma (without it macOS sees "
+				"the hypervisor: Bluetooth fails on 14, Apple ID / iCloud sign-in on 15 and later)",
+				o->kexts_dir);
+		if (dk_macos_cmp(o->macos, dk_macos_find("monterey")) >= 0 && !kext_named(c, "AppleMCEReporterDisabler"))
+			dk_warn("AppleMCEReporterDisabler.kext missing from %s: the guide requires it on KVM from macOS "
+				"12.3 (without it AppleMCEReporter panics the guest at boot)",
+				o->kexts_dir);
+	}
+	if (o->gpu == DK_GPU_KEPLER && dk_macos_cmp(o->macos, dk_macos_find("bigsur")) > 0)
+		dk_warn("Kepler (legacy NVIDIA) has no macOS driver past Big Sur: macOS %s follows the guide's legacy "
+			"NVIDIA / OCLP route (csr-active-config 03080000 = SIP partly off, amfi_get_out_of_my_way=1 = AMFI "
+			"off); after installing, run OpenCore Legacy Patcher's Post-Install Root Patch, else the card "
+			"has no acceleration",
+			o->macos->marketing);
+	return 0;
+}
+
 int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *len,
 		       struct dk_oc_changes *changes)
 {
@@ -660,12 +929,23 @@ int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *
 	c.pristine = plist_copy(c.root);
 	if (o->kexts_dir && dk_kexts_scan(o->kexts_dir, &c.kexts, &c.nkexts) < 0)
 		goto out;
-	for (int i = 0; i < dk_oc_recipe_count; i++)
-		if (applies(&c, &dk_oc_recipes[i]) && apply_recipe(&c, &dk_oc_recipes[i]) < 0)
+	if (guide_checks(&c) < 0)
+		goto out;
+	for (int i = 0; i < dk_oc_recipe_count; i++) {
+		if (!applies(&c, &dk_oc_recipes[i]))
+			continue;
+		_cleanup_free_ char *active = recipe_active(&dk_oc_recipes[i]);
+		c.active = active;
+		int ar = apply_recipe(&c, &dk_oc_recipes[i]);
+		c.active = NULL;
+		if (ar < 0)
 			goto out;
-	if (apply_bootargs(&c) < 0 || apply_devprops(&c) < 0)
+	}
+	if (apply_bootargs(&c) < 0 || apply_user_bootargs(&c) < 0 || apply_devprops(&c) < 0)
 		goto out;
 	if (add_named(&c, "UEFI/Drivers", o->drivers, ".efi", NULL, true) < 0)
+		goto out;
+	if (apply_picker(&c) < 0)
 		goto out;
 	if (add_named(&c, "ACPI/Add", o->acpi, ".aml", ".bin", false) < 0)
 		goto out;
@@ -693,9 +973,12 @@ out:
 	if (c.pristine)
 		plist_free(c.pristine);
 	dk_kexts_free(c.kexts, c.nkexts);
-	for (int i = 0; i < c.nbootargs; i++)
+	for (int i = 0; i < c.nbootargs; i++) {
 		free(c.bootargs[i]);
+		free(c.bootarg_active[i]);
+	}
 	free(c.bootargs);
+	free(c.bootarg_active);
 	free(c.bootarg_reasons);
 	return r;
 }

@@ -23,7 +23,9 @@
 #define ACPI_DIR "Docs/AcpiSamples/Binaries/"
 
 /* A row applies when every condition holds. Kernel limits (MinKernel/MaxKernel)
- * are in the known-kext table (recipes.c), which Kernel/Add uses. */
+ * are in the known-kext table (recipes.c), which Kernel/Add uses; os_min is
+ * therefore checked against the newest release of the model's range (every
+ * os_min row has a MinKernel), so the config survives an in-place upgrade. */
 static const struct rule {
 	const char *name;   /* kext name, or SSDT file (.aml) */
 	const char *os_min; /* dk_macos name, NULL = any */
@@ -42,7 +44,8 @@ static const struct rule {
 	 "guide: required on KVM from macOS 12.3 (MinKernel 21.4.0); a plist-only kext written by dkvm"},
 	{"RestrictEvents", NULL, false, false, "MacPro7,1", 0, false, false,
 	 "guide (RestrictEvents write-up): MacPro7,1's memory-misconfigured and PCI-slot notifications off"},
-	{"WhateverGreen", NULL, false, false, NULL, GPU(DK_GPU_AMD) | GPU(DK_GPU_NVIDIA), false, false,
+	{"WhateverGreen", NULL, false, false, NULL,
+	 GPU(DK_GPU_AMD) | GPU(DK_GPU_NVIDIA) | GPU(DK_GPU_NAVI) | GPU(DK_GPU_KEPLER), false, false,
 	 "guide: AMD (Navi 10 and older, Navi 21 for DRM) and NVIDIA GPUs need WhateverGreen"},
 	{"NootRX", NULL, false, false, NULL, GPU(DK_GPU_NAVI22), false, false,
 	 "guide: Navi 22 (RX 67xx) needs NootRX, never together with WhateverGreen"},
@@ -78,7 +81,13 @@ static bool rule_applies(const struct rule *r, const struct dk_oc_set_opts *o)
 		return false;
 	if (r->models && (!o->model || !in_list(r->models, o->model->name)))
 		return false;
-	if (r->os_min && o->macos && dk_macos_cmp(o->macos, dk_macos_find(r->os_min)) < 0)
+	/* upgrade-safe: a kext a later release of the model's range needs is in
+	 * the set already (its MinKernel, from the known-kext table, gates it) */
+	const struct dk_macos *newest = o->macos;
+	const struct dk_macos *hi = o->model ? dk_macos_find(o->model->macos_max) : NULL;
+	if (hi && (!newest || dk_macos_cmp(hi, newest) > 0))
+		newest = hi;
+	if (r->os_min && newest && dk_macos_cmp(newest, dk_macos_find(r->os_min)) < 0)
 		return false;
 	if (r->gpus && !(r->gpus & GPU(o->gpu)))
 		return false;

@@ -103,6 +103,12 @@ struct dk_oc_recipe {
 	unsigned gpus;              /* bitmask 1 << enum dk_gpu, 0 = any */
 	unsigned cpus;              /* bitmask 1 << enum dk_host_cpu_kind, 0 = any */
 	const char *kext;           /* "id" = present, "!id" = absent, NULL = any */
+	const char *without;        /* a kext (bundle name) that must be absent, NULL = any */
+	/* upgrade-safe: os_min/os_max are checked against every release in the
+	 * model's range, not the planned one; the entry's own kernel range
+	 * (MinKernel/MaxKernel) gates it at boot, so one config survives an
+	 * in-place macOS upgrade. */
+	bool upgrade;
 	const char *reason;
 };
 extern const struct dk_oc_recipe dk_oc_recipes[];
@@ -130,6 +136,14 @@ struct dk_oc_known_kext {
 extern const struct dk_oc_known_kext dk_oc_known_kexts[];
 extern const int dk_oc_known_kext_count;
 const struct dk_oc_known_kext *dk_oc_known_kext_find(const char *name);
+
+/* For which releases an entry is active: "all releases", "macOS 13 Ventura
+ * and later", "up to macOS 10.14 Mojave", "macOS 10.13 High Sierra to 10.14
+ * Mojave"; a MinKernel/MaxKernel ("" = none) is named when given (malloc'd). */
+char *dk_oc_active_text(const struct dk_macos *lo, const struct dk_macos *hi, const char *min_kernel,
+			const char *max_kernel);
+/* The first release whose Darwin major is at least that of kernel "21.4.0". */
+const struct dk_macos *dk_oc_macos_of_kernel(const char *kernel);
 
 /* Darwin version "22.0.0" -> comparable number; -1 when malformed. */
 long dk_oc_kernel_version(const char *s);

@@ -20,9 +20,12 @@ const char *dk_oc_sample_release(const char *sample_path, const char *given);
 
 /* ---- config recipes ---- */
 
-/* The passed-through GPU: AMD (WhateverGreen), NVIDIA (WhateverGreen), Navi 22
- * (RX 67xx: NootRX instead of WhateverGreen, never both). */
-enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NAVI22 };
+/* The passed-through GPU, as the guide's chart routes it: AMD before Navi
+ * (WhateverGreen), NVIDIA (WhateverGreen, web drivers), Navi 22 (RX 67xx:
+ * NootRX instead of WhateverGreen, never both), Navi 10/14/21/23
+ * (WhateverGreen + agdpmod=pikera), Kepler (native to Big Sur; past it the
+ * guide's legacy NVIDIA / OCLP route: csr-active-config 03080000, AMFI off). */
+enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NAVI22, DK_GPU_NAVI, DK_GPU_KEPLER };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
 
 /* Passed-through devices as the guest sees them (the plan's): what the
@@ -48,11 +51,20 @@ struct dk_oc_config_opts {
 	bool explain;                     /* collect explanations */
 	const char *release;              /* OpenCore release of the sample ("1.0.6"), NULL = detect */
 	const struct dk_oc_passthrough *passthrough; /* NULL: none (DeviceProperties/Add stays empty) */
+	/* --boot-args, in order: "A B" adds each token ("+X" adds X, for a token
+	 * that starts with '-'), a single "-X" removes token X (an error when X is
+	 * not in boot-args). Applied after the Sample's and the recipes' tokens. */
+	const char *const *boot_args;
+	const char *picker;               /* "gui" (OpenCanopy, PickerMode External), "text" or NULL (text) */
+	bool force;                       /* accept what the guide forbids (VirtualSMC beside QEMU's applesmc) */
 };
+/* Check --boot-args values (characters, length); -1 after dk_fail naming the value. */
+int dk_oc_boot_args_check(const char *const *boot_args);
 
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
 struct dk_oc_change {
 	char *path, *value, *reason;
+	char *active; /* for which macOS releases the entry acts: "all releases", "macOS 13 Ventura and later (MinKernel 22.0.0)" */
 };
 struct dk_oc_changes {
 	struct dk_oc_change *v;

@@ -97,8 +97,10 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 	SET("Kernel/Scheme/FuzzyMatch", 'b', "false", .models = MODERN, .reason = "guide (MacPro7,1)"),
 	SET("Kernel/Scheme/KernelArch", 's', "x86_64", .reason = "guide: 64-bit kernel only"),
 	SET("Kernel/Scheme/KernelCache", 's', "Auto", .reason = "guide: Auto (Prelinked optional on modern releases)"),
-	APPEND("Kernel/Patch", kvm_pci_patch, .os_min = "ventura",
-	       .reason = "guide: CaseySJ IOPCIIsHotplugPort patch, fixes PCI bus enumeration hangs on KVM from Ventura; MaxKernel raised to 29.99.99"),
+	APPEND("Kernel/Patch", kvm_pci_patch, .os_min = "ventura", .upgrade = true,
+	       .reason = "guide: CaseySJ IOPCIIsHotplugPort patch, fixes PCI bus enumeration hangs on KVM from Ventura; "
+			 "MaxKernel raised to 29.99.99; the guide keeps it always (inactive before Ventura by MinKernel 22.0.0), "
+			 "so an in-place upgrade to Ventura or later boots"),
 
 	/* ---- Misc ---- */
 	SET("Misc/Boot/PollAppleHotKeys", 'b', "true", .models = MODERN, .reason = "guide (MacPro7,1): allow Apple hot keys in the picker"),
@@ -128,16 +130,34 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 	BOOTARG("debug=0x100", .reason = "guide boot-args catalog: do not reboot on panic, so the panic stays readable"),
 	BOOTARG("-nehalem_error_disable", .models = "MacPro5,1|MacPro4,1",
 		.reason = "guide: disables AppleTyMCEDriver, which panics on non-ECC memory"),
-	BOOTARG("agdpmod=pikera", .gpus = GPU(DK_GPU_AMD), .kext = "as.vit9696.WhateverGreen",
-		.reason = "guide: AMD (Navi) passthrough with WhateverGreen: disable the board-id check (black screen after boot)"),
-	BOOTARG("agdpmod=vit9696", .gpus = GPU(DK_GPU_NVIDIA), .kext = "as.vit9696.WhateverGreen",
+	BOOTARG("agdpmod=pikera", .gpus = GPU(DK_GPU_NAVI), .kext = "as.vit9696.WhateverGreen", .without = "NootRX",
+		.reason = "guide GPU chart: Navi (RX 5000/6000) with WhateverGreen: agdpmod=pikera (black screen after boot "
+			  "otherwise); never for older AMD cards, never with NootRX"),
+	BOOTARG("agdpmod=vit9696", .gpus = GPU(DK_GPU_NVIDIA) | GPU(DK_GPU_KEPLER), .kext = "as.vit9696.WhateverGreen",
 		.reason = "guide: WhateverGreen GPUs: disable the board-id check (black screen after boot)"),
 	SET(NV_APPLE "/csr-active-config", 'x', "00000000", .reason = "guide: SIP left enabled (Sample value)"),
+	/* guide 8.15, legacy NVIDIA / OCLP: Kepler is dropped in Monterey; its
+	 * driver comes back through OpenCore Legacy Patcher's root patch */
+	SET(NV_APPLE "/csr-active-config", 'x', "03080000", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+	    .reason = "guide (legacy NVIDIA / OCLP): Kepler past Big Sur needs SIP partly off (0x803: unsigned kexts, "
+		      "unrestricted FS, authenticated root off) for OCLP's root patch; the guide writes 5 bytes, "
+		      "csr-active-config is 4"),
+	BOOTARG("ngfxgl=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): NVIDIA OpenGL with the root-patched driver"),
+	BOOTARG("ngfxcompat=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): NVIDIA compatibility with the root-patched driver"),
+	BOOTARG("amfi_get_out_of_my_way=1", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide (legacy NVIDIA / OCLP): AMFI off so the root-patched driver loads"),
+	BOOTARG("ipc_control_port_options=0", .gpus = GPU(DK_GPU_KEPLER), .os_min = "monterey",
+		.reason = "guide: Electron apps crash with AMFI off without it"),
 	SET(NV_APPLE "/prev-lang:kbd", 'a', "en:252", .reason = "guide: English, ABC keyboard (replaces the Sample's ru-RU:252)"),
 	SET("NVRAM/LegacyOverwrite", 'b', "false", .reason = "guide"),
 
 	/* ---- PlatformInfo ---- */
 	SET("PlatformInfo/Generic/SystemProductName", '$', "product", .reason = "the SMBIOS identity's model"),
+	SET("PlatformInfo/Generic/SystemProductName", '$', "product", .models = "iMacPro1,1|MacPro6,1|iMac20,1|iMac19,1|Macmini8,1",
+	    .reason = "the SMBIOS identity's model; the guide has no page of its own for it: it uses the MacPro7,1 recipe "
+		      "(every \"guide (MacPro7,1)\" entry applies to it)"),
 	SET("PlatformInfo/Generic/SystemSerialNumber", '$', "serial", .reason = "unique generated serial (must not belong to a real Mac)"),
 	SET("PlatformInfo/Generic/MLB", '$', "mlb", .reason = "board serial matching the serial (checksum-valid)"),
 	SET("PlatformInfo/Generic/SystemUUID", '$', "uuid", .reason = "random version 4 UUID"),

@@ -205,7 +205,10 @@ static enum dk_gpu oc_gpu(const struct dk_plan *p)
 		return DK_GPU_NONE;
 	if (!strcmp(p->gpu.kext, "NootRX"))
 		return DK_GPU_NAVI22;
-	return dk_startswith(p->gpu.vendor_device, "10de:") ? DK_GPU_NVIDIA : DK_GPU_AMD;
+	if (dk_startswith(p->gpu.vendor_device, "10de:"))
+		return !strcmp(p->gpu.family, "Kepler") ? DK_GPU_KEPLER : DK_GPU_NVIDIA;
+	/* the chart gives agdpmod=pikera to the Navi cards WhateverGreen drives */
+	return strstr(p->gpu.boot_args, "agdpmod=pikera") ? DK_GPU_NAVI : DK_GPU_AMD;
 }
 
 static bool has_audio(const struct dk_plan *p)
@@ -298,6 +301,9 @@ static int oc_config(struct build *b, const char *release, const char *kexts_dir
 		.kexts_dir = kexts_dir,
 		.acpi = (const char *const *)acpi,
 		.drivers = (const char *const *)b->driver_names,
+		.boot_args = b->o->boot_args,
+		.picker = b->o->picker,
+		.force = b->o->force,
 	};
 	char *xml = NULL;
 	uint32_t xlen = 0;
@@ -478,6 +484,9 @@ static int build_opencore(struct build *b)
 	}
 	if (oc_drivers(b) < 0)
 		return -1;
+	if (o->picker && !strcmp(o->picker, "gui"))
+		dk_warn("--picker gui: OpenCanopy.efi comes from the release, but dkvm does not fetch OcBinaryData's "
+			"Resources (themes) yet: without EFI/OC/Resources OpenCanopy falls back to the builtin picker");
 	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
 	const char *kext_dirs[] = {o->kexts, NULL};
 	struct dk_oc_stage_opts so = {.set = dk_vm_oc_set_opts(&b->r->plan), .release = release, .dir = stage,
@@ -527,6 +536,12 @@ static int build_opencore(struct build *b)
 	dk_oc_staged_free(&st);
 	dk_oc_image_result_free(&res);
 	json_object_object_add(oc, "release", json_object_new_string(release));
+	/* the config's inputs, so that a later rebuild (dkvm update) keeps them */
+	json_object *ba = json_object_new_array();
+	for (size_t i = 0; o->boot_args && o->boot_args[i]; i++)
+		json_object_array_add(ba, json_object_new_string(o->boot_args[i]));
+	json_object_object_add(oc, "boot_args", ba);
+	json_object_object_add(oc, "picker", json_object_new_string(o->picker ? o->picker : "text"));
 	json_object_object_add(oc, "recovery", recovery ? json_object_new_string(o->recovery ? o->recovery : "fetched") : NULL);
 	json_object_object_add(b->man, "opencore", oc);
 	return 0;

@@ -10,6 +10,7 @@
 #include "util/mem.h"
 #include "util/plist.h"
 #include "util/cleanup.h"
+#include "util/report.h"
 
 #include <plist/plist.h>
 #include <string.h>
@@ -833,6 +834,596 @@ TEST(one_hfs_driver_per_family)
 	free(sp);
 }
 
+/* ---- upgrade-safe recipes and golden configs ---- */
+
+/* A fixed identity, so configs are reproducible. */
+static void fixed_smbios(const struct dk_mac_model *m, struct dk_smbios *id)
+{
+	memset(id, 0, sizeof *id);
+	snprintf(id->product, sizeof id->product, "%s", m->name);
+	snprintf(id->serial, sizeof id->serial, "%s", "F5KGOLDEN001");
+	snprintf(id->mlb, sizeof id->mlb, "%s", "F5K000000GOLDEN01");
+	snprintf(id->uuid, sizeof id->uuid, "%s", "00000000-0000-4000-8000-000000000000");
+	memcpy(id->rom, "\x00\x16\xCB\x00\x00\x01", 6);
+}
+
+struct gopts {
+	const char *model, *os;
+	enum dk_gpu gpu;
+	const char *const *drivers;
+	const char *const *bootargs;
+	const char *picker;
+	const char *kexts_dir;
+	bool force;
+};
+
+static char *build_g(const char *sample, const struct gopts *g, uint32_t *len, struct dk_oc_changes *ch)
+{
+	const struct dk_mac_model *m = dk_mac_model_find(g->model);
+	if (!m)
+		return NULL;
+	struct dk_smbios id;
+	fixed_smbios(m, &id);
+	struct dk_oc_config_opts o = {.sample_path = sample, .model = m, .macos = dk_macos_find(g->os), .gpu = g->gpu,
+				      .host_cpu = DK_HOSTCPU_INTEL, .smbios = &id, .resolution = "1920x1080",
+				      .drivers = g->drivers, .kexts_dir = g->kexts_dir, .release = "1.0.7",
+				      .boot_args = g->bootargs, .picker = g->picker, .force = g->force};
+	char *xml = NULL;
+	if (dk_oc_config_build(&o, &xml, len, ch) < 0)
+		return NULL;
+	return xml;
+}
+
+/* Every leaf as "path = value", arrays by index. */
+static void flatten(plist_t n, const char *path, struct dk_buf *b)
+{
+	if (dk_pl_is(n, PLIST_DICT)) {
+		_cleanup_(dk_pl_iter_end) struct dk_pl_iter it = {.dict = n};
+		while (dk_pl_next(&it)) {
+			if (it.key[0] == '#')
+				continue;
+			char *p = dk_pl_join(path, it.key);
+			flatten(it.val, p, b);
+			free(p);
+		}
+	} else if (dk_pl_is(n, PLIST_ARRAY)) {
+		for (uint32_t i = 0; i < plist_array_get_size(n); i++) {
+			char *p = dk_asprintf("%s[%u]", path, i);
+			flatten(plist_array_get_item(n, i), p, b);
+			free(p);
+		}
+	} else {
+		char *v = dk_pl_render(n);
+		dk_buf_printf(b, "%s = %s\n", path, v);
+		free(v);
+	}
+}
+
+/* The config as a reviewable text: every leaf that differs from the Sample,
+ * then for which releases each change is active (when not all). */
+static char *golden_text(const char *xml, uint32_t len, const char *sx, size_t slen, const struct dk_oc_changes *ch)
+{
+	plist_t c = parse(xml, len), sp = NULL;
+	plist_from_xml(sx, (uint32_t)slen, &sp);
+	struct dk_buf fc = {0}, fs = {0}, out = {0};
+	flatten(c, "", &fc);
+	flatten(sp, "", &fs);
+	dk_buf_puts(&out, "# leaves that differ from the Sample\n");
+	for (char *line = fc.data, *nl; line && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = 0;
+		char *hay = dk_asprintf("\n%s\n", line);
+		char *sample = dk_asprintf("\n%s", fs.data);
+		if (!strstr(sample, hay))
+			dk_buf_printf(&out, "%s\n", line);
+		free(hay);
+		free(sample);
+	}
+	dk_buf_puts(&out, "# active only for some releases\n");
+	for (int i = 0; ch && i < ch->n; i++)
+		if (strcmp(ch->v[i].active, "all releases"))
+			dk_buf_printf(&out, "%s: %s\n", ch->v[i].path, ch->v[i].active);
+	dk_buf_free(&fc);
+	dk_buf_free(&fs);
+	plist_free(c);
+	plist_free(sp);
+	return out.data;
+}
+
+static void golden(const char *name, const char *actual)
+{
+	char *path = dk_asprintf("%s/tests/opencore/golden/%s", t_srcdir(), name);
+	if (getenv("DKVM_REGEN")) {
+		CHECK(dk_write_file_atomic(path, actual, strlen(actual), true, 0644) == 0);
+	} else {
+		size_t n;
+		char *want = read_all(path, &n);
+		if (!want || strcmp(want, actual)) {
+			char *got = dk_asprintf("%s/%s.actual", t_tmpdir(), name);
+			dk_write_file_atomic(got, actual, strlen(actual), true, 0644);
+			fprintf(stderr, "    %s differs: diff -u %s %s (DKVM_REGEN=1 to accept)\n", path, path, got);
+			t_case_failed = 1;
+			free(got);
+		}
+		free(want);
+	}
+	free(path);
+}
+
+/* The release families the recipes tell apart. */
+static const char *const families[] = {"elcapitan", "highsierra", "catalina", "monterey", "ventura", "sonoma"};
+
+/* One golden per model x release family (OpenCore 1.0.7's Sample), each valid. */
+TEST(golden_configs)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	CHECK(sx != NULL);
+	int n = 0;
+	for (int mi = 0; sx && mi < dk_mac_model_count; mi++) {
+		const struct dk_mac_model *m = &dk_mac_models[mi];
+		for (size_t f = 0; f < DK_ARRAY_SIZE(families); f++) {
+			if (!dk_mac_model_supports(m, dk_macos_find(families[f])))
+				continue;
+			struct gopts g = {.model = m->name, .os = families[f]};
+			struct dk_oc_changes ch;
+			uint32_t len;
+			char *xml = build_g(sp, &g, &len, &ch);
+			CHECK(xml != NULL);
+			if (!xml)
+				continue;
+			CHECK_INT(count_errors(xml, len, sx, slen, true), 0);
+			char *text = golden_text(xml, len, sx, slen, &ch);
+			char *name = dk_asprintf("%s-%s.txt", m->name, families[f]);
+			for (char *p = name; *p; p++)
+				if (*p == ',')
+					*p = '_';
+			golden(name, text);
+			n++;
+			free(name);
+			free(text);
+			free(xml);
+			dk_oc_changes_free(&ch);
+		}
+	}
+	CHECK(n >= 20);
+	free(sx);
+	free(sp);
+}
+
+/* Does the config hold a Kernel/Patch entry with this Comment? */
+static bool has_patch(plist_t p, const char *comment, const char *min_kernel)
+{
+	plist_t a = dk_pl_get(p, "Kernel/Patch");
+	for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+		plist_t e = plist_array_get_item(a, i);
+		const char *cm = dk_pl_str(e, "Comment"), *mk = dk_pl_str(e, "MinKernel");
+		if (cm && !strcmp(cm, comment) && mk && !strcmp(mk, min_kernel) && dk_pl_bool(e, "Enabled", false))
+			return true;
+	}
+	return false;
+}
+
+/* In-place upgrade: a config made for the oldest release of a model's range
+ * validates and holds every later release's kernel patches (gated by their
+ * MinKernel), and the guide's kext set for the oldest holds every later
+ * release's kexts (each gated by MinKernel in the known-kext table). */
+TEST(config_survives_inplace_upgrade)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		for (int mi = 0; sx && mi < dk_mac_model_count; mi++) {
+			const struct dk_mac_model *m = &dk_mac_models[mi];
+			const struct dk_macos *oldest = dk_macos_find(m->macos_min);
+			struct gopts g0 = {.model = m->name, .os = oldest->name};
+			uint32_t len0;
+			char *x0 = build_g(sp, &g0, &len0, NULL);
+			CHECK(x0 != NULL);
+			if (!x0)
+				continue;
+			CHECK_INT(count_errors(x0, len0, sx, slen, true), 0);
+			plist_t p0 = parse(x0, len0);
+			struct dk_oc_set_opts so0 = {.model = m, .macos = oldest};
+			struct dk_oc_set_item *set0;
+			size_t nset0;
+			dk_oc_set_resolve(&so0, &set0, &nset0);
+			for (int k = 0; k < dk_macos_count; k++) {
+				const struct dk_macos *later = &dk_macos_table[k];
+				if (dk_macos_cmp(later, oldest) <= 0 || !dk_mac_model_supports(m, later))
+					continue;
+				struct gopts g = {.model = m->name, .os = later->name};
+				uint32_t len;
+				char *x = build_g(sp, &g, &len, NULL);
+				plist_t p = x ? parse(x, len) : NULL;
+				plist_t a = dk_pl_get(p, "Kernel/Patch");
+				for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+					plist_t e = plist_array_get_item(a, i);
+					const char *cm = dk_pl_str(e, "Comment"), *mk = dk_pl_str(e, "MinKernel");
+					bool ok = cm && mk && has_patch(p0, cm, mk);
+					if (!ok)
+						fprintf(stderr, "    %s %s config lacks %s's patch %s\n", m->name, oldest->name,
+							later->name, cm ? cm : "?");
+					CHECK(ok);
+				}
+				struct dk_oc_set_opts so = {.model = m, .macos = later};
+				struct dk_oc_set_item *set;
+				size_t nset;
+				dk_oc_set_resolve(&so, &set, &nset);
+				for (size_t i = 0; i < nset; i++) {
+					bool found = false;
+					for (size_t j = 0; j < nset0; j++)
+						found |= !strcmp(set[i].name, set0[j].name);
+					if (!found)
+						fprintf(stderr, "    %s %s set lacks %s's %s\n", m->name, oldest->name, later->name,
+							set[i].name);
+					CHECK(found);
+				}
+				free(set);
+				plist_free(p);
+				free(x);
+			}
+			/* a kext beyond the oldest release is gated by its MinKernel */
+			for (size_t j = 0; j < nset0; j++) {
+				const struct dk_oc_known_kext *kk = dk_oc_known_kext_find(set0[j].name);
+				if (kk && kk->min_kernel[0])
+					CHECK(dk_oc_kernel_version(kk->min_kernel) > 0);
+			}
+			free(set0);
+			plist_free(p0);
+			free(x0);
+		}
+		free(sx);
+		free(sp);
+	}
+	/* MacPro7,1 from Catalina: the Ventura+ PCI patch is there, gated, and
+	 * the explanation says for which releases */
+	char *sp = sample_path("1.0.6");
+	struct gopts g = {.model = "MacPro7,1", .os = "catalina"};
+	struct dk_oc_changes ch;
+	uint32_t len;
+	char *x = build_g(sp, &g, &len, &ch);
+	CHECK(x != NULL);
+	plist_t p = x ? parse(x, len) : NULL;
+	CHECK(p && has_patch(p, "CaseySJ | IOPCIIsHotplugPort | Fix PCI bus enumeration on KVM | 13.0+", "22.0.0"));
+	bool said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		if (!strcmp(ch.v[i].path, "Kernel/Patch[0]"))
+			said = strstr(ch.v[i].active, "macOS 13 Ventura and later (MinKernel 22.0.0, MaxKernel 29.99.99)") != NULL;
+	CHECK(said);
+	/* a release-chosen setting says its range */
+	said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		if (!strcmp(ch.v[i].path, "UEFI/APFS/MinDate"))
+			said = !strcmp(ch.v[i].active, "up to macOS 10.15 Catalina");
+	CHECK(said);
+	plist_free(p);
+	free(x);
+	if (x)
+		dk_oc_changes_free(&ch);
+	free(sp);
+}
+
+static char *bootargs_of(const char *xml, uint32_t len)
+{
+	plist_t p = parse(xml, len);
+	const char *v = dk_pl_str(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"), "boot-args");
+	char *r = dk_strdup(v ? v : "(none)");
+	plist_free(p);
+	return r;
+}
+
+/* --boot-args: "A B" adds, -X removes (also the Sample's and the recipes'
+ * tokens), +X adds a token that starts with '-'; removing what is not there
+ * and bad characters are refused. */
+TEST(user_boot_args)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		const char *ba[] = {"alcid=1 radpg=15", "-keepsyms=1", "+-radvesa", "--v", "-debug=0x100", "nv_disable=1", NULL};
+		struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .bootargs = ba};
+		uint32_t len;
+		struct dk_oc_changes ch;
+		char *x = build_g(sp, &g, &len, &ch);
+		CHECK(x != NULL);
+		if (x) {
+			char *v = bootargs_of(x, len);
+			CHECK_STR(v, "alcid=1 radpg=15 -radvesa nv_disable=1");
+			free(v);
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			bool said = false;
+			for (int i = 0; i < ch.n; i++)
+				said |= !strcmp(ch.v[i].value, "- keepsyms=1") && !strcmp(ch.v[i].reason, "removed by --boot-args");
+			CHECK(said);
+			dk_oc_changes_free(&ch);
+		}
+		free(x);
+		free(sx);
+		free(sp);
+	}
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	const char *absent[] = {"-radvesa", NULL};
+	struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .bootargs = absent};
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "'radvesa' is not in boot-args") && strstr(dk_errmsg(), "write +-radvesa"));
+	dk_errclear();
+	const char *bad[] = {"a\"b", NULL};
+	g.bootargs = bad;
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "not allowed in boot-args") != NULL);
+	dk_errclear();
+	const char *empty[] = {"  ", NULL};
+	CHECK(dk_oc_boot_args_check(empty) < 0);
+	dk_errclear();
+	free(sp);
+}
+
+/* A kext bundle with an Info.plist (identifier, executable, Lilu dependency). */
+static void mk_kext(const char *dir, const char *name, const char *id, bool lilu_dep)
+{
+	char *d = dk_asprintf("%s/%s.kext/Contents/MacOS", dir, name);
+	CHECK(dk_mkdir_p(d, 0755) == 0);
+	char *exe = dk_asprintf("%s/%s", d, name);
+	CHECK(dk_write_file_atomic(exe, "MACHO", 5, true, 0644) == 0);
+	char *info = dk_asprintf(
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?><plist version=\"1.0\"><dict>"
+		"<key>CFBundleIdentifier</key><string>%s</string><key>CFBundleExecutable</key><string>%s</string>"
+		"<key>CFBundleShortVersionString</key><string>1.0</string><key>OSBundleLibraries</key><dict>"
+		"<key>com.apple.kpi.libkern</key><string>8.0.0</string>%s</dict></dict></plist>",
+		id, name, lilu_dep ? "<key>as.vit9696.Lilu</key><string>1.2.0</string>" : "");
+	char *ip = dk_asprintf("%s/%s.kext/Contents/Info.plist", dir, name);
+	CHECK(dk_write_file_atomic(ip, info, strlen(info), true, 0644) == 0);
+	free(d);
+	free(exe);
+	free(info);
+	free(ip);
+}
+
+static struct dk_buf warned;
+static void catch_warn(void *ud, const char *msg)
+{
+	(void)ud;
+	dk_buf_printf(&warned, "%s\n", msg);
+}
+
+/* The chart's GPU routes: agdpmod=pikera only for Navi with WhateverGreen
+ * (not older AMD, not with NootRX); Kepler native to Big Sur, past it the
+ * legacy NVIDIA / OCLP route with csr-active-config 03080000 and a warning. */
+TEST(gpu_routes)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	char *kx = t_path(t_tmpdir(), "gpu-kexts");
+	mk_kext(kx, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(kx, "WhateverGreen", "as.vit9696.WhateverGreen", true);
+	char *kn = t_path(t_tmpdir(), "gpu-kexts-nootrx");
+	mk_kext(kn, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(kn, "WhateverGreen", "as.vit9696.WhateverGreen", true);
+	mk_kext(kn, "NootRX", "com.ChefKissInc.NootRX", true);
+	struct dk_reporter rep = {.warn = catch_warn};
+	dk_set_reporter(&rep);
+	struct {
+		enum dk_gpu gpu;
+		const char *os, *kexts, *want_args, *want_csr, *warn;
+	} cases[] = {
+		{DK_GPU_NAVI, "sonoma", kx, "-v keepsyms=1 debug=0x100 agdpmod=pikera", "00000000", NULL},
+		{DK_GPU_AMD, "sonoma", kx, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_NAVI, "sonoma", kn, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_NAVI22, "sonoma", kn, "-v keepsyms=1 debug=0x100", "00000000", NULL},
+		{DK_GPU_KEPLER, "bigsur", kx, "-v keepsyms=1 debug=0x100 agdpmod=vit9696", "00000000", NULL},
+		{DK_GPU_KEPLER, "sonoma", kx,
+		 "-v keepsyms=1 debug=0x100 agdpmod=vit9696 ngfxgl=1 ngfxcompat=1 amfi_get_out_of_my_way=1 ipc_control_port_options=0",
+		 "03080000", "Kepler (legacy NVIDIA) has no macOS driver past Big Sur"},
+	};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(cases); i++) {
+		dk_buf_free(&warned);
+		struct gopts g = {.model = "MacPro7,1", .os = cases[i].os, .gpu = cases[i].gpu, .kexts_dir = cases[i].kexts};
+		uint32_t len;
+		char *x = build_g(sp, &g, &len, NULL);
+		CHECK(x != NULL);
+		if (!x)
+			continue;
+		char *v = bootargs_of(x, len);
+		CHECK_STR(v, cases[i].want_args);
+		free(v);
+		plist_t p = parse(x, len);
+		size_t n = 0;
+		const uint8_t *csr = dk_pl_data(dk_pl_get(p, "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82"),
+						"csr-active-config", &n);
+		char hex[9] = "";
+		if (csr && n == 4)
+			snprintf(hex, sizeof hex, "%02X%02X%02X%02X", csr[0], csr[1], csr[2], csr[3]);
+		CHECK_STR(hex, cases[i].want_csr);
+		/* NootRX beside WhateverGreen: the validator says so (kernel.conflict) */
+		CHECK_INT(count_errors(x, len, sx, slen, cases[i].kexts != kn), cases[i].kexts == kn ? 1 : 0);
+		if (cases[i].warn)
+			CHECK(warned.data && strstr(warned.data, cases[i].warn));
+		else
+			CHECK(!warned.data || !strstr(warned.data, "Kepler"));
+		plist_free(p);
+		free(x);
+	}
+	dk_set_reporter(NULL);
+	dk_buf_free(&warned);
+	free(kx);
+	free(kn);
+	free(sx);
+	free(sp);
+}
+
+/* Guide-required kexts missing: a warning naming the kext and what breaks;
+ * VirtualSMC refused (QEMU's applesmc) unless forced. */
+TEST(required_kexts_warn_virtualsmc_refused)
+{
+	char *sp = sample_path("1.0.6");
+	char *none = t_path(t_tmpdir(), "no-kexts");
+	CHECK(dk_mkdir_p(none, 0755) == 0);
+	struct dk_reporter rep = {.warn = catch_warn};
+	dk_set_reporter(&rep);
+	dk_buf_free(&warned);
+	struct gopts g = {.model = "MacPro7,1", .os = "sequoia", .kexts_dir = none};
+	uint32_t len;
+	char *x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data && strstr(warned.data, "VMHide.kext missing") && strstr(warned.data, "Bluetooth"));
+	CHECK(warned.data && strstr(warned.data, "AppleMCEReporterDisabler.kext missing") && strstr(warned.data, "12.3"));
+	CHECK(warned.data && strstr(warned.data, "Lilu.kext missing"));
+	free(x);
+	/* Big Sur: neither VMHide nor the MCE disabler is required yet */
+	dk_buf_free(&warned);
+	g.os = "bigsur";
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(!warned.data || (!strstr(warned.data, "VMHide.kext missing") && !strstr(warned.data, "AppleMCEReporterDisabler.kext missing")));
+	free(x);
+	/* the full set: no warning */
+	char *full = t_path(t_tmpdir(), "full-kexts");
+	mk_kext(full, "Lilu", "as.vit9696.Lilu", false);
+	mk_kext(full, "VMHide", "org.example.VMHide", true);
+	mk_kext(full, "AppleMCEReporterDisabler", "com.apple.driver.AppleMCEReporterDisabler", false);
+	dk_buf_free(&warned);
+	g.os = "sequoia";
+	g.kexts_dir = full;
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data == NULL);
+	free(x);
+	/* VirtualSMC: refused, naming applesmc; kept with force (and a warning) */
+	mk_kext(full, "VirtualSMC", "as.vit9696.VirtualSMC", true);
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "VirtualSMC") && strstr(dk_errmsg(), "applesmc") && strstr(dk_errmsg(), "--force"));
+	dk_errclear();
+	g.force = true;
+	dk_buf_free(&warned);
+	x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	CHECK(warned.data && strstr(warned.data, "applesmc"));
+	free(x);
+	dk_set_reporter(NULL);
+	dk_buf_free(&warned);
+	free(full);
+	free(none);
+	free(sp);
+}
+
+static const char *drv_path(plist_t p, const char *name)
+{
+	plist_t a = dk_pl_get(p, "UEFI/Drivers");
+	for (uint32_t i = 0; i < plist_array_get_size(a); i++) {
+		const char *v = dk_pl_str(plist_array_get_item(a, i), "Path");
+		if (v && !strcmp(v, name))
+			return v;
+	}
+	return NULL;
+}
+
+/* --picker gui and --driver OpenCanopy.efi: OpenCanopy loaded, PickerMode
+ * External, the guide's picker settings; the validator accepts both. */
+TEST(gui_picker)
+{
+	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
+		char *sp = sample_path(releases[r]);
+		size_t slen;
+		char *sx = read_all(sp, &slen);
+		const char *canopy[] = {"OpenCanopy.efi", NULL};
+		struct gopts gs[] = {
+			{.model = "MacPro7,1", .os = "sonoma", .picker = "gui"},
+			{.model = "MacPro7,1", .os = "sonoma", .drivers = canopy},
+			{.model = "MacPro5,1", .os = "mojave", .picker = "gui"},
+		};
+		for (size_t i = 0; i < DK_ARRAY_SIZE(gs); i++) {
+			uint32_t len;
+			char *x = build_g(sp, &gs[i], &len, NULL);
+			CHECK(x != NULL);
+			if (!x)
+				continue;
+			plist_t p = parse(x, len);
+			plist_t boot = dk_pl_get(p, "Misc/Boot");
+			CHECK_STR(dk_pl_str(boot, "PickerMode"), "External");
+			CHECK_STR(dk_pl_str(boot, "PickerVariant"), "Acidanthera\\GoldenGate");
+			CHECK(dk_pl_int(boot, "PickerAttributes", 0) == 17);
+			CHECK(drv_path(p, "OpenCanopy.efi") != NULL);
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			plist_free(p);
+			free(x);
+		}
+		free(sx);
+		free(sp);
+	}
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	const char *canopy[] = {"OpenCanopy.efi", NULL};
+	struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .picker = "text", .drivers = canopy};
+	CHECK(build_g(sp, &g, &len, NULL) == NULL);
+	CHECK(strstr(dk_errmsg(), "--picker gui") != NULL);
+	dk_errclear();
+	/* text (the default): builtin picker, no OpenCanopy */
+	g.drivers = NULL;
+	char *x = build_g(sp, &g, &len, NULL);
+	plist_t p = x ? parse(x, len) : NULL;
+	CHECK(p && !drv_path(p, "OpenCanopy.efi") && !strcmp(dk_pl_str(dk_pl_get(p, "Misc/Boot"), "PickerMode"), "Builtin"));
+	plist_free(p);
+	free(x);
+	free(sp);
+}
+
+/* MacPro5,1 with an HFS driver: one HFS driver, valid; or a refusal naming
+ * the driver the guide allows for that release. iMacPro1,1's explanation
+ * says it uses the MacPro7,1 recipe. */
+TEST(macpro5_hfs_and_imacpro_recipe)
+{
+	char *sp = sample_path("1.0.7");
+	size_t slen;
+	char *sx = read_all(sp, &slen);
+	/* MacPro5,1 runs Lion to Mojave: HfsPlusLegacy.efi only (given: valid,
+	 * one HFS driver); OpenHfsPlus/HfsPlus refused, naming the allowed one */
+	const char *open_hfs[] = {"OpenHfsPlus.efi", NULL}, *hfs[] = {"HfsPlus.efi", NULL},
+		   *legacy[] = {"HfsPlusLegacy.efi", NULL};
+	const char *oses[] = {"lion", "elcapitan", "highsierra", "mojave"};
+	uint32_t len;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(oses); i++) {
+		struct gopts g = {.model = "MacPro5,1", .os = oses[i], .drivers = legacy};
+		char *x = build_g(sp, &g, &len, NULL);
+		CHECK(x != NULL);
+		if (x) {
+			plist_t p = parse(x, len);
+			const char *which = NULL;
+			CHECK_INT(count_hfs(p, &which), 1);
+			CHECK(which && !strcmp(which, "HfsPlusLegacy.efi"));
+			CHECK_INT(count_errors(x, len, sx, slen, true), 0);
+			plist_free(p);
+			free(x);
+		}
+		for (int k = 0; k < 2; k++) {
+			g.drivers = k ? hfs : open_hfs;
+			CHECK(build_g(sp, &g, &len, NULL) == NULL);
+			CHECK(strstr(dk_errmsg(), "allows only HfsPlusLegacy.efi") != NULL);
+			dk_errclear();
+		}
+	}
+
+	struct gopts gi = {.model = "iMacPro1,1", .os = "sonoma"};
+	struct dk_oc_changes ch;
+	char *x = build_g(sp, &gi, &len, &ch);
+	CHECK(x != NULL);
+	bool said = false;
+	for (int i = 0; x && i < ch.n; i++)
+		said |= !strcmp(ch.v[i].path, "PlatformInfo/Generic/SystemProductName") &&
+			strstr(ch.v[i].reason, "uses the MacPro7,1 recipe");
+	CHECK(said);
+	if (x)
+		dk_oc_changes_free(&ch);
+	free(x);
+	free(sx);
+	free(sp);
+}
+
 int main(void)
 {
 	RUN(kernel_versions);
@@ -848,5 +1439,12 @@ int main(void)
 	RUN(plist_depth_bounded);
 	RUN(device_properties_table);
 	RUN(one_hfs_driver_per_family);
+	RUN(golden_configs);
+	RUN(config_survives_inplace_upgrade);
+	RUN(user_boot_args);
+	RUN(gpu_routes);
+	RUN(required_kexts_warn_virtualsmc_refused);
+	RUN(gui_picker);
+	RUN(macpro5_hfs_and_imacpro_recipe);
 	return t_done();
 }

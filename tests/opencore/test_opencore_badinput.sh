@@ -80,7 +80,7 @@ test_config_bad_release_is_usage_error() {
 
 test_config_choice_errors() {
   t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu intel
-  t_contains "$ERR" "dkvm: opencore config: --gpu must be none, amd, nvidia or navi22, not 'intel'"
+  t_contains "$ERR" "dkvm: opencore config: --gpu must be none, amd, nvidia, navi22, navi or kepler, not 'intel'"
   t_exit 2 "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --host-cpu arm
   t_contains "$ERR" "--host-cpu must be auto, intel or amd, not 'arm'"
   t_ok "$DKVM" "${CFG[@]}" -s "$SAMPLE" -o out.plist --gpu nvidia --host-cpu amd --explain

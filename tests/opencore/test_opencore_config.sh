@@ -108,7 +108,7 @@ test_explain_lists_changes_with_reasons() {
 
 test_kexts_ordered_by_dependency() {
   fake_kexts
-  t_ok "$DKVM" opencore config -s "$S/Sample-1.0.6.plist" -m MacPro7,1 -M sequoia --kexts kx --gpu amd -o c.plist
+  t_ok "$DKVM" opencore config -s "$S/Sample-1.0.6.plist" -m MacPro7,1 -M sequoia --kexts kx --gpu navi -o c.plist
   order=$(bundle_paths c.plist | tr '\n' ' ')
   t_eq "$order" "Lilu.kext AppleMCEReporterDisabler.kext VoodooPS2Controller.kext VoodooPS2Controller.kext/Contents/PlugIns/VoodooPS2Keyboard.kext WhateverGreen.kext AAAFirst.kext "
   python3 - c.plist <<'EOF'
@@ -301,6 +301,29 @@ test_config_usage_errors() {
   [ ! -e c.plist ] || t_fail "output written on failure"
   t_ok "$DKVM" opencore config --help
   t_contains "$OUT" "Exit status"
+}
+
+test_boot_args_gpu_and_active() {
+  args() { python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"])' "$1"; }
+  t_ok "$DKVM" opencore config -s "$S/Sample-1.0.7.plist" -m MacPro7,1 -M sonoma -o b.plist \
+    --boot-args "alcid=1 +-radvesa" --boot-args -keepsyms=1 --explain
+  t_eq "$(args b.plist)" "-v debug=0x100 alcid=1 -radvesa"
+  t_contains "$OUT" "removed by --boot-args"
+  # every change says for which releases it acts
+  t_contains "$OUT" "active: macOS 14 Sonoma and later"
+  t_ok "$DKVM" --json opencore config -s "$S/Sample-1.0.7.plist" -m MacPro7,1 -M catalina -o c.plist
+  t_eq "$(t_jget "$OUT" '[c["active"] for c in d["changes"] if c["path"]=="Kernel/Patch[0]"][0]')" \
+    "macOS 13 Ventura and later (MinKernel 22.0.0, MaxKernel 29.99.99); kept for every release of the model, the kernel range gates it"
+  # removing what is not there: one line, nothing written
+  t_exit 1 "$DKVM" opencore config -s "$S/Sample-1.0.7.plist" -m MacPro7,1 -M sonoma -o r.plist --boot-args -radvesa
+  t_contains "$ERR" "write +-radvesa"
+  [ ! -e r.plist ] || t_fail "output written on failure"
+  t_exit 2 "$DKVM" opencore config -s "$S/Sample-1.0.7.plist" -m MacPro7,1 -M sonoma -o r.plist --boot-args 'a;b'
+  # Kepler past Big Sur: the OCLP route and a warning
+  t_ok "$DKVM" opencore config -s "$S/Sample-1.0.7.plist" -m MacPro7,1 -M monterey --gpu kepler -o k.plist
+  t_contains "$ERR" "OpenCore Legacy Patcher"
+  t_eq "$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["csr-active-config"].hex())' k.plist)" "03080000"
+  t_ok "$DKVM" opencore validate k.plist --sample "$S/Sample-1.0.7.plist"
 }
 
 t_main

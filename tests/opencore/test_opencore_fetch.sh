@@ -192,7 +192,8 @@ test_create_fetches_guide_set() {
   t_eq "$(t_jget "$OUT" '" ".join(k["name"] for k in d["efi"]["acpi"])')" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
   [ ! -e cache/dkvm/releases ] || t_fail "a dry run fetched something"
   t_ok "$DKVM" create dry --macos bigsur --dry-run --explain --dir "$T/vms"
-  t_contains "$OUT" "kexts     Lilu, RestrictEvents"
+  # upgrade-safe: a Big Sur config holds the kexts later releases need (MinKernel gates them)
+  t_contains "$OUT" "kexts     Lilu, VMHide, AppleMCEReporterDisabler, RestrictEvents"
   t_contains "$OUT" "ACPI      SSDT-EC-USBX-DESKTOP.aml, SSDT-PLUG-ALT.aml"
   t_contains "$OUT" "EFI SSDT-PLUG-ALT.aml: guide: SSDT-PLUG"
 
@@ -223,12 +224,16 @@ VMHide.kext 23.0.0 - True Contents/MacOS/VMHide"
   t_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["opencore"]["kexts"][0]["sha256"])' "$dir/manifest.json")" \
     "$(sha256sum Lilu-1.7.1-RELEASE.zip | cut -d' ' -f1)"
 
-  # Monterey 12.5: no VMHide; Big Sur: neither
+  # Monterey 12.5 and Big Sur: the same kexts, VMHide and the MCE disabler
+  # gated by MinKernel (an in-place upgrade to Sonoma loads them)
   create_vm mo 12.5
-  t_eq "$(kernel_add "$T/vms/mo/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - "
+  t_eq "$(kernel_add "$T/vms/mo/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - VMHide.kext 23.0.0 "
   t_ok "$DKVM" opencore validate --image "$T/vms/mo/OpenCore.img"
-  create_vm bs bigsur
-  t_eq "$(kernel_add "$T/vms/bs/config.plist" | cut -d' ' -f1 | tr '\n' ' ')" "Lilu.kext RestrictEvents.kext "
+  create_vm bs bigsur --boot-args "alcid=1 +-radvesa" --boot-args -keepsyms=1
+  t_eq "$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"])' "$T/vms/bs/config.plist")" "-v debug=0x100 alcid=1 -radvesa"
+  # the manifest keeps the config's inputs (a rebuild keeps them)
+  t_eq "$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["opencore"]; print(o["boot_args"], o["picker"])' "$T/vms/bs/manifest.json")" "['alcid=1 +-radvesa', '-keepsyms=1'] text"
+  t_eq "$(kernel_add "$T/vms/bs/config.plist" | cut -d' ' -f1-2 | tr '\n' ' ')" "Lilu.kext - AppleMCEReporterDisabler.kext 21.4.0 RestrictEvents.kext - VMHide.kext 23.0.0 "
   t_eq "$(acpi_add "$T/vms/bs/config.plist")" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
   t_ok "$DKVM" opencore validate --image "$T/vms/bs/OpenCore.img"
 
