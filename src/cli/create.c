@@ -360,7 +360,9 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 			print_efi_text(r.efi);
 		if (o.explain) {
 			printf("\nDecisions:\n");
-			dk_plan_explain(&r.plan, stdout);
+			char *ex = dk_plan_explain(&r.plan);
+			fputs(ex, stdout);
+			free(ex);
 			if (r.efi)
 				explain_efi(r.efi);
 		}

@@ -992,10 +992,13 @@ void dk_plan_note(struct dk_plan *p, const char *key, const char *value, const c
 	why(p, key, reason, "%s", value);
 }
 
-void dk_plan_explain(const struct dk_plan *p, FILE *f)
+char *dk_plan_explain(const struct dk_plan *p)
 {
+	struct dk_buf b = {0};
+	dk_buf_puts(&b, "");
 	for (int i = 0; i < p->n_why; i++)
-		fprintf(f, "%-14s %s\n%15s%s\n", p->why[i].key, p->why[i].value, "", p->why[i].reason);
+		dk_buf_printf(&b, "%-14s %s\n%15s%s\n", p->why[i].key, p->why[i].value, "", p->why[i].reason);
+	return b.data;
 }
 
 /* ---- JSON ---- */
