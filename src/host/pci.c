@@ -352,6 +352,20 @@ json_object *dk_gpu_json(uint16_t vendor, uint16_t device)
 	return o;
 }
 
+json_object *dk_pci_device_json(const struct dk_pci *p, int i, const char *ids)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "device", dk_json_str(p->devs[i].bdf));
+	json_object_object_add(o, "group", p->devs[i].group >= 0 ? json_object_new_int(p->devs[i].group) : NULL);
+	bool viable = false;
+	for (int g = 0; g < p->ngroups; g++)
+		if (p->groups[g].id == p->devs[i].group)
+			viable = p->groups[g].viable;
+	json_object_object_add(o, "viable", json_object_new_boolean(viable));
+	json_object_object_add(o, "vfio_pci_ids", dk_json_str(ids));
+	return o;
+}
+
 json_object *dk_pci_json(const struct dk_pci *p)
 {
 	json_object *root = json_object_new_object();

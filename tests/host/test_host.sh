@@ -317,6 +317,9 @@ test_report_refuses_existing() {
   DKVM_SYSROOT="$r" t_ok "$DKVM" host report -o rep.tar --force
   tar -tf rep.tar >/dev/null || t_fail "not a tar"
   t_eq "$(ls -A | grep -c '^\.rep')" 0
+  DKVM_SYSROOT="$r" t_ok "$DKVM" --json host report -o rep.tar --force
+  t_eq "$(t_jget "$OUT" "(list(d), d['output'], d['files'] > 0 and d['bytes'] > 0)")" \
+    "(['output', 'files', 'symlinks', 'directories', 'placeholders', 'bytes'], 'rep.tar', True)"
   t_exit 1 "$DKVM" host report -o /nonexistent/dir/rep.tar
   t_contains "$ERR" "dkvm: "
   t_exit 2 "$DKVM" host report extra
