@@ -280,7 +280,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 			}
 		printf("\n");
 	}
-	if (!p.ids_file[0])
+	if (!p.ids_file)
 		fprintf(stderr, "dkvm: warning: no pci.ids found: device names are missing (install pciutils or hwdata)\n");
 	dk_pci_free(&p);
 	return rc;

@@ -36,7 +36,7 @@ struct dk_pci {
 	int ndev;
 	struct dk_iommu_group *groups;
 	int ngroups;
-	char ids_file[512]; /* pci.ids used for names, "" if none */
+	char *ids_file;     /* pci.ids used for names (malloc'd), NULL if none */
 };
 
 /* Read /sys/bus/pci/devices and /sys/kernel/iommu_groups. 0, or -1 + dk_fail. */

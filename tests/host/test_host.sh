@@ -210,6 +210,12 @@ test_iommu_names_from_sysroot_pci_ids() {
   t_ok "$DKVM" host iommu --json --sysroot "$r"
   t_eq "$(t_jget "$OUT" "[(x['vendor_name'], x['name']) for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:01:00.0'][0]")" "('Fixture Vendor', 'Fixture GPU')"
   t_eq "$(t_jget "$OUT" "d['ids_file']")" "$r/usr/share/misc/pci.ids"
+  # a sysroot path longer than any fixed buffer: the names still come from its pci.ids
+  local long=$T/$(printf 'deep-sysroot-%03d/' $(seq 1 40))x
+  mkdir -p "$long" && mv "$r" "$long/r"
+  t_ok "$DKVM" host iommu --json --sysroot "$long/r"
+  t_eq "$(t_jget "$OUT" "d['ids_file']")" "$long/r/usr/share/misc/pci.ids"
+  t_eq "$(t_jget "$OUT" "[x['name'] for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:01:00.0'][0]")" "Fixture GPU"
 }
 
 # report of a fixture -> untar -> check equal (non-live), iommu equal
