@@ -938,6 +938,8 @@ void dk_host_free(struct dk_host *h)
 {
 	free(h->cpu.flags);
 	h->cpu.flags = NULL;
+	free(h->vm_dir);
+	h->vm_dir = NULL;
 	for (int i = 0; i < h->cpu.n_l3; i++) {
 		free(h->cpu.l3_cpus[i]);
 		h->cpu.l3_cpus[i] = NULL;

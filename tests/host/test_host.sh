@@ -356,6 +356,11 @@ test_live_check() {
   t_exit_any "$DKVM" host check
   t_contains "$OUT" "passed,"
   t_contains "$OUT" $'\nKVM\n'
+  # where VMs go, however long: named whole, its free space measured on the nearest existing parent
+  local long=$T/$(printf 'data-home-%03d/' $(seq 1 50))x
+  mkdir -p "$T/data-home-001"
+  XDG_DATA_HOME=$long t_exit_any "$DKVM" host check --json
+  t_eq "$(t_jget "$OUT" "(d['host']['vm_dir'], [c['status'] != 'skip' for c in d['checks'] if c['id'] == 'disk.free'])")" "('$long/dkvm', [True])"
 }
 
 test_live_report_roundtrip() {
