@@ -31,6 +31,7 @@ typedef int (*dk_cmd_fn)(int argc, char **argv);
 enum {
 	DK_OPT_SHORT = 1,  /* also -<val> */
 	DK_OPT_GLOBAL = 2, /* a global option (main.c parses it) documented for this command */
+	DK_OPT_X86 = 4,    /* create: x86 only, refused with --arch ppc */
 };
 
 /* One option of a command, the single source of its getopt_long entry, its
@@ -66,6 +67,8 @@ extern const size_t dk_n_commands;
 /* getopt_long over spec's table (set optind = 0 first): the option's val,
  * ':' or '?' as getopt_long, -1 at the end. */
 int dk_opt_next(const struct dk_cmd_spec *spec, int argc, char **argv);
+/* The option of spec's table whose val is val, or NULL. */
+const struct dk_opt *dk_opt_find(const struct dk_cmd_spec *spec, int val);
 /* Print spec's --help to stdout (head, "Options:" with one line per listed
  * option, tail) and return DK_EXIT_OK. */
 int dk_print_spec_help(const struct dk_cmd_spec *spec);

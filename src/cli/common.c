@@ -130,6 +130,14 @@ int dk_opt_next(const struct dk_cmd_spec *spec, int argc, char **argv)
 	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
+const struct dk_opt *dk_opt_find(const struct dk_cmd_spec *spec, int val)
+{
+	for (const struct dk_opt *o = spec->opts; o && o->name; o++)
+		if (o->val == val && !(o->flags & DK_OPT_GLOBAL))
+			return o;
+	return NULL;
+}
+
 /* "  -o, --output FILE", with room for "-x, " before long-only options when
  * the table has short ones. */
 static void opt_left(char *out, size_t size, const struct dk_opt *o, bool shorts)

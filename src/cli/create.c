@@ -17,56 +17,56 @@ static const struct dk_opt create_opts[] = {
 	 "Mac OS X 10.0-10.5 on qemu-system-ppc, mac99, OpenBIOS; needs --macos)", "x86_64 ppc", 0},
 	{"iso", 'i', "FILE", "--arch ppc: install media (ISO, .toast, .cdr) as an IDE CD-ROM", DK_C_FILE, 0},
 	{"model", 'm', "M", "Mac model: MacPro7,1 (default for Catalina+), iMacPro1,1,\n"
-	 "MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1", DK_C_MODEL, 0},
+	 "MacPro5,1 (default before Catalina), MacPro4,1, MacPro3,1, MacPro2,1", DK_C_MODEL, DK_OPT_X86},
 	{"macos", 'r', "R", "release (sonoma, 14, \"Big Sur\"...); default: the model's default;\n"
 	 "--arch ppc: 10.0, 10.1, 10.2, 10.3, 10.4, 10.5 (or cheetah ... leopard)", DK_C_MACOS, 0},
-	{"cpus", 'c', "N", "vCPUs (a power-of-two core count; default: the guide's sizing)", NULL, 0},
+	{"cpus", 'c', "N", "vCPUs (a power-of-two core count; default: the guide's sizing)", NULL, DK_OPT_X86},
 	{"memory", 'M', "SIZE", "guest RAM (default: a quarter of host RAM, 4 GiB..32 GiB)", NULL, 0},
 	{"disk", 'd', "SIZE", "main disk size (default 128G)", NULL, 0},
-	{"cpu", 'C', "host|model", "host-passthrough (Intel hosts with KVM) or the model's CPU (default)", "host model", 0},
+	{"cpu", 'C', "host|model", "host-passthrough (Intel hosts with KVM) or the model's CPU (default)", "host model", DK_OPT_X86},
 	{"pin", 'p', NULL, "pin each guest core's threads to one host core's SMT siblings,\n"
-	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, 0},
+	 "the host's first core kept for the host and QEMU (guide write-up)", NULL, DK_OPT_X86},
 	{"gpu", 'g', "BDF", "pass the GPU at host PCI address BDF through (vfio-pci), with every\n"
 	 "function of the card (HDMI audio...) in one guest slot; no emulated\n"
 	 "display. Refused for the boot VGA device, a GPU in a non-viable IOMMU\n"
-	 "group and a GPU the release cannot drive (the guide's chart)", DK_C_BDF, 0},
-	{"gpu-rom", 'V', "FILE", "with --gpu: the ROM (VBIOS) file the guest sees instead of the card's", DK_C_FILE, 0},
-	{"usb-controller", 'U', "BDF", "pass a host USB (xHCI) controller through (repeatable, up to 4)", DK_C_BDF, 0},
-	{"audio", 'H', "BDF", "pass the motherboard's HD audio controller through", DK_C_BDF, 0},
-	{"iothreads", 'j', NULL, "virtio disks on a dedicated IO thread (guide write-up)", NULL, 0},
-	{"hugepages", 'Z', NULL, "guest RAM on the host's hugepages (reserve them: vm.nr_hugepages)", NULL, 0},
+	 "group and a GPU the release cannot drive (the guide's chart)", DK_C_BDF, DK_OPT_X86},
+	{"gpu-rom", 'V', "FILE", "with --gpu: the ROM (VBIOS) file the guest sees instead of the card's", DK_C_FILE, DK_OPT_X86},
+	{"usb-controller", 'U', "BDF", "pass a host USB (xHCI) controller through (repeatable, up to 4)", DK_C_BDF, DK_OPT_X86},
+	{"audio", 'H', "BDF", "pass the motherboard's HD audio controller through", DK_C_BDF, DK_OPT_X86},
+	{"iothreads", 'j', NULL, "virtio disks on a dedicated IO thread (guide write-up)", NULL, DK_OPT_X86},
+	{"hugepages", 'Z', NULL, "guest RAM on the host's hugepages (reserve them: vm.nr_hugepages)", NULL, DK_OPT_X86},
 	{"fake-cores", 'F', NULL, "--cpus N that is not a power-of-two core count: the guide's fake\n"
-	 "core count (8 or 16 cores x 2 threads, N of them enabled) instead of refusing", NULL, 0},
+	 "core count (8 or 16 cores x 2 threads, N of them enabled) instead of refusing", NULL, DK_OPT_X86},
 	{"no-tune", 'T', NULL, "none of the default levers (by default pinning and the IO thread are on\n"
 	 "wherever the host has room for them; --explain says why each is on or off)", NULL, 0},
-	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, 0},
-	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, 0},
+	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, DK_OPT_X86},
+	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, DK_OPT_X86},
 	{"driver", 'W', "FILE", "an extra UEFI driver (*.efi) for EFI/OC/Drivers, enabled in UEFI/Drivers\n"
 	 "(repeatable); an HFS+ driver replaces the release family's (HfsPlus.efi\n"
 	 "for OpenHfsPlus.efi; Mojave and older accept only HfsPlusLegacy.efi,\n"
-	 "else fetched from OcBinaryData at a pinned commit)", DK_C_FILE, 0},
+	 "else fetched from OcBinaryData at a pinned commit)", DK_C_FILE, DK_OPT_X86},
 	{"kexts", 'k', "DIR", "kexts (*.kext) to add to the EFI; one named like a kext of the\n"
-	 "guide's set replaces it", DK_C_DIR, 0},
+	 "guide's set replaces it", DK_C_DIR, DK_OPT_X86},
 	{"kext", O_KEXT, "ZIP|DIR", "a .kext folder or a kext release zip (its .kext bundles) to\n"
-	 "add, replacing the fetched kext of the same name (repeatable)", DK_C_FILE, 0},
+	 "add, replacing the fetched kext of the same name (repeatable)", DK_C_FILE, DK_OPT_X86},
 	{"acpi", O_ACPI, "FILE", "an SSDT (.aml) to add to EFI/OC/ACPI and ACPI/Add, replacing the\n"
-	 "release's of the same name (repeatable)", DK_C_FILE, 0},
-	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, 0},
+	 "release's of the same name (repeatable)", DK_C_FILE, DK_OPT_X86},
+	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, DK_OPT_X86},
 	{"offline", O_OFFLINE, NULL, "take OpenCorePkg and the kexts from the cache only (dkvm opencore\n"
-	 "fetch fills it); say what is missing", NULL, 0},
+	 "fetch fills it); say what is missing", NULL, DK_OPT_X86},
 	{"boot-args", 'B', "ARGS", "\"A B\" adds boot-args to config.plist (+X adds a token starting\n"
 	 "with '-'), -X removes the token X (repeatable, in order; kept in the\n"
-	 "manifest)", NULL, 0},
+	 "manifest)", NULL, DK_OPT_X86},
 	{"picker", 'K', "gui|text", "boot picker: gui = OpenCanopy (PickerMode External, the guide's\n"
-	 "settings, Resources from OcBinaryData); text = builtin (default)", "gui text", 0},
-	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, 0},
-	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, 0},
+	 "settings, Resources from OcBinaryData); text = builtin (default)", "gui text", DK_OPT_X86},
+	{"recovery", 'R', "DIR", "recoveryOS (com.apple.recovery.boot) to put on the image", DK_C_DIR, DK_OPT_X86},
+	{"no-recovery", 'N', NULL, "no recoveryOS (default: download it from Apple)", NULL, DK_OPT_X86},
 	{"connect", 'u', "URI", "define the domain in libvirt (qemu:///system, qemu:///session,\n"
 	 "qemu+ssh://host/system); default: bundle only, QEMU runs directly", NULL, 0},
 	{"pool", 'P', "POOL", "with --connect: every file the domain uses is a volume of this\n"
 	 "libvirt storage pool, uploaded through libvirt (remote URIs too):\n"
 	 "NAME.qcow2, NAME-OpenCore.img, NAME-VARS.fd; the firmware code\n"
-	 "(OVMF_CODE) stays a path on the libvirt host", NULL, 0},
+	 "(OVMF_CODE) stays a path on the libvirt host", NULL, DK_OPT_X86},
 	{"no-libvirt", 'L', NULL, "bundle only (the default)", NULL, 0},
 	{"no-grant", 'G', NULL, "with a libvirt on this machine whose QEMU runs as another user\n"
 	 "(libvirt-qemu): do not give that user search permission (ACL) on\n"
@@ -222,11 +222,9 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 	int c;
 	while ((c = dk_opt_next(&dk_spec_create, argc, argv)) != -1) {
 		uint64_t v;
-		if (!x86_only && strchr("mcCpoIkRNPWjZFgVUHBK", c)) {
-			for (const struct dk_opt *d = dk_spec_create.opts; d->name; d++)
-				if (d->val == c)
-					x86_only = d->name;
-		}
+		const struct dk_opt *d = dk_opt_find(&dk_spec_create, c);
+		if (!x86_only && d && (d->flags & DK_OPT_X86))
+			x86_only = d->name;
 		switch (c) {
 		case 'A':
 			if (!strcmp(optarg, "ppc"))
@@ -384,7 +382,9 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 			print_efi_text(r.efi);
 		if (o.explain) {
 			printf("\nDecisions:\n");
-			dk_plan_explain(&r.plan, stdout);
+			char *ex = dk_plan_explain(&r.plan);
+			fputs(ex, stdout);
+			free(ex);
 			if (r.efi)
 				explain_efi(r.efi);
 		}

@@ -107,15 +107,7 @@ int dk_cmd_export(int argc, char **argv)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "vmid", json_object_new_int64((int64_t)po.vmid));
-		json_object_object_add(j, "config", json_object_new_string(conf));
-		json_object_object_add(j, "output", out ? json_object_new_string(out) : NULL);
-		json_object *a = json_object_new_array();
-		for (char **p = cmds; p && *p; p++)
-			json_object_array_add(a, json_object_new_string(*p));
-		json_object_object_add(j, "commands", a);
-		dk_json_print(j);
+		dk_json_print(dk_proxmox_to_json(po.vmid, conf, out, cmds));
 	} else {
 		if (!out)
 			fputs(conf, stdout);

@@ -80,26 +80,7 @@ static void add_bdfs(struct dk_strv *l, const char *arg)
 static int report(const char *vm, const struct dk_hook_plan *p, bool apply)
 {
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "vm", json_object_new_string(vm));
-		json_object_object_add(j, "applied", json_object_new_boolean(apply));
-		json_object_object_add(j, "root", json_object_new_string(*dk_root() ? dk_root() : "/"));
-		json_object *a = json_object_new_array();
-		for (int i = 0; i < p->n; i++) {
-			const struct dk_hook_change *c = &p->c[i];
-			json_object *f = json_object_new_object();
-			json_object_object_add(f, "path", json_object_new_string(c->path));
-			json_object_object_add(f, "action", json_object_new_string(dk_hook_act_name(c->act)));
-			if (c->want)
-				json_object_object_add(f, "content", json_object_new_string(c->want));
-			if (c->backup)
-				json_object_object_add(f, "backup", json_object_new_string(c->backup));
-			if (c->note)
-				json_object_object_add(f, "note", json_object_new_string(c->note));
-			json_object_array_add(a, f);
-		}
-		json_object_object_add(j, "files", a);
-		dk_json_print(j);
+		dk_json_print(dk_hook_plan_to_json(vm, p, apply));
 		return DK_EXIT_OK;
 	}
 	bool dispatcher_new = false;

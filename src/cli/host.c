@@ -237,17 +237,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 		if (!ids) {
 			rc = dk_cli_fail();
 		} else if (dk_json_output) {
-			int i = dk_pci_find(&p, bdf);
-			json_object *o = json_object_new_object();
-			json_object_object_add(o, "device", dk_json_str(p.devs[i].bdf));
-			json_object_object_add(o, "group", p.devs[i].group >= 0 ? json_object_new_int(p.devs[i].group) : NULL);
-			bool viable = false;
-			for (int g = 0; g < p.ngroups; g++)
-				if (p.groups[g].id == p.devs[i].group)
-					viable = p.groups[g].viable;
-			json_object_object_add(o, "viable", json_object_new_boolean(viable));
-			json_object_object_add(o, "vfio_pci_ids", dk_json_str(ids));
-			dk_json_print(o);
+			dk_json_print(dk_pci_device_json(&p, dk_pci_find(&p, bdf), ids));
 		} else {
 			printf("%s\n", dk_esc(ids));
 		}
@@ -290,7 +280,7 @@ int dk_cmd_host_iommu(int argc, char **argv)
 			}
 		printf("\n");
 	}
-	if (!p.ids_file[0])
+	if (!p.ids_file)
 		fprintf(stderr, "dkvm: warning: no pci.ids found: device names are missing (install pciutils or hwdata)\n");
 	dk_pci_free(&p);
 	return rc;
@@ -361,14 +351,7 @@ int dk_cmd_host_report(int argc, char **argv)
 	if (dk_host_report_write(path, force, &st) < 0)
 		return dk_cli_fail();
 	if (dk_json_output) {
-		json_object *o = json_object_new_object();
-		json_object_object_add(o, "output", dk_json_str(path));
-		json_object_object_add(o, "files", json_object_new_int64((int64_t)st.files));
-		json_object_object_add(o, "symlinks", json_object_new_int64((int64_t)st.links));
-		json_object_object_add(o, "directories", json_object_new_int64((int64_t)st.dirs));
-		json_object_object_add(o, "placeholders", json_object_new_int64((int64_t)st.placeholders));
-		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st.bytes));
-		dk_json_print(o);
+		dk_json_print(dk_report_stats_json(path, &st));
 	} else {
 		printf("wrote %s: %zu files (%zu bytes), %zu symlinks, %zu directories, %zu placeholders\n", path, st.files,
 		       st.bytes, st.links, st.dirs, st.placeholders);

@@ -76,6 +76,36 @@ static void usage(FILE *f)
 		   "See dkvm(1) and dkvm-<command>(1).\n");
 }
 
+/* The option table of the command named by argv[1] (and argv[2]), once
+ * those are known; NULL before or for a command without a table. */
+static const struct dk_cmd_spec *spec_of(int out, char **argv)
+{
+	for (size_t i = 0; out >= 2 && i < dk_n_commands; i++) {
+		const struct dk_cmd *c = &dk_commands[i];
+		if (strcmp(c->noun, argv[1]) != 0)
+			continue;
+		if (!c->verb || (out >= 3 && !strcmp(c->verb, argv[2])))
+			return c->spec;
+	}
+	return NULL;
+}
+
+/* Whether a of the command's table takes its value in the next argument
+ * (--name VALUE, -x VALUE): that value is never a global option, even when
+ * it looks like one (--boot-args -v). */
+static bool takes_next(const struct dk_cmd_spec *spec, const char *a)
+{
+	for (const struct dk_opt *o = spec ? spec->opts : NULL; o && o->name; o++) {
+		if (!o->arg || (o->flags & DK_OPT_GLOBAL))
+			continue;
+		if (a[0] == '-' && a[1] == '-' && !strcmp(a + 2, o->name))
+			return true;
+		if ((o->flags & DK_OPT_SHORT) && a[0] == '-' && a[1] == o->val && !a[2])
+			return true;
+	}
+	return false;
+}
+
 /* Remove global options from argv in place; returns new argc or -1 on error. */
 static int strip_globals(int argc, char **argv)
 {
@@ -91,7 +121,10 @@ static int strip_globals(int argc, char **argv)
 				argv[out++] = argv[i++];
 			break;
 		}
-		if (strcmp(a, "--json") == 0) {
+		if (i + 1 < argc && takes_next(spec_of(out, argv), a)) {
+			argv[out++] = argv[i++];
+			argv[out++] = argv[i];
+		} else if (strcmp(a, "--json") == 0) {
 			dk_json_output = true;
 		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
 			dk_verbosity++;

@@ -108,24 +108,7 @@ static int pin_plan(int vcpus)
 		return dk_cli_fail();
 	}
 	if (dk_json_output) {
-		json_object *o = json_object_new_object(), *t = json_object_new_object(), *v = json_object_new_array();
-		json_object_object_add(t, "sockets", json_object_new_int(1));
-		json_object_object_add(t, "cores", json_object_new_int(cores));
-		json_object_object_add(t, "threads", json_object_new_int(threads));
-		json_object_object_add(o, "topology", t);
-		for (int i = 0; i < pn.n; i++) {
-			json_object *e = json_object_new_object();
-			char s[16];
-			snprintf(s, sizeof s, "%d", pn.cpu[i]);
-			json_object_object_add(e, "vcpu", json_object_new_int(i));
-			json_object_object_add(e, "cpuset", json_object_new_string(s));
-			json_object_array_add(v, e);
-		}
-		json_object_object_add(o, "vcpupin", v);
-		json_object_object_add(o, "emulatorpin", json_object_new_string(pn.emulator));
-		json_object_object_add(o, "iothreadpin", json_object_new_string(pn.iothread));
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
+		dk_json_print_plain(dk_pinning_to_json(&pn, cores, threads));
 		return DK_EXIT_OK;
 	}
 	printf("topology: 1 socket, %d cores, %d threads\n", cores, threads);

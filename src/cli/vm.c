@@ -345,7 +345,8 @@ int dk_cmd_show(int argc, char **argv)
 		printf("  network   %s %s\n", dk_esc(b.plan.nic_model), dk_esc(b.plan.mac));
 		print_efi(b.manifest);
 		printf("\nDecisions:\n");
-		dk_plan_explain(&b.plan, stdout);
+		_cleanup_free_ char *ex = dk_plan_explain(&b.plan);
+		fputs(ex, stdout);
 		json_object_put(j);
 	}
 	dk_bundle_close(&b);

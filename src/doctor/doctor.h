@@ -10,6 +10,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <json-c/json.h>
 #include <plist/plist.h>
 
 #include "smbios/macos.h"
@@ -92,6 +93,9 @@ struct dk_findings {
 /* Every rule over the input; findings in source order. 0, or -1 after dk_fail. */
 int dk_doctor_run(const struct dk_doctor_input *in, struct dk_findings *out);
 void dk_findings_free(struct dk_findings *f);
+/* `dkvm --json doctor`'s {findings: [{id, severity, source, evidence, fix}],
+ * errors, warnings} (see dkvm-doctor(1)). */
+json_object *dk_findings_to_json(const struct dk_findings *f);
 
 /* ---- loaders ---- */
 int dk_doctor_parse_xml(const char *xml, size_t len, const char *source, struct dk_doctor_vm *vm);

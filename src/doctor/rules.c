@@ -2,6 +2,7 @@
 #include "doctor/doctor.h"
 #include "util/error.h"
 #include "util/mem.h"
+#include "util/output.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,6 +116,25 @@ void dk_findings_free(struct dk_findings *f)
 	}
 	free(f->v);
 	memset(f, 0, sizeof *f);
+}
+
+json_object *dk_findings_to_json(const struct dk_findings *f)
+{
+	json_object *j = json_object_new_object(), *a = json_object_new_array();
+	for (size_t i = 0; i < f->n; i++) {
+		const struct dk_finding *x = &f->v[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "id", json_object_new_string(x->id));
+		json_object_object_add(o, "severity", json_object_new_string(dk_doctor_sev_name(x->severity)));
+		json_object_object_add(o, "source", dk_json_str(x->source));
+		json_object_object_add(o, "evidence", dk_json_str(x->evidence));
+		json_object_object_add(o, "fix", dk_json_str(x->fix));
+		json_object_array_add(a, o);
+	}
+	json_object_object_add(j, "findings", a);
+	json_object_object_add(j, "errors", json_object_new_int(f->errors));
+	json_object_object_add(j, "warnings", json_object_new_int(f->warnings));
+	return j;
 }
 
 /* ---- VM definition ---- */

@@ -843,7 +843,7 @@ json_object *dk_host_check_json(const struct dk_host *h, const struct dk_checks 
 	JADD(host, "cmdline", JS(h->cmdline));
 	JADD(host, "clocksource", JS(h->clocksource[0] ? h->clocksource : NULL));
 	JADD(host, "live", JB(h->live));
-	JADD(host, "vm_dir", JS(h->vm_dir[0] ? h->vm_dir : NULL));
+	JADD(host, "vm_dir", JS(h->vm_dir));
 	JADD(host, "vm_dir_free_bytes", h->vm_dir_checked ? JI(h->vm_dir_free_bytes) : NULL);
 	JADD(root, "host", host);
 

@@ -129,7 +129,7 @@ struct dk_host {
 	char grub_cmdline_default[1024]; /* GRUB_CMDLINE_LINUX_DEFAULT value */
 	char clocksource[32];   /* current clocksource, "" if unknown */
 	char clocksource_avail[128];
-	char vm_dir[512];       /* where VMs go ($XDG_DATA_HOME/dkvm) */
+	char *vm_dir;           /* where VMs go ($XDG_DATA_HOME/dkvm; malloc'd, live only) */
 	bool vm_dir_checked;
 	bool hypervisor;        /* "hypervisor" cpu flag: dkvm runs nested in a VM */
 	char refused[1024];     /* host files refused ("<file>: a FIFO, not a regular file",

@@ -393,10 +393,9 @@ void dk_host_probe_libvirt_live(struct dk_host *h)
 
 void dk_host_probe_disk(struct dk_host *h)
 {
-	_cleanup_free_ char *d = dk_data_dir();
-	snprintf(h->vm_dir, sizeof h->vm_dir, "%s", d);
-	char p[512];
-	snprintf(p, sizeof p, "%s", d);
+	free(h->vm_dir);
+	h->vm_dir = dk_data_dir();
+	_cleanup_free_ char *p = dk_strdup(h->vm_dir);
 	for (;;) {
 		struct statvfs s;
 		if (statvfs(p, &s) == 0) {

@@ -94,16 +94,19 @@ static bool ids_usable(const char *path)
 static void name_devices(struct dk_pci *p)
 {
 	const char *cands[] = {"/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids"};
-	p->ids_file[0] = '\0';
-	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file[0]; i++) {
-		_cleanup_free_ char *sp = dk_host_path(cands[i]);
+	free(p->ids_file);
+	p->ids_file = NULL;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file; i++) {
+		char *sp = dk_host_path(cands[i]);
 		if (ids_usable(sp))
-			snprintf(p->ids_file, sizeof p->ids_file, "%s", sp);
+			p->ids_file = sp;
+		else
+			free(sp);
 	}
-	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file[0]; i++)
+	for (size_t i = 0; i < DK_ARRAY_SIZE(cands) && !p->ids_file; i++)
 		if (ids_usable(cands[i]))
-			snprintf(p->ids_file, sizeof p->ids_file, "%s", cands[i]);
-	if (!p->ids_file[0])
+			p->ids_file = dk_strdup(cands[i]);
+	if (!p->ids_file)
 		return;
 	struct pci_access *pa = pci_alloc();
 	if (!pa)
@@ -251,6 +254,7 @@ void dk_pci_free(struct dk_pci *p)
 		free(p->groups[i].devs);
 	free(p->devs);
 	free(p->groups);
+	free(p->ids_file);
 	memset(p, 0, sizeof *p);
 }
 
@@ -352,6 +356,20 @@ json_object *dk_gpu_json(uint16_t vendor, uint16_t device)
 	return o;
 }
 
+json_object *dk_pci_device_json(const struct dk_pci *p, int i, const char *ids)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "device", dk_json_str(p->devs[i].bdf));
+	json_object_object_add(o, "group", p->devs[i].group >= 0 ? json_object_new_int(p->devs[i].group) : NULL);
+	bool viable = false;
+	for (int g = 0; g < p->ngroups; g++)
+		if (p->groups[g].id == p->devs[i].group)
+			viable = p->groups[g].viable;
+	json_object_object_add(o, "viable", json_object_new_boolean(viable));
+	json_object_object_add(o, "vfio_pci_ids", dk_json_str(ids));
+	return o;
+}
+
 json_object *dk_pci_json(const struct dk_pci *p)
 {
 	json_object *root = json_object_new_object();
@@ -375,6 +393,6 @@ json_object *dk_pci_json(const struct dk_pci *p)
 			json_object_array_add(un, dev_json(p, &p->devs[i]));
 	json_object_object_add(root, "ungrouped", un);
 	json_object_object_add(root, "iommu_enabled", json_object_new_boolean(p->ngroups > 0));
-	json_object_object_add(root, "ids_file", dk_json_str(p->ids_file[0] ? p->ids_file : NULL));
+	json_object_object_add(root, "ids_file", dk_json_str(p->ids_file));
 	return root;
 }

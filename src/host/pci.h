@@ -36,7 +36,7 @@ struct dk_pci {
 	int ndev;
 	struct dk_iommu_group *groups;
 	int ngroups;
-	char ids_file[512]; /* pci.ids used for names, "" if none */
+	char *ids_file;     /* pci.ids used for names (malloc'd), NULL if none */
 };
 
 /* Read /sys/bus/pci/devices and /sys/kernel/iommu_groups. 0, or -1 + dk_fail. */
@@ -53,6 +53,9 @@ int dk_pci_find(const struct dk_pci *p, const char *bdf);
  * malloc'd; NULL + dk_fail when the BDF is unknown. */
 char *dk_pci_vfio_ids(const struct dk_pci *p, const char *bdf);
 struct json_object *dk_pci_json(const struct dk_pci *p);
+/* `dkvm --json host iommu --device`'s {device, group (null: none), viable,
+ * vfio_pci_ids} for p->devs[i] and its dk_pci_vfio_ids(). */
+struct json_object *dk_pci_device_json(const struct dk_pci *p, int i, const char *ids);
 /* A GPU's row of the guide's chart (host/gpu.h) as JSON: family, supported,
  * macos_range, macos_min, macos_max, kext, boot_args, device_id_spoof, notes. */
 struct json_object *dk_gpu_json(uint16_t vendor, uint16_t device);

@@ -1,6 +1,7 @@
 /* Host probes through the sysroot: CPU, topology, memory, KVM, IOMMU, distro,
  * bootloader, QEMU and firmware files, libvirt groups. */
 #include "host/internal.h"
+#include "host/users.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/mem.h"
@@ -627,53 +628,6 @@ static int yn(const char *abs)
 	return -1;
 }
 
-/* Lines of /etc/group: name:x:gid:members */
-static bool group_lookup(const char *name, unsigned *gid, char *members, size_t n)
-{
-	_cleanup_free_ char *g = hread("/etc/group");
-	if (!g)
-		return false;
-	size_t nl = strlen(name);
-	for (char *p = g; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (strncmp(p, name, nl) || p[nl] != ':')
-			continue;
-		const char *f = strchr(p + nl + 1, ':');
-		if (!f)
-			return false;
-		if (gid)
-			*gid = (unsigned)strtoul(f + 1, NULL, 10);
-		const char *m = strchr(f + 1, ':');
-		if (members)
-			snprintf(members, n, "%.*s", m ? (int)strcspn(m + 1, "\n") : 0, m ? m + 1 : "");
-		return true;
-	}
-	return false;
-}
-
-static bool word_in_list(const char *list, const char *w)
-{
-	size_t l = strlen(w);
-	for (const char *p = list; p && *p;) {
-		size_t t = strcspn(p, ",");
-		if (t == l && !strncmp(p, w, l))
-			return true;
-		p += t;
-		if (*p == ',')
-			p++;
-	}
-	return false;
-}
-
-static bool member_of(const char *group, const char *user, bool *exists)
-{
-	char members[2048];
-	*exists = group_lookup(group, NULL, members, sizeof members);
-	if (!*exists || !user[0])
-		return false;
-	return word_in_list(members, user);
-}
-
-
 static void probe_user(struct dk_host *h)
 {
 	const char *u = getenv("DKVM_USER");
@@ -684,8 +638,8 @@ static void probe_user(struct dk_host *h)
 		u = pw ? pw->pw_name : "";
 	}
 	copy(h->libvirt.user, sizeof h->libvirt.user, u);
-	h->libvirt.user_in_libvirt = member_of("libvirt", u, &h->libvirt.group_libvirt_exists);
-	h->libvirt.user_in_kvm = member_of("kvm", u, &h->libvirt.group_kvm_exists);
+	h->libvirt.user_in_libvirt = dk_users_group_lists("libvirt", u, &h->libvirt.group_libvirt_exists);
+	h->libvirt.user_in_kvm = dk_users_group_lists("kvm", u, &h->libvirt.group_kvm_exists);
 	/* the primary group counts too (live only: passwd is not read from snapshots) */
 	if (h->live) {
 		struct passwd *pw = getpwnam(u);
@@ -984,6 +938,8 @@ void dk_host_free(struct dk_host *h)
 {
 	free(h->cpu.flags);
 	h->cpu.flags = NULL;
+	free(h->vm_dir);
+	h->vm_dir = NULL;
 	for (int i = 0; i < h->cpu.n_l3; i++) {
 		free(h->cpu.l3_cpus[i]);
 		h->cpu.l3_cpus[i] = NULL;

@@ -2,6 +2,7 @@
  * distro's default) names, its ids and groups from /etc/passwd and
  * /etc/group, and whether it may open /dev/kvm. */
 #include "host/internal.h"
+#include "host/users.h"
 #include "util/acl.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -35,39 +36,6 @@ static char *conf_value(const char *conf, const char *key)
 	return NULL;
 }
 
-/* The line of a colon file (passwd, group) whose field key_idx is key: the
- * malloc'd line, its fields in f (missing ones ""); NULL if none. */
-static char *colon_line(const char *file, int key_idx, const char *key, char *f[7])
-{
-	for (const char *p = file; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		size_t len = strcspn(p, "\n");
-		if (len == 0 || p[0] == '#')
-			continue;
-		char *line = dk_strndup(p, len), *s = line;
-		int n = 0;
-		for (char *tok; n < 7 && (tok = strsep(&s, ":")); n++)
-			f[n] = tok;
-		for (int i = n; i < 7; i++)
-			f[i] = line + len;
-		if (n > key_idx && !strcmp(f[key_idx], key))
-			return line;
-		free(line);
-	}
-	return NULL;
-}
-
-static bool list_has(const char *list, const char *w)
-{
-	size_t l = strlen(w);
-	for (const char *p = list; *p;) {
-		size_t t = strcspn(p, ",");
-		if (t == l && !strncmp(p, w, l))
-			return true;
-		p += t + (p[t] == ',');
-	}
-	return false;
-}
-
 static bool parse_id(const char *s, unsigned *out)
 {
 	char *end;
@@ -98,44 +66,38 @@ void dk_host_probe_qemu_user(struct dk_host *h)
 		return;
 	_cleanup_free_ char *passwd = hread("/etc/passwd");
 	_cleanup_free_ char *group = hread("/etc/group");
-	char *f[7];
+	struct dk_users_ent pw = {0}, g = {0};
 	struct dk_ident id = {0};
 	if (!passwd)
 		return;
 	/* "+N" is a uid; a bare number is a name first, else a uid (qemu.conf's rule) */
 	unsigned num;
-	_cleanup_free_ char *line = NULL;
+	bool found = false;
 	if (user[0] == '+' && parse_id(user + 1, &num))
-		line = colon_line(passwd, 2, user + 1, f);
-	else if (!(line = colon_line(passwd, 0, user, f)) && parse_id(user, &num))
-		line = colon_line(passwd, 2, user, f);
-	if (!line || !parse_id(f[2], &l->qemu_uid) || !parse_id(f[3], &l->qemu_gid))
+		found = dk_users_find(passwd, 2, user + 1, &pw);
+	else if (!(found = dk_users_find(passwd, 0, user, &pw)) && parse_id(user, &num))
+		found = dk_users_find(passwd, 2, user, &pw);
+	if (!found || !parse_id(pw.f[2], &l->qemu_uid) || !parse_id(pw.f[3], &l->qemu_gid)) {
+		dk_users_ent_free(&pw);
 		return;
-	snprintf(l->qemu_user, sizeof l->qemu_user, "%s", f[0]);
+	}
+	snprintf(l->qemu_user, sizeof l->qemu_user, "%s", pw.f[0]);
+	dk_users_ent_free(&pw);
 	l->qemu_user_exists = true;
 	id.uid = l->qemu_uid;
 	id.gid = l->qemu_gid;
 	snprintf(id.name, sizeof id.name, "%s", l->qemu_user);
 	/* its groups: the primary one and every group that lists it */
 	struct dk_buf names = {0};
-	for (const char *p = group; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		size_t len = strcspn(p, "\n");
-		_cleanup_free_ char *gl = dk_strndup(p, len);
-		char *s = gl, *g[4] = {0};
-		int n = 0;
-		for (char *tok; n < 4 && (tok = strsep(&s, ":")); n++)
-			g[n] = tok;
+	for (const char *p = group; dk_users_next(&p, &g);) {
 		unsigned gid;
-		if (n < 3 || !parse_id(g[2], &gid))
+		if (g.n < 3 || !parse_id(g.f[2], &gid))
 			continue;
-		bool member = gid == id.gid;
-		for (char *m = n > 3 ? g[3] : NULL, *tok; !member && m && (tok = strsep(&m, ","));)
-			member = !strcmp(tok, l->qemu_user);
-		if (!member)
+		if (gid != id.gid && !dk_users_list_has(g.f[3], l->qemu_user))
 			continue;
 		if (gid != id.gid && id.ngroups < (int)(sizeof id.groups / sizeof id.groups[0]))
 			id.groups[id.ngroups++] = gid;
-		dk_buf_printf(&names, "%s%s", names.len ? "," : "", g[0]);
+		dk_buf_printf(&names, "%s%s", names.len ? "," : "", g.f[0]);
 	}
 	dk_buf_puts(&names, "");
 	snprintf(l->qemu_groups, sizeof l->qemu_groups, "%s", names.data);
@@ -151,6 +113,6 @@ void dk_host_probe_qemu_user(struct dk_host *h)
 	} else {
 		/* a snapshot keeps the mode, not the owner: the udev default group kvm */
 		l->qemu_kvm_access = (h->kvm.dev_mode & 06) == 06 ||
-				     ((h->kvm.dev_mode & 060) == 060 && list_has(l->qemu_groups, "kvm"));
+				     ((h->kvm.dev_mode & 060) == 060 && dk_users_list_has(l->qemu_groups, "kvm"));
 	}
 }

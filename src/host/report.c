@@ -705,6 +705,18 @@ static int write_tar(int fd, struct entries *e)
 	return dk_write_all(fd, zero, 1024);
 }
 
+json_object *dk_report_stats_json(const char *path, const struct dk_report_stats *st)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "output", dk_json_str(path));
+	json_object_object_add(o, "files", json_object_new_int64((int64_t)st->files));
+	json_object_object_add(o, "symlinks", json_object_new_int64((int64_t)st->links));
+	json_object_object_add(o, "directories", json_object_new_int64((int64_t)st->dirs));
+	json_object_object_add(o, "placeholders", json_object_new_int64((int64_t)st->placeholders));
+	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)st->bytes));
+	return o;
+}
+
 char *dk_host_report_default_name(void)
 {
 	char host[256] = "host";

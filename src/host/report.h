@@ -16,6 +16,9 @@ struct dk_report_stats {
  * holds dkvm-host-check.json: the full check result at the time, live checks
  * included. 0, or -1 + dk_fail. */
 int dk_host_report_write(const char *out_path, bool force, struct dk_report_stats *st);
+/* `dkvm --json host report`'s {output, files, symlinks, directories,
+ * placeholders, bytes}. */
+struct json_object *dk_report_stats_json(const char *path, const struct dk_report_stats *st);
 /* Default file name: host-report-<hostname>-<YYYY-MM-DD>.tar (malloc'd). */
 char *dk_host_report_default_name(void);
 /* What the scrubber removes besides the fixed patterns: literal words (the

@@ -11,6 +11,7 @@
 #include "util/strv.h"
 
 #include <dirent.h>
+#include <json-c/json.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +364,30 @@ const char *dk_hook_act_name(enum dk_hook_act a)
 {
 	static const char *const n[] = {"unchanged", "create", "update", "replace", "remove", "restore", "keep"};
 	return (unsigned)a < sizeof n / sizeof n[0] ? n[a] : "?";
+}
+
+json_object *dk_hook_plan_to_json(const char *vm, const struct dk_hook_plan *p, bool applied)
+{
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "vm", json_object_new_string(vm));
+	json_object_object_add(j, "applied", json_object_new_boolean(applied));
+	json_object_object_add(j, "root", json_object_new_string(*dk_root() ? dk_root() : "/"));
+	json_object *a = json_object_new_array();
+	for (int i = 0; i < p->n; i++) {
+		const struct dk_hook_change *c = &p->c[i];
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "path", json_object_new_string(c->path));
+		json_object_object_add(f, "action", json_object_new_string(dk_hook_act_name(c->act)));
+		if (c->want)
+			json_object_object_add(f, "content", json_object_new_string(c->want));
+		if (c->backup)
+			json_object_object_add(f, "backup", json_object_new_string(c->backup));
+		if (c->note)
+			json_object_object_add(f, "note", json_object_new_string(c->note));
+		json_object_array_add(a, f);
+	}
+	json_object_object_add(j, "files", a);
+	return j;
 }
 
 static char *script_path(const char *vm, const char *when)

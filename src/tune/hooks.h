@@ -91,6 +91,9 @@ int dk_hooks_plan_remove(const char *vm, struct dk_hook_plan *p);
 int dk_hooks_apply(const struct dk_hook_plan *p);
 void dk_hook_plan_free(struct dk_hook_plan *p);
 const char *dk_hook_act_name(enum dk_hook_act a);
+/* `dkvm --json hooks install|remove`'s {vm, applied, root, files: [{path,
+ * action, content?, backup?, note?}]} (see dkvm-hooks(1)). */
+struct json_object *dk_hook_plan_to_json(const char *vm, const struct dk_hook_plan *p, bool applied);
 
 /* Unified diff of two texts ("--- a/PATH" / "+++ b/PATH", 3 lines of context);
  * "" when equal. malloc'd. */

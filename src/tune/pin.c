@@ -1,6 +1,7 @@
 #include "tune/pin.h"
 #include "util/error.h"
 
+#include <json-c/json.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,27 @@ static int parse_set(const char *s, cpu_set_t *set)
 			return -1;
 	}
 	return 0;
+}
+
+json_object *dk_pinning_to_json(const struct dk_pinning *pn, int cores, int threads)
+{
+	json_object *o = json_object_new_object(), *t = json_object_new_object(), *v = json_object_new_array();
+	json_object_object_add(t, "sockets", json_object_new_int(1));
+	json_object_object_add(t, "cores", json_object_new_int(cores));
+	json_object_object_add(t, "threads", json_object_new_int(threads));
+	json_object_object_add(o, "topology", t);
+	for (int i = 0; i < pn->n; i++) {
+		json_object *e = json_object_new_object();
+		char s[16];
+		snprintf(s, sizeof s, "%d", pn->cpu[i]);
+		json_object_object_add(e, "vcpu", json_object_new_int(i));
+		json_object_object_add(e, "cpuset", json_object_new_string(s));
+		json_object_array_add(v, e);
+	}
+	json_object_object_add(o, "vcpupin", v);
+	json_object_object_add(o, "emulatorpin", json_object_new_string(pn->emulator));
+	json_object_object_add(o, "iothreadpin", json_object_new_string(pn->iothread));
+	return o;
 }
 
 int dk_pin_apply(const struct dk_pinning *p, int pid, const int *tids, int ntids)

@@ -30,4 +30,7 @@ int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int onli
 void dk_cpuset_format(const int *cpus, int n, char *out, size_t len);
 /* Apply: pid = QEMU's main thread (gets the emulator set), tids[i] = the
  * thread of vCPU i. -1 + dk_fail on a sched_setaffinity error. */
+/* `dkvm --json tune pin`'s {topology: {sockets, cores, threads}, vcpupin:
+ * [{vcpu, cpuset}], emulatorpin, iothreadpin} for a cores x threads guest. */
+struct json_object *dk_pinning_to_json(const struct dk_pinning *pn, int cores, int threads);
 int dk_pin_apply(const struct dk_pinning *p, int pid, const int *tids, int ntids);

@@ -12,6 +12,12 @@ void dk_json_print(json_object *o)
 	json_object_put(o);
 }
 
+void dk_json_print_plain(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 json_object *dk_json_str(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;

@@ -9,6 +9,8 @@ extern bool dk_json_output;
 
 /* Print a JSON document to stdout (pretty, slashes unescaped) and release it. */
 void dk_json_print(json_object *o);
+/* The same on one line (no spaces). */
+void dk_json_print_plain(json_object *o);
 /* Small builders that tolerate NULL strings (-> JSON null). */
 json_object *dk_json_str(const char *s);
 /* The string value of o[key], or NULL when o is NULL, the key is missing or

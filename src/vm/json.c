@@ -1,4 +1,4 @@
-/* JSON documents for dkvm create|start|stop|destroy (the CLI prints them; show and
+/* JSON documents for dkvm create|start|stop|destroy|export (the CLI prints them; show and
  * list are dk_vm_show_json and dk_vm_list in bundle.c). */
 #include "vm/vm.h"
 
@@ -43,5 +43,18 @@ json_object *dk_create_to_json(const struct dk_create_opts *o, const struct dk_c
 	json_object_object_add(j, "arch", json_object_new_string(r->ppc ? "ppc" : "x86_64"));
 	json_object_object_add(j, "plan", r->ppc ? dk_ppc_plan_to_json(&r->ppc_plan) : dk_plan_to_json(&r->plan));
 	json_object_object_add(j, "efi", r->efi ? json_object_get(r->efi) : NULL);
+	return j;
+}
+
+json_object *dk_proxmox_to_json(unsigned long vmid, const char *conf, const char *output, char *const *commands)
+{
+	json_object *j = json_object_new_object();
+	json_object_object_add(j, "vmid", json_object_new_int64((int64_t)vmid));
+	json_object_object_add(j, "config", json_object_new_string(conf));
+	json_object_object_add(j, "output", output ? json_object_new_string(output) : NULL);
+	json_object *a = json_object_new_array();
+	for (char *const *p = commands; p && *p; p++)
+		json_object_array_add(a, json_object_new_string(*p));
+	json_object_object_add(j, "commands", a);
 	return j;
 }

@@ -863,17 +863,17 @@ static int plan_firmware(const struct dk_host *h, const struct dk_plan_opts *o, 
 	return 0;
 }
 
-static void plan_uuid(const struct dk_facts *f, const struct dk_plan_opts *o, struct dk_plan *p)
+void dk_plan_uuid(const char *keep, const char *given, const uint8_t *random, char out[40])
 {
-	if (f->domain_uuid[0]) {
+	if (keep && keep[0]) {
 		/* --force over a defined domain: keep its UUID, so the define replaces it */
-		snprintf(p->uuid, sizeof p->uuid, "%s", f->domain_uuid);
-	} else if (o->uuid) {
-		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
+		snprintf(out, 40, "%s", keep);
+	} else if (given) {
+		snprintf(out, 40, "%s", given);
 	} else {
 		uint8_t u[16];
-		dk_uuid_v4(f->random + 3, u);
-		dk_uuid_format(u, p->uuid, 0);
+		dk_uuid_v4(random, u);
+		dk_uuid_format(u, out, 0);
 	}
 }
 
@@ -909,7 +909,7 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	if (plan_passthrough(f, o, os, p) < 0 || plan_devices(f, o, prof, os, p) < 0 ||
 	    plan_firmware(h, o, accel_reason, p) < 0)
 		return -1;
-	plan_uuid(f, o, p);
+	dk_plan_uuid(f->domain_uuid, o->uuid, f->random + 3, p->uuid);
 	return 0;
 }
 
@@ -992,10 +992,13 @@ void dk_plan_note(struct dk_plan *p, const char *key, const char *value, const c
 	why(p, key, reason, "%s", value);
 }
 
-void dk_plan_explain(const struct dk_plan *p, FILE *f)
+char *dk_plan_explain(const struct dk_plan *p)
 {
+	struct dk_buf b = {0};
+	dk_buf_puts(&b, "");
 	for (int i = 0; i < p->n_why; i++)
-		fprintf(f, "%-14s %s\n%15s%s\n", p->why[i].key, p->why[i].value, "", p->why[i].reason);
+		dk_buf_printf(&b, "%-14s %s\n%15s%s\n", p->why[i].key, p->why[i].value, "", p->why[i].reason);
+	return b.data;
 }
 
 /* ---- JSON ---- */

@@ -196,9 +196,11 @@ int dk_plan_set_accel(struct dk_plan *p, enum dk_accel a, const char *const *una
 
 json_object *dk_plan_to_json(const struct dk_plan *p);
 int dk_plan_from_json(json_object *o, struct dk_plan *p);
-/* Print the decisions ("key: value\n    reason") to f. */
-#include <stdio.h>
-void dk_plan_explain(const struct dk_plan *p, FILE *f);
+/* The VM's UUID into out: keep (a defined domain's; NULL or "" none), else
+ * given (--uuid), else a version 4 UUID from random (16 bytes). */
+void dk_plan_uuid(const char *keep, const char *given, const uint8_t *random, char out[40]);
+/* The decisions as text, one "key value\n    reason\n" each (malloc'd). */
+char *dk_plan_explain(const struct dk_plan *p);
 /* Record (or replace) a decision: for write-ups that edit a stored plan. */
 void dk_plan_note(struct dk_plan *p, const char *key, const char *value, const char *reason);
 /* The write-ups as plan edits (pure; h = the host facts for pinning):

@@ -198,13 +198,7 @@ static void plan_devices(const struct dk_ppc_facts *f, const struct dk_ppc_plan_
 		why(p, "input", "ADB keyboard and mouse through the VIA (USB off, guide)", "adb");
 	why(p, "prom-env", "verbose boot, OpenBIOS's display driver, boot without waiting (guide)",
 	    "boot-args=-v vga-ndrv?=true auto-boot?=true");
-	if (o->uuid) {
-		snprintf(p->uuid, sizeof p->uuid, "%s", o->uuid);
-	} else {
-		uint8_t u[16];
-		dk_uuid_v4(f->random + 3, u);
-		dk_uuid_format(u, p->uuid, 0);
-	}
+	dk_plan_uuid(NULL, o->uuid, f->random + 3, p->uuid);
 }
 
 int dk_ppc_plan_build(const struct dk_ppc_facts *f, const struct dk_ppc_plan_opts *o, struct dk_ppc_plan *p)

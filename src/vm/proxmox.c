@@ -15,6 +15,7 @@
 #include "util/mem.h"
 #include "tune/pin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

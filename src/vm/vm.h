@@ -121,6 +121,9 @@ json_object *dk_vm_show_json(const struct dk_bundle *b);
 json_object *dk_vm_start_to_json(const struct dk_bundle *b, const struct dk_start_result *r);
 json_object *dk_vm_stop_to_json(const struct dk_bundle *b, bool was_running, bool forced);
 json_object *dk_vm_destroy_to_json(const struct dk_bundle *b, bool disks_deleted);
+/* `dkvm --json export --proxmox`'s {vmid, config, output (NULL: null), commands}
+ * (see dkvm-export(1)); commands NULL-terminated. */
+json_object *dk_proxmox_to_json(unsigned long vmid, const char *conf, const char *output, char *const *commands);
 
 /* ---- create ---- */
 struct dk_create_opts {

@@ -45,6 +45,15 @@ test_global_option_needs_value() {
   t_contains "$ERR" "dkvm: option '--sysroot' needs a directory"
 }
 
+# a value that looks like a global option stays the value of its option
+test_option_value_is_not_a_global() {
+  t_exit 2 "$DKVM" create x --boot-args -v --arch ppc --macos 10.4 --dir "$T/vms"
+  t_contains "$ERR" "--boot-args: x86 only"
+  t_exit 2 "$DKVM" create x --boot-args --json --arch ppc --macos 10.4 --dir "$T/vms"
+  t_contains "$ERR" "--boot-args: x86 only"
+  t_eq "$OUT" "" "no JSON mode"
+}
+
 test_every_command_has_help() {
   while read -r c; do
     # shellcheck disable=SC2086

@@ -54,6 +54,14 @@ TEST(run_over_parsed_input)
 	}
 	CHECK_INT(f.errors, 5);
 	CHECK_INT(f.warnings, 4);
+	/* `dkvm --json doctor`'s document */
+	json_object *j = dk_findings_to_json(&f);
+	const char *js = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+	static const char head[] = "{\"findings\":[{\"id\":\"topology-sockets\",\"severity\":\"error\",\"source\":\"d.xml\",\"evidence\":";
+	CHECK(!strncmp(js, head, sizeof head - 1));
+	CHECK(strstr(js, "],\"errors\":5,\"warnings\":4}") != NULL);
+	CHECK_INT(json_object_array_length(json_object_object_get(j, "findings")), 9);
+	json_object_put(j);
 	dk_findings_free(&f);
 	dk_doctor_vm_free(&vm);
 }

@@ -23,6 +23,15 @@ test_dry_run_writes_nothing_and_prints_files() {
   t_eq "$(find "$T/root" -type f | wc -l)" 0 "files written"
 }
 
+test_json_lists_the_files() {
+  setup
+  t_ok "$DKVM" --json hooks install mymac --single-gpu 0b:00.0 "${H[@]}"
+  t_json "$OUT"
+  t_eq "$(t_jget "$OUT" '(list(d), d["vm"], d["applied"], d["root"], [(f["path"], f["action"], sorted(f)) for f in d["files"]])')" \
+    "(['vm', 'applied', 'root', 'files'], 'mymac', False, '$T/root', [('/etc/libvirt/hooks/qemu', 'create', ['action', 'content', 'path']), ('/etc/libvirt/hooks/qemu.d/mymac/prepare/begin/dkvm-single-gpu.sh', 'create', ['action', 'content', 'path']), ('/etc/libvirt/hooks/qemu.d/mymac/release/end/dkvm-single-gpu.sh', 'create', ['action', 'content', 'path'])])"
+  t_eq "$(find "$T/root" -type f | wc -l)" 0 "files written"
+}
+
 test_install_files_modes_idempotent() {
   setup
   t_ok "$DKVM" hooks install mymac --single-gpu 0b:00.0,0b:00.1 "${H[@]}" --apply

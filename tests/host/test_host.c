@@ -4,6 +4,7 @@
 #include "host/host.h"
 #include "host/pci.h"
 #include "host/report.h"
+#include "host/users.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/cleanup.h"
@@ -722,6 +723,31 @@ TEST(sanitize)
 	CHECK(!dk_report_path_denied("/proc/cpuinfo"));
 }
 
+/* the sysroot's passwd/group reader shared by the probes */
+TEST(users_reader)
+{
+	static const char passwd[] = "# comment:x:0:0\nroot:x:0:0:root:/root:/bin/sh\n\nqemu:x:107:36::/:/bin/false\nshort:x\n";
+	struct dk_users_ent e = {0};
+	CHECK(dk_users_find(passwd, 0, "qemu", &e));
+	CHECK_STR(e.f[2], "107");
+	CHECK_STR(e.f[6], "/bin/false");
+	CHECK_INT(e.n, 7);
+	CHECK(dk_users_find(passwd, 2, "0", &e));
+	CHECK_STR(e.f[0], "root");
+	CHECK(!dk_users_find(passwd, 0, "# comment", &e)); /* comments are not entries */
+	CHECK(dk_users_find(passwd, 0, "short", &e));
+	CHECK_INT(e.n, 2);
+	CHECK_STR(e.f[3], ""); /* fields the line lacks are empty */
+	CHECK(!dk_users_find(passwd, 2, "x", &e));
+	CHECK(!dk_users_find(NULL, 0, "root", &e));
+	dk_users_ent_free(&e);
+	CHECK(dk_users_list_has("kvm,libvirt", "libvirt"));
+	CHECK(dk_users_list_has("kvm,,libvirt", "kvm"));
+	CHECK(!dk_users_list_has("kvmx,libvirt-qemu", "kvm"));
+	CHECK(!dk_users_list_has("", "kvm"));
+	CHECK(!dk_users_list_has(NULL, "kvm"));
+}
+
 int main(void)
 {
 	RUN(cpulist);
@@ -743,6 +769,7 @@ int main(void)
 	RUN(pci_intel_desktop);
 	RUN(pci_amd_ignored_classes);
 	RUN(sanitize);
+	RUN(users_reader);
 	char *cmd = dk_asprintf("rm -rf '%s'", t_tmpdir());
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot clean %s\n", t_tmpdir());

@@ -210,6 +210,12 @@ test_iommu_names_from_sysroot_pci_ids() {
   t_ok "$DKVM" host iommu --json --sysroot "$r"
   t_eq "$(t_jget "$OUT" "[(x['vendor_name'], x['name']) for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:01:00.0'][0]")" "('Fixture Vendor', 'Fixture GPU')"
   t_eq "$(t_jget "$OUT" "d['ids_file']")" "$r/usr/share/misc/pci.ids"
+  # a sysroot path longer than any fixed buffer: the names still come from its pci.ids
+  local long=$T/$(printf 'deep-sysroot-%03d/' $(seq 1 40))x
+  mkdir -p "$long" && mv "$r" "$long/r"
+  t_ok "$DKVM" host iommu --json --sysroot "$long/r"
+  t_eq "$(t_jget "$OUT" "d['ids_file']")" "$long/r/usr/share/misc/pci.ids"
+  t_eq "$(t_jget "$OUT" "[x['name'] for g in d['groups'] for x in g['devices'] if x['bdf']=='0000:01:00.0'][0]")" "Fixture GPU"
 }
 
 # report of a fixture -> untar -> check equal (non-live), iommu equal
@@ -317,6 +323,9 @@ test_report_refuses_existing() {
   DKVM_SYSROOT="$r" t_ok "$DKVM" host report -o rep.tar --force
   tar -tf rep.tar >/dev/null || t_fail "not a tar"
   t_eq "$(ls -A | grep -c '^\.rep')" 0
+  DKVM_SYSROOT="$r" t_ok "$DKVM" --json host report -o rep.tar --force
+  t_eq "$(t_jget "$OUT" "(list(d), d['output'], d['files'] > 0 and d['bytes'] > 0)")" \
+    "(['output', 'files', 'symlinks', 'directories', 'placeholders', 'bytes'], 'rep.tar', True)"
   t_exit 1 "$DKVM" host report -o /nonexistent/dir/rep.tar
   t_contains "$ERR" "dkvm: "
   t_exit 2 "$DKVM" host report extra
@@ -347,6 +356,11 @@ test_live_check() {
   t_exit_any "$DKVM" host check
   t_contains "$OUT" "passed,"
   t_contains "$OUT" $'\nKVM\n'
+  # where VMs go, however long: named whole, its free space measured on the nearest existing parent
+  local long=$T/$(printf 'data-home-%03d/' $(seq 1 50))x
+  mkdir -p "$T/data-home-001"
+  XDG_DATA_HOME=$long t_exit_any "$DKVM" host check --json
+  t_eq "$(t_jget "$OUT" "(d['host']['vm_dir'], [c['status'] != 'skip' for c in d['checks'] if c['id'] == 'disk.free'])")" "('$long/dkvm', [True])"
 }
 
 test_live_report_roundtrip() {

@@ -102,6 +102,7 @@ test_export_json_and_options() {
   t_ok "$DKVM" --json export 'my mac' --proxmox --dir "$T/my vms" --storage tank.vm-1
   t_json "$OUT"
   t_eq "$(t_jget "$OUT" 'd["vmid"]')" "100"
+  t_eq "$(t_jget "$OUT" '(list(d), d["output"])')" "(['vmid', 'config', 'output', 'commands'], None)"
   t_eq "$(t_jget "$OUT" 'len(d["commands"])')" "5"
   t_eq "$(t_jget "$OUT" 'd["commands"][1]')" "qm importdisk 100 '$T/my vms/my mac/OpenCore.img' tank.vm-1 --format qcow2"
   t_jget "$OUT" 'd["config"]' >"$T/c.conf"

@@ -94,6 +94,17 @@ test_bad_input() {
     t_contains "$ERR" "dkvm: create:"
   done
   t_contains "$ERR" "TCG"
+  # every x86-only option is named in the refusal, before or after --arch ppc
+  for opt in "model MacPro5,1" "cpus 2" "cpu host" pin "opencore x.zip" "opencore-image x.img" "kexts d" \
+             "kext k.zip" "recovery d" no-recovery "pool default" "driver d.efi" iothreads hugepages fake-cores \
+             "gpu 01:00.0" "gpu-rom r.rom" "usb-controller 02:00.0" "audio 03:00.0" "acpi a.aml" \
+             "kext-version Lilu=1.6.9" offline "boot-args -v" "picker gui"; do
+    # shellcheck disable=SC2086
+    t_exit 2 "$DKVM" create x --$opt --arch ppc --macos 10.4 --dir "$T/vms"
+    t_contains "$ERR" "dkvm: create: --${opt%% *}: x86 only (not with --arch ppc)"
+  done
+  t_exit 2 "$DKVM" create x --arch ppc --macos 10.4 --pin --iothreads --dir "$T/vms"
+  t_contains "$ERR" "--pin: x86 only"
   t_exit 2 "$DKVM" create x --arch ppc --dir "$T/vms"
   t_contains "$ERR" "needs --macos"
   t_exit 2 "$DKVM" create x --arch sparc --macos 10.4 --dir "$T/vms"

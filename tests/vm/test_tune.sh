@@ -80,6 +80,9 @@ PY
   # dual socket: the pins stay on socket 0's L3 (checked above); 16 vCPUs span, never CPU 0's core
   t_ok "$DKVM" --sysroot "$fx/xeon-2s" tune pin --plan --vcpus 16 --json
   t_contains "$OUT" '"emulatorpin":"0,16"'
+  # the document on one line, byte for byte
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" tune pin --plan --vcpus 4 --json
+  t_eq "$OUT" '{"topology":{"sockets":1,"cores":2,"threads":2},"vcpupin":[{"vcpu":0,"cpuset":"1"},{"vcpu":1,"cpuset":"13"},{"vcpu":2,"cpuset":"2"},{"vcpu":3,"cpuset":"14"}],"emulatorpin":"0,12","iothreadpin":"3,15"}'
 }
 
 test_dry_run_apply_undo() {

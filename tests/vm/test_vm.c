@@ -618,7 +618,9 @@ static void explain_golden(const char *fixture, const struct dk_plan *p)
 	CHECK(f != NULL);
 	if (!f)
 		return;
-	dk_plan_explain(p, f);
+	char *ex = dk_plan_explain(p);
+	fputs(ex, f);
+	free(ex);
 	for (int i = 0; i < p->n_warnings; i++)
 		fprintf(f, "warning: %s\n", p->warnings[i]);
 	fclose(f);

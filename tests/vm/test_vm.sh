@@ -82,6 +82,7 @@ test_dry_run_json() {
   # --explain prints every decision with its reason
   t_ok "$DKVM" create dry2 --dry-run --explain --dir "$T/vms" --model MacPro5,1 --macos mojave
   t_contains "$OUT" "Westmere-v2"
+  t_contains "$OUT" $'Decisions:\nmodel          MacPro5,1\n               as requested (--model)\n'
   t_contains "$OUT" "vmxnet3"
   t_contains "$OUT" "qcow2 on SATA"
   t_contains "$OUT" "dry run: nothing was created"
