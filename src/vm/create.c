@@ -219,7 +219,8 @@ static bool has_audio(const struct dk_plan *p)
 struct dk_oc_set_opts dk_vm_oc_set_opts(const struct dk_plan *p)
 {
 	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
-				       .gpu = oc_gpu(p), .audio = has_audio(p)};
+				       .gpu = oc_gpu(p), .audio = has_audio(p),
+				       .restrict_events = p->restrict_events};
 }
 
 static json_object *set_json(const struct dk_plan *p)
