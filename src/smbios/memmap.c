@@ -107,8 +107,10 @@ int dk_dmi_memory_read(struct dk_memory_facts *f)
 	memset(f, 0, sizeof *f);
 	_cleanup_free_ char *dir = dk_host_path("/sys/firmware/dmi/entries");
 	DIR *d = opendir(dir);
-	if (!d)
-		return dk_fail_errno("%s", dir);
+	if (!d) {
+		dk_fail_errno("%s", dir);
+		return 1;
+	}
 	char *names[DK_DMI_MAX_DIMMS];
 	int n = 0;
 	struct dirent *e;
@@ -143,9 +145,13 @@ int dk_dmi_memory_read(struct dk_memory_facts *f)
 			return -1;
 		}
 	}
-	if (!readable)
-		return why[0] ? dk_fail("%s (reading DMI needs root)", why)
-			      : dk_fail("%s: no memory device (type 17) entries", dir);
+	if (!readable) {
+		if (why[0])
+			dk_fail("%s (reading DMI needs root)", why);
+		else
+			dk_fail("%s: no memory device (type 17) entries", dir);
+		return 1;
+	}
 	return 0;
 }
 

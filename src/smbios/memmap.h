@@ -33,7 +33,8 @@ struct dk_memory_facts {
 int dk_dmi17_parse(const uint8_t *raw, size_t len, const char *name, struct dk_dimm *out);
 
 /* Every <sysroot>/sys/firmware/dmi/entries/17-N/raw: 0 with f->n populated slots
- * and empties; -1 + dk_fail when none is readable (not root, no DMI). */
+ * and empties; 1 + dk_fail (the reason) when none is readable (not root, no
+ * DMI); -1 + dk_fail naming the entry when one is damaged. */
 int dk_dmi_memory_read(struct dk_memory_facts *f);
 
 /* PlatformInfo/Memory for a guest of guest_mib: the guide's layout (12 slots,

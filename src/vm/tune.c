@@ -222,7 +222,12 @@ static int prep_memory_map(const struct dk_plan *p, const struct dk_tune_ctx *c,
 	struct dk_memory_facts *mf = NULL;
 	if (strcmp(from, "guide")) {
 		mf = dk_calloc(1, sizeof *mf);
-		if (dk_dmi_memory_read(mf) < 0) {
+		int k = dk_dmi_memory_read(mf);
+		if (k < 0) {
+			free(mf);
+			return dk_fail_prefix("memory-map: the host's DMI");
+		}
+		if (k > 0) {
 			free(mf);
 			mf = NULL;
 			if (!strcmp(from, "dmi"))
