@@ -340,7 +340,10 @@ static int carry_over(struct rebuild *w, const struct dk_oc_set_item *items, siz
 		for (size_t j = 0; j < nitems; j++)
 			in_set |= !items[j].acpi && !strcasecmp(items[j].name, base);
 		const char *src = old_kext_source(w, base);
-		if (in_set && !(src && !strcmp(src, "user")))
+		/* the user's (and unknown ones) are carried; dkvm's own that the set
+		 * no longer has (a write-up turned off, a GPU taken out) are dropped */
+		bool user = src && !strcmp(src, "user");
+		if (!user && (in_set || src))
 			continue;
 		_cleanup_free_ char *s = dk_asprintf("EFI/OC/Kexts/%s", n), *d = dk_asprintf("%s/%s", dir, n);
 		if ((rc = fat_extract(v, s, d, 0)) == 0)

@@ -447,7 +447,7 @@ test_restrict_events_writeup() {
   t_eq "$(all_sums)" "$applied" "twice"
   # --off: settings and (not MacPro7,1) the kext gone
   t_ok "$DKVM" --sysroot "$T/sys" tune e1 restrict-events --off --dir "$T/vms"
-  ! grep -q 'RestrictEvents\|revpatch\|revcpuname' "$B/config.plist" || t_fail "--off left RestrictEvents settings"
+  ! grep -q 'RestrictEvents\|revpatch\|revcpuname' "$B/config.plist" || t_fail "--off left RestrictEvents settings: $(grep -n 'RestrictEvents\|revpatch\|revcpuname' "$B/config.plist")"
   t_ok "$DKVM" tune e1 undo --dir "$T/vms"
   t_eq "$(all_sums)" "$applied" "undo of --off"
   t_ok "$DKVM" tune e1 undo --dir "$T/vms"
@@ -503,6 +503,7 @@ test_display_override_writeup() {
   t_eq "$(all_sums)" "$before" "undo"
   [ ! -e "$B/display-overrides" ] || t_fail "display-overrides left after undo"
   # a connector through the sysroot
+  mkdir -p "$T/sys"; cp -a "$DKVM_SRCDIR/tests/fixtures/host/intel-desktop/." "$T/sys/"
   mkdir -p "$T/sys/sys/class/drm/card0-DP-1"; cp "$T/edid" "$T/sys/sys/class/drm/card0-DP-1/edid"
   t_ok "$DKVM" --sysroot "$T/sys" tune t1 display-override --connector card0-DP-1 --dir "$T/vms"
   [ -e "$f" ] || t_fail "no override from the connector"
