@@ -214,3 +214,33 @@ plist_t dk_memory_map(const struct dk_memory_facts *f, uint64_t guest_mib)
 	set_int(m, "TypeDetail", h && h->type_detail > 4 ? h->type_detail : 7);
 	return m;
 }
+
+int dk_memory_map_from(const char *from, uint64_t guest_mib, plist_t *out, char *note, size_t ncap)
+{
+	*out = NULL;
+	if (ncap)
+		note[0] = 0;
+	from = from ? from : "auto";
+	if (strcmp(from, "auto") && strcmp(from, "dmi") && strcmp(from, "guide"))
+		return dk_fail("memory map from '%s': auto, dmi or guide", from);
+	struct dk_memory_facts *mf = NULL;
+	if (strcmp(from, "guide")) {
+		mf = dk_calloc(1, sizeof *mf);
+		int k = dk_dmi_memory_read(mf);
+		if (k < 0) {
+			free(mf);
+			return dk_fail_prefix("memory map: the host's DMI");
+		}
+		if (k > 0) {
+			free(mf);
+			mf = NULL;
+			if (!strcmp(from, "dmi"))
+				return dk_fail_prefix("memory map from the host's DMI (the guide's layout without it: --from guide)");
+			snprintf(note, ncap, "memory map: the guide's layout (DDR4-3600): host DMI not readable: %s", dk_errmsg());
+			dk_errclear();
+		}
+	}
+	*out = dk_memory_map(mf, guest_mib);
+	free(mf);
+	return 0;
+}

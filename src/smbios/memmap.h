@@ -43,3 +43,7 @@ int dk_dmi_memory_read(struct dk_memory_facts *f);
  * manufacturer, part and serial from the host's populated DIMMs in turn
  * (f NULL or without one: the guide's values, DDR4-3600 "RoyalGraphX"). */
 plist_t dk_memory_map(const struct dk_memory_facts *f, uint64_t guest_mib);
+
+/* The map for from = "auto" (NULL: the host's DMI when readable, else the
+ * guide's layout, why in note), "dmi" (else -1) or "guide". *out malloc'd. */
+int dk_memory_map_from(const char *from, uint64_t guest_mib, plist_t *out, char *note, size_t ncap);

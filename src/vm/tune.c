@@ -216,30 +216,7 @@ static int prep_memory_map(const struct dk_plan *p, const struct dk_tune_ctx *c,
 {
 	if (a->off)
 		return 0;
-	const char *from = a->from ? a->from : "auto";
-	if (strcmp(from, "auto") && strcmp(from, "dmi") && strcmp(from, "guide"))
-		return dk_fail("memory-map --from '%s': auto, dmi or guide", from);
-	struct dk_memory_facts *mf = NULL;
-	if (strcmp(from, "guide")) {
-		mf = dk_calloc(1, sizeof *mf);
-		int k = dk_dmi_memory_read(mf);
-		if (k < 0) {
-			free(mf);
-			return dk_fail_prefix("memory-map: the host's DMI");
-		}
-		if (k > 0) {
-			free(mf);
-			mf = NULL;
-			if (!strcmp(from, "dmi"))
-				return dk_fail_prefix("memory-map --from dmi (the guide's layout without it: --from guide)");
-			snprintf(r->note, sizeof r->note, "memory-map: the guide's layout (DDR4-3600): host DMI not readable: %s",
-				 dk_errmsg());
-			dk_errclear();
-		}
-	}
-	ce->memory = dk_memory_map(mf, p->memory_mib);
-	free(mf);
-	return 0;
+	return dk_memory_map_from(a->from, p->memory_mib, &ce->memory, r->note, sizeof r->note);
 }
 
 static int edit_memory_map(plist_t config, const struct dk_cfgedit *ce)

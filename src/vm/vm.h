@@ -134,6 +134,7 @@ struct dk_create_opts {
 	const char *const *kext_list; /* --kext .kext folders or kext zips, NULL-terminated, or NULL */
 	const char *const *acpi;   /* --acpi SSDT files, or NULL */
 	const char *const *kext_pins; /* --kext-version NAME=VER, or NULL */
+	const char *memory_map;    /* --memory-map: PlatformInfo/Memory from "auto", "dmi" or "guide"; NULL none */
 	bool offline;              /* OpenCorePkg and kexts from the cache only */
 	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
 	bool no_recovery;

@@ -527,4 +527,19 @@ test_display_override_writeup() {
   t_contains "$ERR" "empty"
 }
 
+test_create_memory_map() {
+  need_efi_bundle
+  t_ok "$DKVM" create e2 --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 8G --no-tune --memory-map guide
+  local c=$T/vms/e2/config.plist
+  t_eq "$(pl "$c" '(d["PlatformInfo"]["CustomMemory"], d["PlatformInfo"]["Memory"]["Devices"][0]["PartNumber"], d["PlatformInfo"]["Memory"]["MaxCapacity"])')" \
+    "(True, 'F4-3600C16-2GTZNC', 8589934592)" "create --memory-map guide"
+  t_ok "$DKVM" opencore validate "$c" --sample "$T/rel/Docs/Sample.plist" --image "$T/vms/e2/OpenCore.img"
+  # the same map as the write-up: tune finds nothing to do
+  t_ok "$DKVM" tune e2 memory-map --from guide --dir "$T/vms"
+  t_contains "$ERR" "no change"
+  t_exit 2 "$DKVM" create e3 --memory-map bogus --dir "$T/vms"
+  t_exit 2 "$DKVM" create e3 --arch ppc --macos 10.4 --memory-map guide --dir "$T/vms"
+  t_contains "$ERR" "memory-map"
+}
+
 t_main
