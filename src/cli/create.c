@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-enum { O_KEXT = 256, O_ACPI, O_KEXT_VERSION, O_OFFLINE };
+enum { O_KEXT = 256, O_ACPI, O_KEXT_VERSION, O_OFFLINE, O_MEMORY_MAP };
 
 static const struct dk_opt create_opts[] = {
 	{"arch", 'A', "ARCH", "x86_64 (default: OpenCore on q35) or ppc (the guide's DarwinPPC:\n"
@@ -51,6 +51,9 @@ static const struct dk_opt create_opts[] = {
 	 "add, replacing the fetched kext of the same name (repeatable)", DK_C_FILE, DK_OPT_X86},
 	{"acpi", O_ACPI, "FILE", "an SSDT (.aml) to add to EFI/OC/ACPI and ACPI/Add, replacing the\n"
 	 "release's of the same name (repeatable)", DK_C_FILE, DK_OPT_X86},
+	{"memory-map", O_MEMORY_MAP, "SRC", "the guide's custom memory map (PlatformInfo/Memory, CustomMemory):\n"
+	 "auto (the host's DMI type 17 when readable, else the guide's layout),\n"
+	 "dmi or guide (as dkvm tune NAME memory-map)", "auto dmi guide", DK_OPT_X86},
 	{"kext-version", O_KEXT_VERSION, "NAME=VER", "pin a fetched kext's release (Lilu=1.6.9; repeatable)", NULL, DK_OPT_X86},
 	{"offline", O_OFFLINE, NULL, "take OpenCorePkg and the kexts from the cache only (dkvm opencore\n"
 	 "fetch fills it); say what is missing", NULL, DK_OPT_X86},
@@ -296,6 +299,11 @@ static int create_main(int argc, char **argv, struct dk_strv *drivers_out)
 			o.picker = optarg;
 			break;
 		case O_OFFLINE: o.offline = true; break;
+		case O_MEMORY_MAP:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "dmi") && strcmp(optarg, "guide"))
+				return dk_usage_error("create", "--memory-map '%s': auto, dmi or guide", optarg);
+			o.memory_map = optarg;
+			break;
 		case 'R': o.recovery = optarg; break;
 		case 'N': o.no_recovery = true; break;
 		case 'u': o.uri = optarg; break;

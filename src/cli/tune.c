@@ -17,7 +17,7 @@ static const struct dk_opt tune_opts[] = {
 	{"cpus", 'c', "N", "fake-cores: the vCPUs to enable; pin --plan: see --vcpus", NULL, 0},
 	{"vcpus", 'V', "N", "pin --plan: the guest's vCPUs", NULL, 0},
 	{"plan", 'p', NULL, "pin --plan: plan the pins for this host without a VM", NULL, 0},
-	{"dry-run", 'n', NULL, "show the diff of domain.xml and qemu.argv, change nothing", NULL, 0},
+	{"dry-run", 'n', NULL, "show the diff of domain.xml and qemu.argv (config.plist, the override file), change nothing", NULL, 0},
 	{"force", 'f', NULL, "overwrite hand edits of domain.xml/qemu.argv, or change a running VM", NULL, 0},
 	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
 	{"apply", 'a', NULL, "hugepages --reserve, bridge, cpu-governor: write the system files (else their diff only)", NULL, 0},
@@ -28,6 +28,9 @@ static const struct dk_opt tune_opts[] = {
 	{"toggle", 't', "KEYS", "evdev: the grab toggle (default ctrl-ctrl)", "ctrl-ctrl alt-alt shift-shift meta-meta scrolllock ctrl-scrolllock", 0},
 	{"uplink", 'u', "IFACE", "bridge: the Ethernet interface to bridge (default: the default route's)", NULL, 0},
 	{"nm", 'N', NULL, "bridge: NetworkManager keyfiles instead of systemd-networkd files", NULL, 0},
+	{"from", 'F', "SRC", "memory-map: auto (default: the host's DMI, else the guide's layout), dmi or guide", "auto dmi guide", 0},
+	{"edid", 'E', "FILE", "display-override: the display's EDID (128-byte blocks)", DK_C_FILE, 0},
+	{"connector", 'C', "NAME", "display-override: the EDID of DRM connector NAME (/sys/class/drm/NAME/edid)", NULL, 0},
 	{"root", 0, "DIR", "the tree system files are written under (default /; global option)", DK_C_DIR, DK_OPT_GLOBAL},
 	{"json", 0, NULL, "pin --plan: print the plan as JSON", NULL, DK_OPT_GLOBAL},
 	{"sysroot", 0, "DIR", "pin --plan: read the host under DIR (global option)", DK_C_DIR, DK_OPT_GLOBAL},
@@ -67,6 +70,21 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"               keyfiles (--nm), and 'allow br0' in /etc/qemu/bridge.conf\n"
 		"  cpu-governor the performance governor while the VM runs: a script, a systemd unit\n"
 		"               dkvm start/stop run, and a libvirt hook for libvirt VMs\n"
+		"  memory-map   OpenCore PlatformInfo/Memory + CustomMemory (no \"memory misconfigured\"):\n"
+		"               12 slots, DIMM_A1..D1 of guest RAM/4 each, speed, type, maker and part from\n"
+		"               the host's DMI type 17 (--from dmi; reading it needs root), or the guide's\n"
+		"               DDR4-3600 layout (--from guide; auto: DMI when readable)\n"
+		"  restrict-events  RestrictEvents in the EFI, boot-args revpatch=memtab,pci,cpuname revcpu=1\n"
+		"               and NVRAM revcpuname = the host CPU's name (--off removes them; MacPro7,1\n"
+		"               keeps the kext, the guide's default)\n"
+		"  display-override --edid FILE | --connector NAME: the macOS display override for that\n"
+		"               display (DisplayIsTV false, HiDPI scale-resolutions, target-default-ppmm),\n"
+		"               written to <bundle>/display-overrides/DisplayVendorID-x/DisplayProductID-y;\n"
+		"               copy it into the guest's /Library/Displays/Contents/Resources/Overrides/\n"
+		"\n"
+		"memory-map and restrict-events rebuild the OpenCore image (as dkvm update, with the\n"
+		"bundle's own OpenCore and kext versions; the config is validated first); the\n"
+		"version kept for undo holds the previous OpenCore.img and config.plist.\n"
 		"\n"
 		"System files (hugepages --reserve, bridge, cpu-governor) follow 'dkvm vfio persist':\n"
 		"without --apply their diff is shown and nothing is written; --apply writes them under\n"
@@ -81,6 +99,9 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"  dkvm tune mymac evdev --toggle scrolllock\n"
 		"  sudo dkvm tune mymac bridge --uplink enp5s0 --apply\n"
 		"  dkvm tune pin --plan --vcpus 8 --json\n"
+		"  sudo dkvm tune mymac memory-map --dry-run\n"
+		"  dkvm tune mymac restrict-events\n"
+		"  dkvm tune mymac display-override --connector card0-DP-1\n"
 		"\n"
 		"Exit status: 0 applied (or nothing to change), 1 failure (hand edits, running VM, a\n"
 		"write-up the VM cannot take), 2 usage error.\n",
@@ -165,6 +186,13 @@ int dk_cmd_tune(int argc, char **argv)
 		case 't': o.args.toggle = optarg; break;
 		case 'u': o.args.uplink = optarg; break;
 		case 'N': o.args.nm = true; break;
+		case 'F':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "dmi") && strcmp(optarg, "guide"))
+				return dk_usage_error("tune", "--from '%s': auto, dmi or guide", optarg);
+			o.args.from = optarg;
+			break;
+		case 'E': o.args.edid = optarg; break;
+		case 'C': o.args.connector = optarg; break;
 		case 'h': return dk_print_spec_help(&dk_spec_tune);
 		default: return dk_getopt_error("tune", c, argv);
 		}
@@ -177,12 +205,12 @@ int dk_cmd_tune(int argc, char **argv)
 		return pin_plan(vcpus ? vcpus : o.args.cpus);
 	}
 	if (argc - optind < 2)
-		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, undo)");
+		return dk_usage_error("tune", "usage: dkvm tune NAME WRITE-UP (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, memory-map, restrict-events, display-override, undo)");
 	o.name = argv[optind];
 	o.writeup = argv[optind + 1];
 	o.args.pos = argv + optind + 2; /* the write-up's operands (argv is NULL-terminated) */
 	if (strcmp(o.writeup, "undo") != 0 && !dk_writeup_find(o.writeup))
-		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, undo)", o.writeup);
+		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, memory-map, restrict-events, display-override, undo)", o.writeup);
 	/* only the passthrough write-ups take an operand (the PCI address) */
 	bool takes_bdf = !strcmp(o.writeup, "gpu") || !strcmp(o.writeup, "usb-controller") || !strcmp(o.writeup, "audio");
 	if (takes_bdf && !argv[optind + 2])

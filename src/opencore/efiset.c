@@ -79,6 +79,8 @@ static bool rule_applies(const struct rule *r, const struct dk_oc_set_opts *o)
 		return false;
 	if (r->legacy_only && !legacy)
 		return false;
+	if (o->restrict_events && !strcmp(r->name, "RestrictEvents"))
+		return true;
 	if (r->models && (!o->model || !in_list(r->models, o->model->name)))
 		return false;
 	/* upgrade-safe: a kext a later release of the model's range needs is in

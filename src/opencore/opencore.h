@@ -288,6 +288,7 @@ struct dk_oc_set_opts {
 	const struct dk_macos *macos;
 	enum dk_gpu gpu;
 	bool audio;               /* motherboard audio passed through (AppleALC) */
+	bool restrict_events;     /* RestrictEvents whatever the model (its write-up) */
 };
 struct dk_oc_set_item {
 	const char *name;         /* kext "Lilu", or SSDT file "SSDT-PLUG-ALT.aml" */

@@ -5,6 +5,8 @@
 #include "vm/efiman.h"
 #include "host/host.h"
 #include "smbios/smbios.h"
+#include "smbios/memmap.h"
+#include "tune/ocedit.h"
 #include "opencore/opencore.h"
 #include "opencore/release.h"
 #include "fetch/fetch.h"
@@ -16,6 +18,7 @@
 #include "util/mem.h"
 #include "util/output.h"
 #include "util/paths.h"
+#include "util/plist.h"
 #include "util/cleanup.h"
 #include "util/bytes.h"
 
@@ -222,7 +225,8 @@ static bool has_audio(const struct dk_plan *p)
 struct dk_oc_set_opts dk_vm_oc_set_opts(const struct dk_plan *p)
 {
 	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
-				       .gpu = oc_gpu(p), .audio = has_audio(p)};
+				       .gpu = oc_gpu(p), .audio = has_audio(p),
+				       .restrict_events = p->restrict_events};
 }
 
 static json_object *set_json(const struct dk_plan *p)
@@ -273,6 +277,37 @@ static int check_drivers(const char *const *drivers)
 	return 0;
 }
 
+/* --memory-map: the guide's custom memory map (dkvm tune memory-map) in the new config. */
+static int config_memory_map(struct build *b, char **xml, uint32_t *len)
+{
+	plist_t cfg = NULL, mem = NULL;
+	char note[512];
+	if (dk_memory_map_from(b->o->memory_map, b->r->plan.memory_mib, &mem, note, sizeof note) < 0)
+		return -1;
+	if (note[0])
+		add_warning(b->r, "%s", note);
+	if (dk_plist_parse(*xml, *len, "config.plist", &cfg) < 0) {
+		plist_free(mem);
+		return -1;
+	}
+	int rc = dk_oc_set_memory(cfg, mem);
+	if (rc == 0) {
+		char *out = NULL;
+		uint32_t n = 0;
+		plist_to_xml(cfg, &out, &n);
+		if (!out) {
+			rc = dk_fail("config.plist: cannot serialize it");
+		} else {
+			free(*xml);
+			*xml = dk_strndup(out, n);
+			*len = n;
+			plist_to_xml_free(out);
+		}
+	}
+	plist_free(cfg);
+	return rc;
+}
+
 static int oc_config(struct build *b, const char *release, const char *kexts_dir, char *const *acpi,
 		     json_object *oc)
 {
@@ -315,6 +350,10 @@ static int oc_config(struct build *b, const char *release, const char *kexts_dir
 	if (rc < 0)
 		return dk_fail_prefix("OpenCore config");
 	dk_oc_changes_free(&ch);
+	if (b->o->memory_map && (rc = config_memory_map(b, &xml, &xlen)) < 0) {
+		free(xml);
+		return -1;
+	}
 	_cleanup_free_ char *cfg = dk_asprintf("%s/config.plist", b->tmp);
 	rc = dk_write_file_atomic(cfg, xml, xlen, true, 0600);
 	free(xml);

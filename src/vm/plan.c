@@ -1049,6 +1049,8 @@ static void plan_host_writeups_to_json(const struct dk_plan *p, json_object *o)
 		json_object_object_add(o, "bridge", json_object_new_string(p->bridge));
 	if (p->cpu_governor)
 		json_object_object_add(o, "cpu_governor", json_object_new_boolean(true));
+	if (p->restrict_events)
+		json_object_object_add(o, "restrict_events", json_object_new_boolean(true));
 }
 
 static int plan_host_writeups_from_json(json_object *o, struct dk_plan *p)
@@ -1083,6 +1085,7 @@ static int plan_host_writeups_from_json(json_object *o, struct dk_plan *p)
 		snprintf(p->bridge, sizeof p->bridge, "%s", br);
 	}
 	p->cpu_governor = jbool(o, "cpu_governor");
+	p->restrict_events = jbool(o, "restrict_events");
 	return 0;
 }
 

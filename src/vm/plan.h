@@ -113,6 +113,7 @@ struct dk_plan {
 	char grab_toggle[16];     /* evdev: "ctrl-ctrl", ... */
 	char bridge[16];          /* the NIC on this host bridge ("br0"); "": user networking */
 	bool cpu_governor;        /* performance governor while the VM runs (start/stop run the unit) */
+	bool restrict_events;     /* RestrictEvents in the EFI whatever the model (dkvm tune restrict-events) */
 	/* PCI passthrough (--gpu, --usb-controller, --audio) */
 	struct dk_plan_hostdev hostdev[DK_PLAN_MAX_HOSTDEV];
 	int n_hostdev;

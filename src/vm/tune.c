@@ -13,8 +13,12 @@
 #include "util/paths.h"
 #include "util/strv.h"
 #include "tune/hostside.h"
+#include "tune/ocedit.h"
+#include "smbios/memmap.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +211,47 @@ static int apply_audio(struct dk_plan *p, const struct dk_tune_ctx *c, const str
 	return apply_device(p, c, a, "audio");
 }
 
+/* ---- the OpenCore-side write-ups ---- */
+
+struct dk_cfgedit {
+	const struct dk_tune_args *args;
+	plist_t memory;               /* memory-map: PlatformInfo/Memory */
+	char cpuname[64];             /* restrict-events: revcpuname ("" none) */
+	int (*edit)(plist_t config, const struct dk_cfgedit *ce);
+};
+
+static int prep_memory_map(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+			   struct dk_cfgedit *ce, struct dk_tune_result *r)
+{
+	if (a->off)
+		return 0;
+	return dk_memory_map_from(a->from, p->memory_mib, &ce->memory, r->note, sizeof r->note);
+}
+
+static int edit_memory_map(plist_t config, const struct dk_cfgedit *ce)
+{
+	return dk_oc_set_memory(config, ce->args->off ? NULL : plist_copy(ce->memory));
+}
+
+static int apply_restrict_events(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
+{
+	p->restrict_events = !a->off;
+	return 0;
+}
+
+static int prep_restrict_events(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+				struct dk_cfgedit *ce, struct dk_tune_result *r)
+{
+	if (!a->off)
+		dk_cpu_brand_clean(c->host->cpu.model_name, ce->cpuname, sizeof ce->cpuname);
+	return 0;
+}
+
+static int edit_restrict_events(plist_t config, const struct dk_cfgedit *ce)
+{
+	return dk_oc_set_restrict_events(config, !ce->args->off, ce->cpuname);
+}
+
 const struct dk_writeup dk_writeups[] = {
 	{"pin", "[--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one L3 domain), emulator and IO thread on leftover cores",
 	 true, apply_pin},
@@ -225,6 +270,12 @@ const struct dk_writeup dk_writeups[] = {
 	 false, apply_bridge, host_bridge, &dk_tune_set_bridge},
 	{"cpu-governor", "[--off]", "the performance CPU governor while the VM runs (libvirt hook or systemd unit)", true,
 	 apply_governor, host_governor, &dk_tune_set_governor},
+	{"memory-map", "[--from auto|dmi|guide] [--off]", "OpenCore PlatformInfo/Memory (CustomMemory) from the host's DMI type 17, scaled to the guest (guide 8.1)",
+	 false, NULL, NULL, NULL, prep_memory_map, edit_memory_map},
+	{"restrict-events", "[--off]", "RestrictEvents in the EFI with revpatch=memtab,pci,cpuname and the host CPU's name (guide 8.8)",
+	 false, apply_restrict_events, NULL, NULL, prep_restrict_events, edit_restrict_events},
+	{"display-override", "--edid FILE | --connector NAME [--off]", "a macOS display override (no TV mode, HiDPI modes) from an EDID, written in the bundle to copy into the guest (guide 8.11)",
+	 true, NULL, NULL, NULL, NULL, NULL, true},
 };
 const int dk_writeup_count = (int)(sizeof dk_writeups / sizeof dk_writeups[0]);
 
@@ -394,6 +445,89 @@ void dk_tune_result_free(struct dk_tune_result *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* ---- bundle files a version keeps beside manifest/domain/argv ----
+ * OpenCore.img, config.plist (and their .prev from an earlier update):
+ * moved into the version, moved back by undo; config.plist.absent: there was
+ * none. display.path (a path under the bundle) + display.prev (its old
+ * content; absent: the file was new). */
+
+static char *efi_file(const struct dk_bundle *b, int i, bool prev)
+{
+	return i == 0 ? dk_asprintf("%s%s", b->opencore, prev ? ".prev" : "")
+		      : dk_asprintf("%s/config.plist%s", b->dir, prev ? ".prev" : "");
+}
+static const char *const efi_names[2] = {"OpenCore.img", "config.plist"};
+
+static int move(const char *from, const char *to)
+{
+	if (rename(from, to) < 0)
+		return dk_fail_errno("%s -> %s", from, to);
+	return 0;
+}
+
+static int undo_files(struct dk_bundle *b, const char *vd, bool dry_run, char **diff)
+{
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *kept = dk_asprintf("%s/%s", vd, efi_names[i]);
+		_cleanup_free_ char *kprev = dk_asprintf("%s/%s.prev", vd, efi_names[i]);
+		_cleanup_free_ char *now = efi_file(b, i, false), *nprev = efi_file(b, i, true);
+		if (i == 1 && dk_path_exists(kept)) {
+			char *x = NULL, *y = NULL;
+			size_t xl, yl;
+			if (dk_read_file(now, &x, &xl, 16 << 20) == 0 && dk_read_file(kept, &y, &yl, 16 << 20) == 0)
+				dk_unified_diff("config.plist", x, y, diff);
+			dk_errclear();
+			free(x);
+			free(y);
+		}
+		if (dry_run)
+			continue;
+		if (dk_path_exists(kept) && move(kept, now) < 0)
+			return -1;
+		if (dk_path_exists(kprev) && move(kprev, nprev) < 0)
+			return -1;
+		_cleanup_free_ char *absent = dk_asprintf("%s/%s.absent", vd, efi_names[i]);
+		if (dk_path_exists(absent) && unlink(now) < 0 && errno != ENOENT)
+			return dk_fail_errno("%s", now);
+	}
+	_cleanup_free_ char *dp = dk_asprintf("%s/display.path", vd);
+	if (!dk_path_exists(dp))
+		return 0;
+	char *rel = NULL, *old = NULL, *curx = NULL;
+	size_t rl, ol = 0, cl;
+	int rc = dk_read_file(dp, &rel, &rl, 4096);
+	if (rc == 0 && (strstr(rel, "..") || rel[0] == '/' || strncmp(rel, "display-overrides/", 18)))
+		rc = dk_fail("%s: not a display override path", dp);
+	_cleanup_free_ char *target = rc == 0 ? dk_asprintf("%s/%s", b->dir, rel) : NULL;
+	_cleanup_free_ char *prev = dk_asprintf("%s/display.prev", vd);
+	bool had = dk_path_exists(prev);
+	if (rc == 0 && had)
+		rc = dk_read_file(prev, &old, &ol, 1 << 20);
+	if (rc == 0) {
+		if (dk_read_file(target, &curx, &cl, 1 << 20) < 0)
+			dk_errclear();
+		dk_unified_diff(rel, curx ? curx : "", old ? old : "", diff);
+	}
+	if (rc == 0 && !dry_run) {
+		if (had) {
+			rc = dk_write_file_atomic(target, old, ol, true, 0644);
+		} else if (unlink(target) < 0 && errno != ENOENT) {
+			rc = dk_fail_errno("%s", target);
+		} else {
+			/* the folders it made, when empty */
+			char *s = strrchr(target, '/');
+			for (int k = 0; s && k < 2; k++, s = strrchr(target, '/')) {
+				*s = 0;
+				rmdir(target);
+			}
+		}
+	}
+	free(rel);
+	free(old);
+	free(curx);
+	return rc;
+}
+
 static int tune_undo(const struct dk_tune_opts *o, struct dk_bundle *b, const struct version *cur, void *conn,
 		     const struct dk_virt_caps *caps, struct dk_tune_result *r)
 {
@@ -409,8 +543,8 @@ static int tune_undo(const struct dk_tune_opts *o, struct dk_bundle *b, const st
 	r->changed = true;
 	dk_unified_diff("domain.xml", cur->xml ? cur->xml : "", old.xml ? old.xml : "", &r->diff);
 	dk_unified_diff("qemu.argv", cur->argv ? cur->argv : "", old.argv ? old.argv : "", &r->diff);
-	int rc = 0;
-	if (!o->dry_run) {
+	int rc = undo_files(b, vd, o->dry_run, &r->diff);
+	if (rc == 0 && !o->dry_run) {
 		if (conn && old.xml && dk_virt_define(conn, old.xml) < 0)
 			rc = -1;
 		else
@@ -492,6 +626,170 @@ static int tune_host(const struct dk_writeup *w, const struct dk_plan *np, const
 	return rc;
 }
 
+static int efi_edit(plist_t config, void *x)
+{
+	const struct dk_cfgedit *ce = x;
+	return ce->edit(config, ce);
+}
+
+/* The OpenCore-side write-ups: the plan (restrict-events) and config.plist
+ * edited, the image rebuilt by dk_vm_efi_rebuild() with the bundle's own
+ * release and kext versions. The version keeps the previous image and config
+ * (and any .prev an earlier update left) for undo. */
+static int tune_efi(const struct dk_tune_opts *o, const struct dk_writeup *w, struct dk_bundle *b,
+		    const struct version *cur, struct dk_plan *np, struct dk_cfgedit *ce, struct dk_tune_result *r)
+{
+	json_object *pj_old = dk_plan_to_json(&b->plan), *pj_new = dk_plan_to_json(np);
+	bool plan_changed = strcmp(json_object_to_json_string(pj_old), json_object_to_json_string(pj_new)) != 0;
+	json_object_put(pj_old);
+	b->plan = *np;
+	json_object_object_add(b->manifest, "plan", pj_new);
+	int last;
+	next_version(b->dir, &last);
+	_cleanup_free_ char *vd = dk_asprintf("%s/.tune/%d", b->dir, last + 1);
+	bool moved[2] = {false, false};
+	if (!o->dry_run) {
+		if (dk_mkdir_p(vd, 0700) < 0 || write_version(vd, cur) < 0) {
+			dk_rm_rf(vd);
+			return -1;
+		}
+		for (int i = 0; i < 2; i++) {
+			_cleanup_free_ char *prev = efi_file(b, i, true);
+			_cleanup_free_ char *keep = dk_asprintf("%s/%s.prev", vd, efi_names[i]);
+			if (dk_path_exists(prev)) {
+				if (move(prev, keep) < 0)
+					goto fail;
+				moved[i] = true;
+			}
+		}
+	}
+	ce->edit = w->edit;
+	struct dk_efi_rebuild_opts ro = {.current = true, .dry_run = o->dry_run, .edit = efi_edit, .edit_ctx = ce};
+	struct dk_efi_rebuild_result rr;
+	if (dk_vm_efi_rebuild(b, &ro, &rr) < 0) {
+		dk_efi_rebuild_result_free(&rr);
+		goto fail;
+	}
+	if (rr.diff && *rr.diff) {
+		char *j = dk_strjoin(r->diff, rr.diff);
+		free(r->diff);
+		r->diff = j;
+	}
+	r->changed = rr.changed || plan_changed;
+	bool applied = rr.applied;
+	dk_efi_rebuild_result_free(&rr);
+	if (o->dry_run)
+		return 0;
+	if (!r->changed) {
+		for (int i = 0; i < 2; i++) {
+			_cleanup_free_ char *prev = efi_file(b, i, true);
+			_cleanup_free_ char *keep = dk_asprintf("%s/%s.prev", vd, efi_names[i]);
+			if (moved[i] && move(keep, prev) < 0)
+				return -1;
+		}
+		dk_rm_rf(vd);
+		return 0;
+	}
+	if (applied) {
+		for (int i = 0; i < 2; i++) {
+			_cleanup_free_ char *prev = efi_file(b, i, true);
+			_cleanup_free_ char *keep = dk_asprintf("%s/%s", vd, efi_names[i]);
+			_cleanup_free_ char *absent = dk_asprintf("%s.absent", keep);
+			if (dk_path_exists(prev) ? move(prev, keep) < 0
+						 : dk_write_file_atomic(absent, "", 0, true, 0600) < 0)
+				return -1;
+		}
+	} else if (dk_bundle_write_manifest(b) < 0) {
+		goto fail;
+	}
+	r->version = last + 1;
+	return 0;
+fail:;
+	char msg[DK_ERRMSG_MAX];
+	snprintf(msg, sizeof msg, "%s", dk_errmsg());
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *prev = efi_file(b, i, true);
+		_cleanup_free_ char *keep = dk_asprintf("%s/%s.prev", vd, efi_names[i]);
+		if (moved[i])
+			rename(keep, prev);
+	}
+	dk_rm_rf(vd);
+	return dk_fail("%s", msg);
+}
+
+/* display-override: the override file in <bundle>/display-overrides/. */
+static int tune_display(const struct dk_tune_opts *o, struct dk_bundle *b, const struct version *cur,
+			struct dk_tune_result *r)
+{
+	const struct dk_tune_args *a = &o->args;
+	if (!a->edid == !a->connector)
+		return dk_fail("display-override: give --edid FILE or --connector NAME (one of them; connectors are in /sys/class/drm)");
+	_cleanup_free_ char *src = NULL;
+	if (a->connector) {
+		if (!dk_name_is_safe(a->connector))
+			return dk_fail("display-override --connector '%s': not a connector name (card0-DP-1)", a->connector);
+		_cleanup_free_ char *rel = dk_asprintf("/sys/class/drm/%s/edid", a->connector);
+		src = dk_host_path(rel);
+	} else {
+		src = dk_strdup(a->edid);
+	}
+	char *raw = NULL;
+	size_t len = 0;
+	if (dk_read_file(src, &raw, &len, 32768) < 0)
+		return -1;
+	struct dk_edid e;
+	int rc = len == 0 ? dk_fail("%s: empty (no display connected to this connector?)", src)
+			  : dk_edid_parse((const uint8_t *)raw, len, src, &e);
+	free(raw);
+	if (rc < 0)
+		return -1;
+	char *rel = NULL;
+	_cleanup_free_ char *xml = dk_display_override(&e, &rel);
+	_cleanup_free_ char *brel = dk_asprintf("display-overrides/%s", rel);
+	_cleanup_free_ char *target = dk_asprintf("%s/%s", b->dir, brel);
+	char *old = NULL;
+	size_t ol = 0;
+	bool had = dk_path_exists(target);
+	if (had && dk_read_file(target, &old, &ol, 1 << 20) < 0) {
+		free(rel);
+		return -1;
+	}
+	const char *want = a->off ? "" : xml;
+	dk_unified_diff(brel, old ? old : "", want, &r->diff);
+	r->changed = a->off ? had : !had || strlen(xml) != ol || memcmp(xml, old, ol);
+	if (!a->off)
+		snprintf(r->note, sizeof r->note,
+			 "copy %s into the guest as /Library/Displays/Contents/Resources/Overrides/%s (names are case-sensitive; "
+			 "sudo mkdir -p the folder), then log out and in",
+			 target, rel);
+	free(rel);
+	if (!r->changed || o->dry_run) {
+		free(old);
+		return 0;
+	}
+	int last;
+	next_version(b->dir, &last);
+	_cleanup_free_ char *vd = dk_asprintf("%s/.tune/%d", b->dir, last + 1);
+	_cleanup_free_ char *vp = dk_asprintf("%s/display.path", vd), *vprev = dk_asprintf("%s/display.prev", vd);
+	_cleanup_free_ char *dir = dk_strdup(target);
+	*strrchr(dir, '/') = 0;
+	rc = dk_mkdir_p(vd, 0700) < 0 || write_version(vd, cur) < 0 ||
+			     dk_write_file_atomic(vp, brel, strlen(brel), true, 0600) < 0 ||
+			     (had && dk_write_file_atomic(vprev, old, ol, true, 0600) < 0)
+		     ? -1
+		     : 0;
+	free(old);
+	if (rc == 0)
+		rc = a->off ? (unlink(target) < 0 ? dk_fail_errno("%s", target) : 0)
+			    : (dk_mkdir_p(dir, 0755) < 0 ? -1 : dk_write_file_atomic(target, xml, strlen(xml), true, 0644));
+	if (rc < 0) {
+		dk_rm_rf(vd);
+		return -1;
+	}
+	r->version = last + 1;
+	return 0;
+}
+
 int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -546,10 +844,24 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 		rc = tune_undo(o, &b, &cur, conn, &f.caps, r);
 		goto out;
 	}
+	if (w->bundle_file) {
+		rc = tune_display(o, &b, &cur, r);
+		goto out;
+	}
 	struct dk_plan *np = dk_calloc(1, sizeof *np);
 	*np = b.plan;
 	struct dk_tune_ctx ctx = {.host = &f.host, .facts = &f, .force = o->force, .libvirt = defined};
-	if (w->apply(np, &ctx, &o->args) < 0) {
+	if (w->apply && w->apply(np, &ctx, &o->args) < 0) {
+		free(np);
+		goto out;
+	}
+	if (w->edit) {
+		struct dk_cfgedit ce = {.args = &o->args};
+		rc = w->prepare ? w->prepare(np, &ctx, &o->args, &ce, r) : 0;
+		if (rc == 0)
+			rc = tune_efi(o, w, &b, &cur, np, &ce, r);
+		if (ce.memory)
+			plist_free(ce.memory);
 		free(np);
 		goto out;
 	}

@@ -15,6 +15,7 @@
 #include "vm/plan.h"
 #include "vm/render.h"
 #include "tune/vfio.h"
+#include <plist/plist.h>
 
 struct dk_tune_ctx {
 	const struct dk_host *host;   /* topology for pinning */
@@ -36,7 +37,12 @@ struct dk_tune_args {
 	int n_devices;
 	const char *uplink;           /* bridge: the interface to bridge (NULL: the default route's) */
 	bool nm;                      /* bridge: NetworkManager keyfiles instead of systemd-networkd */
+	const char *from;             /* memory-map: "auto" (NULL), "dmi" or "guide" */
+	const char *edid;             /* display-override: an EDID file */
+	const char *connector;        /* display-override: a DRM connector (/sys/class/drm/NAME/edid) */
 };
+struct dk_cfgedit;
+struct dk_tune_result;
 
 struct dk_writeup {
 	const char *name;             /* "pin" */
@@ -50,6 +56,15 @@ struct dk_writeup {
 	int (*host)(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
 		    struct dk_vfio_plan *out);
 	const struct dk_sysfile_set *set;
+	/* OpenCore side (NULL: none): prepare reads what the edit needs (host
+	 * DMI, CPU brand); edit changes config.plist inside dk_vm_efi_rebuild(),
+	 * which builds the image again (the previous image and config are kept
+	 * in the tune version, undo puts them back). */
+	int (*prepare)(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+		       struct dk_cfgedit *ce, struct dk_tune_result *r);
+	int (*edit)(plist_t config, const struct dk_cfgedit *ce);
+	/* display-override: a file in the bundle, not the VM */
+	bool bundle_file;
 };
 extern const struct dk_writeup dk_writeups[];
 extern const int dk_writeup_count;

@@ -48,6 +48,9 @@ static const char *const generated[] = {"ACPI/Add", "Kernel/Add", "UEFI/Drivers"
  * the user's entries stay even when the Sample does not have them. */
 static const char *const maps[] = {"DeviceProperties/Add", "DeviceProperties/Delete", "NVRAM/Add",
 				   "NVRAM/Delete", "NVRAM/LegacySchema", NULL};
+/* Documented sections no Sample.plist carries: the user's stay (the custom
+ * memory map of dkvm tune memory-map). */
+static const char *const optional[] = {"PlatformInfo/Memory", NULL};
 
 static bool in_list(const char *const *l, const char *s)
 {
@@ -128,7 +131,7 @@ static plist_t migrate(plist_t old, plist_t fresh, const char *path, bool map, s
 			break;
 		if (!plist_dict_get_item(fresh, key)) {
 			_cleanup_free_ char *p = *path ? dk_asprintf("%s/%s", path, key) : dk_strdup(key);
-			if (map) {
+			if (map || in_list(optional, p)) {
 				plist_dict_set_item(out, key, plist_copy(ov));
 			} else {
 				change_add(r, p, "dropped");
@@ -337,7 +340,10 @@ static int carry_over(struct rebuild *w, const struct dk_oc_set_item *items, siz
 		for (size_t j = 0; j < nitems; j++)
 			in_set |= !items[j].acpi && !strcasecmp(items[j].name, base);
 		const char *src = old_kext_source(w, base);
-		if (in_set && !(src && !strcmp(src, "user")))
+		/* the user's (and unknown ones) are carried; dkvm's own that the set
+		 * no longer has (a write-up turned off, a GPU taken out) are dropped */
+		bool user = src && !strcmp(src, "user");
+		if (!user && (in_set || src))
 			continue;
 		_cleanup_free_ char *s = dk_asprintf("EFI/OC/Kexts/%s", n), *d = dk_asprintf("%s/%s", dir, n);
 		if ((rc = fat_extract(v, s, d, 0)) == 0)

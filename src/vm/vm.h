@@ -139,6 +139,7 @@ struct dk_create_opts {
 	const char *const *kext_pins; /* --kext-version NAME=VER, or NULL */
 	const char *const *boot_args; /* --boot-args (opencore.h dk_oc_config_opts.boot_args), or NULL */
 	const char *picker;        /* --picker gui|text, NULL: text */
+	const char *memory_map;    /* --memory-map: PlatformInfo/Memory from "auto", "dmi" or "guide"; NULL none */
 	bool offline;              /* OpenCorePkg and kexts from the cache only */
 	const char *recovery;      /* dir with com.apple.recovery.boot; NULL + !no_recovery: fetch */
 	bool no_recovery;

@@ -1,6 +1,8 @@
 #include "t.h"
 #include "smbios/smbios.h"
 #include "smbios/macos.h"
+#include "smbios/memmap.h"
+#include "tune/ocedit.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -192,6 +194,150 @@ TEST(json_round_trip)
 	free(p);
 }
 
+/* An SMBIOS 3.x type 17 structure (0x28 formatted bytes) with its strings. */
+static size_t dmi17(uint8_t *b, uint16_t size, uint16_t speed, uint16_t conf, const char *strs)
+{
+	memset(b, 0, 0x28);
+	b[0] = 17, b[1] = 0x28;
+	b[8] = 64, b[10] = 64;
+	b[0x0c] = (uint8_t)size, b[0x0d] = (uint8_t)(size >> 8);
+	b[0x0e] = 9, b[0x10] = 1, b[0x12] = 26, b[0x13] = 0x80;
+	b[0x15] = (uint8_t)speed, b[0x16] = (uint8_t)(speed >> 8);
+	b[0x17] = 2, b[0x18] = 3, b[0x1a] = 4;
+	b[0x20] = (uint8_t)conf, b[0x21] = (uint8_t)(conf >> 8);
+	size_t n = 0x28;
+	memcpy(b + n, strs, strlen(strs) + 1); /* strings separated by '|' */
+	for (size_t i = n; b[i]; i++)
+		if (b[i] == '|')
+			b[i] = 0;
+	n += strlen(strs) + 1;
+	b[n++] = 0;
+	return n;
+}
+
+TEST(dmi17_parse)
+{
+	uint8_t b[256];
+	struct dk_dimm d;
+	size_t n = dmi17(b, 16384, 3600, 3200, "DIMM_A1|Corsair|1234|CMK32GX4M2D3600C18");
+	CHECK_INT(dk_dmi17_parse(b, n, "x", &d), 0);
+	CHECK_INT(d.size_mib, 16384);
+	CHECK_INT(d.speed, 3200);
+	CHECK_INT(d.type, 26);
+	CHECK_INT(d.form_factor, 9);
+	CHECK_STR(d.locator, "DIMM_A1");
+	CHECK_STR(d.manufacturer, "Corsair");
+	CHECK_STR(d.serial, "1234");
+	CHECK_STR(d.part, "CMK32GX4M2D3600C18");
+	/* extended size (0x7fff): 64 GiB */
+	n = dmi17(b, 0x7fff, 4800, 0, "A|B|C|D");
+	b[0x1c] = 0x00, b[0x1d] = 0x00, b[0x1e] = 0x01;
+	CHECK_INT(dk_dmi17_parse(b, n, "x", &d), 0);
+	CHECK_INT(d.size_mib, 65536);
+	CHECK_INT(d.speed, 4800);
+	/* bad: wrong type, truncated, a string number past the set */
+	b[0] = 16;
+	CHECK_INT(dk_dmi17_parse(b, n, "x", &d), -1);
+	b[0] = 17;
+	CHECK_INT(dk_dmi17_parse(b, 0x20, "x", &d), -1);
+	n = dmi17(b, 8192, 3200, 0, "only");
+	CHECK_INT(dk_dmi17_parse(b, n, "x", &d), -1);
+	CHECK_CONTAINS(dk_errmsg(), "past the structure's string set");
+	dk_errclear();
+}
+
+TEST(memory_map_layout)
+{
+	plist_t m = dk_memory_map(NULL, 16384);
+	plist_t devs = plist_dict_get_item(m, "Devices");
+	CHECK_INT(plist_array_get_size(devs), 12);
+	uint64_t v = 0;
+	plist_get_uint_val(plist_dict_get_item(m, "MaxCapacity"), &v);
+	CHECK(v == 17179869184ull);
+	const char *want[12] = {"DIMM_A1", "DIMM_A2", "DIMM_B1", "DIMM_B2", "DIMM_C1", "DIMM_C2",
+				"DIMM_D1", "DIMM_D2", "DIMM_EMPTY", "DIMM_EMPTY", "DIMM_EMPTY", "DIMM_EMPTY"};
+	for (uint32_t i = 0; i < 12; i++) {
+		plist_t d = plist_array_get_item(devs, i);
+		CHECK_STR(plist_get_string_ptr(plist_dict_get_item(d, "DeviceLocator"), NULL), want[i]);
+		plist_get_uint_val(plist_dict_get_item(d, "Size"), &v);
+		CHECK(v == (i < 8 && i % 2 == 0 ? 4096u : 1u));
+	}
+	CHECK_STR(plist_get_string_ptr(plist_dict_get_item(plist_array_get_item(devs, 0), "PartNumber"), NULL),
+		  "F4-3600C16-4GTZNC");
+	plist_free(m);
+	/* from host facts: the populated DIMMs in turn */
+	struct dk_memory_facts f = {.n = 2};
+	f.dimm[0] = (struct dk_dimm){.size_mib = 32768, .speed = 5600, .type = 34, .form_factor = 9, .type_detail = 0x80,
+				     .total_width = 64, .data_width = 64, .manufacturer = "Kingston", .part = "KF556"};
+	m = dk_memory_map(&f, 8192);
+	plist_get_uint_val(plist_dict_get_item(m, "Type"), &v);
+	CHECK_INT(v, 34);
+	plist_t d0 = plist_array_get_item(plist_dict_get_item(m, "Devices"), 6);
+	plist_get_uint_val(plist_dict_get_item(d0, "Speed"), &v);
+	CHECK_INT(v, 5600);
+	CHECK_STR(plist_get_string_ptr(plist_dict_get_item(d0, "Manufacturer"), NULL), "Kingston");
+	plist_free(m);
+}
+
+TEST(cpu_brand_and_restrict_events)
+{
+	char s[64];
+	dk_cpu_brand_clean("Intel(R) Core(TM) i9-9900K CPU @ 3.60GHz", s, sizeof s);
+	CHECK_STR(s, "Intel Core i9-9900K");
+	dk_cpu_brand_clean("AMD Ryzen 9 5950X 16-Core Processor", s, sizeof s);
+	CHECK_STR(s, "AMD Ryzen 9 5950X");
+	dk_cpu_brand_clean("<evil>\x01 x", s, sizeof s);
+	CHECK(!strchr(s, '<') && !strchr(s, 1));
+	plist_t c = plist_new_dict(), nv = plist_new_dict(), add = plist_new_dict(), boot = plist_new_dict();
+	plist_dict_set_item(boot, "boot-args", plist_new_string("-v keepsyms=1 revcpu=0"));
+	plist_dict_set_item(add, DK_BOOT_GUID, boot);
+	plist_dict_set_item(nv, "Add", add);
+	plist_dict_set_item(nv, "Delete", plist_new_dict());
+	plist_dict_set_item(c, "NVRAM", nv);
+	CHECK_INT(dk_oc_set_restrict_events(c, true, "AMD Ryzen"), 0);
+	plist_t ba = plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(c, "NVRAM"), "Add"), DK_BOOT_GUID), "boot-args");
+	CHECK_STR(plist_get_string_ptr(ba, NULL), "-v keepsyms=1 revpatch=memtab,pci,cpuname revcpu=1");
+	CHECK_INT(dk_oc_set_restrict_events(c, false, NULL), 0);
+	ba = plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(c, "NVRAM"), "Add"), DK_BOOT_GUID), "boot-args");
+	CHECK_STR(plist_get_string_ptr(ba, NULL), "-v keepsyms=1");
+	CHECK(!plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(c, "NVRAM"), "Add"), DK_REV_GUID));
+	CHECK(!plist_dict_get_item(plist_dict_get_item(plist_dict_get_item(c, "NVRAM"), "Delete"), DK_REV_GUID));
+	plist_free(c);
+}
+
+TEST(edid_override)
+{
+	uint8_t e[128] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0};
+	e[8] = 0x10, e[9] = 0xac, e[10] = 0xc4, e[11] = 0xa0;
+	uint8_t *t = e + 54;
+	t[0] = 1, t[2] = 0x00, t[4] = 0xf0, t[5] = 0x70, t[7] = 0x80; /* 3840x2160 */
+	unsigned sum = 0;
+	for (int i = 0; i < 127; i++)
+		sum += e[i];
+	e[127] = (uint8_t)(256 - (sum & 0xff));
+	struct dk_edid d;
+	CHECK_INT(dk_edid_parse(e, 128, "x", &d), 0);
+	CHECK_STR(d.vendor_str, "DEL");
+	CHECK_INT(d.vendor, 0x10ac);
+	CHECK_INT(d.product, 0xa0c4);
+	CHECK_INT(d.width, 3840);
+	CHECK_INT(d.height, 2160);
+	char *rel = NULL, *xml = dk_display_override(&d, &rel);
+	CHECK_STR(rel, "DisplayVendorID-10ac/DisplayProductID-a0c4");
+	CHECK_CONTAINS(xml, "AAAPAAAACHAAAAABACAAAA==");
+	CHECK_CONTAINS(xml, "<key>DisplayIsTV</key>");
+	free(rel);
+	free(xml);
+	e[127] ^= 1;
+	CHECK_INT(dk_edid_parse(e, 128, "x", &d), -1);
+	CHECK_CONTAINS(dk_errmsg(), "checksum");
+	CHECK_INT(dk_edid_parse(e, 64, "x", &d), -1);
+	e[0] = 1;
+	CHECK_INT(dk_edid_parse(e, 128, "x", &d), -1);
+	CHECK_CONTAINS(dk_errmsg(), "header");
+	dk_errclear();
+}
+
 int main(void)
 {
 	RUN(model_table);
@@ -202,5 +348,9 @@ int main(void)
 	RUN(generate_1000_per_model);
 	RUN(generated_are_unique);
 	RUN(json_round_trip);
+	RUN(dmi17_parse);
+	RUN(memory_map_layout);
+	RUN(cpu_brand_and_restrict_events);
+	RUN(edid_override);
 	return t_done();
 }

@@ -98,7 +98,7 @@ test_bad_input() {
   for opt in "model MacPro5,1" "cpus 2" "cpu host" pin "opencore x.zip" "opencore-image x.img" "kexts d" \
              "kext k.zip" "recovery d" no-recovery "pool default" "driver d.efi" iothreads hugepages fake-cores \
              "gpu 01:00.0" "gpu-rom r.rom" "usb-controller 02:00.0" "audio 03:00.0" "acpi a.aml" \
-             "kext-version Lilu=1.6.9" offline "boot-args -v" "picker gui"; do
+             "kext-version Lilu=1.6.9" offline "boot-args -v" "picker gui" "memory-map guide"; do
     # shellcheck disable=SC2086
     t_exit 2 "$DKVM" create x --$opt --arch ppc --macos 10.4 --dir "$T/vms"
     t_contains "$ERR" "dkvm: create: --${opt%% *}: x86 only (not with --arch ppc)"

@@ -335,4 +335,232 @@ test_cpu_governor_writeup() {
   [ ! -e "$s" ] || t_fail "script left after --off --apply"
 }
 
+# ---- the OpenCore-side write-ups ----
+
+# A bundle with a real EFI from a fake OpenCorePkg release (shared Sample.plist)
+# and the guide's kexts from a loopback GitHub (tests/image/fake_release.sh).
+need_efi_bundle() {
+  command -v qemu-system-x86_64 >/dev/null || t_skip "qemu-system-x86_64 not installed"
+  [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || t_skip "OVMF not installed"
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  local d=$T/rel f
+  mkdir -p "$d/X64/EFI/BOOT" "$d/X64/EFI/OC/Drivers" "$d/X64/EFI/OC/Tools" "$d/Docs/AcpiSamples/Binaries"
+  head -c 20000 /dev/urandom > "$d/X64/EFI/BOOT/BOOTx64.efi"
+  head -c 70000 /dev/urandom > "$d/X64/EFI/OC/OpenCore.efi"
+  for f in OpenRuntime OpenHfsPlus OpenCanopy ResetNvramEntry AudioDxe OpenPartitionDxe; do head -c 9000 /dev/urandom > "$d/X64/EFI/OC/Drivers/$f.efi"; done
+  for f in OpenShell ResetSystem CleanNvram; do head -c 5000 /dev/urandom > "$d/X64/EFI/OC/Tools/$f.efi"; done
+  cp "$SHARED/fixtures/opencore/Sample-1.0.6.plist" "$d/Docs/Sample.plist"
+  for f in SSDT-EC-USBX-DESKTOP SSDT-PLUG-ALT SSDT-EC-DESKTOP; do head -c 300 /dev/urandom > "$d/Docs/AcpiSamples/Binaries/$f.aml"; done
+  source "$DKVM_SRCDIR/tests/image/fake_release.sh"
+  (cd "$T" && gh_kexts >/dev/null)
+  (cd "$T" && gh_serve && echo "$GH_PID $MIRROR" > "$T/gh") || t_fail "no fake GitHub"
+  read -r GH_PID DKVM_GITHUB_MIRROR < "$T/gh"
+  export DKVM_GITHUB_MIRROR XDG_CACHE_HOME=$T/cache MTOOLS_SKIP_CHECK=1
+  trap 'kill $GH_PID 2>/dev/null || true' EXIT
+  t_ok "$DKVM" create e1 --model "${1:-iMacPro1,1}" --opencore "$d" --no-recovery --dir "$T/vms" --disk 16G --memory 8G --no-tune
+  B="$T/vms/e1"
+}
+all_sums() { (cd "$B" && find . -path ./.tune -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
+img_cfg() { # the config.plist on the bundle's OpenCore image
+  local off; off=$(sfdisk -J "$B/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  mtype -i "$B/OpenCore.img@@$off" ::/EFI/OC/config.plist
+}
+pl() { python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb")); print(eval(sys.argv[2]))' "$@"; }
+
+# An SMBIOS type 17 structure per DSP0134 3.x (0x28-byte formatted area + strings).
+mk_dmi17() { # mk_dmi17 FILE SIZE_MB SPEED CONF_SPEED TYPE FORM LOC BANK MAKER SERIAL PART
+  python3 - "$@" <<'PY'
+import struct, sys
+f, size, speed, conf, typ, form = sys.argv[1], *map(int, sys.argv[2:7])
+strs = [s for s in sys.argv[7:12]]
+num = lambda i: i + 1 if strs[i] else 0
+body = struct.pack("<BBHHHHHHBBBBBHHBBBBBIHHHH", 17, 0x28, 0x0040, 0x003e, 0xfffe, 64, 64,
+                   size if size < 0x7fff else 0x7fff, form, 0, num(0), num(1), typ, 0x0080, speed,
+                   num(2), num(3), 0, num(4), 0x02, size if size >= 0x7fff else 0, conf, 1200, 1200, 1200)
+assert len(body) == 0x28, len(body)
+tail = b"".join(s.encode() + b"\0" for s in strs if s) + b"\0"
+if not any(strs): tail = b"\0\0"
+open(f, "wb").write(body + tail)
+PY
+}
+
+test_memory_map_dmi_parse() {
+  # the fixture host's DMI (two populated DDR4 DIMMs, two empty slots)
+  local fx="$DKVM_SRCDIR/tests/fixtures/host/intel-desktop/sys/firmware/dmi/entries"
+  [ -r "$fx/17-0/raw" ] || t_fail "fixture DMI missing"
+  t_eq "$(od -An -tx1 -N2 "$fx/17-0/raw" | tr -d ' ')" "1128" "type 17, length 0x28"
+}
+
+test_memory_map_writeup() {
+  need_efi_bundle
+  # a host with DMI: the fixture's type 17 entries
+  mkdir -p "$T/sys"; cp -a "$DKVM_SRCDIR/tests/fixtures/host/intel-desktop/." "$T/sys/"
+  local before; before=$(all_sums)
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 memory-map --dry-run --dir "$T/vms"
+  grep -q '^+[[:space:]]*<key>Memory</key>' <<<"$OUT" || t_fail "no Memory in the diff"
+  grep -q '^-[[:space:]]*<false/>' <<<"$OUT" || t_fail "CustomMemory not turned on in the diff"
+  t_contains "$OUT" "<string>CMK32GX4M2D3600C18</string>"
+  t_contains "$OUT" "<key>DeviceLocator</key>"
+  t_eq "$(all_sums)" "$before" "bundle after --dry-run"
+  [ ! -e "$B/.tune" ] || t_fail "--dry-run made .tune"
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 memory-map --dir "$T/vms"
+  t_contains "$ERR" "memory-map applied"
+  img_cfg > "$T/img.plist"
+  t_ok cmp "$T/img.plist" "$B/config.plist"
+  t_eq "$(pl "$B/config.plist" 'd["PlatformInfo"]["CustomMemory"]')" "True" "CustomMemory"
+  t_eq "$(pl "$B/config.plist" '[(x["DeviceLocator"], x["Size"], x["Speed"], x["Manufacturer"], x["PartNumber"]) for x in d["PlatformInfo"]["Memory"]["Devices"]][:3]')" \
+    "[('DIMM_A1', 2048, 3200, 'Corsair', 'CMK32GX4M2D3600C18'), ('DIMM_A2', 1, 1, '', ''), ('DIMM_B1', 2048, 3600, 'G.Skill', 'F4-3600C16-16GTZNC')]" "devices from DMI"
+  t_eq "$(pl "$B/config.plist" '(len(d["PlatformInfo"]["Memory"]["Devices"]), d["PlatformInfo"]["Memory"]["MaxCapacity"], d["PlatformInfo"]["Memory"]["Type"], d["PlatformInfo"]["Memory"]["FormFactor"])')" \
+    "(12, 8589934592, 26, 9)" "memory dict"
+  t_ok "$DKVM" opencore validate "$B/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$B/OpenCore.img"
+  local applied; applied=$(all_sums)
+  # twice: no change
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 memory-map --dir "$T/vms"
+  t_contains "$ERR" "no change"
+  t_eq "$(all_sums)" "$applied" "bundle after the second run"
+  [ ! -e "$B/.tune/2" ] || t_fail "a second version for no change"
+  # undo: byte-exact (image, config, manifest, no .prev left)
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$before" "bundle after undo"
+  [ ! -e "$B/.tune/1" ] || t_fail ".tune/1 left"
+  # no DMI readable: --from dmi refuses, auto falls back to the guide's layout
+  mkdir -p "$T/empty"; cp -a "$T/sys/." "$T/empty/"; rm -r "$T/empty/sys/firmware"
+  t_exit 1 "$DKVM" --sysroot "$T/empty" tune e1 memory-map --from dmi --dir "$T/vms"
+  t_contains "$ERR" "--from guide"
+  t_eq "$(all_sums)" "$before" "bundle after a refused memory-map"
+  t_ok "$DKVM" --sysroot "$T/empty" tune e1 memory-map --dir "$T/vms"
+  t_contains "$ERR" "the guide's layout"
+  t_eq "$(pl "$B/config.plist" '[(x["Size"], x["Speed"], x["Manufacturer"], x["PartNumber"], x["SerialNumber"]) for x in d["PlatformInfo"]["Memory"]["Devices"]][0]')" \
+    "(2048, 3600, 'RoyalGraphX', 'F4-3600C16-2GTZNC', '00000000')" "the guide's layout"
+  # --off: CustomMemory false, no Memory
+  t_ok "$DKVM" tune e1 memory-map --off --dir "$T/vms"
+  t_eq "$(pl "$B/config.plist" '(d["PlatformInfo"]["CustomMemory"], "Memory" in d["PlatformInfo"])')" "(False, False)" "--off"
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$before" "bundle after two undos"
+  # a damaged DMI entry: a clear error naming it, nothing changed
+  printf '\021\050\000' > "$T/sys/sys/firmware/dmi/entries/17-1/raw"
+  t_exit 1 "$DKVM" --sysroot "$T/sys" tune e1 memory-map --dir "$T/vms"
+  t_contains "$ERR" "17-1/raw"
+  t_eq "$(all_sums)" "$before" "bundle after a bad DMI entry"
+}
+
+test_restrict_events_writeup() {
+  need_efi_bundle iMacPro1,1
+  mkdir -p "$T/sys"; cp -a "$DKVM_SRCDIR/tests/fixtures/host/amd-ryzen/." "$T/sys/"
+  local before; before=$(all_sums)
+  ! grep -q RestrictEvents "$B/config.plist" || t_fail "test setup: RestrictEvents already there"
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 restrict-events --dry-run --dir "$T/vms"
+  t_contains "$OUT" "revpatch=memtab,pci,cpuname revcpu=1"
+  t_contains "$OUT" "RestrictEvents.kext"
+  t_eq "$(all_sums)" "$before" "bundle after --dry-run"
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 restrict-events --dir "$T/vms"
+  t_contains "$(pl "$B/config.plist" 'd["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"]')" "revpatch=memtab,pci,cpuname revcpu=1"
+  t_eq "$(pl "$B/config.plist" 'd["NVRAM"]["Add"]["4D1FDA02-38C7-4A6A-9CC6-4BCCA8B30102"]["revcpuname"]')" "AMD Ryzen 9 5900X" "revcpuname"
+  t_contains "$(pl "$B/config.plist" 'd["NVRAM"]["Delete"]["4D1FDA02-38C7-4A6A-9CC6-4BCCA8B30102"]')" "revcpuname"
+  t_contains "$(pl "$B/config.plist" '[k["BundlePath"] for k in d["Kernel"]["Add"]]')" "RestrictEvents.kext"
+  t_contains "$(img_cfg)" "RestrictEvents.kext"
+  t_ok "$DKVM" opencore validate "$B/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$B/OpenCore.img"
+  t_contains "$(cat "$B/manifest.json")" '"restrict_events":true'
+  local applied; applied=$(all_sums)
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 restrict-events --dir "$T/vms"
+  t_contains "$ERR" "no change"
+  t_eq "$(all_sums)" "$applied" "twice"
+  # --off: settings and (not MacPro7,1) the kext gone
+  t_ok "$DKVM" --sysroot "$T/sys" tune e1 restrict-events --off --dir "$T/vms"
+  ! grep -q 'RestrictEvents\|revpatch\|revcpuname' "$B/config.plist" || t_fail "--off left RestrictEvents settings: $(grep -n 'RestrictEvents\|revpatch\|revcpuname' "$B/config.plist")"
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$applied" "undo of --off"
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$before" "bundle after undo"
+}
+
+# An EDID base block: vendor DEL, product 0xa0c4, 3840x2160 600x340 mm, name "DELL U2723QE".
+mk_edid() { # mk_edid FILE [bad-header|bad-checksum|short]
+  python3 - "$@" <<'PY'
+import struct, sys
+e = bytearray(128)
+e[0:8] = b"\x00\xff\xff\xff\xff\xff\xff\x00"
+v = (ord("D") - 64) << 10 | (ord("E") - 64) << 5 | (ord("L") - 64)
+e[8:10] = struct.pack(">H", v); e[10:12] = struct.pack("<H", 0xa0c4)
+e[18], e[19], e[21], e[22] = 1, 4, 60, 34
+t = bytearray(18)
+t[0:2] = struct.pack("<H", 53322); w, h, wm, hm = 3840, 2160, 600, 340
+t[2] = w & 0xff; t[4] = (w >> 8) << 4; t[5] = h & 0xff; t[7] = (h >> 8) << 4
+t[12] = wm & 0xff; t[13] = hm & 0xff; t[14] = (wm >> 8) << 4 | (hm >> 8)
+e[54:72] = t
+n = bytearray(18); n[3] = 0xfc; n[5:18] = b"DELL U2723QE\n"
+e[72:90] = n
+e[127] = (-sum(e[:127])) & 0xff
+mode = sys.argv[2] if len(sys.argv) > 2 else ""
+if mode == "bad-header": e[1] = 0
+if mode == "bad-checksum": e[127] ^= 1
+if mode == "short": e = e[:100]
+open(sys.argv[1], "wb").write(e)
+PY
+}
+
+test_display_override_writeup() {
+  need_bundle
+  mk_edid "$T/edid"
+  cp -a "$B" "$T/orig"
+  local before; before=$(all_sums)
+  t_ok "$DKVM" tune t1 display-override --edid "$T/edid" --dry-run --dir "$T/vms"
+  t_contains "$OUT" "+++ b/display-overrides/DisplayVendorID-10ac/DisplayProductID-a0c4"
+  t_eq "$(all_sums)" "$before" "bundle after --dry-run"
+  t_ok "$DKVM" tune t1 display-override --edid "$T/edid" --dir "$T/vms"
+  t_contains "$ERR" "/Library/Displays/Contents/Resources/Overrides/DisplayVendorID-10ac/DisplayProductID-a0c4"
+  local f=$B/display-overrides/DisplayVendorID-10ac/DisplayProductID-a0c4
+  t_eq "$(pl "$f" '(d["DisplayVendorID"], d["DisplayProductID"], d["DisplayIsTV"], d["DisplayProductName"], d["target-default-ppmm"])')" \
+    "(4268, 41156, False, 'DELL U2723QE', 6.43)" "override keys"
+  t_eq "$(pl "$f" '[__import__("struct").unpack(">IIII", x)[:2] for x in d["scale-resolutions"]][:4]')" \
+    "[(2048, 1152), (4096, 2304), (1984, 1116), (3968, 2232)]" "scale-resolutions"
+  t_eq "$(pl "$f" '__import__("base64").b64encode(d["scale-resolutions"][5]).decode()')" "AAAPAAAACHAAAAABACAAAA==" "1920x1080 HiDPI form"
+  local applied; applied=$(all_sums)
+  t_ok "$DKVM" tune t1 display-override --edid "$T/edid" --dir "$T/vms"
+  t_contains "$ERR" "no change"
+  t_eq "$(all_sums)" "$applied" "twice"
+  t_ok "$DKVM" tune t1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$before" "undo"
+  [ ! -e "$B/display-overrides" ] || t_fail "display-overrides left after undo"
+  # a connector through the sysroot
+  mkdir -p "$T/sys"; cp -a "$DKVM_SRCDIR/tests/fixtures/host/intel-desktop/." "$T/sys/"
+  mkdir -p "$T/sys/sys/class/drm/card0-DP-1"; cp "$T/edid" "$T/sys/sys/class/drm/card0-DP-1/edid"
+  t_ok "$DKVM" --sysroot "$T/sys" tune t1 display-override --connector card0-DP-1 --dir "$T/vms"
+  [ -e "$f" ] || t_fail "no override from the connector"
+  t_ok "$DKVM" tune t1 undo --dir "$T/vms"
+  # bad EDIDs: one line naming the file and the cause, nothing changed
+  local m
+  for m in bad-header bad-checksum short; do
+    mk_edid "$T/bad" "$m"
+    t_exit 1 "$DKVM" tune t1 display-override --edid "$T/bad" --dir "$T/vms"
+    t_contains "$ERR" "$T/bad: "
+    t_eq "$(all_sums)" "$before" "bundle after $m"
+  done
+  t_contains "$ERR" "not an EDID"
+  mk_edid "$T/bad" bad-checksum
+  t_exit 1 "$DKVM" tune t1 display-override --edid "$T/bad" --dir "$T/vms"
+  t_contains "$ERR" "checksum"
+  t_exit 1 "$DKVM" tune t1 display-override --dir "$T/vms"
+  t_contains "$ERR" "--edid FILE or --connector NAME"
+  : > "$T/sys/sys/class/drm/card0-DP-1/edid"
+  t_exit 1 "$DKVM" --sysroot "$T/sys" tune t1 display-override --connector card0-DP-1 --dir "$T/vms"
+  t_contains "$ERR" "empty"
+}
+
+test_create_memory_map() {
+  need_efi_bundle
+  t_ok "$DKVM" create e2 --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 8G --no-tune --memory-map guide
+  local c=$T/vms/e2/config.plist
+  t_eq "$(pl "$c" '(d["PlatformInfo"]["CustomMemory"], d["PlatformInfo"]["Memory"]["Devices"][0]["PartNumber"], d["PlatformInfo"]["Memory"]["MaxCapacity"])')" \
+    "(True, 'F4-3600C16-2GTZNC', 8589934592)" "create --memory-map guide"
+  t_ok "$DKVM" opencore validate "$c" --sample "$T/rel/Docs/Sample.plist" --image "$T/vms/e2/OpenCore.img"
+  # the same map as the write-up: tune finds nothing to do
+  t_ok "$DKVM" tune e2 memory-map --from guide --dir "$T/vms"
+  t_contains "$ERR" "no change"
+  t_exit 2 "$DKVM" create e3 --memory-map bogus --dir "$T/vms"
+  t_exit 2 "$DKVM" create e3 --arch ppc --macos 10.4 --memory-map guide --dir "$T/vms"
+  t_contains "$ERR" "memory-map"
+}
+
 t_main
