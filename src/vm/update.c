@@ -143,7 +143,7 @@ static plist_t migrate(plist_t old, plist_t fresh, const char *path, bool map, s
 /* ---- the current image ---- */
 
 /* Copy a file or a folder (recursively, at most 16 deep) of the FAT volume
- * to host path dst. */
+ * to host path dst, a file in bounded chunks. */
 static int fat_extract(struct dk_fat_vol *v, const char *src, const char *dst, int depth)
 {
 	struct dk_fat_dirent st;
@@ -154,13 +154,15 @@ static int fat_extract(struct dk_fat_vol *v, const char *src, const char *dst, i
 	uint32_t size = st.size;
 	free(st.name);
 	if (!dir) {
-		char *data = NULL;
-		size_t len = 0;
-		if (dk_fat_read(v, src, &data, &len, (size_t)size + 1) < 0)
+		/* streamed: recoveryOS's BaseSystem.dmg is most of a GiB */
+		struct dk_atomic a;
+		if (dk_atomic_open(&a, dst, false, 0600) < 0)
 			return -1;
-		int rc = dk_write_file_atomic(dst, data, len, false, 0600);
-		free(data);
-		return rc;
+		if (dk_fat_read_fd(v, src, size, a.fd, dst) < 0) {
+			dk_atomic_abort(&a);
+			return -1;
+		}
+		return dk_atomic_commit(&a);
 	}
 	if (depth > 16)
 		return dk_fail("%s: folders nested too deep", src);
