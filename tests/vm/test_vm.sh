@@ -901,6 +901,36 @@ PY
   t_exit 1 "$DKVM" update nosuch --dir "$T/vms"
 }
 
+# update carries a large recoveryOS over in bounded chunks: byte-exact (mcopy
+# reads it back from the new image), and the update's peak memory stays far
+# below the file's size.
+test_update_large_recovery() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  [ -x /usr/bin/time ] || t_skip "no /usr/bin/time"
+  mk_fake_release "$T/OpenCore-1.0.6-RELEASE"
+  mkdir -p "$T/rec/com.apple.recovery.boot"
+  head -c $((96 << 20)) /dev/urandom > "$T/rec/com.apple.recovery.boot/BaseSystem.dmg"
+  t_ok "$DKVM" create big --opencore "$T/OpenCore-1.0.6-RELEASE" --recovery "$T/rec" --dir "$T/vms" --disk 16G --memory 2G
+  cp -r "$T/OpenCore-1.0.6-RELEASE" "$T/OpenCore-1.0.7-RELEASE"
+  python3 - "$T/OpenCore-1.0.7-RELEASE/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  local dir=$T/vms/big
+  t_ok /usr/bin/time -f 'maxrss %M' -o "$T/rss" "$DKVM" update big --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms"
+  t_contains "$OUT" "updated"
+  local kb; kb=$(sed -n 's/^maxrss //p' "$T/rss")
+  [ -n "$kb" ] && [ "$kb" -lt $((48 << 10)) ] || t_fail "update's peak memory ${kb:-?} KiB for a 96 MiB recovery file"
+  export MTOOLS_SKIP_CHECK=1
+  local off; off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  t_ok mcopy -n -i "$dir/OpenCore.img@@$off" ::/com.apple.recovery.boot/BaseSystem.dmg "$T/back.dmg"
+  cmp -s "$T/back.dmg" "$T/rec/com.apple.recovery.boot/BaseSystem.dmg" || t_fail "BaseSystem.dmg differs after the update"
+  only_entries "$T/vms" big
+}
+
 # The sum and size of a file: "SHA256 BYTES".
 sum_size() { echo "$(sha256sum <"$1" | cut -d' ' -f1) $(stat -c %s "$1")"; }
 
