@@ -498,9 +498,14 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 		return -1;
 	}
 	_cleanup_free_ char *parent = dk_bundle_parent(o->parent);
-	struct dk_bundle b;
-	if (dk_bundle_open(parent, o->name, &b) < 0)
+	struct dk_vm_lock lock;
+	if (dk_vm_lock(parent, o->name, &lock) < 0)
 		return -1;
+	struct dk_bundle b;
+	if (dk_bundle_open(parent, o->name, &b) < 0) {
+		dk_vm_unlock(&lock);
+		return -1;
+	}
 	int rc = -1;
 	void *conn = NULL;
 	struct dk_facts f;
@@ -584,5 +589,6 @@ out:
 		dk_facts_free(&f);
 	dk_virt_close(conn);
 	dk_bundle_close(&b);
+	dk_vm_unlock(&lock);
 	return rc;
 }
