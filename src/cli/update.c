@@ -41,8 +41,11 @@ const struct dk_cmd_spec dk_spec_update = {
 		"current image. The new config and the new image are validated before anything moves; then\n"
 		"the image replaces OpenCore.img (the old one stays as OpenCore.img.prev, the old config as\n"
 		"config.plist.prev) and the manifest records the new EFI. The libvirt domain is not\n"
-		"changed (same image path). A running VM is refused; nothing changes when the VM already\n"
-		"has what the update would make.\n",
+		"changed (same image path). A running VM is refused, and so is one another dkvm command\n"
+		"(create, update, tune, start, destroy) is working on, and one made with --pool (its\n"
+		"domain boots a pool volume that update does not upload again: build an image with\n"
+		"dkvm opencore image, upload it with virsh vol-upload). Nothing changes when the VM\n"
+		"already has what the update would make.\n",
 	.opts = update_opts,
 	.tail = "Examples:\n"
 		"  dkvm update mymac --dry-run\n"

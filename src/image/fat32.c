@@ -1078,8 +1078,8 @@ static void ucs2_append_utf8(struct dk_buf *b, uint16_t c)
 
 static int parse_dir(struct dk_fat_vol *v, uint32_t cluster, struct dk_fat_dirent **out, size_t *nout)
 {
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	if (read_chain(v, cluster, 0, &buf, &len) < 0)
 		return -1;
 	struct dk_fat_dirent *ents = NULL;
@@ -1244,6 +1244,113 @@ int dk_fat_list(struct dk_fat_vol *v, const char *dir, struct dk_fat_dirent **ou
 	return parse_dir(v, d.cluster ? d.cluster : v->root_cluster, out, n);
 }
 
+/* Check the chain of a file of size bytes from first: every cluster in
+ * range, none twice (a loop), long enough. Only the FAT in memory is read. */
+static int check_file_chain(struct dk_fat_vol *v, const char *path, uint32_t first, uint64_t size)
+{
+	uint64_t need = (size + v->cs - 1) / v->cs;
+	if (!need)
+		return 0;
+	if (need > v->clusters)
+		return dk_fail("%s: %s: size %" PRIu64 " is larger than the volume", v->what, path, size);
+	size_t nbits = (size_t)v->clusters + 2;
+	_cleanup_free_ uint8_t *seen = dk_calloc((nbits + 7) / 8, 1);
+	uint32_t c = first;
+	for (uint64_t i = 0; i < need; i++) {
+		if (c < 2 || c >= v->clusters + 2)
+			return dk_fail("%s: %s: cluster %u is out of range (the volume has clusters 2 to %u): a broken FAT",
+				       v->what, path, c, v->clusters + 1);
+		if (seen[c / 8] & (1u << (c % 8)))
+			return dk_fail("%s: %s: the cluster chain loops (cluster %u twice): a broken FAT", v->what, path, c);
+		seen[c / 8] |= (uint8_t)(1u << (c % 8));
+		uint32_t n = v->fat[c];
+		if (i + 1 < need && n >= 0x0FFFFFF8)
+			return dk_fail("%s: %s: the cluster chain ends after %" PRIu64 " of %" PRIu64 " clusters (shorter "
+				       "than the file size): a broken FAT", v->what, path, i + 1, need);
+		c = n;
+	}
+	return 0;
+}
+
+int dk_fat_read_stream(struct dk_fat_vol *v, const char *path, uint64_t max, size_t chunk, dk_fat_sink sink,
+		       void *ctx)
+{
+	struct dk_fat_dirent d;
+	int r = dk_fat_stat(v, path, &d);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return dk_fail("%s: %s: no such file in the image", v->what, path);
+	free(d.name);
+	if (d.is_dir)
+		return dk_fail("%s: %s: is a directory", v->what, path);
+	if (d.size > max)
+		return dk_fail("%s: %s: too large (%u bytes)", v->what, path, d.size);
+	if (check_file_chain(v, path, d.cluster, d.size) < 0)
+		return -1;
+	if (!chunk)
+		chunk = 1u << 20;
+	/* whole clusters per read: at least one */
+	size_t per = chunk / v->cs ? chunk / v->cs : 1;
+	_cleanup_free_ uint8_t *buf = dk_malloc(per * v->cs);
+	uint64_t left = d.size;
+	uint32_t c = d.cluster;
+	while (left) {
+		/* a run of consecutive clusters (a file is usually one run) */
+		uint32_t start = c;
+		size_t n = 1;
+		c = v->fat[c];
+		while (n < per && (uint64_t)n * v->cs < left && c == start + n) {
+			n++;
+			c = v->fat[c];
+		}
+		size_t bytes = (uint64_t)n * v->cs < left ? n * v->cs : (size_t)left;
+		if (dk_pread_all(v->fd, buf, bytes, v->data_off + (uint64_t)(start - 2) * v->cs) < 0)
+			return dk_fail_prefix("%s: %s", v->what, path);
+		left -= bytes;
+		/* a chunk smaller than a cluster: the cluster in pieces */
+		for (size_t off = 0; off < bytes;) {
+			size_t k = bytes - off < chunk ? bytes - off : chunk;
+			if (sink(ctx, buf + off, k) < 0)
+				return -1;
+			off += k;
+		}
+	}
+	return 0;
+}
+
+struct mem_sink {
+	char *buf;
+	size_t len, cap;
+};
+
+static int to_mem(void *ctx, const void *data, size_t len)
+{
+	struct mem_sink *m = ctx;
+	if (len > m->cap - m->len)
+		return dk_fail("the file grew while being read");
+	memcpy(m->buf + m->len, data, len);
+	m->len += len;
+	return 0;
+}
+
+struct fd_sink {
+	int fd;
+	const char *what;
+};
+
+static int to_fd(void *ctx, const void *data, size_t len)
+{
+	struct fd_sink *f = ctx;
+	return dk_write_all(f->fd, data, len) < 0 ? dk_fail_prefix("%s", f->what) : 0;
+}
+
+int dk_fat_read_fd(struct dk_fat_vol *v, const char *path, uint64_t max, int fd, const char *what)
+{
+	struct fd_sink f = {.fd = fd, .what = what};
+	return dk_fat_read_stream(v, path, max, 0, to_fd, &f);
+}
+
 int dk_fat_read(struct dk_fat_vol *v, const char *path, char **data, size_t *len, size_t max)
 {
 	struct dk_fat_dirent d;
@@ -1257,20 +1364,13 @@ int dk_fat_read(struct dk_fat_vol *v, const char *path, char **data, size_t *len
 		return dk_fail("%s: %s: is a directory", v->what, path);
 	if (d.size > max)
 		return dk_fail("%s: %s: too large (%u bytes)", v->what, path, d.size);
-	uint8_t *buf = NULL;
-	size_t got = 0;
-	if (d.size && read_chain(v, d.cluster, d.size, &buf, &got) < 0)
+	struct mem_sink m = {.buf = dk_malloc((size_t)d.size + 1), .cap = d.size};
+	if (dk_fat_read_stream(v, path, max, 0, to_mem, &m) < 0) {
+		free(m.buf);
 		return -1;
-	if (got < d.size) {
-		free(buf);
-		return dk_fail("%s: %s: cluster chain shorter than the file size", v->what, path);
 	}
-	char *res = dk_malloc((size_t)d.size + 1);
-	if (d.size)
-		memcpy(res, buf, d.size);
-	res[d.size] = 0;
-	free(buf);
-	*data = res;
-	*len = d.size;
+	m.buf[m.len] = 0;
+	*data = m.buf;
+	*len = m.len;
 	return 0;
 }

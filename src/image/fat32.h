@@ -101,5 +101,18 @@ int dk_fat_stat(struct dk_fat_vol *v, const char *path, struct dk_fat_dirent *ou
 /* List a directory (without "." and ".." and the volume label). */
 int dk_fat_list(struct dk_fat_vol *v, const char *dir, struct dk_fat_dirent **out, size_t *n);
 void dk_fat_dirents_free(struct dk_fat_dirent *e, size_t n);
-/* Read a whole file (at most max bytes). The buffer is NUL-terminated. */
+/* Read a whole file (at most max bytes). The buffer is NUL-terminated.
+ * Built on dk_fat_read_stream. */
 int dk_fat_read(struct dk_fat_vol *v, const char *path, char **data, size_t *len, size_t max);
+/* Stream a file (at most max bytes, else an error naming its size) to sink
+ * in pieces of at most chunk bytes (0: 1 MiB), in order: memory stays
+ * bounded by the chunk whatever the file's size. The cluster chain is checked
+ * before the first byte goes out: a cluster out of range, a chain that loops
+ * or ends before the file's size fail with an error naming the file, and the
+ * sink is not called. A sink returning -1 (after dk_fail) stops the read. */
+typedef int (*dk_fat_sink)(void *ctx, const void *data, size_t len);
+int dk_fat_read_stream(struct dk_fat_vol *v, const char *path, uint64_t max, size_t chunk, dk_fat_sink sink,
+		       void *ctx);
+/* dk_fat_read_stream into fd at its current position (short writes and
+ * EINTR handled; errors name `what`, the fd's file). */
+int dk_fat_read_fd(struct dk_fat_vol *v, const char *path, uint64_t max, int fd, const char *what);

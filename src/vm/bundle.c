@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -130,6 +131,74 @@ static int read_volumes(struct dk_bundle *b)
 	}
 	b->volumes = dk_strv_take(&names);
 	return 0;
+}
+
+/* ---- the per-VM lock ---- */
+
+/* The lock files this process holds (dkvm is single-threaded). */
+static char *held_locks[8];
+
+static bool lock_held(const char *path)
+{
+	for (size_t i = 0; i < DK_ARRAY_SIZE(held_locks); i++)
+		if (held_locks[i] && !strcmp(held_locks[i], path))
+			return true;
+	return false;
+}
+
+/* A lock file unlinked between our open and flock is not the lock any more:
+ * open it again. */
+int dk_vm_lock(const char *parent, const char *name, struct dk_vm_lock *l)
+{
+	l->fd = -1;
+	l->path = NULL;
+	if (dk_vm_name_check(name, false) < 0)
+		return -1;
+	_cleanup_free_ char *path = dk_asprintf("%s/.%s.lock", parent, name);
+	if (lock_held(path))
+		return 0;
+	size_t slot = 0;
+	while (slot < DK_ARRAY_SIZE(held_locks) && held_locks[slot])
+		slot++;
+	if (slot == DK_ARRAY_SIZE(held_locks))
+		return dk_fail("%s: too many VM locks held", path);
+	for (int i = 0; i < 20; i++) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return dk_fail_errno("%s", path);
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+			close(fd);
+			if (e == EWOULDBLOCK)
+				return dk_fail("%s: another dkvm command is working on this VM (create, update, tune, start or "
+					       "destroy); try again when it has finished", name);
+			errno = e;
+			return dk_fail_errno("%s: lock", path);
+		}
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			l->fd = fd;
+			l->path = DK_TAKE_PTR(path);
+			held_locks[slot] = l->path;
+			return 0;
+		}
+		close(fd);
+	}
+	return dk_fail("%s: cannot take the lock", path);
+}
+
+void dk_vm_unlock(struct dk_vm_lock *l)
+{
+	if (l->fd < 0)
+		return;
+	for (size_t i = 0; i < DK_ARRAY_SIZE(held_locks); i++)
+		if (held_locks[i] == l->path)
+			held_locks[i] = NULL;
+	unlink(l->path);
+	close(l->fd);
+	free(l->path);
+	l->fd = -1;
+	l->path = NULL;
 }
 
 int dk_bundle_open(const char *parent, const char *name, struct dk_bundle *b)
@@ -730,7 +799,12 @@ int dk_vm_start(struct dk_bundle *b, const struct dk_start_opts *o, struct dk_st
 	memset(r, 0, sizeof *r);
 	if (b->ppc && o->accel == DK_ACCEL_FORCE_KVM)
 		return dk_fail("%s: --accel kvm: a PowerPC guest runs under TCG (KVM runs it only on a PowerPC host)", b->name);
-	return b->uri ? start_libvirt(b, o, r) : start_direct(b, o, r);
+	struct dk_vm_lock lock;
+	if (dk_vm_lock(b->parent, b->name, &lock) < 0)
+		return -1;
+	int rc = b->uri ? start_libvirt(b, o, r) : start_direct(b, o, r);
+	dk_vm_unlock(&lock);
+	return rc;
 }
 
 /* ---- stop ---- */
@@ -845,7 +919,7 @@ done:
 
 /* ---- destroy ---- */
 
-int dk_vm_destroy(struct dk_bundle *b, bool delete_disks)
+static int destroy_locked(struct dk_bundle *b, bool delete_disks)
 {
 	bool forced;
 	if (b->uri) {
@@ -892,6 +966,16 @@ int dk_vm_destroy(struct dk_bundle *b, bool delete_disks)
 	closedir(d);
 	if ((delete_disks || b->volume) && rmdir(b->dir) < 0)
 		rc = dk_fail_errno("%s", b->dir);
+	return rc;
+}
+
+int dk_vm_destroy(struct dk_bundle *b, bool delete_disks)
+{
+	struct dk_vm_lock lock;
+	if (dk_vm_lock(b->parent, b->name, &lock) < 0)
+		return -1;
+	int rc = destroy_locked(b, delete_disks);
+	dk_vm_unlock(&lock);
 	return rc;
 }
 

@@ -1205,31 +1205,6 @@ out:
 	return rc;
 }
 
-/* One create of a name at a time: flock on <parent>/.NAME.lock, removed by
- * its holder. A lock file unlinked between our open and flock is not the
- * lock any more: open it again. */
-static int create_lock(const char *path, const char *name)
-{
-	for (int i = 0; i < 20; i++) {
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return dk_fail_errno("%s", path);
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			int e = errno;
-			close(fd);
-			if (e == EWOULDBLOCK)
-				return dk_fail("%s: another dkvm create of this VM is running or has just finished", name);
-			errno = e;
-			return dk_fail_errno("%s: lock", path);
-		}
-		struct stat a, b;
-		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			return fd;
-		close(fd);
-	}
-	return dk_fail("%s: cannot take the lock", path);
-}
-
 int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -1242,13 +1217,10 @@ int dk_vm_create(const struct dk_create_opts *o, struct dk_create_result *r)
 	bool had_parent = dk_path_exists(parent);
 	if (dk_mkdir_p(parent, 0755) < 0)
 		return -1;
-	_cleanup_free_ char *lock = dk_asprintf("%s/.%s.lock", parent, o->name);
-	int fd = create_lock(lock, o->name);
-	int rc = fd < 0 ? -1 : create(o, r);
-	if (fd >= 0) {
-		unlink(lock);
-		close(fd);
-	}
+	/* one create (update, tune, start, destroy) of a name at a time */
+	struct dk_vm_lock lock;
+	int rc = dk_vm_lock(parent, o->name, &lock) < 0 ? -1 : create(o, r);
+	dk_vm_unlock(&lock);
 	if (rc < 0 && !had_parent)
 		rmdir(parent); /* made for nothing (only when empty) */
 	return rc;

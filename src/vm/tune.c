@@ -808,6 +808,20 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	struct dk_bundle b;
 	if (dk_bundle_open(parent, o->name, &b) < 0)
 		return -1;
+	/* no other create, update, tune, start or destroy of it meanwhile; the
+	 * bundle read again under the lock */
+	struct dk_vm_lock lock;
+	if (dk_vm_lock(parent, o->name, &lock) < 0) {
+		dk_bundle_close(&b);
+		return -1;
+	}
+	if (lock.fd >= 0) {
+		dk_bundle_close(&b);
+		if (dk_bundle_open(parent, o->name, &b) < 0) {
+			dk_vm_unlock(&lock);
+			return -1;
+		}
+	}
 	int rc = -1;
 	void *conn = NULL;
 	struct dk_facts f;
@@ -905,5 +919,6 @@ out:
 		dk_facts_free(&f);
 	dk_virt_close(conn);
 	dk_bundle_close(&b);
+	dk_vm_unlock(&lock);
 	return rc;
 }

@@ -146,7 +146,7 @@ static plist_t migrate(plist_t old, plist_t fresh, const char *path, bool map, s
 /* ---- the current image ---- */
 
 /* Copy a file or a folder (recursively, at most 16 deep) of the FAT volume
- * to host path dst. */
+ * to host path dst, a file in bounded chunks. */
 static int fat_extract(struct dk_fat_vol *v, const char *src, const char *dst, int depth)
 {
 	struct dk_fat_dirent st;
@@ -157,13 +157,15 @@ static int fat_extract(struct dk_fat_vol *v, const char *src, const char *dst, i
 	uint32_t size = st.size;
 	free(st.name);
 	if (!dir) {
-		char *data = NULL;
-		size_t len = 0;
-		if (dk_fat_read(v, src, &data, &len, (size_t)size + 1) < 0)
+		/* streamed: recoveryOS's BaseSystem.dmg is most of a GiB */
+		struct dk_atomic a;
+		if (dk_atomic_open(&a, dst, false, 0600) < 0)
 			return -1;
-		int rc = dk_write_file_atomic(dst, data, len, false, 0600);
-		free(data);
-		return rc;
+		if (dk_fat_read_fd(v, src, size, a.fd, dst) < 0) {
+			dk_atomic_abort(&a);
+			return -1;
+		}
+		return dk_atomic_commit(&a);
 	}
 	if (depth > 16)
 		return dk_fail("%s: folders nested too deep", src);
@@ -684,9 +686,12 @@ static int rebuild(struct rebuild *w)
 	json_object *oc = man_get(b->manifest, "opencore");
 	if (dk_json_get_str(oc, "image"))
 		return dk_fail("%s: its OpenCore image was given with --opencore-image; dkvm does not rebuild it", b->name);
-	if (b->vol_opencore)
-		return dk_fail("%s: its OpenCore image is a volume of pool %s; updating pool volumes is not supported "
-			       "(create the VM again)", b->name, b->pool ? b->pool : "?");
+	if (b->vol_opencore) {
+		_cleanup_free_ char *vol = dk_vm_volume_name(b->name, "opencore");
+		return dk_fail("%s: made with --pool: it boots volume %s of libvirt pool %s, which dkvm update does not "
+			       "upload again; build an image with dkvm opencore image and upload it with virsh vol-upload "
+			       "(the VM is unchanged)", b->name, vol, b->pool ? b->pool : "?");
+	}
 	struct dk_vm_state s;
 	dk_vm_state(b, &s);
 	dk_errclear();
@@ -764,9 +769,36 @@ static int rebuild(struct rebuild *w)
 	return 0;
 }
 
+/* The manifest on disk is still the one b was opened with (another command
+ * may have changed the VM before we held its lock). */
+static int manifest_unchanged(const struct dk_bundle *b)
+{
+	_cleanup_free_ char *mpath = dk_asprintf("%s/manifest.json", b->dir);
+	char *data = NULL;
+	size_t len = 0;
+	if (dk_read_file(mpath, &data, &len, 16 << 20) < 0)
+		return dk_fail_prefix("%s: the VM changed while the update started", b->name);
+	json_object *now = json_tokener_parse(data);
+	free(data);
+	bool same = now && json_object_equal(now, b->manifest);
+	json_object_put(now);
+	if (!same)
+		return dk_fail("%s: another dkvm command changed the VM (%s) while the update started; run it again",
+			       b->name, mpath);
+	return 0;
+}
+
 int dk_vm_efi_rebuild(struct dk_bundle *b, const struct dk_efi_rebuild_opts *o, struct dk_efi_rebuild_result *r)
 {
 	memset(r, 0, sizeof *r);
+	/* no create, start, tune, destroy or other update of this VM meanwhile */
+	struct dk_vm_lock lock;
+	if (dk_vm_lock(b->parent, b->name, &lock) < 0)
+		return -1;
+	if (lock.fd >= 0 && manifest_unchanged(b) < 0) {
+		dk_vm_unlock(&lock);
+		return -1;
+	}
 	struct rebuild w = {.b = b, .o = o, .r = r};
 	int rc = rebuild(&w);
 	if (w.tmp) {
@@ -790,6 +822,7 @@ int dk_vm_efi_rebuild(struct dk_bundle *b, const struct dk_efi_rebuild_opts *o, 
 	dk_strv_clear(&w.driver_names);
 	if (w.staged)
 		dk_oc_staged_free(&w.st);
+	dk_vm_unlock(&lock);
 	return rc;
 }
 

@@ -43,6 +43,17 @@ struct dk_vm_files dk_bundle_files(const struct dk_bundle *b);
 char *dk_vm_volume_name(const char *name, const char *role);
 /* The files the libvirt domain uses: the volumes where there are, else the bundle's. */
 struct dk_vm_files dk_bundle_domain_files(const struct dk_bundle *b);
+/* One dkvm command at a time on a VM: create, update, tune, start and destroy
+ * take an exclusive flock on <parent>/.NAME.lock (removed by its holder)
+ * for their whole run; a second one is refused at once with "NAME: another
+ * dkvm command is working on this VM ...". Nested in one process (tune
+ * rebuilding the EFI) it is taken once: the inner lock is a no-op. */
+struct dk_vm_lock {
+	int fd;            /* -1: nested or not held */
+	char *path;
+};
+int dk_vm_lock(const char *parent, const char *name, struct dk_vm_lock *l);
+void dk_vm_unlock(struct dk_vm_lock *l);
 /* Write b->manifest to <dir>/manifest.json (atomic). */
 int dk_bundle_write_manifest(const struct dk_bundle *b);
 

@@ -447,6 +447,182 @@ TEST(not_fat)
 	free(p);
 }
 
+/* What a stream read hands to its sink: the bytes, the number of calls, the
+ * largest piece. */
+struct sink_rec {
+	uint8_t *buf;
+	size_t len, cap, calls, max_piece;
+};
+
+static int rec_sink(void *ctx, const void *data, size_t len)
+{
+	struct sink_rec *r = ctx;
+	r->calls++;
+	if (len > r->max_piece)
+		r->max_piece = len;
+	if (len > r->cap - r->len)
+		return dk_fail("sink: more bytes than the file");
+	memcpy(r->buf + r->len, data, len);
+	r->len += len;
+	return 0;
+}
+
+/* Stream the file at path with the given chunk; 0 when the bytes are want's. */
+static int stream_check(struct dk_fat_vol *v, const char *path, size_t chunk, const uint8_t *want, size_t wlen,
+			struct sink_rec *r)
+{
+	memset(r, 0, sizeof *r);
+	r->buf = dk_malloc(wlen + 1);
+	r->cap = wlen;
+	int rc = dk_fat_read_stream(v, path, DK_FAT_MAX_FILE, chunk, rec_sink, r);
+	if (rc == 0 && (r->len != wlen || memcmp(r->buf, want, wlen)))
+		rc = 1;
+	free(r->buf);
+	r->buf = NULL;
+	return rc;
+}
+
+static void poke_fat(const char *img, uint32_t cluster, uint32_t val)
+{
+	int fd = open(img, O_RDWR);
+	CHECK(fd >= 0);
+	uint8_t bs[512], e[4];
+	CHECK(dk_pread_all(fd, bs, 512, 0) == 0);
+	uint64_t fat = (uint64_t)(bs[14] | bs[15] << 8) * 512;
+	for (int i = 0; i < 4; i++)
+		e[i] = (uint8_t)(val >> (8 * i));
+	CHECK(dk_pwrite_all(fd, e, 4, fat + 4ull * cluster) == 0);
+	close(fd);
+}
+
+/* A file of several MiB read in bounded pieces, byte-exact (and the same as
+ * mtools reads it); a fragmented chain mtools made; damaged chains (a loop,
+ * a cluster out of range, an early end) fail with one error and nothing
+ * handed to the sink. */
+TEST(stream_reader)
+{
+	const char *tmp = t_tmpdir();
+	size_t big = (5u << 20) + 123;
+	uint8_t *data = dk_malloc(big);
+	uint32_t seed = 12345;
+	for (size_t i = 0; i < big; i++) {
+		seed = seed * 1103515245 + 12345;
+		data[i] = (uint8_t)(seed >> 16);
+	}
+	struct dk_fat_builder *b = dk_fat_new();
+	CHECK(dk_fat_add_data(b, "small.txt", "hello", 5) == 0);
+	CHECK(dk_fat_add_data(b, "com.apple.recovery.boot/BaseSystem.dmg", data, big) == 0);
+	char *img = t_path(tmp, "stream.img");
+	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && ftruncate(fd, 64 << 20) == 0);
+	struct dk_fat_write_opts wo = {.label = "STREAM", .fixed_time = true};
+	CHECK(dk_fat_write(b, fd, 0, 64 << 20, &wo) == 0);
+	close(fd);
+	dk_fat_free(b);
+	char *bin = t_path(tmp, "big.bin");
+	CHECK(dk_write_file_atomic(bin, data, big, true, 0644) == 0);
+	struct dk_fat_vol *v = NULL;
+	CHECK(dk_fat_open(img, &v) == 0);
+	if (!v)
+		return;
+	struct sink_rec r;
+	/* 64 KiB pieces: many calls, none larger */
+	CHECK_INT(stream_check(v, "com.apple.recovery.boot/BaseSystem.dmg", 65536, data, big, &r), 0);
+	CHECK(r.calls >= big / 65536);
+	CHECK(r.max_piece <= 65536);
+	/* pieces smaller than a cluster */
+	CHECK_INT(stream_check(v, "small.txt", 2, (const uint8_t *)"hello", 5, &r), 0);
+	CHECK_INT(r.calls, 3);
+	/* the default chunk (1 MiB) */
+	CHECK_INT(stream_check(v, "com.apple.recovery.boot/BaseSystem.dmg", 0, data, big, &r), 0);
+	CHECK(r.calls >= 5 && r.max_piece <= (1u << 20));
+	/* into a file descriptor */
+	char *out = t_path(tmp, "out.bin");
+	int ofd = open(out, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(dk_fat_read_fd(v, "/COM.APPLE.RECOVERY.BOOT/basesystem.dmg", DK_FAT_MAX_FILE, ofd, out) == 0);
+	close(ofd);
+	char *got = NULL;
+	size_t glen = 0;
+	CHECK(dk_read_file(out, &got, &glen, 16 << 20) == 0);
+	CHECK(got && glen == big && !memcmp(got, data, big));
+	free(got);
+	/* dk_fat_read, built on it */
+	CHECK(dk_fat_read(v, "com.apple.recovery.boot/BaseSystem.dmg", &got, &glen, 16 << 20) == 0);
+	CHECK(glen == big && !memcmp(got, data, big) && got[big] == 0);
+	free(got);
+	CHECK(dk_fat_read_stream(v, "com.apple.recovery.boot/BaseSystem.dmg", 1000, 0, rec_sink, &r) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "too large");
+	CHECK(dk_fat_read_stream(v, "com.apple.recovery.boot", DK_FAT_MAX_FILE, 0, rec_sink, &r) < 0);
+	CHECK_CONTAINS(dk_errmsg(), "is a directory");
+	struct dk_fat_dirent d;
+	CHECK(dk_fat_stat(v, "com.apple.recovery.boot/BaseSystem.dmg", &d) == 0);
+	free(d.name);
+	uint32_t first = d.cluster;
+	dk_fat_close(v);
+	/* mtools reads the same bytes */
+	char cmd[4096];
+	int sys_ok = system("command -v mcopy >/dev/null 2>&1") == 0;
+	if (sys_ok) {
+		snprintf(cmd, sizeof cmd,
+			 "cd '%s' && MTOOLS_SKIP_CHECK=1 mcopy -n -i stream.img ::/com.apple.recovery.boot/BaseSystem.dmg mt.bin"
+			 " && cmp -s mt.bin big.bin",
+			 tmp);
+		CHECK(system(cmd) == 0);
+	}
+	/* damaged chains: the sink is never called, the error names the file */
+	struct { uint32_t at, val; const char *msg; } dmg[] = {
+		{first + 40, first + 3, "loops"},
+		{first + 40, 0x0FFFFFF0, "out of range"},
+		{first + 40, 1, "out of range"},
+		{first + 40, 0x0FFFFFFF, "ends after 41 of"},
+	};
+	for (size_t i = 0; i < sizeof dmg / sizeof *dmg; i++) {
+		poke_fat(img, dmg[i].at, dmg[i].val);
+		CHECK(dk_fat_open(img, &v) == 0);
+		if (!v)
+			continue;
+		memset(&r, 0, sizeof r);
+		CHECK(dk_fat_read_stream(v, "com.apple.recovery.boot/BaseSystem.dmg", DK_FAT_MAX_FILE, 0, rec_sink, &r) < 0);
+		CHECK_CONTAINS(dk_errmsg(), dmg[i].msg);
+		CHECK_CONTAINS(dk_errmsg(), "stream.img: com.apple.recovery.boot/BaseSystem.dmg:");
+		CHECK_INT(r.calls, 0);
+		CHECK(dk_fat_read(v, "com.apple.recovery.boot/BaseSystem.dmg", &got, &glen, 16 << 20) < 0);
+		CHECK_CONTAINS(dk_errmsg(), dmg[i].msg);
+		/* the other file is fine */
+		CHECK_INT(stream_check(v, "small.txt", 0, (const uint8_t *)"hello", 5, &r), 0);
+		dk_fat_close(v);
+		poke_fat(img, dmg[i].at, dmg[i].at + 1);
+	}
+	/* a fragmented chain: the volume nearly full, mtools puts the file at
+	 * the end and in the hole a deleted file left */
+	if (sys_ok) {
+		snprintf(cmd, sizeof cmd,
+			 "set -e; cd '%s'; export MTOOLS_SKIP_CHECK=1; rm -f frag.img; head -c 100000 big.bin > a.bin;"
+			 "mkfs.fat -F 32 -C frag.img 65536 >/dev/null 2>&1 || PATH=\"$PATH:/usr/sbin:/sbin\" mkfs.fat -F 32 -C "
+			 "frag.img 65536 >/dev/null; mcopy -i frag.img a.bin ::/A.BIN; mcopy -i frag.img a.bin ::/B.BIN;"
+			 "free=$(mdir -i frag.img ::/ | sed -n 's/ bytes free//p' | tr -dc 0-9);"
+			 "head -c $((free - $(stat -c %%s big.bin) + 50000)) /dev/zero > fill.bin; mcopy -i frag.img fill.bin ::/FILL.BIN;"
+			 "mdel -i frag.img ::/A.BIN; mcopy -i frag.img big.bin ::/BIG.BIN;"
+			 "mshowfat -i frag.img ::/BIG.BIN | grep -q '> <'",
+			 tmp);
+		if (system(cmd) == 0) {
+			char *frag = t_path(tmp, "frag.img");
+			CHECK(dk_fat_open(frag, &v) == 0);
+			free(frag);
+			if (v) {
+				CHECK_INT(stream_check(v, "BIG.BIN", 65536, data, big, &r), 0);
+				dk_fat_close(v);
+			}
+		} else {
+			printf("skip the fragmented chain (no mkfs.fat, or mtools did not fragment it)\n");
+		}
+	}
+	free(out);
+	free(bin);
+	free(img);
+	free(data);
+}
+
 int main(void)
 {
 	RUN(gpt_headers_and_crcs);
@@ -458,5 +634,6 @@ int main(void)
 	RUN(reader_survives_damage);
 	RUN(reader_reads_mkfs_and_mtools_volumes);
 	RUN(not_fat);
+	RUN(stream_reader);
 	return t_done();
 }

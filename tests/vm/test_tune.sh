@@ -142,6 +142,22 @@ test_hand_edit_refused() {
 
 # gpu|usb-controller|audio BDF: passthrough on an existing VM, with create's
 # checks (PCI facts from the amd-navi fixture host), undone byte-exact.
+# The VM's lock held (another create, update, tune, start or destroy of it
+# running): tune refused in one line, nothing changed; free again: it applies.
+test_tune_locked() {
+  need_bundle
+  snap >"$T/before"
+  exec 9>"$T/vms/.t1.lock"
+  flock -x 9
+  t_exit 1 "$DKVM" tune t1 iothreads --dir "$T/vms"
+  t_eq "$ERR" "dkvm: t1: another dkvm command is working on this VM (create, update, tune, start or destroy); try again when it has finished"
+  snap >"$T/after"; t_ok cmp "$T/before" "$T/after"
+  exec 9>&-
+  rm "$T/vms/.t1.lock"
+  t_ok "$DKVM" tune t1 iothreads --dir "$T/vms"
+  [ ! -e "$T/vms/.t1.lock" ] || t_fail "tune left its lock file"
+}
+
 test_passthrough_writeups() {
   need_bundle
   local fx="$DKVM_SRCDIR/tests/fixtures/host/amd-navi"

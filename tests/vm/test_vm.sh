@@ -568,7 +568,7 @@ test_concurrent_create() {
   exec 9>"$T/vms/.c1.lock"
   flock -x 9
   t_exit 1 "$DKVM" create c1 --opencore-image "$T/oc.img" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
-  t_eq "$ERR" "dkvm: c1: another dkvm create of this VM is running or has just finished"
+  t_eq "$ERR" "dkvm: c1: another dkvm command is working on this VM (create, update, tune, start or destroy); try again when it has finished"
   exec 9>&-
   rm "$T/vms/.c1.lock"
   only_entries "$T/vms"
@@ -581,7 +581,7 @@ test_concurrent_create() {
   local e; e=$(grep -hv '^dkvm: warning' "$T/e1" "$T/e2")
   t_eq "$(wc -l <<<"$e")" "1" "error lines"
   case "$e" in
-    *"another dkvm create of this VM is running or has just finished"|*"use --force to replace it") ;;
+    *"another dkvm command is working on this VM (create, update, tune, start or destroy); try again when it has finished"|*"use --force to replace it") ;;
     *) t_fail "loser's error: $e";;
   esac
   only_entries "$T/vms" c2
@@ -900,6 +900,145 @@ PY
   t_eq "$(sha256sum < "$dir/config.plist")" "$(cut -d' ' -f1 <<<"$(grep ' ./config.plist$' <<<"$sums")")  -" "config after a refused update"
   t_exit 2 "$DKVM" update
   t_exit 1 "$DKVM" update nosuch --dir "$T/vms"
+}
+
+# update carries a large recoveryOS over in bounded chunks: byte-exact (mcopy
+# reads it back from the new image), and the update's peak memory stays far
+# below the file's size.
+test_update_large_recovery() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  [ -x /usr/bin/time ] || t_skip "no /usr/bin/time"
+  mk_fake_release "$T/OpenCore-1.0.6-RELEASE"
+  mkdir -p "$T/rec/com.apple.recovery.boot"
+  head -c $((96 << 20)) /dev/urandom > "$T/rec/com.apple.recovery.boot/BaseSystem.dmg"
+  t_ok "$DKVM" create big --opencore "$T/OpenCore-1.0.6-RELEASE" --recovery "$T/rec" --dir "$T/vms" --disk 16G --memory 2G
+  cp -r "$T/OpenCore-1.0.6-RELEASE" "$T/OpenCore-1.0.7-RELEASE"
+  python3 - "$T/OpenCore-1.0.7-RELEASE/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  local dir=$T/vms/big
+  t_ok /usr/bin/time -f 'maxrss %M' -o "$T/rss" "$DKVM" update big --opencore "$T/OpenCore-1.0.7-RELEASE" --dir "$T/vms"
+  t_contains "$OUT" "updated"
+  local kb; kb=$(sed -n 's/^maxrss //p' "$T/rss")
+  [ -n "$kb" ] && [ "$kb" -lt $((48 << 10)) ] || t_fail "update's peak memory ${kb:-?} KiB for a 96 MiB recovery file"
+  export MTOOLS_SKIP_CHECK=1
+  local off; off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  t_ok mcopy -n -i "$dir/OpenCore.img@@$off" ::/com.apple.recovery.boot/BaseSystem.dmg "$T/back.dmg"
+  cmp -s "$T/back.dmg" "$T/rec/com.apple.recovery.boot/BaseSystem.dmg" || t_fail "BaseSystem.dmg differs after the update"
+  only_entries "$T/vms" big
+}
+
+# update's refusals: one error line, exit 1 (2 for usage), the bundle byte for
+# byte as it was and nothing left beside it. The VM's lock held (as by a
+# running create, update, tune, start or destroy) refuses update, start and
+# destroy; two updates at once: one updates, the other is refused or finds
+# nothing to do.
+test_update_refusals() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  mkdir -p "$T/rec/com.apple.recovery.boot"
+  head -c 300000 /dev/urandom > "$T/rec/com.apple.recovery.boot/BaseSystem.dmg"
+  t_ok "$DKVM" create u2 --opencore "$T/rel" --recovery "$T/rec" --dir "$T/vms" --disk 16G --memory 2G
+  cp -r "$T/rel" "$T/rel2"
+  python3 - "$T/rel2/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  local dir=$T/vms/u2 sums n
+  sums=$(bundle_sums "$dir")
+  one_error() { # one_error STATUS TEXT CMD...: refused in one line, nothing changed
+    local st=$1 want=$2; shift 2
+    t_exit "$st" "$@"
+    t_contains "$ERR" "$want"
+    t_eq "$(grep -v '^Try .dkvm' <<<"$ERR" | grep -vc '^dkvm: warning:')" 1 "error lines of $*: $ERR"
+    t_eq "$(bundle_sums "$dir")" "$sums" "bundle after $*"
+    only_entries "$T/vms" u2 $extra
+  }
+  local extra=""
+  local up=(--opencore "$T/rel2" --dir "$T/vms")
+  # no such bundle, names that are not a bundle's
+  one_error 1 "nosuch: no such VM" "$DKVM" update nosuch "${up[@]}"
+  for n in ../x ../vms/u2 a/b . ..; do
+    one_error 1 "not a safe name" "$DKVM" update "$n" "${up[@]}"
+  done
+  [ ! -e "$T/x" ] && [ ! -e "$T/.x.lock" ] || t_fail "update ../x made something outside --dir"
+  one_error 2 "missing VM name" "$DKVM" update
+  one_error 2 "unexpected argument" "$DKVM" update u2 extra "${up[@]}"
+  # a release without Docs/Sample.plist (zip and folder)
+  cp -r "$T/rel2" "$T/nosample" && rm "$T/nosample/Docs/Sample.plist"
+  (cd "$T/nosample" && zip -qr ../nosample.zip X64 Docs)
+  one_error 1 "no Docs/Sample.plist in the release" "$DKVM" update u2 --opencore "$T/nosample.zip" --dir "$T/vms"
+  one_error 1 "no Docs/Sample.plist in the release" "$DKVM" update u2 --opencore "$T/nosample" --dir "$T/vms"
+  one_error 1 "nosuch.zip" "$DKVM" update u2 --opencore "$T/nosuch.zip" --dir "$T/vms"
+  # the VM's lock held: update, start, destroy refused at once
+  exec 9>"$dir/../.u2.lock"
+  flock -x 9
+  extra=.u2.lock
+  local busy="dkvm: u2: another dkvm command is working on this VM (create, update, tune, start or destroy); try again when it has finished"
+  one_error 1 "$busy" "$DKVM" update u2 "${up[@]}"
+  t_eq "$ERR" "$busy"
+  one_error 1 "$busy" "$DKVM" start u2 --dir "$T/vms" --display none --accel tcg
+  one_error 1 "$busy" "$DKVM" destroy u2 --dir "$T/vms" --yes
+  exec 9>&-
+  rm "$T/vms/.u2.lock"
+  extra=""
+  # a truncated manifest
+  cp "$dir/manifest.json" "$T/man.json"
+  head -c 200 "$T/man.json" > "$dir/manifest.json"
+  sums=$(bundle_sums "$dir")
+  one_error 1 "manifest.json: not valid JSON" "$DKVM" update u2 "${up[@]}"
+  # made with --pool (its OpenCore image a volume): refused, saying why and what to do
+  python3 - "$T/man.json" "$dir/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["volumes"] = [{"role": "opencore", "pool": "p1", "volume": "u2-OpenCore.img", "path": "/nowhere/u2-OpenCore.img"}]
+json.dump(m, open(sys.argv[2], "w"))
+PY
+  sums=$(bundle_sums "$dir")
+  one_error 1 "u2: made with --pool: it boots volume u2-OpenCore.img of libvirt pool p1, which dkvm update does not upload again; build an image with dkvm opencore image and upload it with virsh vol-upload (the VM is unchanged)" \
+    "$DKVM" update u2 "${up[@]}"
+  cp "$T/man.json" "$dir/manifest.json"
+  # a damaged OpenCore.img: BaseSystem.dmg's cluster chain loops; no boot sector
+  export MTOOLS_SKIP_CHECK=1
+  local img=$dir/OpenCore.img off first
+  cp "$img" "$T/good.img"
+  off=$(sfdisk -J "$img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  first=$(mshowfat -i "$img@@$off" ::/com.apple.recovery.boot/BaseSystem.dmg | sed -E 's/.*<([0-9]+)-.*/\1/')
+  [ -n "$first" ] || t_fail "no cluster chain for BaseSystem.dmg"
+  python3 - "$img" "$off" "$first" <<'PY'
+import struct, sys
+p, off, c = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(p, "r+b") as f:
+    f.seek(off + 14); reserved, = struct.unpack("<H", f.read(2))
+    f.seek(off + reserved * 512 + 4 * (c + 3)); f.write(struct.pack("<I", c + 1))
+PY
+  sums=$(bundle_sums "$dir")
+  one_error 1 "com.apple.recovery.boot/BaseSystem.dmg: the cluster chain loops" timeout 60 "$DKVM" update u2 "${up[@]}"
+  t_contains "$ERR" "the current OpenCore image $img"
+  cp "$T/good.img" "$img"
+  dd if=/dev/zero of="$img" bs=512 seek=$((off / 512)) count=1 conv=notrunc status=none
+  sums=$(bundle_sums "$dir")
+  one_error 1 "no FAT boot sector signature" "$DKVM" update u2 "${up[@]}"
+  cp "$T/good.img" "$img"
+  # two updates at once: one updates; the other is refused (the lock, or the
+  # VM changed under it) or finds it up to date; the result is valid
+  local rc1 rc2
+  "$DKVM" update u2 "${up[@]}" >"$T/o1" 2>"$T/e1" & local p1=$!
+  "$DKVM" update u2 "${up[@]}" >"$T/o2" 2>"$T/e2" & local p2=$!
+  set +e; wait $p1; rc1=$?; wait $p2; rc2=$?; set -e
+  t_eq "$(cat "$T/o1" "$T/o2" | grep -c '^u2: updated$')" 1 "updates done: $(cat "$T/o1" "$T/o2" "$T/e1" "$T/e2")"
+  local other; other=$(cat "$T/o1" "$T/o2" "$T/e1" "$T/e2" | grep -v '^dkvm: warning' | grep -E '^(u2: up to date|dkvm: u2: another dkvm command)' || true)
+  t_eq "$(wc -l <<<"$other")" 1 "the other update: $other (exit $rc1 $rc2)"
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/rel2/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  only_entries "$T/vms" u2
+  [ ! -e "$T/vms/.u2.lock" ] || t_fail "lock file left"
 }
 
 # The sum and size of a file: "SHA256 BYTES".
