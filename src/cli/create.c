@@ -38,7 +38,8 @@ static const struct dk_opt create_opts[] = {
 	{"fake-cores", 'F', NULL, "--cpus N that is not a power-of-two core count: the guide's fake\n"
 	 "core count (8 or 16 cores x 2 threads, N of them enabled) instead of refusing", NULL, DK_OPT_X86},
 	{"no-tune", 'T', NULL, "none of the default levers (by default pinning and the IO thread are on\n"
-	 "wherever the host has room for them; --explain says why each is on or off)", NULL, 0},
+	 "wherever the host has room for them, hugepages when enough are reserved\n"
+	 "and free; --explain says why each is on or off)", NULL, 0},
 	{"opencore", 'o', "ZIP|DIR", "OpenCorePkg release to build from (default: download the latest)", DK_C_FILE, DK_OPT_X86},
 	{"opencore-image", 'I', "IMG", "use a ready OpenCore disk image as is (no config/image build)", DK_C_FILE, DK_OPT_X86},
 	{"driver", 'W', "FILE", "an extra UEFI driver (*.efi) for EFI/OC/Drivers, enabled in UEFI/Drivers\n"

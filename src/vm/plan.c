@@ -471,6 +471,26 @@ int dk_plan_set_fake_cores(struct dk_plan *p, const struct dk_host *h, int cpus)
 	return 0;
 }
 
+/* create's default: guest RAM on hugepages when the host has reserved enough
+ * free 2 MiB pages for it (reserving them is the user's choice: dkvm tune NAME
+ * hugepages --reserve writes the sysctl). */
+static void plan_hugepages_default(const struct dk_host *h, struct dk_plan *p)
+{
+	unsigned long long need = (unsigned long long)p->memory_mib / 2, free2m = h->mem.hugepages_2m_free;
+	if (need && free2m >= need) {
+		dk_plan_set_hugepages(p, true);
+		why(p, "hugepages",
+		    "the host has reserved enough free 2 MiB hugepages for the guest's RAM (fewer TLB misses); "
+		    "they must still be free when the VM starts",
+		    "%llu x 2 MiB pages of %llu free", need, free2m);
+	} else {
+		why(p, "hugepages",
+		    "off: the host has not reserved enough free 2 MiB hugepages for the guest's RAM "
+		    "(dkvm tune NAME hugepages --reserve writes vm.nr_hugepages)",
+		    "off (%llu free, %llu needed)", free2m, need);
+	}
+}
+
 static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, struct dk_plan *p)
 {
 	bool pin = o->pin, io = o->iothreads;
@@ -490,6 +510,8 @@ static void plan_pin(const struct dk_host *h, const struct dk_plan_opts *o, stru
 		dk_plan_set_pin(p, h, true);
 	if (o->hugepages)
 		dk_plan_set_hugepages(p, true);
+	else if (o->auto_levers && h)
+		plan_hugepages_default(h, p);
 }
 
 /* ---- PCI passthrough (--gpu, --usb-controller, --audio) ---- */

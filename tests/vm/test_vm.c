@@ -638,6 +638,49 @@ static const char *decision(const struct dk_plan *p, const char *key)
 	return "";
 }
 
+static const char *decision_value(const struct dk_plan *p, const char *key)
+{
+	for (int i = 0; i < p->n_why; i++)
+		if (!strcmp(p->why[i].key, key))
+			return p->why[i].value;
+	return "";
+}
+
+/* create's default: hugepages exactly when the host has reserved enough free
+ * 2 MiB pages (here 4000 free = 8000 MiB), else off with the reason. */
+TEST(plan_hugepages_default)
+{
+	struct dk_facts h;
+	host_hybrid(&h);
+	h.host.mem.hugepages_2m = 4000;
+	h.host.mem.hugepages_2m_free = 4000;
+	struct dk_plan_opts o = opts("hp");
+	o.auto_levers = true;
+	o.memory_bytes = (uint64_t)4 << 30;
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(p.hugepages);
+	CHECK_STR(decision_value(&p, "hugepages"), "2048 x 2 MiB pages of 4000 free");
+	o.memory_bytes = (uint64_t)8000 << 20;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(p.hugepages);
+	o.memory_bytes = (uint64_t)8002 << 20;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(!p.hugepages);
+	CHECK_STR(decision_value(&p, "hugepages"), "off (4000 free, 4001 needed)");
+	CHECK_CONTAINS(decision(&p, "hugepages"), "hugepages --reserve");
+	o.auto_levers = false; /* explicit choices only: no hugepages unless asked */
+	o.memory_bytes = (uint64_t)4 << 30;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(!p.hugepages);
+	struct dk_facts a;
+	host_amd(&a);
+	o.auto_levers = true;
+	CHECK(dk_plan_build(&a, &o, &p) == 0);
+	CHECK(!p.hugepages);
+	CHECK_STR(decision_value(&p, "hugepages"), "off (0 free, 2048 needed)");
+}
+
 /* A local libvirt whose QEMU user (libvirt-qemu) can open /dev/kvm or not. */
 static void libvirt_local(struct dk_facts *h, bool user_kvm)
 {
@@ -1310,6 +1353,7 @@ int main(void)
 	RUN(plan_unavailable_from_qemu);
 	RUN(plan_cpu_host);
 	RUN(plan_tcg_domain);
+	RUN(plan_hugepages_default);
 	RUN(xml_capabilities);
 	RUN(argv_escaping);
 	RUN(plan_json_roundtrip);
