@@ -307,6 +307,30 @@ EOT
   [ ! -e "$T/vms" ] || t_fail "dry runs created files"
 }
 
+# Passed devices get DeviceProperties in config.plist at the guest paths of
+# the fixed root ports (1c.N): AppleALC's layout-id on the audio controller;
+# a VM without passthrough gets none. (Devices named by address with --force:
+# the bundle is built on this host, whatever its PCI devices; the GPU chart's
+# spoofs are asserted in test_vm.c and test_opencore.c.)
+test_passthrough_device_properties() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  t_ok "$DKVM" --json create pt --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G \
+    --usb-controller 0000:7d:00.3 --audio 0000:7e:00.4 --force
+  t_eq "$(t_jget "$OUT" '[(h["host"], h["port_address"], h["devpath"]) for h in d["plan"]["passthrough"]]')" \
+    "[('0000:7d:00.3', '0000:00:1c.0', 'PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0)'), ('0000:7e:00.4', '0000:00:1c.1', 'PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0)')]"
+  local cfg="$T/vms/pt/config.plist"
+  t_eq "$(python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb"))["DeviceProperties"]["Add"]; print({k: {p: v.hex() for p, v in x.items()} for k, x in d.items()})' "$cfg")" \
+    "{'PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0)': {'layout-id': '01000000'}}"
+  t_contains "$(cat "$T/vms/pt/qemu.argv")" "pcie-root-port,id=dkpt1,bus=pcie.0,chassis=1,addr=1c.0,multifunction=on"
+  t_contains "$(cat "$T/vms/pt/qemu.argv")" "pcie-root-port,id=dkpt2,bus=pcie.0,chassis=2,addr=1c.1"
+  t_contains "$(cat "$T/vms/pt/domain.xml")" 'slot="0x1c" function="0x1"'
+  if command -v virt-xml-validate >/dev/null; then t_ok virt-xml-validate "$T/vms/pt/domain.xml" domain; fi
+  t_ok "$DKVM" --json create plain --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["DeviceProperties"]["Add"])' "$T/vms/plain/config.plist")" "{}"
+}
+
 # --pin: vCPU threads of a directly run QEMU are pinned as planned.
 test_direct_pinning() {
   t_guest_boot
