@@ -10,6 +10,7 @@
 #include "util/log.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -743,7 +744,17 @@ static int apply_devprops(struct ctx *c)
 			return dk_fail("DeviceProperties: '%s' is not a device path (PciRoot(0x0)/Pci(0x2,0x0))", path);
 		plist_t node;
 		if (d->type == '$') {
-			int id = pt->layout_id > 0 ? pt->layout_id : 1;
+			unsigned long id = pt->layout_id > 0 ? (unsigned long)pt->layout_id : 1;
+			if (!strcmp(d->value, "spoof")) {
+				if (!pt->gpu_spoof)
+					continue;
+				char *end = NULL;
+				errno = 0;
+				id = strtoul(pt->gpu_spoof, &end, 16);
+				if (!dk_startswith(pt->gpu_spoof, "0x") || errno || !end || *end || id == 0 || id > 0xffff)
+					return dk_fail("DeviceProperties: device-id spoof '%s' is not a PCI device id (0x73ff)",
+						       pt->gpu_spoof);
+			}
 			uint8_t le[4] = {(uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16), (uint8_t)(id >> 24)};
 			node = plist_new_data((const char *)le, 4);
 		} else if (!(node = make_node(d->type, d->value))) {

@@ -119,7 +119,8 @@ struct dk_oc_devprop {
 	char when;                /* 'a': audio controller passed; 'g': GPU passed */
 	uint16_t vendor, device;  /* 'g': the GPU it applies to (0: any) */
 	const char *key;
-	char type;                /* 'x' data (hex), '$' from context: "layout" (4-byte little-endian data) */
+	char type;                /* 'x' data (hex), '$' from context (4-byte little-endian data): "layout"
+				     (layout_id), "spoof" (gpu_spoof; the entry applies only when it is set) */
 	const char *value;
 	const char *reason;
 };

@@ -35,6 +35,7 @@ struct dk_oc_passthrough {
 	int layout_id;           /* AppleALC layout-id; 0: 1 */
 	const char *gpu_path;    /* the GPU's device path; NULL: none */
 	uint16_t gpu_vendor, gpu_device; /* its PCI ids (host's lspci -nn) */
+	const char *gpu_spoof;   /* the GPU chart's device-id spoof for it ("0x73ff", host/gpu.h), NULL: none */
 };
 
 struct dk_oc_config_opts {

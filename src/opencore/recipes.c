@@ -187,17 +187,14 @@ const int dk_oc_recipe_count = sizeof dk_oc_recipes / sizeof dk_oc_recipes[0];
 /* DeviceProperties the guide's write-ups add for passed-through devices:
  * AppleALC's layout-id on the HD Audio controller (motherboard audio; the
  * guide writes it as a Number, AppleALC reads 4-byte data, as OpenCore's own
- * Sample example), and the GPU chart's device-id spoofs (4-byte little-endian
- * data) for cards macOS knows only under a sibling's id. */
+ * Sample example), and the GPU chart's device-id spoof (4-byte little-endian
+ * data) for cards macOS knows only under a sibling's id. The chart
+ * (host/gpu.c) says which cards and which id: the caller passes it. */
 const struct dk_oc_devprop dk_oc_devprops[] = {
 	{'a', 0, 0, "layout-id", '$', "layout",
 	 "guide (motherboard audio): AppleALC layout-id on the passed HD Audio controller, instead of alcid= boot-arg"},
-	{'g', 0x1002, 0x73ef, "device-id", 'x', "FF730000", "guide GPU chart: RX 6650 XT (Navi 23) needs the device-id spoof 0x73ff"},
-	{'g', 0x1002, 0x73a5, "device-id", 'x', "BF730000", "guide GPU chart: RX 6950 XT (Navi 21) needs the device-id spoof 0x73bf"},
-	{'g', 0x1002, 0x699f, "device-id", 'x', "FF670000", "guide GPU chart: Lexa (RX 550) needs the device-id spoof 0x67ff (and WEG no-gfx-spoof)"},
-	{'g', 0x1002, 0x67b1, "device-id", 'x', "B0670000", "guide GPU chart: Hawaii (R9 290) spoofed to 0x67b0"},
-	{'g', 0x1002, 0x6810, "device-id", 'x', "18680000", "guide GPU chart: Pitcairn (R9 270X/R7 370) spoofed to 0x6818"},
-	{'g', 0x1002, 0x679a, "device-id", 'x', "90670000", "guide GPU chart: Tahiti (HD 7950/R9 280) spoofed to 0x6790"},
+	{'g', 0, 0, "device-id", '$', "spoof",
+	 "guide GPU chart: macOS drives this card under a sibling's device-id (6650 XT 0x73ff, 6950 XT 0x73bf, Lexa 0x67ff, Tonga 0x6939, Hawaii 0x67b0, Bonaire 0x6640, Pitcairn 0x6818, Tahiti 0x6790)"},
 };
 const int dk_oc_devprop_count = sizeof dk_oc_devprops / sizeof dk_oc_devprops[0];
 

@@ -308,6 +308,35 @@ static int config_memory_map(struct build *b, char **xml, uint32_t *len)
 	return rc;
 }
 
+/* The passed-through devices as OpenCore's DeviceProperties table keys them:
+ * their guest paths behind the plan's fixed root ports, the GPU's ids and the
+ * chart's spoof (the plan's). Paths live in the caller's buffers. NULL when
+ * nothing is passed that the table knows. */
+static const struct dk_oc_passthrough *oc_passthrough(const struct dk_plan *p, struct dk_oc_passthrough *pt,
+						      char audio[64], char gpu[64])
+{
+	const struct dk_plan_hostdev *a = dk_plan_hostdev_role(p, "audio"), *g = dk_plan_hostdev_role(p, "gpu");
+	if (!a && !g)
+		return NULL;
+	memset(pt, 0, sizeof *pt);
+	if (a) {
+		dk_plan_hostdev_devpath(a, audio, 64);
+		pt->audio_path = audio;
+		pt->layout_id = DK_PLAN_AUDIO_LAYOUT;
+	}
+	if (g) {
+		unsigned v = 0, d = 0;
+		dk_plan_hostdev_devpath(g, gpu, 64);
+		pt->gpu_path = gpu;
+		if (sscanf(p->gpu.vendor_device, "%4x:%4x", &v, &d) == 2) {
+			pt->gpu_vendor = (uint16_t)v;
+			pt->gpu_device = (uint16_t)d;
+		}
+		pt->gpu_spoof = p->gpu.device_id[0] ? p->gpu.device_id : NULL;
+	}
+	return pt;
+}
+
 static int oc_config(struct build *b, const char *release, const char *kexts_dir, char *const *acpi,
 		     json_object *oc)
 {
@@ -326,7 +355,10 @@ static int oc_config(struct build *b, const char *release, const char *kexts_dir
 	if (rc < 0)
 		return -1;
 	const struct dk_plan *p = &b->r->plan;
+	struct dk_oc_passthrough pt;
+	char audio_path[64], gpu_path[64];
 	struct dk_oc_config_opts co = {
+		.passthrough = oc_passthrough(p, &pt, audio_path, gpu_path),
 		.sample_path = sample_path,
 		.model = dk_mac_model_find(p->model),
 		.macos = dk_macos_find(p->macos),

@@ -713,6 +713,73 @@ static int plan_gpu_chart(const struct dk_facts *f, const struct dk_plan_opts *o
 	return 0;
 }
 
+/* ---- fixed guest addresses of the passthrough root ports ---- */
+
+void dk_plan_port_addr(int port, int *slot, int *fn)
+{
+	int k = port > 0 ? port - 1 : 0;
+	*slot = DK_PLAN_PORT_SLOT - k / 8;
+	*fn = k % 8;
+}
+
+bool dk_plan_port_multifunction(const struct dk_plan *p, int port)
+{
+	int slot, fn;
+	dk_plan_port_addr(port, &slot, &fn);
+	if (fn != 0)
+		return false;
+	for (int i = 0; i < p->n_hostdev; i++) {
+		int s2, f2;
+		dk_plan_port_addr(p->hostdev[i].port, &s2, &f2);
+		if (s2 == slot && f2 != 0)
+			return true;
+	}
+	return false;
+}
+
+void dk_plan_hostdev_devpath(const struct dk_plan_hostdev *h, char *buf, size_t n)
+{
+	int slot, fn;
+	dk_plan_port_addr(h->port, &slot, &fn);
+	snprintf(buf, n, "PciRoot(0x0)/Pci(0x%X,0x%X)/Pci(0x0,0x%X)", (unsigned)slot, (unsigned)fn, (unsigned)h->func);
+}
+
+const struct dk_plan_hostdev *dk_plan_hostdev_role(const struct dk_plan *p, const char *role)
+{
+	for (int i = 0; i < p->n_hostdev; i++)
+		if (!strcmp(p->hostdev[i].role, role) && p->hostdev[i].func == 0)
+			return &p->hostdev[i];
+	return NULL;
+}
+
+/* The DeviceProperties the guide's write-ups add for the passed devices, as a
+ * decision: AppleALC's layout-id on the HD audio controller, the GPU chart's
+ * device-id spoof on the card; keyed by the fixed guest paths. where says
+ * when config.plist gets them. Nothing without such a device. */
+static void plan_devprops(struct dk_plan *p, const char *where)
+{
+	const struct dk_plan_hostdev *a = dk_plan_hostdev_role(p, "audio"), *g = dk_plan_hostdev_role(p, "gpu");
+	struct dk_buf v = {0};
+	char path[64];
+	if (g && p->gpu.device_id[0]) {
+		dk_plan_hostdev_devpath(g, path, sizeof path);
+		dk_buf_printf(&v, "%s device-id %s", path, p->gpu.device_id);
+	}
+	if (a) {
+		dk_plan_hostdev_devpath(a, path, sizeof path);
+		dk_buf_printf(&v, "%s%s layout-id %d", v.len ? "; " : "", path, DK_PLAN_AUDIO_LAYOUT);
+	}
+	if (v.len) {
+		char reason[384];
+		snprintf(reason, sizeof reason,
+			 "the guide's DeviceProperties for passed devices (%s%s%s), at the fixed guest paths of their root ports; %s",
+			 g && p->gpu.device_id[0] ? "the GPU chart's device-id spoof" : "", g && p->gpu.device_id[0] && a ? ", " : "",
+			 a ? "AppleALC's layout-id instead of alcid=" : "", where);
+		why(p, "deviceproperties", reason, "%s", v.data);
+	}
+	dk_buf_free(&v);
+}
+
 /* Every passthrough option -> hostdevs in root ports of their own. */
 static int plan_passthrough(const struct dk_facts *f, const struct dk_plan_opts *o, const struct dk_macos *os,
 			    struct dk_plan *p)
@@ -777,6 +844,8 @@ int dk_plan_add_passthrough(const struct dk_facts *f, const struct dk_plan_opts 
 		return dk_fail("%s: the GPU %s is passed through already", p->name, p->gpu.host);
 	if (plan_passthrough(f, o, os, p) < 0)
 		return -1;
+	plan_devprops(p, "config.plist gets them when the OpenCore image is rebuilt (dkvm update); "
+			 "this write-up changes only the domain");
 	if (o->gpu) {
 		snprintf(p->video, sizeof p->video, "none");
 		why(p, "display", "a passed-through GPU drives the display: the guide removes the emulated Display and Video devices (§7)",
@@ -928,7 +997,10 @@ int dk_plan_build(const struct dk_facts *f, const struct dk_plan_opts *o, struct
 	if (plan_topology(h, o, p) < 0 || plan_memory(h, o, p) < 0)
 		return -1;
 	plan_pin(h, o, p);
-	if (plan_passthrough(f, o, os, p) < 0 || plan_devices(f, o, prof, os, p) < 0 ||
+	if (plan_passthrough(f, o, os, p) < 0)
+		return -1;
+	plan_devprops(p, "written to config.plist's DeviceProperties/Add");
+	if (plan_devices(f, o, prof, os, p) < 0 ||
 	    plan_firmware(h, o, accel_reason, p) < 0)
 		return -1;
 	dk_plan_uuid(f->domain_uuid, o->uuid, f->random + 3, p->uuid);
@@ -1161,6 +1233,14 @@ json_object *dk_plan_to_json(const struct dk_plan *p)
 		json_object_object_add(e, "function", json_object_new_int(h->func));
 		json_object_object_add(e, "multifunction", json_object_new_boolean(h->multifunction));
 		json_object_object_add(e, "rom", h->rom[0] ? json_object_new_string(h->rom) : NULL);
+		int slot, fn;
+		char path[64];
+		dk_plan_port_addr(h->port, &slot, &fn);
+		char addr[16];
+		snprintf(addr, sizeof addr, "0000:00:%02x.%x", (unsigned)slot & 0xff, (unsigned)fn & 7);
+		json_object_object_add(e, "port_address", json_object_new_string(addr));
+		dk_plan_hostdev_devpath(h, path, sizeof path);
+		json_object_object_add(e, "devpath", json_object_new_string(path));
 		json_object_array_add(pt, e);
 	}
 	json_object_object_add(o, "passthrough", pt);

@@ -7,6 +7,7 @@
  * the QEMU argv are two renderers of the same plan (vm/render.h). */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
 
@@ -222,6 +223,22 @@ static inline int dk_plan_vcpus_online(const struct dk_plan *p) { return p->vcpu
 bool dk_evdev_path_ok(const char *path);
 bool dk_grab_toggle_ok(const char *toggle);
 bool dk_ifname_ok(const char *name);
+/* Passthrough root ports sit at fixed guest addresses, so that OpenCore's
+ * DeviceProperties can name the devices behind them: port n (1..16) is on
+ * pcie.0 at slot 0x1c (ports 1-8) or 0x1b (ports 9-16), function (n-1)%8,
+ * as a real PCH's root ports. Function 0 of a slot is multifunction when the
+ * plan has another port in that slot. */
+#define DK_PLAN_PORT_SLOT 0x1c
+void dk_plan_port_addr(int port, int *slot, int *fn);
+bool dk_plan_port_multifunction(const struct dk_plan *p, int port);
+/* The OpenCore device path of a passed function in the guest:
+ * "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x1)". */
+void dk_plan_hostdev_devpath(const struct dk_plan_hostdev *h, char *buf, size_t n);
+/* The AppleALC layout-id dkvm writes for a passed HD audio controller (the
+ * guide: try alcid= values, then make the working one permanent). */
+#define DK_PLAN_AUDIO_LAYOUT 1
+/* The passed HD audio controller (role "audio") and the GPU's function 0, or NULL. */
+const struct dk_plan_hostdev *dk_plan_hostdev_role(const struct dk_plan *p, const char *role);
 
 const char *dk_disk_bus_name(enum dk_disk_bus b);
 const char *dk_accel_name(enum dk_accel a);

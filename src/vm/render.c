@@ -151,8 +151,17 @@ void dk_qemu_argv_tail(struct dk_argv *a, const struct dk_vm_files *f, const str
 	}
 }
 
-/* A host PCI function as vfio-pci in its root port (dkpt<port>), which is
- * created before its function 0. */
+/* A passthrough root port at its fixed address on pcie.0 (vm/plan.h), so
+ * that the guest path of the device behind it is known. */
+static void qemu_root_port(struct dk_argv *a, const struct dk_plan *p, int port)
+{
+	int slot, fn;
+	dk_plan_port_addr(port, &slot, &fn);
+	dk_argv_add(a, "-device");
+	dk_argv_addf(a, "pcie-root-port,id=dkpt%d,bus=pcie.0,chassis=%d,addr=%02x.%x%s", port, port, (unsigned)slot,
+		     (unsigned)fn, dk_plan_port_multifunction(p, port) ? ",multifunction=on" : "");
+}
+
 /* The evdev write-up: host input devices read by QEMU (input-linux); the
  * first (the keyboard) grabs all of them, toggled by grab_toggle. */
 static void qemu_evdev(struct dk_argv *a, const struct dk_plan *p)
@@ -167,12 +176,12 @@ static void qemu_evdev(struct dk_argv *a, const struct dk_plan *p)
 	}
 }
 
-static void qemu_hostdev(struct dk_argv *a, const struct dk_plan_hostdev *h)
+/* A host PCI function as vfio-pci in its root port (dkpt<port>), which is
+ * created before its function 0. */
+static void qemu_hostdev(struct dk_argv *a, const struct dk_plan *p, const struct dk_plan_hostdev *h)
 {
-	if (h->func == 0) {
-		dk_argv_add(a, "-device");
-		dk_argv_addf(a, "pcie-root-port,id=dkpt%d,bus=pcie.0,chassis=%d", h->port, h->port);
-	}
+	if (h->func == 0)
+		qemu_root_port(a, p, h->port);
 	_cleanup_free_ char *rom = dk_qemu_escape(h->rom);
 	dk_argv_add(a, "-device");
 	dk_argv_addf(a, "vfio-pci,host=%s,bus=dkpt%d,addr=00.%d%s%s%s", h->host, h->port, h->func,
@@ -272,7 +281,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 		dk_argv_add(a, p->video);
 	}
 	for (int i = 0; i < p->n_hostdev; i++)
-		qemu_hostdev(a, &p->hostdev[i]);
+		qemu_hostdev(a, p, &p->hostdev[i]);
 	if (p->watchdog) {
 		dk_argv_add(a, "-action");
 		dk_argv_add(a, "watchdog=none");
@@ -369,16 +378,31 @@ static void disk(xmlNodePtr devs, const char *format, const char *file, const ch
 
 /* A host PCI function: <hostdev> (managed: libvirt binds it to vfio-pci) in
  * the root port whose <controller> precedes its function 0. */
-static void xml_hostdev(xmlNodePtr devs, const struct dk_plan_hostdev *h)
+/* A passthrough root port at its fixed address on pcie.0 (vm/plan.h). */
+static void xml_root_port(xmlNodePtr devs, const struct dk_plan *p, int port)
+{
+	int slot, fn;
+	dk_plan_port_addr(port, &slot, &fn);
+	xmlNodePtr ctl = child(devs, "controller", NULL);
+	prop(ctl, "type", "pci");
+	propf(ctl, "index", "%d", port);
+	prop(ctl, "model", "pcie-root-port");
+	xmlNodePtr ad = child(ctl, "address", NULL);
+	prop(ad, "type", "pci");
+	prop(ad, "domain", "0x0000");
+	prop(ad, "bus", "0x00");
+	propf(ad, "slot", "0x%02x", (unsigned)slot);
+	propf(ad, "function", "0x%x", (unsigned)fn);
+	if (dk_plan_port_multifunction(p, port))
+		prop(ad, "multifunction", "on");
+}
+
+static void xml_hostdev(xmlNodePtr devs, const struct dk_plan *p, const struct dk_plan_hostdev *h)
 {
 	unsigned dom = 0, bus = 0, slot = 0, fn = 0;
 	sscanf(h->host, "%x:%x:%x.%x", &dom, &bus, &slot, &fn);
-	if (h->func == 0) {
-		xmlNodePtr ctl = child(devs, "controller", NULL);
-		prop(ctl, "type", "pci");
-		propf(ctl, "index", "%d", h->port);
-		prop(ctl, "model", "pcie-root-port");
-	}
+	if (h->func == 0)
+		xml_root_port(devs, p, h->port);
 	xmlNodePtr hd = child(devs, "hostdev", NULL);
 	prop(hd, "mode", "subsystem");
 	prop(hd, "type", "pci");
@@ -593,7 +617,7 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 		prop(child(child(devs, "video", NULL), "model", NULL), "type", "none");
 	}
 	for (int i = 0; i < p->n_hostdev; i++)
-		xml_hostdev(devs, &p->hostdev[i]);
+		xml_hostdev(devs, p, &p->hostdev[i]);
 	xmlNodePtr ser = child(devs, "serial", NULL);
 	prop(ser, "type", "pty");
 	if (p->watchdog && c->itco_watchdog) {

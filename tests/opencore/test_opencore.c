@@ -740,7 +740,8 @@ TEST(device_properties_table)
 	free(xml);
 
 	struct dk_oc_passthrough pt = {.audio_path = "PciRoot(0x0)/Pci(0x2,0x0)", .layout_id = 7,
-				       .gpu_path = "PciRoot(0x0)/Pci(0x3,0x0)", .gpu_vendor = 0x1002, .gpu_device = 0x73ef};
+				       .gpu_path = "PciRoot(0x0)/Pci(0x3,0x0)", .gpu_vendor = 0x1002, .gpu_device = 0x73ef,
+				       .gpu_spoof = "0x73ff"};
 	xml = build_ex(sp, "MacPro7,1", "sonoma", &pt, NULL, &len);
 	p = xml ? parse(xml, len) : NULL;
 	CHECK(p != NULL);
@@ -760,6 +761,7 @@ TEST(device_properties_table)
 	/* a GPU the chart does not spoof: nothing for it */
 	pt.audio_path = NULL;
 	pt.gpu_device = 0x73bf;
+	pt.gpu_spoof = NULL;
 	xml = build_ex(sp, "MacPro7,1", "sonoma", &pt, NULL, &len);
 	p = xml ? parse(xml, len) : NULL;
 	CHECK(p != NULL);
@@ -767,6 +769,29 @@ TEST(device_properties_table)
 		CHECK_INT(plist_dict_get_size(dk_pl_get(p, "DeviceProperties/Add")), 0);
 	plist_free(p);
 	free(xml);
+
+	/* the chart's family spoof (Tahiti 0x679a -> 0x6790), behind a root port */
+	pt.gpu_path = "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0)";
+	pt.gpu_device = 0x679a;
+	pt.gpu_spoof = "0x6790";
+	xml = build_ex(sp, "MacPro7,1", "monterey", &pt, NULL, &len);
+	p = xml ? parse(xml, len) : NULL;
+	CHECK(p != NULL);
+	if (p) {
+		size_t n = 0;
+		const uint8_t *d = dk_pl_data(plist_dict_get_item(dk_pl_get(p, "DeviceProperties/Add"), pt.gpu_path),
+					      "device-id", &n);
+		CHECK(d && n == 4 && d[0] == 0x90 && d[1] == 0x67 && d[2] == 0 && d[3] == 0);
+		CHECK_INT(count_errors(xml, len, sx, slen, true), 0);
+	}
+	plist_free(p);
+	free(xml);
+	/* a spoof that is not a device id: refused */
+	pt.gpu_spoof = "0x1234x";
+	CHECK(build_ex(sp, "MacPro7,1", "monterey", &pt, NULL, &len) == NULL);
+	CHECK_CONTAINS(dk_errmsg(), "not a PCI device id");
+	dk_errclear();
+	pt.gpu_spoof = "0x73ff";
 
 	/* a device path that is not one: refused, one line */
 	pt.gpu_device = 0x73ef;

@@ -181,6 +181,15 @@ test_passthrough_writeups() {
   t_ok virt-xml-validate "$B/domain.xml" domain
   t_ok "$DKVM" --sysroot "$fx" tune t1 audio 0e:00.4 --dir "$T/vms"
   t_contains "$(cat "$B/qemu.argv")" "vfio-pci,host=0000:0e:00.4"
+  # its root port at the next fixed address; the plan records the DeviceProperties
+  # config.plist needs (layout-id at the audio controller's guest path), for the
+  # image rebuild: tune itself leaves the OpenCore image alone
+  t_contains "$(cat "$B/qemu.argv")" "pcie-root-port,id=dkpt2,bus=pcie.0,chassis=2,addr=1c.1"
+  t_contains "$(cat "$B/qemu.argv")" "chassis=1,addr=1c.0,multifunction=on"
+  t_ok virt-xml-validate "$B/domain.xml" domain
+  t_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([x["value"] for x in d["plan"]["decisions"] if x["key"] == "deviceproperties"])' "$B/manifest.json")" \
+    "['PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0) layout-id 1']"
+  t_contains "$(cat "$B/manifest.json")" "OpenCore image is rebuilt (dkvm update)"
   t_exit 1 "$DKVM" --sysroot "$fx" tune t1 gpu 0b:00.0 --dir "$T/vms"
   t_contains "$ERR" "passed through already"
   t_ok "$DKVM" tune t1 undo --dir "$T/vms"

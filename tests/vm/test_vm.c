@@ -643,7 +643,7 @@ static const char *decision_value(const struct dk_plan *p, const char *key)
 	for (int i = 0; i < p->n_why; i++)
 		if (!strcmp(p->why[i].key, key))
 			return p->why[i].value;
-	return "";
+	return NULL;
 }
 
 /* create's default: hugepages exactly when the host has reserved enough free
@@ -660,14 +660,14 @@ TEST(plan_hugepages_default)
 	struct dk_plan p;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
 	CHECK(p.hugepages);
-	CHECK_STR(decision_value(&p, "hugepages"), "2048 x 2 MiB pages of 4000 free");
+	CHECK_STR(decision_value(&p, "hugepages") ? decision_value(&p, "hugepages") : "", "2048 x 2 MiB pages of 4000 free");
 	o.memory_bytes = (uint64_t)8000 << 20;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
 	CHECK(p.hugepages);
 	o.memory_bytes = (uint64_t)8002 << 20;
 	CHECK(dk_plan_build(&h, &o, &p) == 0);
 	CHECK(!p.hugepages);
-	CHECK_STR(decision_value(&p, "hugepages"), "off (4000 free, 4001 needed)");
+	CHECK_STR(decision_value(&p, "hugepages") ? decision_value(&p, "hugepages") : "", "off (4000 free, 4001 needed)");
 	CHECK_CONTAINS(decision(&p, "hugepages"), "hugepages --reserve");
 	o.auto_levers = false; /* explicit choices only: no hugepages unless asked */
 	o.memory_bytes = (uint64_t)4 << 30;
@@ -678,7 +678,7 @@ TEST(plan_hugepages_default)
 	o.auto_levers = true;
 	CHECK(dk_plan_build(&a, &o, &p) == 0);
 	CHECK(!p.hugepages);
-	CHECK_STR(decision_value(&p, "hugepages"), "off (0 free, 2048 needed)");
+	CHECK_STR(decision_value(&p, "hugepages") ? decision_value(&p, "hugepages") : "", "off (0 free, 2048 needed)");
 }
 
 /* A local libvirt whose QEMU user (libvirt-qemu) can open /dev/kvm or not. */
@@ -1251,6 +1251,91 @@ TEST(passthrough_gpu)
 	dk_pci_free(&h.pci);
 }
 
+/* Passthrough root ports at fixed guest addresses: each device's OpenCore
+ * path follows from them, both renderers carry the address, and the plan
+ * says which DeviceProperties config.plist gets (nothing without a device). */
+TEST(passthrough_devpaths)
+{
+	int slot, fn;
+	dk_plan_port_addr(1, &slot, &fn);
+	CHECK(slot == 0x1c && fn == 0);
+	dk_plan_port_addr(8, &slot, &fn);
+	CHECK(slot == 0x1c && fn == 7);
+	dk_plan_port_addr(9, &slot, &fn);
+	CHECK(slot == 0x1b && fn == 0);
+	dk_plan_port_addr(16, &slot, &fn);
+	CHECK(slot == 0x1b && fn == 7);
+
+	struct dk_facts h;
+	host_navi(&h);
+	struct dk_plan_opts o = opts("navi");
+	struct dk_plan p;
+	char path[64];
+	/* no passthrough: no decision, no DeviceProperties */
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(decision_value(&p, "deviceproperties") == NULL);
+	/* the GPU alone (Navi 23 0x73ff: native, no spoof) */
+	o.gpu = "0b:00.0";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	dk_plan_hostdev_devpath(&p.hostdev[0], path, sizeof path);
+	CHECK_STR(path, "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0)");
+	dk_plan_hostdev_devpath(&p.hostdev[1], path, sizeof path);
+	CHECK_STR(path, "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x1)");
+	CHECK(!dk_plan_port_multifunction(&p, 1));
+	CHECK(decision_value(&p, "deviceproperties") == NULL);
+	struct dk_vm_files vf = {.dir = "/b", .disk = "/b/disk.qcow2", .opencore = "/b/OpenCore.img", .vars = "/b/vars.fd"};
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_NONE};
+	struct dk_argv a;
+	CHECK(dk_qemu_argv(&p, &vf, &qo, &a) == 0);
+	char *sh = dk_argv_to_shell(&a);
+	CHECK_CONTAINS(sh, "pcie-root-port,id=dkpt1,bus=pcie.0,chassis=1,addr=1c.0 ");
+	free(sh);
+	dk_argv_free(&a);
+
+	/* GPU + USB + audio: ports 1c.0 (multifunction), 1c.1, 1c.2; layout-id on the audio path */
+	o.usb[0] = "0000:0d:00.3";
+	o.n_usb = 1;
+	o.audio = "0e:00.4";
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK(dk_plan_port_multifunction(&p, 1));
+	CHECK(!dk_plan_port_multifunction(&p, 2));
+	const struct dk_plan_hostdev *au = dk_plan_hostdev_role(&p, "audio");
+	CHECK(au != NULL);
+	dk_plan_hostdev_devpath(au, path, sizeof path);
+	CHECK_STR(path, "PciRoot(0x0)/Pci(0x1C,0x2)/Pci(0x0,0x0)");
+	CHECK_STR(decision_value(&p, "deviceproperties"), "PciRoot(0x0)/Pci(0x1C,0x2)/Pci(0x0,0x0) layout-id 1");
+	CHECK(dk_qemu_argv(&p, &vf, &qo, &a) == 0);
+	sh = dk_argv_to_shell(&a);
+	CHECK_CONTAINS(sh, "chassis=1,addr=1c.0,multifunction=on ");
+	CHECK_CONTAINS(sh, "chassis=3,addr=1c.2 ");
+	free(sh);
+	dk_argv_free(&a);
+	struct dk_virt_caps caps = {.kvm = true, .itco_watchdog = true};
+	char *xml = NULL;
+	CHECK(dk_libvirt_xml(&p, &vf, &caps, &xml) == 0);
+	CHECK_CONTAINS(xml, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x1c\" function=\"0x2\"/>");
+	free(xml);
+	/* the manifest carries the guest address and path */
+	json_object *j = dk_plan_to_json(&p);
+	json_object *e = json_object_array_get_idx(json_object_object_get(j, "passthrough"), 3);
+	CHECK_STR(json_object_get_string(json_object_object_get(e, "port_address")), "0000:00:1c.2");
+	CHECK_STR(json_object_get_string(json_object_object_get(e, "devpath")), "PciRoot(0x0)/Pci(0x1C,0x2)/Pci(0x0,0x0)");
+	json_object_put(j);
+
+	/* a card the chart spoofs (the fixture's Navi 23 as an RX 6650 XT, 0x73ef): device-id on its path */
+	int k = dk_pci_find(&h.pci, "0b:00.0");
+	CHECK(k >= 0);
+	if (k >= 0)
+		h.pci.devs[k].device = 0x73ef;
+	o.usb[0] = NULL;
+	o.n_usb = 0;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_STR(p.gpu.device_id, "0x73ff");
+	CHECK_STR(decision_value(&p, "deviceproperties"),
+		  "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0) device-id 0x73ff; PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0) layout-id 1");
+	dk_pci_free(&h.pci);
+}
+
 TEST(passthrough_refusals)
 {
 	struct dk_facts h;
@@ -1371,6 +1456,7 @@ int main(void)
 	RUN(ppc_explain_is_data);
 	RUN(ppc_bad_input);
 	RUN(passthrough_gpu);
+	RUN(passthrough_devpaths);
 	RUN(passthrough_refusals);
 	RUN(gpu_chart);
 	return t_done();

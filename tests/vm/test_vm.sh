@@ -269,6 +269,53 @@ xeon-2s 0 kvm 8x2 8192
   t_contains "$(t_jget "$OUT" 'd["plan"]["cpu"]["arg"]')" "vendor=GenuineIntel"
 }
 
+# create's default levers per fixture host: pinning (vCPUs, emulator, IO
+# thread) and the IO thread on wherever the host has room, off with the reason
+# in the plan's decisions (--explain) where it has not: a host without KVM
+# (TCG), more guest cores than the host can spare. --no-tune: neither.
+test_default_levers() {
+  local fx="$DKVM_SRCDIR/tests/fixtures/host" name want
+  while read -r name want; do
+    [ -n "$name" ] || continue
+    t_ok "$DKVM" --sysroot "$fx/$name" --json create lv --dry-run --dir "$T/vms"
+    t_eq "$(t_jget "$OUT" 'd["plan"].get("iothreads"), d["plan"].get("pinning")')" "$want" "$name levers"
+    t_eq "$(t_jget "$OUT" 'sorted(x["key"] for x in d["plan"]["decisions"] if x["key"] in ("pinning", "iothreads"))')" \
+      "['iothreads', 'pinning']" "$name decisions"
+  done <<'EOT'
+amd-ryzen (1, {'vcpus': [1, 13, 2, 14, 3, 15, 4, 16], 'emulator': '0,12', 'iothread': '5,17'})
+amd-navi (1, {'vcpus': [1, 13, 2, 14, 3, 15, 4, 16], 'emulator': '0,12', 'iothread': '5,17'})
+intel-hybrid (1, {'vcpus': [2, 3, 4, 5, 6, 7, 8, 9], 'emulator': '0,1', 'iothread': '10,11'})
+xeon-2s (1, {'vcpus': [8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31], 'emulator': '0,16', 'iothread': '1,17'})
+intel-desktop (1, {'vcpus': [1, 9, 2, 10, 3, 11, 4, 12], 'emulator': '0,8', 'iothread': '5,13'})
+secrets (1, {'vcpus': [1, 9, 2, 10, 3, 11, 4, 12], 'emulator': '0,8', 'iothread': '5,13'})
+4core-nosmt (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
+iommu-off (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
+EOT
+  # the explanation says where each lever went
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" create lv --dry-run --explain --dir "$T/vms"
+  t_contains "$OUT" "within one L3 domain"
+  t_contains "$OUT" "IO thread on 5,17"
+  # no room: 4 guest cores on a 4-core host keep nothing for the host
+  t_ok "$DKVM" --sysroot "$fx/4core-nosmt" --json create lv --dry-run --cpus 4 --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("iothreads"), d["plan"].get("pinning")')" "(1, None)"
+  t_eq "$(t_jget "$OUT" '[x["value"] + ": " + x["reason"] for x in d["plan"]["decisions"] if x["key"] == "pinning"]')" \
+    "['off (the host has no room): 4 guest cores need 4 host cores besides the one of host CPU 0; the host has 3']"
+  t_ok "$DKVM" --sysroot "$fx/4core-nosmt" create lv --dry-run --explain --cpus 4 --dir "$T/vms"
+  t_contains "$OUT" "pinning        off (the host has no room)"
+  # no KVM (the no-kvm fixture, given the OVMF pair it lacks): TCG, nothing to pin
+  cp -a "$fx/no-kvm" "$T/nokvm"
+  mkdir -p "$T/nokvm/usr/share"
+  cp -a "$fx/amd-ryzen/usr/share/edk2" "$T/nokvm/usr/share/"
+  t_ok "$DKVM" --sysroot "$T/nokvm" --json create lv --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"]["accel"], d["plan"].get("iothreads"), d["plan"].get("pinning")')" "('tcg', 1, None)"
+  t_eq "$(t_jget "$OUT" '[x["reason"] for x in d["plan"]["decisions"] if x["key"] == "pinning"]')" \
+    "['off: TCG threads are not vCPUs to pin']"
+  # --no-tune: the plain plan
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create lv --dry-run --no-tune --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("iothreads"), d["plan"].get("pinning")')" "(None, None)"
+  [ ! -e "$T/vms" ] || t_fail "dry runs created files"
+}
+
 # --gpu/--usb-controller/--audio on the amd-navi fixture: planned from its
 # PCI facts; each refusal one line, nothing created.
 test_passthrough_cli() {
@@ -306,6 +353,30 @@ EOT
   t_contains "$ERR" "passed through anyway (--force)"
   t_exit 2 "$DKVM" --sysroot "$fx" create gfx --dry-run --dir "$T/vms" --gpu-rom /x.rom
   [ ! -e "$T/vms" ] || t_fail "dry runs created files"
+}
+
+# Passed devices get DeviceProperties in config.plist at the guest paths of
+# the fixed root ports (1c.N): AppleALC's layout-id on the audio controller;
+# a VM without passthrough gets none. (Devices named by address with --force:
+# the bundle is built on this host, whatever its PCI devices; the GPU chart's
+# spoofs are asserted in test_vm.c and test_opencore.c.)
+test_passthrough_device_properties() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  mk_fake_release "$T/rel"
+  t_ok "$DKVM" --json create pt --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G \
+    --usb-controller 0000:7d:00.3 --audio 0000:7e:00.4 --force
+  t_eq "$(t_jget "$OUT" '[(h["host"], h["port_address"], h["devpath"]) for h in d["plan"]["passthrough"]]')" \
+    "[('0000:7d:00.3', '0000:00:1c.0', 'PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0)'), ('0000:7e:00.4', '0000:00:1c.1', 'PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0)')]"
+  local cfg="$T/vms/pt/config.plist"
+  t_eq "$(python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb"))["DeviceProperties"]["Add"]; print({k: {p: v.hex() for p, v in x.items()} for k, x in d.items()})' "$cfg")" \
+    "{'PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0)': {'layout-id': '01000000'}}"
+  t_contains "$(cat "$T/vms/pt/qemu.argv")" "pcie-root-port,id=dkpt1,bus=pcie.0,chassis=1,addr=1c.0,multifunction=on"
+  t_contains "$(cat "$T/vms/pt/qemu.argv")" "pcie-root-port,id=dkpt2,bus=pcie.0,chassis=2,addr=1c.1"
+  t_contains "$(cat "$T/vms/pt/domain.xml")" 'slot="0x1c" function="0x1"'
+  if command -v virt-xml-validate >/dev/null; then t_ok virt-xml-validate "$T/vms/pt/domain.xml" domain; fi
+  t_ok "$DKVM" --json create plain --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$(python3 -c 'import plistlib,sys; print(plistlib.load(open(sys.argv[1],"rb"))["DeviceProperties"]["Add"])' "$T/vms/plain/config.plist")" "{}"
 }
 
 # --pin: vCPU threads of a directly run QEMU are pinned as planned.
