@@ -1272,20 +1272,29 @@ static int check_file_chain(struct dk_fat_vol *v, const char *path, uint32_t fir
 	return 0;
 }
 
-int dk_fat_read_stream(struct dk_fat_vol *v, const char *path, uint64_t max, size_t chunk, dk_fat_sink sink,
-		       void *ctx)
+/* A regular file of at most max bytes in the image, its entry in *d. */
+static int stat_regular(struct dk_fat_vol *v, const char *path, uint64_t max, struct dk_fat_dirent *d)
 {
-	struct dk_fat_dirent d;
-	int r = dk_fat_stat(v, path, &d);
+	int r = dk_fat_stat(v, path, d);
 	if (r < 0)
 		return -1;
 	if (r > 0)
 		return dk_fail("%s: %s: no such file in the image", v->what, path);
-	free(d.name);
-	if (d.is_dir)
+	free(d->name);
+	d->name = NULL;
+	if (d->is_dir)
 		return dk_fail("%s: %s: is a directory", v->what, path);
-	if (d.size > max)
-		return dk_fail("%s: %s: too large (%u bytes)", v->what, path, d.size);
+	if (d->size > max)
+		return dk_fail("%s: %s: too large (%u bytes)", v->what, path, d->size);
+	return 0;
+}
+
+int dk_fat_read_stream(struct dk_fat_vol *v, const char *path, uint64_t max, size_t chunk, dk_fat_sink sink,
+		       void *ctx)
+{
+	struct dk_fat_dirent d;
+	if (stat_regular(v, path, max, &d) < 0)
+		return -1;
 	if (check_file_chain(v, path, d.cluster, d.size) < 0)
 		return -1;
 	if (!chunk)
@@ -1354,16 +1363,8 @@ int dk_fat_read_fd(struct dk_fat_vol *v, const char *path, uint64_t max, int fd,
 int dk_fat_read(struct dk_fat_vol *v, const char *path, char **data, size_t *len, size_t max)
 {
 	struct dk_fat_dirent d;
-	int r = dk_fat_stat(v, path, &d);
-	if (r < 0)
+	if (stat_regular(v, path, max, &d) < 0)
 		return -1;
-	if (r > 0)
-		return dk_fail("%s: %s: no such file in the image", v->what, path);
-	free(d.name);
-	if (d.is_dir)
-		return dk_fail("%s: %s: is a directory", v->what, path);
-	if (d.size > max)
-		return dk_fail("%s: %s: too large (%u bytes)", v->what, path, d.size);
 	struct mem_sink m = {.buf = dk_malloc((size_t)d.size + 1), .cap = d.size};
 	if (dk_fat_read_stream(v, path, max, 0, to_mem, &m) < 0) {
 		free(m.buf);
