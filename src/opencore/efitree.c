@@ -448,7 +448,7 @@ static void copy_all(struct plan *p)
 	for (size_t i = 0; i < p->tools.n; i++)
 		copy_item(p, p->tools.v[i]);
 	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i].origin == DK_EFI_RELEASE && !g->v[i].is_dir && !strncmp(g->v[i].path, "OC/Resources/", 13))
+		if (g->v[i].origin != DK_EFI_TREE && !g->v[i].is_dir && !strncmp(g->v[i].path, "OC/Resources/", 13))
 			copy_item(p, i);
 	copy_kexts(p);
 	for (size_t i = 0; i < g->n; i++)

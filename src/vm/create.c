@@ -154,6 +154,7 @@ struct build {
 	char **driver_names;          /* basenames of --driver files */
 	struct dk_strv drivers;       /* every extra driver file: --driver, then OcBinaryData's */
 	char *bindata_path, *bindata_source; /* the OcBinaryData driver fetched, or NULL */
+	struct dk_oc_bindata_res resources;  /* OcBinaryData's Resources, for OpenCanopy (n 0: none) */
 };
 
 /* A warning for the user: kept in the result, the CLI prints it. */
@@ -374,6 +375,21 @@ static int oc_drivers(struct build *b)
 	return 0;
 }
 
+/* OpenCanopy (--picker gui, or --driver OpenCanopy.efi) draws from
+ * EFI/OC/Resources: OcBinaryData's, pinned, fetched or from the cache. */
+static int oc_resources(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
+	bool canopy = o->picker && !strcmp(o->picker, "gui");
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++)
+		canopy |= !strcasecmp(base_of(o->drivers[i]), "OpenCanopy.efi");
+	if (!canopy)
+		return 0;
+	if (dk_oc_bindata_resources(NULL, o->offline, &b->resources) < 0)
+		return dk_fail_prefix("OpenCanopy's Resources");
+	return 0;
+}
+
 /* The manifest's "efi": what the image holds, with versions and sources. */
 json_object *dk_vm_efi_json(const struct dk_oc_image_result *res, const char *oc_version, const char *bindata_path,
 			    const char *bindata_source)
@@ -482,11 +498,8 @@ static int build_opencore(struct build *b)
 		if (!ok)
 			return dk_fail("%s: no Docs/Sample.plist in the release", release);
 	}
-	if (oc_drivers(b) < 0)
+	if (oc_drivers(b) < 0 || oc_resources(b) < 0)
 		return -1;
-	if (o->picker && !strcmp(o->picker, "gui"))
-		dk_warn("--picker gui: OpenCanopy.efi comes from the release, but dkvm does not fetch OcBinaryData's "
-			"Resources (themes) yet: without EFI/OC/Resources OpenCanopy falls back to the builtin picker");
 	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
 	const char *kext_dirs[] = {o->kexts, NULL};
 	struct dk_oc_stage_opts so = {.set = dk_vm_oc_set_opts(&b->r->plan), .release = release, .dir = stage,
@@ -515,6 +528,8 @@ static int build_opencore(struct build *b)
 		.recovery = recovery,
 		.output = b->t_oc,
 		.drivers = (const char *const *)b->drivers.v,
+		.resources = (const char *const *)b->resources.files,
+		.resource_rels = (const char *const *)b->resources.rels,
 		.result = &res,
 	};
 	rc = dk_oc_image_build(&io);
@@ -532,6 +547,13 @@ static int build_opencore(struct build *b)
 	const char *ocv = json_object_object_get_ex(oc, "sample_release", &sr) ? json_object_get_string(sr) : NULL;
 	json_object *efi = dk_vm_efi_json(&res, ocv && strcmp(ocv, "unknown") ? ocv : NULL, b->bindata_path, b->bindata_source);
 	dk_vm_efi_staged_sources(efi, &st, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
+	if (b->resources.n) {
+		json_object *rs = json_object_new_object();
+		json_object_object_add(rs, "version", json_object_new_string(dk_oc_bindata_commit()));
+		json_object_object_add(rs, "source", json_object_new_string(b->resources.source));
+		json_object_object_add(rs, "files", json_object_new_int64((int64_t)b->resources.n));
+		json_object_object_add(efi, "resources", rs);
+	}
 	json_object_object_add(b->man, "efi", efi);
 	dk_oc_staged_free(&st);
 	dk_oc_image_result_free(&res);
@@ -852,6 +874,7 @@ static int build_bundle(struct build *b, const build_step *steps)
 	dk_strv_clear(&b->drivers);
 	free(b->bindata_path);
 	free(b->bindata_source);
+	dk_oc_bindata_res_free(&b->resources);
 	free(b->t_oc);
 	free(b->t_disk);
 	dk_strv_clear(&b->vols_made);
