@@ -246,6 +246,40 @@ static json_object *set_json(const struct dk_plan *p)
 	return j;
 }
 
+/* OpenCanopy (--picker gui, or --driver OpenCanopy.efi) and its Resources. */
+static bool wants_canopy(const struct dk_create_opts *o)
+{
+	bool canopy = o->picker && !strcmp(o->picker, "gui");
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++) {
+		const char *bn = strrchr(o->drivers[i], '/');
+		canopy |= !strcasecmp(bn ? bn + 1 : o->drivers[i], "OpenCanopy.efi");
+	}
+	return canopy;
+}
+
+/* The "efi" list's "picker" entries (what --explain says about OpenCanopy). */
+static void picker_json(const struct dk_create_opts *o, json_object *efi)
+{
+	if (!wants_canopy(o))
+		return;
+	json_object *l = json_object_new_array();
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "name", json_object_new_string("OpenCanopy.efi"));
+	json_object_object_add(e, "reason", json_object_new_string(
+		"guide 4.6: the graphical picker (the release's), PickerMode External, PickerAttributes 17, "
+		"PickerVariant Acidanthera\\GoldenGate"));
+	json_object_array_add(l, e);
+	e = json_object_new_object();
+	_cleanup_free_ char *why = dk_asprintf(
+		"what OpenCanopy draws with, from acidanthera/OcBinaryData@%.12s (pinned, SHA-256 verified, cached): "
+		"Font/Font_{1x,2x}.{bin,png}, Image/Acidanthera/GoldenGate, Label; no Audio: PickerAudioAssist stays off",
+		dk_oc_bindata_commit());
+	json_object_object_add(e, "name", json_object_new_string("Resources"));
+	json_object_object_add(e, "reason", json_object_new_string(why));
+	json_object_array_add(l, e);
+	json_object_object_add(efi, "picker", l);
+}
+
 /* config.plist from the release's Sample.plist into the bundle's temporary
  * directory; the sample's release goes into oc (manifest). The host CPU kind
  * is the plan's (the facts'), not read again. */
@@ -380,10 +414,7 @@ static int oc_drivers(struct build *b)
 static int oc_resources(struct build *b)
 {
 	const struct dk_create_opts *o = b->o;
-	bool canopy = o->picker && !strcmp(o->picker, "gui");
-	for (size_t i = 0; o->drivers && o->drivers[i]; i++)
-		canopy |= !strcasecmp(base_of(o->drivers[i]), "OpenCanopy.efi");
-	if (!canopy)
+	if (!wants_canopy(o))
 		return 0;
 	if (dk_oc_bindata_resources(NULL, o->offline, &b->resources) < 0)
 		return dk_fail_prefix("OpenCanopy's Resources");
@@ -1036,8 +1067,10 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	if (exists && o->force && !o->dry_run && check_replace(o, parent, &old_access) < 0)
 		goto out;
 	rc = 0;
-	if (!o->opencore_image)
+	if (!o->opencore_image) {
 		r->efi = set_json(&r->plan);
+		picker_json(o, r->efi);
+	}
 	if (o->dry_run)
 		goto out;
 	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,

@@ -767,6 +767,10 @@ test_picker_gui_resources() {
     echo "$f $(sha256sum < "$srv/$f" | cut -c1-64) $(stat -c %s "$srv/$f")" >> "$T/pins"
   done
   export DKVM_OCBINARYDATA_PINS=$T/pins
+  # the dry run explains the picker: the Resources and no Audio
+  t_ok "$DKVM" create gui0 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --dry-run --explain
+  t_contains "$OUT" "EFI Resources: what OpenCanopy draws with, from acidanthera/OcBinaryData@${commit:0:12}"
+  t_contains "$OUT" "no Audio: PickerAudioAssist stays off"
   t_ok "$DKVM" create gui1 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
   t_not_contains "$ERR" "builtin picker"
   local dir=$T/vms/gui1 off
