@@ -789,6 +789,24 @@ test_picker_gui_resources() {
   # a second create: from the cache, nothing requested
   t_ok "$DKVM" create gui2 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
   t_eq "$(grep -c "OcBinaryData/$commit/Resources/" "$T/server.log")" 4 "requests after a cached create"
+  # dkvm update to a newer release keeps EFI/OC/Resources as they were
+  cp -r "$T/rel" "$T/rel2"
+  python3 - "$T/rel2/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  t_ok "$DKVM" update gui1 --opencore "$T/rel2" --dir "$T/vms"
+  [ -e "$dir/OpenCore.img.prev" ] || t_fail "update did not rebuild the image"
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  for f in $files; do
+    cmp -s <(mtype -i "$dir/OpenCore.img@@$off" "::/EFI/OC/$f") "$srv/$f" || t_fail "$f differs on the updated image"
+  done
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/rel2/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  t_not_contains "$OUT$ERR" "picker"
+  t_eq "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["opencore"]["picker"], m["efi"]["resources"]["files"])' "$dir/manifest.json")" \
+    "gui 4" "manifest after update"
   # a served file that is not the pinned one: refused, not cached, no bundle
   rm -rf "$T/cache/dkvm/ocbinarydata"
   head -c "$(stat -c %s "$srv/Resources/Label/EFIBoot.lbl")" /dev/urandom > "$T/bad" && mv "$T/bad" "$srv/Resources/Label/EFIBoot.lbl"
