@@ -192,8 +192,8 @@ static void print_efi_text(json_object *efi)
 
 static void explain_efi(json_object *efi)
 {
-	static const char *const keys[] = {"kexts", "acpi"};
-	for (size_t s = 0; s < 2; s++) {
+	static const char *const keys[] = {"kexts", "acpi", "picker"};
+	for (size_t s = 0; s < 3; s++) {
 		json_object *l = NULL;
 		json_object_object_get_ex(efi, keys[s], &l);
 		for (size_t i = 0; l && i < json_object_array_length(l); i++) {

@@ -854,6 +854,8 @@ static int apply_picker(struct ctx *c)
 		{"Misc/Boot/PickerMode", 's', "External", "OpenCanopy draws the picker (External; OpenCore's validator requires it)"},
 		{"Misc/Boot/PickerAttributes", 'i', "17", "custom icons + mouse (17)"},
 		{"Misc/Boot/PickerVariant", 's', "Acidanthera\\GoldenGate", "the GoldenGate theme from OcBinaryData's Resources"},
+		{"Misc/Boot/PickerAudioAssist", 'b', "false",
+		 "off: dkvm fetches OcBinaryData's fonts, GoldenGate images and labels, not its Audio"},
 	};
 	for (size_t i = 0; i < DK_ARRAY_SIZE(set); i++) {
 		plist_t n = make_node(set[i].type, set[i].value);

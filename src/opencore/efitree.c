@@ -447,9 +447,16 @@ static void copy_all(struct plan *p)
 		copy_item(p, p->drivers.v[i]);
 	for (size_t i = 0; i < p->tools.n; i++)
 		copy_item(p, p->tools.v[i]);
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i].origin == DK_EFI_RELEASE && !g->v[i].is_dir && !strncmp(g->v[i].path, "OC/Resources/", 13))
-			copy_item(p, i);
+	/* Resources: by path, a given one before the release's of the same name */
+	const char *last = NULL;
+	for (size_t k = 0; k < g->n; k++) {
+		const struct dk_efi_item *it = &g->v[p->ord[k]];
+		if (it->origin == DK_EFI_TREE || it->is_dir || strncmp(it->path, "OC/Resources/", 13) ||
+		    (last && !strcasecmp(last, it->path)))
+			continue;
+		copy_item(p, p->ord[k]);
+		last = it->path;
+	}
 	copy_kexts(p);
 	for (size_t i = 0; i < g->n; i++)
 		if (is_user_acpi(&g->v[i]) || (p->used[i] && !strncmp(g->v[i].path, "OC/ACPI/", 8)))

@@ -223,7 +223,18 @@ static int collect(const struct dk_oc_image_opts *o, struct dk_oc_release *rel, 
 	}
 	if (collect_files(s, o->acpi, "ACPI", &s->acpi) < 0)
 		return -1;
-	return collect_files(s, o->drivers, "Drivers", NULL);
+	if (collect_files(s, o->drivers, "Drivers", NULL) < 0)
+		return -1;
+	/* EFI/OC/Resources files (OcBinaryData's, for OpenCanopy) */
+	for (size_t i = 0; o->resources && o->resources[i]; i++) {
+		if (!o->resource_rels || !o->resource_rels[i])
+			return dk_fail("opencore image: a resource without its path");
+		if (!dk_oc_is_file(o->resources[i]))
+			return fail_kind(o->resources[i], false);
+		_cleanup_free_ char *path = dk_asprintf("OC/Resources/%s", o->resource_rels[i]);
+		add_user(s, path, false, o->resources[i], NULL, NULL, o->resources[i]);
+	}
+	return 0;
 }
 
 /* The first error fails; warnings are passed on. */

@@ -188,6 +188,9 @@ struct dk_oc_image_opts {
 	const char *output;
 	const char *const *drivers; /* extra UEFI driver .efi files (not in the release), or NULL */
 	const char *const *add;     /* "SRC:DEST" host file/dir copied to DEST in the volume, or NULL */
+	/* EFI/OC/Resources files: resources[i] (a host file) to EFI/OC/Resources/<resource_rels[i]>;
+	   NULL-terminated, or NULL */
+	const char *const *resources, *const *resource_rels;
 	bool progress;              /* progress bar while copying data */
 	struct dk_oc_image_result *result; /* optional: what was built */
 };
@@ -245,19 +248,25 @@ void dk_oc_fetched_discard(const struct dk_oc_fetched *f);
 /* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
 const char *dk_oc_fetch_repo(const char *name);
 
-/* ---- OcBinaryData drivers ---- */
+/* ---- OcBinaryData files ---- */
 
 /* Drivers that OpenCorePkg releases do not ship (HfsPlus.efi,
- * HfsPlusLegacy.efi) come from acidanthera/OcBinaryData at a commit pinned in
- * dkvm, each file with its pinned SHA-256, through
- * https://raw.githubusercontent.com/acidanthera/OcBinaryData/<commit>/Drivers/<file>
+ * HfsPlusLegacy.efi) and the Resources OpenCanopy draws with (PickerVariant
+ * Acidanthera\GoldenGate: Font/Font_{1x,2x}.{bin,png},
+ * Image/Acidanthera/GoldenGate/, Label/; no Audio, PickerAudioAssist stays
+ * off) come from acidanthera/OcBinaryData at a commit pinned in dkvm, each
+ * file with its pinned SHA-256 and size, through
+ * https://raw.githubusercontent.com/acidanthera/OcBinaryData/<commit>/<path>
  * (a mirror -- --mirror or DKVM_GITHUB_MIRROR -- serves the same path), cached
- * in $XDG_CACHE_HOME/dkvm/ocbinarydata/<commit>/<file>. A download whose
- * digest differs is refused and nothing is cached. */
+ * in $XDG_CACHE_HOME/dkvm/ocbinarydata/<commit>/ (a driver by its name, a
+ * Resources file by its path). A download whose digest or size differs is
+ * refused and nothing is cached for it. DKVM_OCBINARYDATA_PINS=FILE (lines
+ * "PATH SHA256 SIZE", '#' comments) replaces the built-in table: for mirrors
+ * holding other files, and tests. */
 struct dk_oc_bindata_file {
-	const char *file;   /* "HfsPlusLegacy.efi" */
+	const char *path;   /* in the repository: "Drivers/HfsPlusLegacy.efi", "Resources/Font/Font_1x.bin" */
 	const char *sha256; /* lowercase hex */
-	uint64_t size;      /* 0: any */
+	uint64_t size;      /* > 0 */
 };
 struct dk_oc_bindata_got {
 	char *path;   /* the cached file */
@@ -266,13 +275,35 @@ struct dk_oc_bindata_got {
 	bool cached;  /* already there, nothing downloaded */
 };
 const char *dk_oc_bindata_commit(void);
-/* The pinned file of that name (case-insensitive), or NULL. */
+/* The built-in table (generated Resources rows: bindata_resources.h). */
+const struct dk_oc_bindata_file *dk_oc_bindata_builtin(size_t *n);
+/* A well-formed pin: "Drivers/NAME.efi" or "Resources/..." made of safe
+ * components ([A-Za-z0-9._-], no "." or ".."), 64 lowercase hex, size > 0. */
+bool dk_oc_bindata_pin_ok(const struct dk_oc_bindata_file *f);
+/* Parse a pins file (DKVM_OCBINARYDATA_PINS); -1 naming the line when a row
+ * is not a well-formed pin or a path is pinned twice (ignoring case). */
+int dk_oc_bindata_pins_parse(const char *text, size_t len, const char *name, struct dk_oc_bindata_file **v,
+			     size_t *n);
+void dk_oc_bindata_pins_free(struct dk_oc_bindata_file *v, size_t n);
+/* The pinned driver of that name (case-insensitive), or NULL. */
 const struct dk_oc_bindata_file *dk_oc_bindata_find(const char *file);
 int dk_oc_bindata_fetch(const char *file, const char *mirror, struct dk_oc_bindata_got *out);
 /* The same with an explicit pin (tests, a newer commit). */
 int dk_oc_bindata_fetch_pinned(const char *commit, const struct dk_oc_bindata_file *f, const char *mirror,
 			       struct dk_oc_bindata_got *out);
 void dk_oc_bindata_got_free(struct dk_oc_bindata_got *g);
+/* Every pinned Resources file, from the cache or downloaded (one after the
+ * other, progress "OcBinaryData Resources" through the reporter); offline:
+ * the cache only, and -1 naming what is missing. */
+struct dk_oc_bindata_res {
+	char **files;  /* the cached files, NULL-terminated */
+	char **rels;   /* their paths under EFI/OC/Resources/ ("Font/Font_1x.bin") */
+	size_t n;
+	size_t fetched; /* how many were downloaded (not cached) */
+	char *source;  /* "acidanthera/OcBinaryData@<12 hex>" */
+};
+int dk_oc_bindata_resources(const char *mirror, bool offline, struct dk_oc_bindata_res *out);
+void dk_oc_bindata_res_free(struct dk_oc_bindata_res *r);
 /* The guide's HFS+ driver families: Mojave and older load only
  * HfsPlusLegacy.efi (with DUDK firmware); Catalina and later OpenHfsPlus.efi
  * (the release's, the default) or HfsPlus.efi (OcBinaryData). A config holds

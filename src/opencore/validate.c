@@ -1071,6 +1071,11 @@ static void rules_uefi(struct vctx *v)
 	const char *pm = dk_pl_str(get(v, "Misc/Boot"), "PickerMode");
 	if (driver_index(v, "OpenCanopy.efi") >= 0 && pm && strcmp(pm, "External") != 0)
 		ERR(v, "Misc/Boot/PickerMode", "uefi.dependency", "OpenCanopy.efi is loaded, but PickerMode is %s, not External", pm);
+	/* External without an external picker: OpenCore uses its builtin one */
+	if (pm && !strcmp(pm, "External") && driver_index(v, "OpenCanopy.efi") < 0)
+		WARN(v, "Misc/Boot/PickerMode", "misc.picker-external",
+		     "PickerMode is External, but OpenCanopy.efi is not loaded (UEFI/Drivers): OpenCore falls back to the "
+		     "builtin picker");
 	plist_t in = get(v, "UEFI/Input");
 	bool keysup = dk_pl_bool(in, "KeySupport", false);
 	if (driver_index(v, "OpenUsbKbDxe.efi") >= 0 && keysup)
@@ -1208,6 +1213,52 @@ static void efi_kexts(struct vctx *v, const struct dk_efi_tree *t)
 	free(ok);
 }
 
+/* A folder of the tree ("OC/Resources/Font"): listed, or holding items. */
+static bool tree_has_dir(const struct dk_efi_given *g, const char *dir)
+{
+	size_t l = strlen(dir);
+	for (size_t i = 0; i < g->n; i++)
+		if (!strncasecmp(g->v[i].path, dir, l) &&
+		    (g->v[i].path[l] == '/' || (!g->v[i].path[l] && g->v[i].is_dir)))
+			return true;
+	return false;
+}
+
+/* PickerMode External with OpenCanopy.efi: OpenCanopy draws from
+ * EFI/OC/Resources -- the variant's images (Acidanthera\GoldenGate:
+ * Resources/Image/Acidanthera/GoldenGate; Auto: Resources/Image/Acidanthera;
+ * an old-style name: Resources/Image), Font and Label. Without them it cannot
+ * start and OpenCore falls back to the builtin picker (boots, so a warning). */
+static void efi_picker(struct vctx *v, const struct dk_efi_given *g)
+{
+	plist_t boot = get(v, "Misc/Boot");
+	const char *pm = dk_pl_str(boot, "PickerMode");
+	if (!pm || strcmp(pm, "External") != 0 || driver_index(v, "OpenCanopy.efi") < 0)
+		return;
+	const char *var = dk_pl_str(boot, "PickerVariant");
+	char img[128] = "Image";
+	if (!var || !*var || !strcmp(var, "Auto"))
+		snprintf(img, sizeof img, "Image/Acidanthera");
+	else if (strchr(var, '\\')) {
+		if (strlen(var) > 100 || strchr(var, '/') || strstr(var, ".."))
+			return; /* not a folder name: the schema's business */
+		snprintf(img, sizeof img, "Image/%s", var);
+		for (char *c = img; *c; c++)
+			if (*c == '\\')
+				*c = '/';
+	}
+	const char *need[] = {img, "Font", "Label"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(need); i++) {
+		_cleanup_free_ char *dir = dk_asprintf("OC/Resources/%s", need[i]);
+		if (!tree_has_dir(g, dir))
+			WARN(v, "Misc/Boot/PickerMode", "efi.picker-resources",
+			     "PickerMode is External with OpenCanopy.efi, but %s has no Resources/%s%s%s%s: OpenCanopy "
+			     "cannot start and OpenCore falls back to the builtin picker",
+			     v->oc_dir ? v->oc_dir : "the EFI tree", need[i], i ? "" : " (PickerVariant ",
+			     i ? "" : var ? var : "Auto", i ? "" : ")");
+	}
+}
+
 /* The EFI tree rule (dk_efi_tree_plan) on the tree, then the kexts' Info.plist. */
 static void rules_efi(struct vctx *v)
 {
@@ -1221,6 +1272,7 @@ static void rules_efi(struct vctx *v)
 			finding(v, f.v[i].severity, f.v[i].path, f.v[i].rule, "%s", f.v[i].message);
 	dk_oc_findings_free(&f);
 	efi_kexts(v, &t);
+	efi_picker(v, &g);
 	dk_efi_tree_free(&t);
 	dk_efi_given_free(&g);
 }

@@ -157,6 +157,7 @@ struct build {
 	char **driver_names;          /* basenames of --driver files */
 	struct dk_strv drivers;       /* every extra driver file: --driver, then OcBinaryData's */
 	char *bindata_path, *bindata_source; /* the OcBinaryData driver fetched, or NULL */
+	struct dk_oc_bindata_res resources;  /* OcBinaryData's Resources, for OpenCanopy (n 0: none) */
 };
 
 /* A warning for the user: kept in the result, the CLI prints it. */
@@ -247,6 +248,40 @@ static json_object *set_json(const struct dk_plan *p)
 	json_object_object_add(j, "kexts", k);
 	json_object_object_add(j, "acpi", a);
 	return j;
+}
+
+/* OpenCanopy (--picker gui, or --driver OpenCanopy.efi) and its Resources. */
+static bool wants_canopy(const struct dk_create_opts *o)
+{
+	bool canopy = o->picker && !strcmp(o->picker, "gui");
+	for (size_t i = 0; o->drivers && o->drivers[i]; i++) {
+		const char *bn = strrchr(o->drivers[i], '/');
+		canopy |= !strcasecmp(bn ? bn + 1 : o->drivers[i], "OpenCanopy.efi");
+	}
+	return canopy;
+}
+
+/* The "efi" list's "picker" entries (what --explain says about OpenCanopy). */
+static void picker_json(const struct dk_create_opts *o, json_object *efi)
+{
+	if (!wants_canopy(o))
+		return;
+	json_object *l = json_object_new_array();
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "name", json_object_new_string("OpenCanopy.efi"));
+	json_object_object_add(e, "reason", json_object_new_string(
+		"guide 4.6: the graphical picker (the release's), PickerMode External, PickerAttributes 17, "
+		"PickerVariant Acidanthera\\GoldenGate"));
+	json_object_array_add(l, e);
+	e = json_object_new_object();
+	_cleanup_free_ char *why = dk_asprintf(
+		"what OpenCanopy draws with, from acidanthera/OcBinaryData@%.12s (pinned, SHA-256 verified, cached): "
+		"Font/Font_{1x,2x}.{bin,png}, Image/Acidanthera/GoldenGate, Label; no Audio: PickerAudioAssist stays off",
+		dk_oc_bindata_commit());
+	json_object_object_add(e, "name", json_object_new_string("Resources"));
+	json_object_object_add(e, "reason", json_object_new_string(why));
+	json_object_array_add(l, e);
+	json_object_object_add(efi, "picker", l);
 }
 
 /* config.plist from the release's Sample.plist into the bundle's temporary
@@ -445,6 +480,18 @@ static int oc_drivers(struct build *b)
 	return 0;
 }
 
+/* OpenCanopy (--picker gui, or --driver OpenCanopy.efi) draws from
+ * EFI/OC/Resources: OcBinaryData's, pinned, fetched or from the cache. */
+static int oc_resources(struct build *b)
+{
+	const struct dk_create_opts *o = b->o;
+	if (!wants_canopy(o))
+		return 0;
+	if (dk_oc_bindata_resources(NULL, o->offline, &b->resources) < 0)
+		return dk_fail_prefix("OpenCanopy's Resources");
+	return 0;
+}
+
 /* The manifest's "efi": what the image holds, with versions and sources. */
 json_object *dk_vm_efi_json(const struct dk_oc_image_result *res, const char *oc_version, const char *bindata_path,
 			    const char *bindata_source)
@@ -553,11 +600,8 @@ static int build_opencore(struct build *b)
 		if (!ok)
 			return dk_fail("%s: no Docs/Sample.plist in the release", release);
 	}
-	if (oc_drivers(b) < 0)
+	if (oc_drivers(b) < 0 || oc_resources(b) < 0)
 		return -1;
-	if (o->picker && !strcmp(o->picker, "gui"))
-		dk_warn("--picker gui: OpenCanopy.efi comes from the release, but dkvm does not fetch OcBinaryData's "
-			"Resources (themes) yet: without EFI/OC/Resources OpenCanopy falls back to the builtin picker");
 	_cleanup_free_ char *stage = dk_asprintf("%s/efi", b->tmp);
 	const char *kext_dirs[] = {o->kexts, NULL};
 	struct dk_oc_stage_opts so = {.set = dk_vm_oc_set_opts(&b->r->plan), .release = release, .dir = stage,
@@ -586,6 +630,8 @@ static int build_opencore(struct build *b)
 		.recovery = recovery,
 		.output = b->t_oc,
 		.drivers = (const char *const *)b->drivers.v,
+		.resources = (const char *const *)b->resources.files,
+		.resource_rels = (const char *const *)b->resources.rels,
 		.result = &res,
 	};
 	rc = dk_oc_image_build(&io);
@@ -603,6 +649,13 @@ static int build_opencore(struct build *b)
 	const char *ocv = json_object_object_get_ex(oc, "sample_release", &sr) ? json_object_get_string(sr) : NULL;
 	json_object *efi = dk_vm_efi_json(&res, ocv && strcmp(ocv, "unknown") ? ocv : NULL, b->bindata_path, b->bindata_source);
 	dk_vm_efi_staged_sources(efi, &st, ocv && strcmp(ocv, "unknown") ? ocv : NULL);
+	if (b->resources.n) {
+		json_object *rs = json_object_new_object();
+		json_object_object_add(rs, "version", json_object_new_string(dk_oc_bindata_commit()));
+		json_object_object_add(rs, "source", json_object_new_string(b->resources.source));
+		json_object_object_add(rs, "files", json_object_new_int64((int64_t)b->resources.n));
+		json_object_object_add(efi, "resources", rs);
+	}
 	json_object_object_add(b->man, "efi", efi);
 	dk_oc_staged_free(&st);
 	dk_oc_image_result_free(&res);
@@ -923,6 +976,7 @@ static int build_bundle(struct build *b, const build_step *steps)
 	dk_strv_clear(&b->drivers);
 	free(b->bindata_path);
 	free(b->bindata_source);
+	dk_oc_bindata_res_free(&b->resources);
 	free(b->t_oc);
 	free(b->t_disk);
 	dk_strv_clear(&b->vols_made);
@@ -1084,8 +1138,10 @@ static int create_unlocked(const struct dk_create_opts *o, struct dk_create_resu
 	if (exists && o->force && !o->dry_run && check_replace(o, parent, &old_access) < 0)
 		goto out;
 	rc = 0;
-	if (!o->opencore_image)
+	if (!o->opencore_image) {
 		r->efi = set_json(&r->plan);
+		picker_json(o, r->efi);
+	}
 	if (o->dry_run)
 		goto out;
 	struct build b = {.o = o, .r = r, .conn = conn, .caps = &f.caps, .parent = parent, .final = final,

@@ -217,6 +217,7 @@ struct rebuild {
 	size_t sample_len;
 	struct dk_strv pins;
 	struct dk_strv user_kexts, user_acpi, drivers, driver_names;
+	struct dk_strv res_files, res_rels; /* EFI/OC/Resources, carried over (OpenCanopy's) */
 	char *recovery;                /* extracted recoveryOS folder, or NULL */
 	struct dk_oc_staged st;
 	bool staged;
@@ -381,6 +382,18 @@ static int carry_over(struct rebuild *w, const struct dk_oc_set_item *items, siz
 		}
 	}
 	dk_strv_clear(&names);
+	/* EFI/OC/Resources (OpenCanopy's fonts, images, labels): kept as they are */
+	_cleanup_free_ char *res = dk_asprintf("%s/Resources", dir);
+	if (rc == 0 && dk_fat_stat(v, "EFI/OC/Resources", NULL) == 0 && (rc = fat_extract(v, "EFI/OC/Resources", res, 0)) == 0) {
+		struct dk_efi_given g = {0};
+		rc = dk_efi_given_host(&g, res, "R", DK_EFI_USER, -1, NULL);
+		for (size_t i = 0; rc == 0 && i < g.n; i++)
+			if (!g.v[i].is_dir) {
+				dk_strv_push_take(&w->res_files, dk_asprintf("%s/%s", res, g.v[i].path + 2));
+				dk_strv_push(&w->res_rels, g.v[i].path + 2);
+			}
+		dk_efi_given_free(&g);
+	}
 	if (rc == 0 && dk_fat_stat(v, "com.apple.recovery.boot", NULL) == 0) {
 		w->recovery = dk_asprintf("%s/recovery", w->tmp);
 		_cleanup_free_ char *d = dk_asprintf("%s/com.apple.recovery.boot", w->recovery);
@@ -470,6 +483,10 @@ static int new_config(struct rebuild *w)
 		.acpi = (const char *const *)w->st.acpi_names,
 		.drivers = (const char *const *)w->driver_names.v,
 	};
+	/* --picker gui at create: OpenCanopy.efi stays loaded */
+	const char *picker = dk_json_get_str(man_get(b->manifest, "opencore"), "picker");
+	if (picker && !strcmp(picker, "gui"))
+		co.picker = "gui";
 	char *xml = NULL;
 	uint32_t len = 0;
 	struct dk_oc_changes ch = {0};
@@ -584,6 +601,8 @@ static int apply(struct rebuild *w)
 		.recovery = w->recovery,
 		.output = img,
 		.drivers = (const char *const *)w->drivers.v,
+		.resources = (const char *const *)w->res_files.v,
+		.resource_rels = (const char *const *)w->res_rels.v,
 		.result = &res,
 	};
 	if (dk_oc_image_build(&io) < 0) {
@@ -619,6 +638,9 @@ static int apply(struct rebuild *w)
 	json_object_object_add(oc, "release", json_object_new_string(w->release));
 	json_object *recov = man_get(oldoc, "recovery");
 	json_object_object_add(oc, "recovery", recov ? json_object_get(recov) : NULL);
+	json_object *pk = man_get(oldoc, "picker");
+	if (pk)
+		json_object_object_add(oc, "picker", json_object_get(pk));
 	json_object *efi = dk_vm_efi_json(&res, ver, NULL, NULL);
 	dk_vm_efi_staged_sources(efi, &w->st, ver);
 	/* carried-over drivers keep what the manifest said of them */
@@ -642,6 +664,9 @@ static int apply(struct rebuild *w)
 	}
 	dk_oc_image_result_free(&res);
 	json_object_object_add(copy, "opencore", oc);
+	json_object *ores = man_get(man_get(copy, "efi"), "resources");
+	if (ores && w->res_files.n) /* carried over as they were */
+		json_object_object_add(efi, "resources", json_object_get(ores));
 	json_object_object_add(copy, "efi", efi);
 	/* rename in: the old image and config become .prev */
 	_cleanup_free_ char *cfg_final = dk_asprintf("%s/config.plist", b->dir);
@@ -820,6 +845,8 @@ int dk_vm_efi_rebuild(struct dk_bundle *b, const struct dk_efi_rebuild_opts *o, 
 	dk_strv_clear(&w.user_acpi);
 	dk_strv_clear(&w.drivers);
 	dk_strv_clear(&w.driver_names);
+	dk_strv_clear(&w.res_files);
+	dk_strv_clear(&w.res_rels);
 	if (w.staged)
 		dk_oc_staged_free(&w.st);
 	dk_vm_unlock(&lock);

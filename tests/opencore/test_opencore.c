@@ -1398,6 +1398,148 @@ TEST(gui_picker)
 	free(sp);
 }
 
+/* The built-in OcBinaryData pins are well-formed (checked here without
+ * dk_oc_bindata_pin_ok): 64 lowercase hex, size > 0, Drivers/ or Resources/
+ * paths without "..", unique ignoring case; the Resources are OpenCanopy's
+ * for GoldenGate (fonts, GoldenGate images, labels), no Audio, no other theme. */
+TEST(bindata_pins_builtin)
+{
+	size_t n;
+	const struct dk_oc_bindata_file *v = dk_oc_bindata_builtin(&n);
+	CHECK(n > 50);
+	size_t res = 0, font = 0, gg = 0, label = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *path = v[i].path;
+		CHECK(strlen(v[i].sha256) == 64 && strspn(v[i].sha256, "0123456789abcdef") == 64);
+		CHECK(v[i].size > 0);
+		CHECK(!strstr(path, "..") && !strstr(path, "//") && !strchr(path, '\\') && path[0] != '/');
+		CHECK(!strncmp(path, "Drivers/", 8) || !strncmp(path, "Resources/", 10));
+		CHECK(dk_oc_bindata_pin_ok(&v[i]));
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcasecmp(v[j].path, path) != 0);
+		if (strncmp(path, "Resources/", 10))
+			continue;
+		res++;
+		CHECK(strncmp(path, "Resources/Audio/", 16) != 0);
+		font += !strncmp(path, "Resources/Font/Font_", 20);
+		gg += !strncmp(path, "Resources/Image/Acidanthera/GoldenGate/", 39);
+		label += !strncmp(path, "Resources/Label/", 16);
+	}
+	CHECK(font == 4 && gg > 0 && label > 0 && res == font + gg + label);
+	CHECK(dk_oc_bindata_find("hfspluslegacy.efi") != NULL);
+	CHECK(dk_oc_bindata_find("Font_1x.bin") == NULL);
+}
+
+/* tmpl with each "%s" replaced by h */
+static char *subst_hash(const char *tmpl, const char *h)
+{
+	char *out = dk_strdup("");
+	for (const char *s = tmpl; *s;) {
+		const char *m = strstr(s, "%s");
+		size_t l = m ? (size_t)(m - s) : strlen(s);
+		char *nx = dk_asprintf("%s%.*s%s", out, (int)l, s, m ? h : "");
+		free(out);
+		out = nx;
+		s += l + (m ? 2 : 0);
+	}
+	return out;
+}
+
+/* DKVM_OCBINARYDATA_PINS lines: good ones read, a bad one named by line. */
+TEST(bindata_pins_parse)
+{
+	const char *h = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char *good = dk_asprintf("# test pins\n\nResources/Font/Font_1x.bin %s 10\n  Drivers/X.efi %s 5\r\n", h, h);
+	struct dk_oc_bindata_file *v;
+	size_t n;
+	CHECK(dk_oc_bindata_pins_parse(good, strlen(good), "pins", &v, &n) == 0);
+	CHECK(n == 2 && !strcmp(v[0].path, "Resources/Font/Font_1x.bin") && v[0].size == 10 && v[1].size == 5);
+	dk_oc_bindata_pins_free(v, n);
+	free(good);
+	const char *bad[] = {"Resources/../x %s 1", "Resources/Font/./x %s 1", "/Resources/x %s 1", "Other/x %s 1",
+			     "Resources/x %s 0", "Resources/x %s 1x", "Resources/x %s -1", "Resources/x %s", "Resources/x %s 1 y",
+			     "Drivers/x.txt %s 1", "Drivers/a/b.efi %s 1", "Resources/x %s 1\nresources/X %s 2",
+			     "Resources/x\\y %s 1", "Resources/x/ %s 1"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(bad); i++) {
+		char *t = subst_hash(bad[i], h);
+		CHECK(dk_oc_bindata_pins_parse(t, strlen(t), "pins", &v, &n) < 0);
+		CHECK(strstr(dk_errmsg(), "pins: line ") != NULL);
+		dk_errclear();
+		free(t);
+	}
+	char up[200];
+	snprintf(up, sizeof up, "Resources/x %.63sA 1", h);
+	CHECK(dk_oc_bindata_pins_parse(up, strlen(up), "pins", &v, &n) < 0);
+	dk_errclear();
+	CHECK(dk_oc_bindata_pins_parse("Resources/x\0 y", 14, "pins", &v, &n) < 0);
+	dk_errclear();
+}
+
+static int count_rule(const char *xml, uint32_t len, const char *efi, const char *rule, enum dk_oc_severity sev)
+{
+	struct dk_oc_findings f;
+	if (dk_oc_validate_xml(xml, len, NULL, 0, efi, &f) < 0)
+		return -1;
+	int k = 0;
+	for (int i = 0; i < f.n; i++)
+		k += !strcmp(f.v[i].rule, rule) && f.v[i].severity == sev;
+	dk_oc_findings_free(&f);
+	return k;
+}
+
+/* PickerMode External: OpenCanopy.efi must be loaded and the tree must hold
+ * Resources/Image/<variant>, Font and Label, else OpenCore falls back to the
+ * builtin picker (warnings, not errors). */
+TEST(picker_resources_validate)
+{
+	char *sp = sample_path("1.0.6");
+	uint32_t len;
+	struct gopts g = {.model = "MacPro7,1", .os = "sonoma", .picker = "gui"};
+	char *x = build_g(sp, &g, &len, NULL);
+	CHECK(x != NULL);
+	char *efi = t_path(t_tmpdir(), "picker-efi");
+	char *drv = dk_asprintf("%s/OC/Drivers", efi);
+	CHECK(dk_mkdir_p(drv, 0755) == 0);
+	CHECK(count_rule(x, len, efi, "efi.picker-resources", DK_OC_WARNING) == 3);
+	CHECK(count_rule(x, len, NULL, "efi.picker-resources", DK_OC_WARNING) == 0); /* no tree: not checked */
+	const char *dirs[] = {"Image/Acidanthera/GoldenGate", "Font", "Label"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(dirs); i++) {
+		char *d = dk_asprintf("%s/OC/Resources/%s", efi, dirs[i]);
+		CHECK(dk_mkdir_p(d, 0755) == 0);
+		free(d);
+		CHECK(count_rule(x, len, efi, "efi.picker-resources", DK_OC_WARNING) == (int)(2 - i));
+	}
+	/* another theme's folder is not GoldenGate's */
+	char *other = dk_asprintf("%s/OC/Resources/Image/Acidanthera", efi);
+	char *gg = dk_asprintf("%s/GoldenGate", other), *syrah = dk_asprintf("%s/Syrah", other);
+	CHECK(rename(gg, syrah) == 0);
+	CHECK(count_rule(x, len, efi, "efi.picker-resources", DK_OC_WARNING) == 1);
+	free(other);
+	free(gg);
+	free(syrah);
+	CHECK(count_rule(x, len, NULL, "misc.picker-external", DK_OC_WARNING) == 0);
+	free(x);
+	/* External without OpenCanopy: the builtin picker */
+	g.picker = "text";
+	x = build_g(sp, &g, &len, NULL);
+	plist_t p = x ? parse(x, len) : NULL;
+	CHECK(p != NULL);
+	if (p) {
+		plist_dict_set_item(dk_pl_get(p, "Misc/Boot"), "PickerMode", plist_new_string("External"));
+		char *y = NULL;
+		uint32_t ylen = 0;
+		plist_to_xml(p, &y, &ylen);
+		CHECK(count_rule(y, ylen, NULL, "misc.picker-external", DK_OC_WARNING) == 1);
+		CHECK(count_rule(y, ylen, efi, "efi.picker-resources", DK_OC_WARNING) == 0);
+		plist_to_xml_free(y);
+		plist_free(p);
+	}
+	free(x);
+	free(drv);
+	free(efi);
+	free(sp);
+}
+
 /* MacPro5,1 with an HFS driver: one HFS driver, valid; or a refusal naming
  * the driver the guide allows for that release. iMacPro1,1's explanation
  * says it uses the MacPro7,1 recipe. */
@@ -1470,6 +1612,9 @@ int main(void)
 	RUN(gpu_routes);
 	RUN(required_kexts_warn_virtualsmc_refused);
 	RUN(gui_picker);
+	RUN(bindata_pins_builtin);
+	RUN(bindata_pins_parse);
+	RUN(picker_resources_validate);
 	RUN(macpro5_hfs_and_imacpro_recipe);
 	return t_done();
 }

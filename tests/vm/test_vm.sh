@@ -813,6 +813,92 @@ test_libvirt_domain() {
   virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
 }
 
+# --picker gui: OcBinaryData's Resources onto EFI/OC/Resources. The real files
+# cannot be served here, so the pin table is substituted (DKVM_OCBINARYDATA_PINS)
+# and a loopback mirror serves junk files with those pins: every pinned file on
+# the image, byte for byte; the config validates against the image; a second
+# create uses the cache (no request); a wrong file is refused (named, with its
+# pinned digest; nothing cached for it, no bundle); --offline with an empty
+# cache names a missing file.
+test_picker_gui_resources() {
+  need_qemu
+  [ -r "$SHARED/fixtures/opencore/Sample-1.0.6.plist" ] || t_skip "shared fixtures missing"
+  unset DKVM_GITHUB_MIRROR
+  mk_fake_release "$T/rel"
+  export MTOOLS_SKIP_CHECK=1
+  local commit=3b2e3749975714f5329bea00bdffec8233c02385 f n=0
+  local srv=$T/srv/acidanthera/OcBinaryData/$commit
+  local files="Resources/Font/Font_1x.bin Resources/Font/Font_2x.png Resources/Image/Acidanthera/GoldenGate/Background.icns Resources/Label/EFIBoot.lbl"
+  : > "$T/pins"
+  echo "# test pins" >> "$T/pins"
+  for f in $files; do
+    n=$((n + 1))
+    mkdir -p "$(dirname "$srv/$f")"
+    head -c $((1000 * n + 7)) /dev/urandom > "$srv/$f"
+    echo "$f $(sha256sum < "$srv/$f" | cut -c1-64) $(stat -c %s "$srv/$f")" >> "$T/pins"
+  done
+  export DKVM_OCBINARYDATA_PINS=$T/pins
+  # the dry run explains the picker: the Resources and no Audio
+  t_ok "$DKVM" create gui0 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --dry-run --explain
+  t_contains "$OUT" "EFI Resources: what OpenCanopy draws with, from acidanthera/OcBinaryData@${commit:0:12}"
+  t_contains "$OUT" "no Audio: PickerAudioAssist stays off"
+  t_ok "$DKVM" create gui1 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_not_contains "$ERR" "builtin picker"
+  local dir=$T/vms/gui1 off
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  t_eq "$(mdir -/ -b -i "$dir/OpenCore.img@@$off" ::/EFI/OC/Resources | grep -v '/$' | sed 's|^::/EFI/OC/||' | sort | tr '\n' ' ')" \
+    "$(tr ' ' '\n' <<<"$files" | sort | tr '\n' ' ')" "Resources on the image"
+  for f in $files; do
+    cmp -s <(mtype -i "$dir/OpenCore.img@@$off" "::/EFI/OC/$f") "$srv/$f" || t_fail "$f differs on the image"
+  done
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  t_not_contains "$OUT$ERR" "picker"
+  t_eq "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["efi"]["resources"]; print(r["version"], r["files"])' "$dir/manifest.json")" \
+    "$commit 4" "manifest resources"
+  local hits; hits=$(grep -c "OcBinaryData/$commit/Resources/" "$T/server.log")
+  t_eq "$hits" 4 "requests for Resources"
+  # a second create: from the cache, nothing requested
+  t_ok "$DKVM" create gui2 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_eq "$(grep -c "OcBinaryData/$commit/Resources/" "$T/server.log")" 4 "requests after a cached create"
+  # dkvm update to a newer release keeps EFI/OC/Resources as they were
+  cp -r "$T/rel" "$T/rel2"
+  python3 - "$T/rel2/Docs/Sample.plist" <<'PY'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+d["Misc"]["Boot"]["DkvmNewKey"] = True
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY
+  t_ok "$DKVM" update gui1 --opencore "$T/rel2" --dir "$T/vms"
+  [ -e "$dir/OpenCore.img.prev" ] || t_fail "update did not rebuild the image"
+  off=$(sfdisk -J "$dir/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  for f in $files; do
+    cmp -s <(mtype -i "$dir/OpenCore.img@@$off" "::/EFI/OC/$f") "$srv/$f" || t_fail "$f differs on the updated image"
+  done
+  t_ok "$DKVM" opencore validate "$dir/config.plist" --sample "$T/rel2/Docs/Sample.plist" --image "$dir/OpenCore.img"
+  t_not_contains "$OUT$ERR" "picker"
+  t_eq "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["opencore"]["picker"], m["efi"]["resources"]["files"])' "$dir/manifest.json")" \
+    "gui 4" "manifest after update"
+  # a served file that is not the pinned one: refused, not cached, no bundle
+  rm -rf "$T/cache/dkvm/ocbinarydata"
+  head -c "$(stat -c %s "$srv/Resources/Label/EFIBoot.lbl")" /dev/urandom > "$T/bad" && mv "$T/bad" "$srv/Resources/Label/EFIBoot.lbl"
+  t_exit 1 "$DKVM" create gui3 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_contains "$ERR" "Resources/Label/EFIBoot.lbl"
+  t_contains "$ERR" "$(grep EFIBoot.lbl "$T/pins" | cut -d' ' -f2)"
+  [ -z "$(find "$T/cache/dkvm/ocbinarydata" -name 'EFIBoot.lbl*' 2>/dev/null)" ] || t_fail "a refused download was cached"
+  [ ! -e "$T/vms/gui3" ] || t_fail "a failed create left the bundle"
+  only_entries "$T/vms" gui1 gui2
+  # --offline, nothing cached: the missing file is named
+  rm -rf "$T/cache/dkvm/ocbinarydata"
+  t_exit 1 "$DKVM" create gui4 --offline --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_contains "$ERR" "not in the cache"
+  t_contains "$ERR" "Resources/Font/Font_1x.bin"
+  only_entries "$T/vms" gui1 gui2
+  # a malformed pins file is named
+  echo "Resources/../x 00 1" > "$T/pins"
+  t_exit 1 "$DKVM" create gui5 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --disk 16G --memory 2G
+  t_contains "$ERR" "$T/pins: line 1"
+}
+
 # The guide's MacPro5,1 + Mojave path end to end: HfsPlusLegacy.efi (OcBinaryData,
 # never in OpenCorePkg) from a loopback mirror (a wrong file: refused, nothing
 # cached, nothing left) or given with --driver; exactly one HFS+ driver; SATA,
