@@ -164,18 +164,19 @@ static int pins(const struct dk_oc_bindata_file **v, size_t *n)
 	return 0;
 }
 
-const struct dk_oc_bindata_file *dk_oc_bindata_find(const char *file)
+int dk_oc_bindata_find(const char *file, const struct dk_oc_bindata_file **out)
 {
 	const struct dk_oc_bindata_file *v;
 	size_t n;
-	if (pins(&v, &n) < 0) {
-		dk_errclear();
-		return NULL;
-	}
+	*out = NULL;
+	if (pins(&v, &n) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (dk_startswith(v[i].path, "Drivers/") && !strcasecmp(v[i].path + 8, file))
-			return &v[i];
-	return NULL;
+		if (dk_startswith(v[i].path, "Drivers/") && !strcasecmp(v[i].path + 8, file)) {
+			*out = &v[i];
+			return 1;
+		}
+	return 0;
 }
 
 void dk_oc_bindata_got_free(struct dk_oc_bindata_got *g)
@@ -265,8 +266,11 @@ int dk_oc_bindata_fetch_pinned(const char *commit, const struct dk_oc_bindata_fi
 int dk_oc_bindata_fetch(const char *file, const char *mirror, struct dk_oc_bindata_got *out)
 {
 	memset(out, 0, sizeof *out);
-	const struct dk_oc_bindata_file *f = dk_oc_bindata_find(file);
-	if (!f)
+	const struct dk_oc_bindata_file *f;
+	int k = dk_oc_bindata_find(file, &f);
+	if (k < 0)
+		return -1;
+	if (!k)
 		return dk_fail("%s: not an OcBinaryData driver dkvm knows (HfsPlus.efi, HfsPlusLegacy.efi)", file);
 	return dk_oc_bindata_fetch_pinned(PIN_COMMIT, f, mirror, out);
 }

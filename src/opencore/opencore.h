@@ -285,8 +285,9 @@ bool dk_oc_bindata_pin_ok(const struct dk_oc_bindata_file *f);
 int dk_oc_bindata_pins_parse(const char *text, size_t len, const char *name, struct dk_oc_bindata_file **v,
 			     size_t *n);
 void dk_oc_bindata_pins_free(struct dk_oc_bindata_file *v, size_t n);
-/* The pinned driver of that name (case-insensitive), or NULL. */
-const struct dk_oc_bindata_file *dk_oc_bindata_find(const char *file);
+/* 1 and *out: the pinned driver of that name (case-insensitive); 0: none; -1: the pins file
+ * (DKVM_OCBINARYDATA_PINS) cannot be read or is malformed. */
+int dk_oc_bindata_find(const char *file, const struct dk_oc_bindata_file **out);
 int dk_oc_bindata_fetch(const char *file, const char *mirror, struct dk_oc_bindata_got *out);
 /* The same with an explicit pin (tests, a newer commit). */
 int dk_oc_bindata_fetch_pinned(const char *commit, const struct dk_oc_bindata_file *f, const char *mirror,

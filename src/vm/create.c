@@ -467,7 +467,11 @@ static int oc_drivers(struct build *b)
 	if (hfs || !os)
 		return 0;
 	const char *want = dk_oc_hfs_driver(os);
-	if (!dk_oc_bindata_find(want))
+	const struct dk_oc_bindata_file *pin;
+	int k = dk_oc_bindata_find(want, &pin);
+	if (k < 0)
+		return -1;
+	if (!k)
 		return 0; /* the release has it */
 	struct dk_oc_bindata_got g;
 	if (dk_oc_bindata_fetch(want, NULL, &g) < 0)

@@ -854,8 +854,15 @@ TEST(one_hfs_driver_per_family)
 		plist_free(p);
 		free(xml);
 	}
-	CHECK(dk_oc_bindata_find("hfspluslegacy.efi") != NULL);
-	CHECK(dk_oc_bindata_find("OpenHfsPlus.efi") == NULL);
+	const struct dk_oc_bindata_file *pf;
+	CHECK(dk_oc_bindata_find("hfspluslegacy.efi", &pf) == 1 && pf);
+	CHECK(dk_oc_bindata_find("OpenHfsPlus.efi", &pf) == 0 && !pf);
+	/* a pins file that cannot be read is an error, not "no such driver" */
+	setenv("DKVM_OCBINARYDATA_PINS", "/nonexistent/pins", 1);
+	CHECK(dk_oc_bindata_find("HfsPlusLegacy.efi", &pf) == -1 && !pf);
+	CHECK_CONTAINS(dk_errmsg(), "DKVM_OCBINARYDATA_PINS");
+	dk_errclear();
+	unsetenv("DKVM_OCBINARYDATA_PINS");
 	free(sp);
 }
 
@@ -1426,8 +1433,9 @@ TEST(bindata_pins_builtin)
 		label += !strncmp(path, "Resources/Label/", 16);
 	}
 	CHECK(font == 4 && gg > 0 && label > 0 && res == font + gg + label);
-	CHECK(dk_oc_bindata_find("hfspluslegacy.efi") != NULL);
-	CHECK(dk_oc_bindata_find("Font_1x.bin") == NULL);
+	const struct dk_oc_bindata_file *pf;
+	CHECK(dk_oc_bindata_find("hfspluslegacy.efi", &pf) == 1 && pf);
+	CHECK(dk_oc_bindata_find("Font_1x.bin", &pf) == 0);
 }
 
 /* tmpl with each "%s" replaced by h */
