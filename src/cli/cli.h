@@ -27,6 +27,7 @@ typedef int (*dk_cmd_fn)(int argc, char **argv);
 #define DK_C_BDF "@bdf" /* PCI addresses from /sys/bus/pci/devices */
 #define DK_C_MODEL "@model" /* Mac models dkvm knows */
 #define DK_C_MACOS "@macos" /* macOS release names */
+#define DK_C_GPU "@gpu"     /* GPU kinds (dk_gpu_names, opencore --gpu) */
 
 enum {
 	DK_OPT_SHORT = 1,  /* also -<val> */

@@ -1,6 +1,7 @@
 /* dkvm completion bash|zsh|fish: completion scripts generated from the same
  * option tables (struct dk_cmd_spec) that drive getopt_long and --help. */
 #include "cli/cli.h"
+#include "opencore/opencore.h"
 #include "smbios/macos.h"
 #include "smbios/smbios.h"
 #include "util/mem.h"
@@ -36,7 +37,7 @@ static char *cmd_name(const struct dk_cmd *c)
 	return c->verb ? dk_asprintf("%s %s", c->noun, c->verb) : dk_strdup(c->noun);
 }
 
-/* A completion kind with @model / @macos expanded to the names (words for
+/* A completion kind with @model / @macos / @gpu expanded to the names (words for
  * the shell, single-quote safe: no quotes in these tables). */
 static char *expand(const char *kind)
 {
@@ -47,6 +48,9 @@ static char *expand(const char *kind)
 	} else if (kind && !strcmp(kind, DK_C_MACOS)) {
 		for (int i = 0; i < dk_macos_count; i++)
 			dk_buf_printf(&b, "%s%s", i ? " " : "", dk_macos_table[i].name);
+	} else if (kind && !strcmp(kind, DK_C_GPU)) {
+		for (int i = 0; dk_gpu_names[i]; i++)
+			dk_buf_printf(&b, "%s%s", i ? " " : "", dk_gpu_names[i]);
 	} else {
 		dk_buf_puts(&b, kind ? kind : "");
 	}

@@ -22,7 +22,7 @@ static const struct dk_opt config_opts[] = {
 	{"gpu", O_GPU, "KIND", "passed-through GPU, as the guide's chart routes it: navi (RX 5000/6000\n"
 	 "with WhateverGreen: agdpmod=pikera), navi22 (RX 67xx: NootRX), amd (older\n"
 	 "AMD), nvidia, kepler (past Big Sur: the legacy NVIDIA / OCLP route,\n"
-	 "csr-active-config 03080000), none (default)", "amd navi navi22 nvidia kepler none", 0},
+	 "csr-active-config 03080000), none (default)", DK_C_GPU, 0},
 	{"host-cpu", O_HOSTCPU, "KIND", "host CPU vendor: auto (read /proc/cpuinfo), amd or intel", "auto amd intel", 0},
 	{"smbios", O_SMBIOS, "FILE", "identity from FILE.json as printed by 'dkvm smbios generate --json'", DK_C_FILE, 0},
 	{"generate", O_GENERATE, NULL, "generate a new identity (the default without --smbios)", NULL, 0},
@@ -54,7 +54,7 @@ static const struct dk_opt config_opts[] = {
 
 const struct dk_cmd_spec dk_spec_opencore_config = {
 	.head = "usage: dkvm opencore config --sample Sample.plist --model MODEL --macos RELEASE -o config.plist\n"
-		"                            [--gpu amd|nvidia|none] [--host-cpu auto|amd|intel]\n"
+		"                            [--gpu KIND] [--host-cpu auto|amd|intel]\n"
 		"                            [--smbios FILE.json | --generate] [--resolution WxH]\n"
 		"                            [--kexts DIR] [--driver NAME.efi]... [--acpi NAME.aml]...\n"
 		"                            [--guide-kexts [--audio] [--kext-version NAME=V]... [--offline]]\n"
@@ -83,63 +83,9 @@ const struct dk_cmd_spec dk_spec_opencore_config = {
 };
 
 /* indexed by the enums, for dk_cli_choice() */
-static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
-				       [DK_GPU_NAVI22] = "navi22", [DK_GPU_NAVI] = "navi", [DK_GPU_KEPLER] = "kepler",
-				       NULL};
 static const char *const picker_names[] = {"gui", "text", NULL};
 static const char *const cpu_names[] = {[DK_HOSTCPU_AUTO] = "auto", [DK_HOSTCPU_INTEL] = "intel",
 					[DK_HOSTCPU_AMD] = "amd", NULL};
-
-
-/* --guide-kexts: the guide's set staged in a temporary folder beside the
- * output (removed afterwards), from the release the Sample.plist is in. */
-struct guide_set {
-	char *dir, *kexts_dir;
-	struct dk_oc_staged st;
-	bool staged;
-};
-
-static int guide_stage(const struct dk_oc_set_opts *so, const char *sample, const char *output,
-		       const char *const *pins, bool offline, const char **acpi, int *na, struct guide_set *g)
-{
-	size_t l = strlen(sample);
-	if (l < 17 || strcmp(sample + l - 17, "Docs/Sample.plist") || (l > 17 && sample[l - 18] != '/'))
-		return dk_fail("--guide-kexts: %s is not the Docs/Sample.plist of an unpacked OpenCorePkg release "
-			       "(the SSDTs come from its Docs/AcpiSamples)", sample);
-	char *release = l == 17 ? dk_strdup(".") : dk_strndup(sample, l - 18);
-	const char *slash = strrchr(output, '/');
-	char *tmpl = slash ? dk_asprintf("%.*s/.dkvm-kexts.XXXXXX", (int)(slash - output), output)
-			   : dk_strdup(".dkvm-kexts.XXXXXX");
-	if (!mkdtemp(tmpl)) {
-		dk_fail_errno("%s", tmpl);
-		free(tmpl);
-		free(release);
-		return -1;
-	}
-	g->dir = tmpl;
-	char *stage = dk_asprintf("%s/efi", g->dir);
-	struct dk_oc_stage_opts o = {.set = *so, .release = release, .dir = stage, .pins = pins, .offline = offline};
-	int rc = dk_oc_stage(&o, &g->st);
-	free(release);
-	if (rc == 0) {
-		g->staged = true;
-		g->kexts_dir = dk_asprintf("%s/Kexts", stage);
-		for (char **a = g->st.acpi_names; a && *a && *na < 32; a++)
-			acpi[(*na)++] = *a;
-	}
-	free(stage);
-	return rc < 0 ? dk_fail_prefix("--guide-kexts") : 0;
-}
-
-static void guide_free(struct guide_set *g)
-{
-	if (g->dir)
-		dk_rm_rf(g->dir);
-	if (g->staged)
-		dk_oc_staged_free(&g->st);
-	free(g->dir);
-	free(g->kexts_dir);
-}
 
 int dk_cmd_opencore_config(int argc, char **argv)
 {
@@ -161,7 +107,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		case 'o': output = optarg; break;
 		case 'f': force = true; break;
 		case O_GPU:
-			if ((k = dk_cli_choice(cmd, "--gpu", optarg, gpu_names)) < 0)
+			if ((k = dk_cli_choice(cmd, "--gpu", optarg, dk_gpu_names)) < 0)
 				return DK_EXIT_USAGE;
 			o.gpu = (enum dk_gpu)k;
 			break;
@@ -254,23 +200,30 @@ int dk_cmd_opencore_config(int argc, char **argv)
 		return dk_usage_error(cmd, "%s", dk_errmsg());
 	if (dk_output_check(output, force) < 0)
 		return dk_cli_fail();
-	struct guide_set gs = {0};
+	struct dk_oc_staged_dir gs = {0};
 	if (guide) {
-		struct dk_oc_set_opts so = {.model = o.model, .macos = o.macos, .gpu = o.gpu, .audio = audio};
-		if (guide_stage(&so, o.sample_path, output, pins, offline, acpi, &na, &gs) < 0) {
-			int k2 = dk_cli_fail();
-			guide_free(&gs);
-			return k2;
+		/* the guide's set in a temporary folder beside the output, from the
+		 * release the Sample.plist is in */
+		struct dk_oc_stage_opts so = {.set = {.model = o.model, .macos = o.macos, .gpu = o.gpu, .audio = audio},
+					      .pins = pins, .offline = offline};
+		if (dk_oc_stage_for_sample(&so, o.sample_path, output, &gs) < 0) {
+			dk_fail_prefix("--guide-kexts");
+			return dk_cli_fail();
 		}
+		for (char **a = gs.st.acpi_names; a && *a && na < 32; a++)
+			acpi[na++] = *a;
 		o.kexts_dir = gs.kexts_dir;
 		o.acpi = na ? acpi : NULL;
 	}
 
 	struct dk_smbios id;
 	if (smbios_file) {
-		if (dk_smbios_load_json(smbios_file, &id) < 0)
+		if (dk_smbios_load_json(smbios_file, &id) < 0) {
+			dk_oc_staged_dir_free(&gs);
 			return dk_cli_fail();
+		}
 	} else if (dk_smbios_generate(o.model, &id) < 0) {
+		dk_oc_staged_dir_free(&gs);
 		return dk_cli_fail();
 	}
 	o.smbios = &id;
@@ -279,7 +232,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	uint32_t len = 0;
 	struct dk_oc_changes ch = {0};
 	if (dk_oc_config_build(&o, &xml, &len, &ch) < 0) {
-		guide_free(&gs);
+		dk_oc_staged_dir_free(&gs);
 		return dk_cli_fail();
 	}
 	int rc = DK_EXIT_OK;
@@ -289,23 +242,7 @@ int dk_cmd_opencore_config(int argc, char **argv)
 	}
 	const char *release = dk_oc_sample_release(o.sample_path, o.release);
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "output", json_object_new_string(output));
-		json_object_object_add(j, "sample", json_object_new_string(o.sample_path));
-		json_object_object_add(j, "release", json_object_new_string(release));
-		json_object_object_add(j, "model", json_object_new_string(o.model->name));
-		json_object_object_add(j, "macos", json_object_new_string(o.macos->name));
-		json_object_object_add(j, "smbios", dk_smbios_to_json(&id));
-		json_object *a = json_object_new_array();
-		for (int i = 0; i < ch.n; i++) {
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "path", json_object_new_string(ch.v[i].path));
-			json_object_object_add(e, "value", json_object_new_string(ch.v[i].value));
-			json_object_object_add(e, "reason", json_object_new_string(ch.v[i].reason));
-			json_object_object_add(e, "active", json_object_new_string(ch.v[i].active));
-			json_object_array_add(a, e);
-		}
-		json_object_object_add(j, "changes", a);
+		json_object *j = dk_oc_config_to_json(&o, output, release, &ch);
 		dk_json_print(j);
 	} else if (explain || dk_verbosity > DK_QUIET) {
 		if (explain) {
@@ -323,6 +260,6 @@ int dk_cmd_opencore_config(int argc, char **argv)
 out:
 	free(xml);
 	dk_oc_changes_free(&ch);
-	guide_free(&gs);
+	dk_oc_staged_dir_free(&gs);
 	return rc;
 }

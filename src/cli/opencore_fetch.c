@@ -24,7 +24,8 @@ static const struct dk_opt fetch_opts[] = {
 	 "create resolves it: fetched, verified, RELEASE bundles unpacked beside\n"
 	 "the OpenCorePkg release in efi-MODEL-RELEASE/{Kexts,ACPI}", DK_C_MACOS, 0},
 	{"model", 'o', "MODEL", "with --macos: the Mac model (default MacPro7,1)", DK_C_MODEL, 0},
-	{"gpu", 'g', "KIND", "with --macos: passed-through GPU: amd, nvidia, navi22 or none", "amd nvidia navi22 none", 0},
+	{"gpu", 'g', "KIND", "with --macos: passed-through GPU, as opencore config --gpu: amd,\n"
+	 "navi, navi22, nvidia, kepler or none", DK_C_GPU, 0},
 	{"audio", 'a', NULL, "with --macos: motherboard audio passed through (AppleALC)", NULL, 0},
 	{"mirror", 'm', "URL", "use URL instead of https://api.github.com and the download\n"
 	 "hosts (it serves /repos/<owner>/<repo>/releases/... and the\n"
@@ -52,85 +53,25 @@ const struct dk_cmd_spec dk_spec_opencore_fetch = {
 	.operands = NULL,
 };
 
-static json_object *fetched_json(const struct dk_oc_fetched *f)
+/* --macos: the guide's set staged beside the release zip; its kexts and SSDTs printed. */
+static int stage_set(const struct dk_oc_set_opts *so, const char *release, const char *mirror, json_object **set)
 {
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "name", dk_json_str(f->name));
-	json_object_object_add(o, "repo", dk_json_str(f->repo));
-	json_object_object_add(o, "version", dk_json_str(f->version));
-	json_object_object_add(o, "asset", dk_json_str(f->asset));
-	json_object_object_add(o, "path", dk_json_str(f->path));
-	json_object_object_add(o, "url", dk_json_str(f->url));
-	json_object_object_add(o, "sha256", dk_json_str(f->sha256));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)f->size));
-	json_object_object_add(o, "cached", json_object_new_boolean(f->cached));
-	json_object_object_add(o, "verified", json_object_new_boolean(f->verified));
-	return o;
-}
-
-static const char *const gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
-				       [DK_GPU_NAVI22] = "navi22", NULL};
-
-/* --macos: the guide's set staged beside the release zip (replacing an
- * earlier one only once the new one is complete). */
-static int stage_set(const struct dk_oc_set_opts *so, const char *release, const char *mirror, json_object *arr)
-{
-	_cleanup_free_ char *parent = dk_strdup(release);
-	char *sl = strrchr(parent, '/');
-	if (sl)
-		*sl = 0;
-	else
-		strcpy(parent, ".");
-	_cleanup_free_ char *final = dk_asprintf("%s/efi-%s-%s%s%s", parent, so->model->name, so->macos->name,
-						   so->gpu ? "-" : "", so->gpu ? gpu_names[so->gpu] : "");
-	_cleanup_free_ char *tmp = dk_asprintf("%s.tmp.%d", final, (int)getpid());
-	struct dk_oc_stage_opts o = {.set = *so, .release = release, .dir = tmp, .mirror = mirror};
-	struct dk_oc_staged st;
-	if (dk_oc_stage(&o, &st) < 0) {
-		dk_rm_rf(tmp);
-		return dk_fail_prefix("the guide's kext set");
-	}
-	_cleanup_free_ char *old = dk_asprintf("%s.old.%d", final, (int)getpid());
-	bool had = dk_path_exists(final);
-	if ((had && rename(final, old) < 0) || rename(tmp, final) < 0) {
-		int rc = dk_fail_errno("%s", final);
-		if (had)
-			rename(old, final);
-		dk_rm_rf(tmp);
-		dk_oc_staged_free(&st);
-		return rc;
-	}
-	if (had)
-		dk_rm_rf(old);
-	for (size_t i = 0; i < st.ninfo; i++) {
-		const struct dk_oc_staged_kext *k = &st.info[i];
-		_cleanup_free_ char *path = dk_asprintf("%s/Kexts/%s.kext", final, k->name);
-		if (dk_json_output) {
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "name", dk_json_str(k->name));
-			json_object_object_add(e, "version", dk_json_str(k->version));
-			json_object_object_add(e, "source", dk_json_str(k->source));
-			json_object_object_add(e, "sha256", dk_json_str(k->sha256));
-			json_object_object_add(e, "path", dk_json_str(path));
-			json_object_object_add(e, "reason", dk_json_str(k->reason));
-			json_object_array_add(arr, e);
-		} else {
-			printf("%-14s %-8s %s (%s)\n", dk_esc(k->name), dk_esc(k->version ? k->version : "-"), dk_esc(path),
-			       dk_esc(k->source));
+	struct dk_oc_stage_opts o = {.set = *so, .release = release, .mirror = mirror};
+	struct dk_oc_staged_dir d;
+	if (dk_oc_stage_release(&o, &d) < 0)
+		return -1;
+	if (dk_json_output) {
+		*set = dk_oc_staged_to_json(&d);
+	} else {
+		for (size_t i = 0; i < d.st.ninfo; i++) {
+			const struct dk_oc_staged_kext *k = &d.st.info[i];
+			printf("%-14s %-8s %s/%s.kext (%s)\n", dk_esc(k->name), dk_esc(k->version ? k->version : "-"),
+			       dk_esc(d.kexts_dir), dk_esc(k->name), dk_esc(k->source));
 		}
+		for (char **a = d.st.acpi_names; a && *a; a++)
+			printf("%-14s %-8s %s/ACPI/%s (OpenCorePkg)\n", dk_esc(*a), "-", dk_esc(d.dir), dk_esc(*a));
 	}
-	for (char **a = st.acpi_names; a && *a; a++) {
-		_cleanup_free_ char *path = dk_asprintf("%s/ACPI/%s", final, *a);
-		if (dk_json_output) {
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "name", dk_json_str(*a));
-			json_object_object_add(e, "path", dk_json_str(path));
-			json_object_array_add(arr, e);
-		} else {
-			printf("%-14s %-8s %s (OpenCorePkg)\n", dk_esc(*a), "-", dk_esc(path));
-		}
-	}
-	dk_oc_staged_free(&st);
+	dk_oc_staged_dir_free(&d);
 	return 0;
 }
 
@@ -159,7 +100,7 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 		case 'o': model = optarg; break;
 		case 'a': so.audio = true; break;
 		case 'g':
-			if ((g = dk_cli_choice(cmd, "--gpu", optarg, gpu_names)) < 0) {
+			if ((g = dk_cli_choice(cmd, "--gpu", optarg, dk_gpu_names)) < 0) {
 				dk_buf_free(&kexts);
 				return DK_EXIT_USAGE;
 			}
@@ -220,7 +161,7 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 		free(list);
 		return dk_usage_error(cmd, "nothing to fetch (--no-opencore without --kext)");
 	}
-	json_object *arr = json_object_new_array(), *set = json_object_new_array();
+	json_object *arr = json_object_new_array(), *set = NULL;
 	char *ocpath = NULL;
 	for (size_t i = 0; i < n; i++) {
 		struct dk_oc_fetched f;
@@ -231,20 +172,20 @@ int dk_cmd_opencore_fetch(int argc, char **argv)
 		if (i == 0 && opencore)
 			ocpath = dk_strdup(f.path);
 		if (dk_json_output)
-			json_object_array_add(arr, fetched_json(&f));
+			json_object_array_add(arr, dk_oc_fetched_to_json(&f));
 		else
 			printf("%-14s %-8s %s (%s)\n", dk_esc(f.name), dk_esc(f.version), dk_esc(f.path), /* a release tag */
 			       f.cached ? (f.verified ? "cached, verified" : "cached") :
 			       (f.verified ? "downloaded, SHA-256 verified" : "downloaded, no published digest"));
 		dk_oc_fetched_free(&f);
 	}
-	if (rc == DK_EXIT_OK && macos && stage_set(&so, ocpath, mirror, set) < 0)
+	if (rc == DK_EXIT_OK && macos && stage_set(&so, ocpath, mirror, &set) < 0)
 		rc = dk_cli_fail();
 	free(ocpath);
 	if (dk_json_output && rc == DK_EXIT_OK) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "releases", arr);
-		json_object_object_add(o, "set", macos ? set : (json_object_put(set), NULL));
+		json_object_object_add(o, "set", set);
 		dk_json_print(o);
 	} else {
 		json_object_put(arr);

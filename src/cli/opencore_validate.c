@@ -78,26 +78,7 @@ int dk_cmd_opencore_validate(int argc, char **argv)
 	if (dk_oc_validate(&o, &f) < 0)
 		return dk_cli_fail();
 	if (dk_json_output) {
-		json_object *j = json_object_new_object();
-		json_object_object_add(j, "config", dk_json_str(o.config_path ? o.config_path : "EFI/OC/config.plist"));
-		json_object_object_add(j, "image", dk_json_str(o.image));
-		json_object_object_add(j, "sample", dk_json_str(o.sample_path));
-		json_object_object_add(j, "efi", dk_json_str(o.efi_dir));
-		json_object_object_add(j, "errors", json_object_new_int(f.errors));
-		json_object_object_add(j, "warnings", json_object_new_int(f.warnings));
-		json_object_object_add(j, "valid", json_object_new_boolean(f.errors == 0));
-		json_object *a = json_object_new_array();
-		for (int i = 0; i < f.n; i++) {
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "severity",
-					       json_object_new_string(f.v[i].severity == DK_OC_ERROR ? "error" : "warning"));
-			json_object_object_add(e, "path", json_object_new_string(f.v[i].path));
-			json_object_object_add(e, "rule", json_object_new_string(f.v[i].rule));
-			json_object_object_add(e, "message", json_object_new_string(f.v[i].message));
-			json_object_array_add(a, e);
-		}
-		json_object_object_add(j, "findings", a);
-		dk_json_print(j);
+		dk_json_print(dk_oc_findings_to_json(&o, &f));
 	} else {
 		for (int i = 0; i < f.n; i++) {
 			bool err = f.v[i].severity == DK_OC_ERROR;

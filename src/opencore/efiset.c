@@ -508,3 +508,22 @@ int dk_oc_stage(const struct dk_oc_stage_opts *o, struct dk_oc_staged *out)
 	free(s.adir);
 	return rc;
 }
+
+/* ---- GPU kind names ---- */
+
+const char *const dk_gpu_names[] = {[DK_GPU_NONE] = "none", [DK_GPU_AMD] = "amd", [DK_GPU_NVIDIA] = "nvidia",
+				    [DK_GPU_NAVI22] = "navi22", [DK_GPU_NAVI] = "navi", [DK_GPU_KEPLER] = "kepler",
+				    NULL};
+
+const char *dk_gpu_name(enum dk_gpu g)
+{
+	return (size_t)g < DK_ARRAY_SIZE(dk_gpu_names) - 1 ? dk_gpu_names[g] : "none";
+}
+
+int dk_gpu_from_name(const char *name)
+{
+	for (int i = 0; name && dk_gpu_names[i]; i++)
+		if (!strcmp(dk_gpu_names[i], name))
+			return i;
+	return -1;
+}

@@ -27,6 +27,13 @@ const char *dk_oc_sample_release(const char *sample_path, const char *given);
  * guide's legacy NVIDIA / OCLP route: csr-active-config 03080000, AMFI off). */
 enum dk_gpu { DK_GPU_NONE = 0, DK_GPU_AMD, DK_GPU_NVIDIA, DK_GPU_NAVI22, DK_GPU_NAVI, DK_GPU_KEPLER };
 enum dk_host_cpu_kind { DK_HOSTCPU_AUTO = 0, DK_HOSTCPU_INTEL, DK_HOSTCPU_AMD };
+/* The GPU kinds' names ("none", "amd", "nvidia", "navi22", "navi", "kepler"),
+ * indexed by enum dk_gpu, NULL-terminated: the one table every command's
+ * --gpu, its completion and the efi-MODEL-RELEASE-GPU folder use. */
+extern const char *const dk_gpu_names[];
+const char *dk_gpu_name(enum dk_gpu g);
+/* The kind named name, or -1. */
+int dk_gpu_from_name(const char *name);
 
 /* Passed-through devices as the guest sees them (the plan's): what the
  * DeviceProperties table (recipes.c) keys on. */
@@ -76,6 +83,10 @@ void dk_oc_changes_free(struct dk_oc_changes *c);
 /* Build config.plist (XML) in memory. */
 int dk_oc_config_build(const struct dk_oc_config_opts *o, char **xml, uint32_t *len,
 		       struct dk_oc_changes *changes);
+/* The document `dkvm --json opencore config` prints for a config written to
+ * output from release's Sample.plist (json.c); o->smbios is required. */
+json_object *dk_oc_config_to_json(const struct dk_oc_config_opts *o, const char *output, const char *release,
+				  const struct dk_oc_changes *ch);
 
 /* ---- validation ---- */
 
@@ -101,6 +112,8 @@ struct dk_oc_validate_opts {
 /* Validate; -1 only when the inputs cannot be read/parsed (dk_fail set). The
  * findings say whether the config is good: errors == 0. */
 int dk_oc_validate(const struct dk_oc_validate_opts *o, struct dk_oc_findings *out);
+/* The document `dkvm --json opencore validate` prints (json.c). */
+json_object *dk_oc_findings_to_json(const struct dk_oc_validate_opts *o, const struct dk_oc_findings *f);
 /* The same on an in-memory XML config, schema from an optional in-memory sample. */
 int dk_oc_validate_xml(const char *config_xml, uint32_t config_len, const char *sample_xml, uint32_t sample_len,
 		       const char *efi_dir, struct dk_oc_findings *out);
@@ -247,6 +260,8 @@ int dk_oc_fetch_cached(const char *name, const char *version, struct dk_oc_fetch
 void dk_oc_fetched_discard(const struct dk_oc_fetched *f);
 /* owner/repo for a known name ("Lilu" -> "acidanthera/Lilu"), NULL if unknown. */
 const char *dk_oc_fetch_repo(const char *name);
+/* One entry of `dkvm --json opencore fetch`'s "releases" (json.c). */
+json_object *dk_oc_fetched_to_json(const struct dk_oc_fetched *f);
 
 /* ---- OcBinaryData files ---- */
 
@@ -365,3 +380,27 @@ int dk_oc_stage(const struct dk_oc_stage_opts *o, struct dk_oc_staged *out);
 void dk_oc_staged_free(struct dk_oc_staged *s);
 /* "Name=version" pins: -1 unless each is well-formed and names a known kext. */
 int dk_oc_pins_check(const char *const *pins);
+
+/* The set staged in a folder beside a path (stage.c). */
+struct dk_oc_staged_dir {
+	char *dir;       /* the set: dir/Kexts/<Name>.kext, dir/ACPI/<file> */
+	char *kexts_dir; /* dir/Kexts */
+	char *tmp;       /* a temporary folder dk_oc_staged_dir_free() removes; NULL: the set stays */
+	struct dk_oc_staged st;
+	bool staged;
+};
+/* opencore fetch --macos: o's set (o->dir ignored) in efi-MODEL-RELEASE[-GPU]/
+ * beside o->release (the OpenCorePkg release zip), staged in a temporary
+ * folder there and swapped in once complete (an earlier set of that name is
+ * replaced only then). */
+int dk_oc_stage_release(const struct dk_oc_stage_opts *o, struct dk_oc_staged_dir *out);
+/* opencore config --guide-kexts: sample must be the Docs/Sample.plist of an
+ * unpacked OpenCorePkg release (its SSDTs); o's set (o->release and o->dir
+ * ignored) staged in a new temporary folder beside output, which
+ * dk_oc_staged_dir_free() removes. Nothing is left on failure. */
+int dk_oc_stage_for_sample(const struct dk_oc_stage_opts *o, const char *sample, const char *output,
+			   struct dk_oc_staged_dir *out);
+void dk_oc_staged_dir_free(struct dk_oc_staged_dir *d);
+/* The staged kexts then SSDTs: [{"name","version","source","sha256","path","reason"}
+ * ..., {"name","path"} ...], the "set" of `dkvm --json opencore fetch` (json.c). */
+json_object *dk_oc_staged_to_json(const struct dk_oc_staged_dir *d);

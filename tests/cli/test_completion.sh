@@ -69,6 +69,9 @@ test_bash_options_and_arguments() {
   t_eq "$(comp dkvm create x --macos son)" "sonoma"
   t_eq "$(comp dkvm start x --display s)" "spice"
   t_eq "$(comp dkvm opencore image --format q)" "qcow2"
+  # --gpu: the library's one table of GPU kinds, the same for every command
+  t_eq "$(comp dkvm opencore fetch --gpu "" | tr '\n' ' ')" "none amd nvidia navi22 navi kepler "
+  t_eq "$(comp dkvm opencore config --gpu "" | tr '\n' ' ')" "none amd nvidia navi22 navi kepler "
   t_eq "$(comp dkvm dmg convert --thr)" "--threads"
   # global options after the command, short options too
   t_contains "$(comp dkvm dmg convert --j)" "--json"

@@ -267,6 +267,14 @@ test_fetch_and_config_guide_set() {
   t_ok "$DKVM" opencore fetch --macos bigsur --gpu amd
   t_contains "$OUT" "WhateverGreen"
   t_eq "$(ls "$T/cache/dkvm/releases/acidanthera/OpenCorePkg/1.0.6" | grep efi- | tr '\n' ' ')" "efi-MacPro7,1-bigsur-amd efi-MacPro7,1-sequoia "
+  # every GPU kind opencore config takes (navi and kepler were refused)
+  t_ok "$DKVM" opencore fetch --macos bigsur --gpu navi
+  t_contains "$OUT" "efi-MacPro7,1-bigsur-navi/Kexts/WhateverGreen.kext"
+  t_ok "$DKVM" opencore fetch --macos bigsur --gpu kepler
+  [ -d "$T/cache/dkvm/releases/acidanthera/OpenCorePkg/1.0.6/efi-MacPro7,1-bigsur-kepler/Kexts/WhateverGreen.kext" ] ||
+    t_fail "--gpu kepler: no set staged"
+  t_exit 2 "$DKVM" opencore fetch --macos bigsur --gpu nosuch
+  t_contains "$ERR" "navi22, navi or kepler"
   t_exit 2 "$DKVM" opencore fetch --gpu amd
   t_exit 2 "$DKVM" opencore fetch --macos nosuch
   # config: Kernel/Add and ACPI/Add from the set, nothing left beside the output
@@ -275,6 +283,11 @@ test_fetch_and_config_guide_set() {
     --guide-kexts --kext-version Lilu=1.7.1 -o out/config.plist
   t_eq "$(kernel_add out/config.plist | cut -d' ' -f1 | tr '\n' ' ')" "Lilu.kext AppleMCEReporterDisabler.kext RestrictEvents.kext VMHide.kext "
   t_eq "$(acpi_add out/config.plist)" "SSDT-EC-USBX-DESKTOP.aml SSDT-PLUG-ALT.aml"
+  t_eq "$(ls -A out)" "config.plist"
+  # a failure after the set is staged (a bad --smbios file): nothing left beside the output
+  echo '{' > smbios-bad.json
+  t_exit 1 "$DKVM" opencore config --sample OpenCore-1.0.6-RELEASE/Docs/Sample.plist --model MacPro7,1 --macos sequoia \
+    --guide-kexts --smbios smbios-bad.json -o out/c4.plist
   t_eq "$(ls -A out)" "config.plist"
   # a Sample.plist outside a release: refused, nothing written or left
   cp OpenCore-1.0.6-RELEASE/Docs/Sample.plist out/Sample.plist
