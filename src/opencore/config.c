@@ -8,6 +8,7 @@
 #include "util/paths.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/strv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -505,6 +506,36 @@ static int apply_bootargs(struct ctx *c)
 	record(c, path, v, "resulting boot-args (Sample's \"-v keepsyms=1\" plus the tokens above)", false);
 	dk_buf_free(&b);
 	return 0;
+}
+
+/* The space-separated tokens of s, each once. */
+static void tokens(const char *s, struct dk_strv *out)
+{
+	char *copy = dk_strdup(s ? s : "");
+	for (char *save = NULL, *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+		if (!dk_strv_contains(out->v, t))
+			dk_strv_push(out, t);
+	free(copy);
+}
+
+char *dk_oc_bootargs_merge(const char *old, const char *fresh)
+{
+	char **managed = dk_oc_recipe_bootargs();
+	struct dk_strv o = {0}, f = {0}, out = {0};
+	tokens(old, &o);
+	tokens(fresh, &f);
+	for (size_t i = 0; i < o.n; i++)
+		if (dk_strv_contains(f.v, o.v[i]) || !dk_strv_contains(managed, o.v[i]))
+			dk_strv_push(&out, o.v[i]);
+	for (size_t i = 0; i < f.n; i++)
+		if (!dk_strv_contains(out.v, f.v[i]))
+			dk_strv_push(&out, f.v[i]);
+	char *s = dk_strv_join(out.v, " ");
+	dk_strv_clear(&o);
+	dk_strv_clear(&f);
+	dk_strv_clear(&out);
+	dk_strv_free(managed);
+	return s;
 }
 
 static bool token_char_ok(char ch)

@@ -68,6 +68,14 @@ struct dk_oc_config_opts {
 };
 /* Check --boot-args values (characters, length); -1 after dk_fail naming the value. */
 int dk_oc_boot_args_check(const char *const *boot_args);
+/* Every boot-args token some recipe (recipes.c) can add, from the recipes
+ * table: the tokens a rebuild owns (NULL-terminated, dk_strv_free). */
+char **dk_oc_recipe_bootargs(void);
+/* boot-args after a rebuild: the fresh config's tokens, plus the old
+ * config's tokens no recipe manages (the user's, a write-up's revpatch=),
+ * in the old order, then the fresh ones it lacked. A recipe token the new
+ * config no longer has is gone. malloc'd. */
+char *dk_oc_bootargs_merge(const char *old, const char *fresh);
 
 /* One recorded change: "Misc/Security/ScanPolicy = 0: <reason>". */
 struct dk_oc_change {

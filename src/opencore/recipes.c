@@ -7,6 +7,10 @@
  * "modern" models follow the guide's MacPro7,1 walk-through, "legacy" Mac Pros
  * (5,1 and older) its MacPro5,1 page. */
 #include "opencore/oc_internal.h"
+#include "util/mem.h"
+#include "util/strv.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -183,6 +187,21 @@ const struct dk_oc_recipe dk_oc_recipes[] = {
 	APPEND("UEFI/Drivers", DRIVER("ResetNvramEntry.efi"), .reason = "guide: always loaded (Reset NVRAM picker entry)"),
 };
 const int dk_oc_recipe_count = sizeof dk_oc_recipes / sizeof dk_oc_recipes[0];
+
+char **dk_oc_recipe_bootargs(void)
+{
+	struct dk_strv v = {0};
+	for (int i = 0; i < dk_oc_recipe_count; i++) {
+		if (dk_oc_recipes[i].op != DK_OC_BOOTARG)
+			continue;
+		char *copy = dk_strdup(dk_oc_recipes[i].value);
+		for (char *save = NULL, *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save))
+			if (!dk_strv_contains(v.v, t))
+				dk_strv_push(&v, t);
+		free(copy);
+	}
+	return dk_strv_take(&v);
+}
 
 /* DeviceProperties the guide's write-ups add for passed-through devices:
  * AppleALC's layout-id on the HD Audio controller (motherboard audio; the

@@ -200,36 +200,6 @@ static char *oc_release(const struct dk_create_opts *o, bool *missing)
 	return release;
 }
 
-/* The guide's set for the plan (what --dry-run shows, what the EFI gets). */
-/* The passed-through GPU as the OpenCore recipes know it: the kext the
- * guide's chart names (WhateverGreen by vendor, NootRX), none without one. */
-static enum dk_gpu oc_gpu(const struct dk_plan *p)
-{
-	if (!p->gpu.host[0] || !strcmp(p->gpu.kext, "none") || !p->gpu.kext[0])
-		return DK_GPU_NONE;
-	if (!strcmp(p->gpu.kext, "NootRX"))
-		return DK_GPU_NAVI22;
-	if (dk_startswith(p->gpu.vendor_device, "10de:"))
-		return !strcmp(p->gpu.family, "Kepler") ? DK_GPU_KEPLER : DK_GPU_NVIDIA;
-	/* the chart gives agdpmod=pikera to the Navi cards WhateverGreen drives */
-	return strstr(p->gpu.boot_args, "agdpmod=pikera") ? DK_GPU_NAVI : DK_GPU_AMD;
-}
-
-static bool has_audio(const struct dk_plan *p)
-{
-	for (int i = 0; i < p->n_hostdev; i++)
-		if (!strcmp(p->hostdev[i].role, "audio"))
-			return true;
-	return false;
-}
-
-struct dk_oc_set_opts dk_vm_oc_set_opts(const struct dk_plan *p)
-{
-	return (struct dk_oc_set_opts){.model = dk_mac_model_find(p->model), .macos = dk_macos_find(p->macos),
-				       .gpu = oc_gpu(p), .audio = has_audio(p),
-				       .restrict_events = p->restrict_events};
-}
-
 static json_object *set_json(const struct dk_plan *p)
 {
 	struct dk_oc_set_opts so = dk_vm_oc_set_opts(p);
@@ -343,35 +313,6 @@ static int config_memory_map(struct build *b, char **xml, uint32_t *len)
 	return rc;
 }
 
-/* The passed-through devices as OpenCore's DeviceProperties table keys them:
- * their guest paths behind the plan's fixed root ports, the GPU's ids and the
- * chart's spoof (the plan's). Paths live in the caller's buffers. NULL when
- * nothing is passed that the table knows. */
-static const struct dk_oc_passthrough *oc_passthrough(const struct dk_plan *p, struct dk_oc_passthrough *pt,
-						      char audio[64], char gpu[64])
-{
-	const struct dk_plan_hostdev *a = dk_plan_hostdev_role(p, "audio"), *g = dk_plan_hostdev_role(p, "gpu");
-	if (!a && !g)
-		return NULL;
-	memset(pt, 0, sizeof *pt);
-	if (a) {
-		dk_plan_hostdev_devpath(a, audio, 64);
-		pt->audio_path = audio;
-		pt->layout_id = DK_PLAN_AUDIO_LAYOUT;
-	}
-	if (g) {
-		unsigned v = 0, d = 0;
-		dk_plan_hostdev_devpath(g, gpu, 64);
-		pt->gpu_path = gpu;
-		if (sscanf(p->gpu.vendor_device, "%4x:%4x", &v, &d) == 2) {
-			pt->gpu_vendor = (uint16_t)v;
-			pt->gpu_device = (uint16_t)d;
-		}
-		pt->gpu_spoof = p->gpu.device_id[0] ? p->gpu.device_id : NULL;
-	}
-	return pt;
-}
-
 static int oc_config(struct build *b, const char *release, const char *kexts_dir, char *const *acpi,
 		     json_object *oc)
 {
@@ -389,28 +330,21 @@ static int oc_config(struct build *b, const char *release, const char *kexts_dir
 	free(sample);
 	if (rc < 0)
 		return -1;
-	const struct dk_plan *p = &b->r->plan;
-	struct dk_oc_passthrough pt;
-	char audio_path[64], gpu_path[64];
-	struct dk_oc_config_opts co = {
-		.passthrough = oc_passthrough(p, &pt, audio_path, gpu_path),
-		.sample_path = sample_path,
-		.model = dk_mac_model_find(p->model),
-		.macos = dk_macos_find(p->macos),
-		.gpu = oc_gpu(p),
-		.host_cpu = p->amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
-		.smbios = &b->sm,
-		.kexts_dir = kexts_dir,
-		.acpi = (const char *const *)acpi,
-		.drivers = (const char *const *)b->driver_names,
-		.boot_args = b->o->boot_args,
-		.picker = b->o->picker,
-		.force = b->o->force,
-	};
+	struct dk_vm_oc_inputs in;
+	struct dk_oc_config_opts co = dk_vm_oc_config_opts(&b->r->plan, NULL, &in);
+	co.sample_path = sample_path;
+	co.smbios = &b->sm;
+	co.kexts_dir = kexts_dir;
+	co.acpi = (const char *const *)acpi;
+	co.drivers = (const char *const *)b->driver_names;
+	co.boot_args = b->o->boot_args;
+	co.picker = b->o->picker;
+	co.force = b->o->force;
 	char *xml = NULL;
 	uint32_t xlen = 0;
 	struct dk_oc_changes ch = {0};
 	rc = dk_oc_config_build(&co, &xml, &xlen, &ch);
+	dk_vm_oc_inputs_free(&in);
 	const char *sample_rel = dk_oc_sample_release(sample_path, NULL);
 	json_object_object_add(oc, "sample_release", json_object_new_string(sample_rel ? sample_rel : "unknown"));
 	unlink(sample_path);

@@ -844,8 +844,8 @@ int dk_plan_add_passthrough(const struct dk_facts *f, const struct dk_plan_opts 
 		return dk_fail("%s: the GPU %s is passed through already", p->name, p->gpu.host);
 	if (plan_passthrough(f, o, os, p) < 0)
 		return -1;
-	plan_devprops(p, "config.plist gets them when the OpenCore image is rebuilt (dkvm update); "
-			 "this write-up changes only the domain");
+	plan_devprops(p, "dkvm tune rebuilds the OpenCore image with them in config.plist's DeviceProperties/Add "
+			 "(not an image given with --opencore-image)");
 	if (o->gpu) {
 		snprintf(p->video, sizeof p->video, "none");
 		why(p, "display", "a passed-through GPU drives the display: the guide removes the emulated Display and Video devices (§7)",

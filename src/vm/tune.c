@@ -632,18 +632,48 @@ static int efi_edit(plist_t config, void *x)
 	return ce->edit(config, ce);
 }
 
-/* The OpenCore-side write-ups: the plan (restrict-events) and config.plist
- * edited, the image rebuilt by dk_vm_efi_rebuild() with the bundle's own
- * release and kext versions. The version keeps the previous image and config
- * (and any .prev an earlier update left) for undo. */
+/* The domain files of a new version (NULL: the write-up leaves them). */
+struct domain_new {
+	const char *xml, *argv;
+	void *conn;                   /* libvirt: redefined from xml */
+};
+
+/* Back to the version kept in vd after a failure past the EFI rebuild. */
+static void efi_rollback(struct dk_bundle *b, const char *vd, const struct version *cur)
+{
+	char msg[DK_ERRMSG_MAX];
+	snprintf(msg, sizeof msg, "%s", dk_errmsg());
+	char *d = NULL;
+	if (undo_files(b, vd, false, &d) == 0 && write_version(b->dir, cur) == 0)
+		dk_rm_rf(vd);
+	free(d);
+	dk_fail("%s (the VM is unchanged)", msg);
+}
+
+/* The write-ups that rebuild the EFI: the plan (restrict-events, a passed
+ * device) and config.plist edited (ce; NULL: the plan alone decides), the
+ * image rebuilt by dk_vm_efi_rebuild() with the bundle's own release and
+ * kext versions; dn: the domain files the edited plan renders. The version
+ * keeps the previous image and config (and any .prev an earlier update left)
+ * for undo. */
 static int tune_efi(const struct dk_tune_opts *o, const struct dk_writeup *w, struct dk_bundle *b,
-		    const struct version *cur, struct dk_plan *np, struct dk_cfgedit *ce, struct dk_tune_result *r)
+		    const struct version *cur, struct dk_plan *np, struct dk_cfgedit *ce, const struct domain_new *dn,
+		    struct dk_tune_result *r)
 {
 	json_object *pj_old = dk_plan_to_json(&b->plan), *pj_new = dk_plan_to_json(np);
 	bool plan_changed = strcmp(json_object_to_json_string(pj_old), json_object_to_json_string(pj_new)) != 0;
 	json_object_put(pj_old);
 	b->plan = *np;
 	json_object_object_add(b->manifest, "plan", pj_new);
+	if (dn) {
+		json_object *fj = json_object_new_object();
+		char hx[65];
+		sha_hex(dn->xml, strlen(dn->xml), hx);
+		json_object_object_add(fj, "domain.xml", json_object_new_string(hx));
+		sha_hex(dn->argv, strlen(dn->argv), hx);
+		json_object_object_add(fj, "qemu.argv", json_object_new_string(hx));
+		json_object_object_add(b->manifest, "files", fj);
+	}
 	int last;
 	next_version(b->dir, &last);
 	_cleanup_free_ char *vd = dk_asprintf("%s/.tune/%d", b->dir, last + 1);
@@ -663,8 +693,9 @@ static int tune_efi(const struct dk_tune_opts *o, const struct dk_writeup *w, st
 			}
 		}
 	}
-	ce->edit = w->edit;
-	struct dk_efi_rebuild_opts ro = {.current = true, .dry_run = o->dry_run, .edit = efi_edit, .edit_ctx = ce};
+	if (ce)
+		ce->edit = w->edit;
+	struct dk_efi_rebuild_opts ro = {.current = true, .dry_run = o->dry_run, .edit = ce ? efi_edit : NULL, .edit_ctx = ce};
 	struct dk_efi_rebuild_result rr;
 	if (dk_vm_efi_rebuild(b, &ro, &rr) < 0) {
 		dk_efi_rebuild_result_free(&rr);
@@ -703,6 +734,20 @@ static int tune_efi(const struct dk_tune_opts *o, const struct dk_writeup *w, st
 		goto fail;
 	}
 	r->version = last + 1;
+	if (dn) {
+		/* the domain the edited plan renders, beside the new EFI */
+		const char *ms = json_object_to_json_string_ext(b->manifest, JSON_C_TO_STRING_PRETTY |
+										JSON_C_TO_STRING_NOSLASHESCAPE);
+		_cleanup_free_ char *mtxt = dk_strjoin(ms, "\n");
+		struct version nv = {.manifest = mtxt, .manifest_len = strlen(mtxt), .xml = (char *)dn->xml,
+				     .xml_len = strlen(dn->xml), .argv = (char *)dn->argv, .argv_len = strlen(dn->argv)};
+		if (write_version(b->dir, &nv) < 0 || (dn->conn && dk_virt_define(dn->conn, dn->xml) < 0)) {
+			efi_rollback(b, vd, cur);
+			r->version = 0;
+			return -1;
+		}
+		r->redefined = dn->conn != NULL;
+	}
 	return 0;
 fail:;
 	char msg[DK_ERRMSG_MAX];
@@ -715,6 +760,35 @@ fail:;
 	}
 	dk_rm_rf(vd);
 	return dk_fail("%s", msg);
+}
+
+/* gpu, usb-controller, audio: a passed device, which the EFI follows. */
+static bool device_writeup(const struct dk_writeup *w)
+{
+	return w->apply == apply_gpu || w->apply == apply_usb || w->apply == apply_audio;
+}
+
+/* Whether dkvm rebuilds the bundle's EFI (dk_vm_efi_rebuild): not an image
+ * given with --opencore-image (no release recorded) nor a --pool volume;
+ * then r->note says so. */
+static bool efi_rebuilt(const struct dk_bundle *b, struct dk_tune_result *r)
+{
+	json_object *oc = NULL;
+	json_object_object_get_ex(b->manifest, "opencore", &oc);
+	if (oc && dk_json_get_str(oc, "image")) {
+		snprintf(r->note, sizeof r->note,
+			 "the OpenCore image was given with --opencore-image, so it was not rebuilt: its config.plist "
+			 "needs the kexts and DeviceProperties the plan's gpu.kext and deviceproperties decisions name");
+		return false;
+	}
+	if (b->vol_opencore) {
+		snprintf(r->note, sizeof r->note,
+			 "made with --pool: the OpenCore volume was not rebuilt; build an image with dkvm opencore image "
+			 "(the kexts and DeviceProperties the plan's gpu.kext and deviceproperties decisions name) and "
+			 "upload it with virsh vol-upload");
+		return false;
+	}
+	return true;
 }
 
 /* display-override: the override file in <bundle>/display-overrides/. */
@@ -837,9 +911,7 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	bool defined = defined_in_libvirt(&b);
 	if (defined && !(conn = dk_virt_open(b.uri)))
 		goto out;
-	struct dk_facts_opts fo = {.conn = conn, .uri = b.uri,
-				   .pci = !undo && (!strcmp(w->name, "gpu") || !strcmp(w->name, "usb-controller") ||
-						    !strcmp(w->name, "audio"))};
+	struct dk_facts_opts fo = {.conn = conn, .uri = b.uri, .pci = !undo && device_writeup(w)};
 	if (dk_facts_gather(&fo, &f) < 0)
 		goto out;
 	have_facts = true;
@@ -873,7 +945,7 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 		struct dk_cfgedit ce = {.args = &o->args};
 		rc = w->prepare ? w->prepare(np, &ctx, &o->args, &ce, r) : 0;
 		if (rc == 0)
-			rc = tune_efi(o, w, &b, &cur, np, &ce, r);
+			rc = tune_efi(o, w, &b, &cur, np, &ce, NULL, r);
 		if (ce.memory)
 			plist_free(ce.memory);
 		free(np);
@@ -895,6 +967,13 @@ int dk_vm_tune(const struct dk_tune_opts *o, struct dk_tune_result *r)
 	dk_unified_diff("domain.xml", xml_now, xml_new, &r->diff);
 	dk_unified_diff("qemu.argv", argv_now, argv_new, &r->diff);
 	if (w->host && tune_host(w, np, &ctx, o, r) < 0) {
+		free(np);
+		goto out;
+	}
+	if (device_writeup(w) && efi_rebuilt(&b, r)) {
+		/* the EFI follows the plan: the chart's kext, AppleALC, DeviceProperties, boot-args */
+		struct domain_new dn = {.xml = xml_new, .argv = argv_new, .conn = conn};
+		rc = tune_efi(o, w, &b, &cur, np, NULL, &dn, r);
 		free(np);
 		goto out;
 	}

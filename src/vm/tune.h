@@ -4,8 +4,11 @@
  * apply(plan, ctx, args)), each an edit of the stored plan; the bundle's
  * domain.xml and qemu.argv are re-rendered from the edited plan, and the
  * libvirt domain is redefined from the new XML when the bundle is defined in
- * libvirt. The previous version (manifest.json, domain.xml, qemu.argv) is
- * kept byte-exact in <bundle>/.tune/<n>/ and `undo` restores it. Files edited
+ * libvirt. The OpenCore-side write-ups and the passthrough ones (gpu,
+ * usb-controller, audio) also rebuild the EFI for the edited plan
+ * (dk_vm_efi_rebuild). The previous version (manifest.json, domain.xml,
+ * qemu.argv, and then OpenCore.img and config.plist) is kept byte-exact in
+ * <bundle>/.tune/<n>/ and `undo` restores it. Files edited
  * by hand since dkvm wrote them (SHA-256 in the manifest's "files") are never
  * overwritten without force. */
 #pragma once

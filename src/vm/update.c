@@ -51,6 +51,9 @@ static const char *const maps[] = {"DeviceProperties/Add", "DeviceProperties/Del
 /* Documented sections no Sample.plist carries: the user's stay (the custom
  * memory map of dkvm tune memory-map). */
 static const char *const optional[] = {"PlatformInfo/Memory", NULL};
+/* boot-args: merged token by token (dk_oc_bootargs_merge): the recipes'
+ * tokens follow the new plan, the user's stay. */
+static const char bootargs_path[] = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
 
 static bool in_list(const char *const *l, const char *s)
 {
@@ -110,6 +113,13 @@ static plist_t migrate(plist_t old, plist_t fresh, const char *path, bool map, s
 			change_add(r, p, "retyped");
 		} else if (plist_get_node_type(fv) == PLIST_DICT) {
 			nv = migrate(ov, fv, p, map || in_list(maps, p), r);
+		} else if (!strcmp(p, bootargs_path) && plist_get_node_type(fv) == PLIST_STRING) {
+			/* the tokens the new plan's recipes want, plus the user's own */
+			_cleanup_free_ char *m = dk_oc_bootargs_merge(plist_get_string_ptr(ov, NULL),
+								      plist_get_string_ptr(fv, NULL));
+			nv = plist_new_string(m);
+			if (!node_equal(nv, fv))
+				change_add(r, p, "merged");
 		} else {
 			nv = plist_copy(ov);
 			if (!node_equal(ov, fv))
@@ -471,22 +481,14 @@ static int new_config(struct rebuild *w)
 	old_identity(old, b->plan.model, &sm);
 	_cleanup_free_ char *sp = dk_asprintf("%s/Sample.plist", w->tmp);
 	_cleanup_free_ char *kdir = dk_asprintf("%s/efi/Kexts", w->tmp);
-	struct dk_oc_set_opts so = dk_vm_oc_set_opts(&b->plan);
-	struct dk_oc_config_opts co = {
-		.sample_path = sp,
-		.model = so.model,
-		.macos = so.macos,
-		.gpu = so.gpu,
-		.host_cpu = b->plan.amd_host ? DK_HOSTCPU_AMD : DK_HOSTCPU_INTEL,
-		.smbios = &sm,
-		.kexts_dir = kdir,
-		.acpi = (const char *const *)w->st.acpi_names,
-		.drivers = (const char *const *)w->driver_names.v,
-	};
-	/* --picker gui at create: OpenCanopy.efi stays loaded */
-	const char *picker = dk_json_get_str(man_get(b->manifest, "opencore"), "picker");
-	if (picker && !strcmp(picker, "gui"))
-		co.picker = "gui";
+	/* as create built it: the plan's GPU, devices, the recorded --boot-args and --picker */
+	struct dk_vm_oc_inputs in;
+	struct dk_oc_config_opts co = dk_vm_oc_config_opts(&b->plan, man_get(b->manifest, "opencore"), &in);
+	co.sample_path = sp;
+	co.smbios = &sm;
+	co.kexts_dir = kdir;
+	co.acpi = (const char *const *)w->st.acpi_names;
+	co.drivers = (const char *const *)w->driver_names.v;
 	char *xml = NULL;
 	uint32_t len = 0;
 	struct dk_oc_changes ch = {0};
@@ -495,6 +497,7 @@ static int new_config(struct rebuild *w)
 	if (rc == 0 && (rc = dk_oc_config_build(&co, &xml, &len, &ch)) < 0)
 		dk_fail_prefix("OpenCore config from %s", w->release);
 	dk_oc_changes_free(&ch);
+	dk_vm_oc_inputs_free(&in);
 	if (rc == 0)
 		rc = dk_plist_parse(xml, len, "the new config.plist", &fresh);
 	free(xml);

@@ -167,6 +167,22 @@ gh_kexts() {
 
 # gh_serve: python's http.server on 127.0.0.1 over srv/ (killed by gh_stop);
 # $MIRROR is its URL
+# gh_resources FILE...: OcBinaryData files (Resources/...) at dkvm's pinned commit
+# in srv/, junk of distinct sizes, and a pins file ./pins naming them, exported
+# as DKVM_OCBINARYDATA_PINS (the real files cannot be served here). Run in $T.
+OCBD_COMMIT=3b2e3749975714f5329bea00bdffec8233c02385
+gh_resources() {
+  local f n=0 srv=srv/acidanthera/OcBinaryData/$OCBD_COMMIT
+  echo "# test pins" > pins
+  for f in "$@"; do
+    n=$((n + 1))
+    mkdir -p "$(dirname "$srv/$f")"
+    head -c $((1000 * n + 7)) /dev/urandom > "$srv/$f"
+    echo "$f $(sha256sum < "$srv/$f" | cut -c1-64) $(stat -c %s "$srv/$f")" >> pins
+  done
+  export DKVM_OCBINARYDATA_PINS=$PWD/pins
+}
+
 gh_serve() {
   timeout 300 python3 -u -m http.server --bind 127.0.0.1 0 --directory srv > server.log 2>&1 &
   GH_PID=$!

@@ -11,6 +11,7 @@
 #include "util/plist.h"
 #include "util/cleanup.h"
 #include "util/report.h"
+#include "util/strv.h"
 
 #include <plist/plist.h>
 #include <string.h>
@@ -1150,6 +1151,46 @@ static char *bootargs_of(const char *xml, uint32_t len)
 /* --boot-args: "A B" adds, -X removes (also the Sample's and the recipes'
  * tokens), +X adds a token that starts with '-'; removing what is not there
  * and bad characters are refused. */
+/* boot-args across a rebuild: the recipe tokens follow the new config, every
+ * other token of the old one (the user's, a write-up's) stays. */
+TEST(bootargs_merge)
+{
+	char **m = dk_oc_recipe_bootargs();
+	/* every BOOTARG recipe's token, taken from the table */
+	CHECK(dk_strv_contains(m, "agdpmod=pikera"));
+	CHECK(dk_strv_contains(m, "agdpmod=vit9696"));
+	CHECK(dk_strv_contains(m, "debug=0x100"));
+	CHECK(dk_strv_contains(m, "ngfxgl=1"));
+	CHECK(dk_strv_contains(m, "-nehalem_error_disable"));
+	CHECK(!dk_strv_contains(m, "-v"));
+	CHECK(!dk_strv_contains(m, "revpatch=memtab,pci,cpuname"));
+	size_t n = 0;
+	for (int i = 0; i < dk_oc_recipe_count; i++)
+		n += dk_oc_recipes[i].op == DK_OC_BOOTARG;
+	CHECK_INT(dk_strv_len(m), n);
+	dk_strv_free(m);
+	struct {
+		const char *old, *fresh, *want;
+	} c[] = {
+		/* a recipe token the new plan adds appears; the user's stays */
+		{"-v keepsyms=1 debug=0x100 mine=1", "-v keepsyms=1 debug=0x100 agdpmod=pikera",
+		 "-v keepsyms=1 debug=0x100 mine=1 agdpmod=pikera"},
+		/* one it no longer wants goes */
+		{"-v keepsyms=1 debug=0x100 agdpmod=pikera revpatch=memtab,pci,cpuname revcpu=1",
+		 "-v keepsyms=1 debug=0x100", "-v keepsyms=1 debug=0x100 revpatch=memtab,pci,cpuname revcpu=1"},
+		/* the user removed a Sample token: the fresh config has it again */
+		{"keepsyms=1 debug=0x100", "-v keepsyms=1 debug=0x100", "keepsyms=1 debug=0x100 -v"},
+		{"", "", ""},
+		{"  a   a b ", "", "a b"},
+		{"", "-v agdpmod=vit9696", "-v agdpmod=vit9696"},
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		char *s = dk_oc_bootargs_merge(c[i].old, c[i].fresh);
+		CHECK_STR(s, c[i].want);
+		free(s);
+	}
+}
+
 TEST(user_boot_args)
 {
 	for (size_t r = 0; r < DK_ARRAY_SIZE(releases); r++) {
@@ -1617,6 +1658,7 @@ int main(void)
 	RUN(golden_configs);
 	RUN(config_survives_inplace_upgrade);
 	RUN(user_boot_args);
+	RUN(bootargs_merge);
 	RUN(gpu_routes);
 	RUN(required_kexts_warn_virtualsmc_refused);
 	RUN(gui_picker);

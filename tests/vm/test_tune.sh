@@ -182,14 +182,15 @@ test_passthrough_writeups() {
   t_ok "$DKVM" --sysroot "$fx" tune t1 audio 0e:00.4 --dir "$T/vms"
   t_contains "$(cat "$B/qemu.argv")" "vfio-pci,host=0000:0e:00.4"
   # its root port at the next fixed address; the plan records the DeviceProperties
-  # config.plist needs (layout-id at the audio controller's guest path), for the
-  # image rebuild: tune itself leaves the OpenCore image alone
+  # config.plist needs (layout-id at the audio controller's guest path); an image
+  # given with --opencore-image is not rebuilt, and tune says so
+  t_contains "$ERR" "given with --opencore-image, so it was not rebuilt"
   t_contains "$(cat "$B/qemu.argv")" "pcie-root-port,id=dkpt2,bus=pcie.0,chassis=2,addr=1c.1"
   t_contains "$(cat "$B/qemu.argv")" "chassis=1,addr=1c.0,multifunction=on"
   t_ok virt-xml-validate "$B/domain.xml" domain
   t_eq "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([x["value"] for x in d["plan"]["decisions"] if x["key"] == "deviceproperties"])' "$B/manifest.json")" \
     "['PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0) layout-id 1']"
-  t_contains "$(cat "$B/manifest.json")" "OpenCore image is rebuilt (dkvm update)"
+  t_contains "$(cat "$B/manifest.json")" "dkvm tune rebuilds the OpenCore image with them"
   t_exit 1 "$DKVM" --sysroot "$fx" tune t1 gpu 0b:00.0 --dir "$T/vms"
   t_contains "$ERR" "passed through already"
   t_ok "$DKVM" tune t1 undo --dir "$T/vms"
@@ -378,11 +379,12 @@ need_efi_bundle() {
   for f in SSDT-EC-USBX-DESKTOP SSDT-PLUG-ALT SSDT-EC-DESKTOP; do head -c 300 /dev/urandom > "$d/Docs/AcpiSamples/Binaries/$f.aml"; done
   source "$DKVM_SRCDIR/tests/image/fake_release.sh"
   (cd "$T" && gh_kexts >/dev/null)
+  case " $* " in *" --picker gui "*) cd "$T" && gh_resources Resources/Font/Font_1x.bin Resources/Label/EFIBoot.lbl && cd - >/dev/null ;; esac
   (cd "$T" && gh_serve && echo "$GH_PID $MIRROR" > "$T/gh") || t_fail "no fake GitHub"
   read -r GH_PID DKVM_GITHUB_MIRROR < "$T/gh"
   export DKVM_GITHUB_MIRROR XDG_CACHE_HOME=$T/cache MTOOLS_SKIP_CHECK=1
   trap 'kill $GH_PID 2>/dev/null || true' EXIT
-  t_ok "$DKVM" create e1 --model "${1:-iMacPro1,1}" --opencore "$d" --no-recovery --dir "$T/vms" --disk 16G --memory 8G --no-tune
+  t_ok "$DKVM" create e1 --model "${1:-iMacPro1,1}" --opencore "$d" --no-recovery --dir "$T/vms" --disk 16G --memory 8G --no-tune "${@:2}"
   B="$T/vms/e1"
 }
 all_sums() { (cd "$B" && find . -path ./.tune -prune -o -type f -print0 | sort -z | xargs -0 sha256sum); }
@@ -498,6 +500,105 @@ test_restrict_events_writeup() {
   t_eq "$(all_sums)" "$applied" "undo of --off"
   t_ok "$DKVM" tune e1 undo --dir "$T/vms"
   t_eq "$(all_sums)" "$before" "bundle after undo"
+}
+
+# gpu/audio on a bundle with a real EFI: the image is rebuilt as the plan wants
+# it (the chart's kext, AppleALC, DeviceProperties at the fixed guest paths,
+# agdpmod=pikera for Navi with WhateverGreen); a hand-added boot-arg survives;
+# undo puts every file back byte for byte.
+test_passthrough_efi_rebuild() {
+  need_efi_bundle iMacPro1,1
+  # the Navi fixture's card as an RX 6650 XT (0x73ef): the chart's device-id spoof 0x73ff
+  local fx="$T/navi" ba='d["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"]'
+  cp -a "$DKVM_SRCDIR/tests/fixtures/host/amd-navi" "$fx"
+  echo 0x73ef > "$fx/sys/bus/pci/devices/0000:0b:00.0/device"
+  ! grep -q 'WhateverGreen\|agdpmod' "$B/config.plist" || t_fail "test setup: WhateverGreen already there"
+  # a boot-arg the user added by hand, in the bundle's config and image alike
+  python3 - "$B/config.plist" <<'PY2'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+n = d["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]
+n["boot-args"] += " mytoken=1"
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY2
+  local before; before=$(all_sums)
+  t_ok "$DKVM" --sysroot "$fx" tune e1 gpu 0b:00.0 --dir "$T/vms" --dry-run
+  t_contains "$OUT" "vfio-pci,host=0000:0b:00.0"
+  t_contains "$OUT" "WhateverGreen.kext"
+  t_contains "$OUT" "agdpmod=pikera"
+  t_eq "$(all_sums)" "$before" "bundle after --dry-run"
+  t_ok "$DKVM" --sysroot "$fx" tune e1 gpu 0b:00.0 --dir "$T/vms"
+  t_contains "$ERR" "gpu applied"
+  local dp
+  dp=$(t_jget "$(cat "$B/manifest.json")" '[h["devpath"] for h in d["plan"]["passthrough"] if h["role"] == "gpu" and h["function"] == 0][0]')
+  t_eq "$dp" "PciRoot(0x0)/Pci(0x1C,0x0)/Pci(0x0,0x0)" "the GPU's guest path"
+  t_eq "$(pl "$B/config.plist" '{k: {p: v.hex() for p, v in x.items()} for k, x in d["DeviceProperties"]["Add"].items()}')" \
+    "{'$dp': {'device-id': 'ff730000'}}" "DeviceProperties/Add"
+  t_contains "$(pl "$B/config.plist" '[k["BundlePath"] for k in d["Kernel"]["Add"]]')" "WhateverGreen.kext"
+  t_contains "$(pl "$B/config.plist" "$ba")" "agdpmod=pikera"
+  t_contains "$(pl "$B/config.plist" "$ba")" "mytoken=1"
+  t_contains "$(cat "$B/qemu.argv")" "vfio-pci,host=0000:0b:00.0"
+  t_contains "$(t_jget "$(cat "$B/manifest.json")" '[k["name"] for k in d["opencore"]["kexts"]]')" "WhateverGreen"
+  local off; off=$(sfdisk -J "$B/OpenCore.img" | python3 -c 'import json,sys; d=json.load(sys.stdin)["partitiontable"]; print(d["partitions"][0]["start"]*512)')
+  t_contains "$(mdir -b -i "$B/OpenCore.img@@$off" ::/EFI/OC/Kexts)" "WhateverGreen.kext"
+  img_cfg > "$T/img.plist"; t_ok cmp "$T/img.plist" "$B/config.plist"
+  t_ok "$DKVM" opencore validate "$B/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$B/OpenCore.img"
+  local gpu; gpu=$(all_sums)
+  # the audio controller: AppleALC and its layout-id at the next root port
+  t_ok "$DKVM" --sysroot "$fx" tune e1 audio 0e:00.4 --dir "$T/vms"
+  t_eq "$(pl "$B/config.plist" '{k: {p: v.hex() for p, v in x.items()} for k, x in d["DeviceProperties"]["Add"].items() if "layout-id" in x}')" \
+    "{'PciRoot(0x0)/Pci(0x1C,0x1)/Pci(0x0,0x0)': {'layout-id': '01000000'}}" "layout-id"
+  t_contains "$(mdir -b -i "$B/OpenCore.img@@$off" ::/EFI/OC/Kexts)" "AppleALC.kext"
+  t_ok "$DKVM" opencore validate "$B/config.plist" --sample "$T/rel/Docs/Sample.plist" --image "$B/OpenCore.img"
+  # twice: refused, nothing changes
+  local audio; audio=$(all_sums)
+  t_exit 1 "$DKVM" --sysroot "$fx" tune e1 gpu 0b:00.0 --dir "$T/vms"
+  t_eq "$(all_sums)" "$audio" "bundle after a refused second gpu"
+  # an update keeps it all (the plan's inputs, the user's token)
+  t_ok "$DKVM" update e1 --dir "$T/vms" --opencore "$T/rel"
+  t_contains "$OUT" "up to date"
+  t_eq "$(all_sums)" "$audio" "bundle after update"
+  # undo twice: byte-exact, agdpmod gone, the user's token still there
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$gpu" "bundle after undoing audio"
+  t_ok "$DKVM" tune e1 undo --dir "$T/vms"
+  t_eq "$(all_sums)" "$before" "bundle after undoing gpu"
+  [ ! -e "$B/.tune/1" ] || t_fail ".tune/1 left"
+  ! grep -q 'WhateverGreen\|agdpmod' "$B/config.plist" || t_fail "undo left WhateverGreen"
+  t_contains "$(pl "$B/config.plist" "$ba")" "mytoken=1"
+}
+
+# boot-args through update: the recipes' tokens follow the plan, the user's stay.
+test_update_bootargs_merge() {
+  need_efi_bundle iMacPro1,1
+  local ba='d["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"]'
+  # by hand: a token of the user's, and a recipe token the plan does not want
+  python3 - "$B/config.plist" <<'PY2'
+import plistlib, sys
+d = plistlib.load(open(sys.argv[1], "rb"))
+n = d["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]
+n["boot-args"] += " mytoken=1 agdpmod=pikera"
+plistlib.dump(d, open(sys.argv[1], "wb"))
+PY2
+  t_ok "$DKVM" --json update e1 --dir "$T/vms" --opencore "$T/rel"
+  t_eq "$(t_jget "$OUT" '[c["kind"] for c in d["config"] if c["path"].endswith("/boot-args")]')" "['merged']" "boot-args change"
+  t_contains "$(pl "$B/config.plist" "$ba")" "mytoken=1"
+  t_contains "$(pl "$B/config.plist" "$ba")" "debug=0x100"
+  [[ "$(pl "$B/config.plist" "$ba")" != *agdpmod* ]] || t_fail "agdpmod kept without a Navi GPU"
+}
+
+# update builds the fresh config from what create recorded: --picker gui
+# (OpenCanopy stays), --boot-args (a removed recipe token stays removed, an
+# added one stays): nothing to do right after create.
+test_update_keeps_create_inputs() {
+  need_efi_bundle iMacPro1,1 --picker gui --boot-args -debug=0x100 --boot-args "extra=1 -v"
+  local ba='d["NVRAM"]["Add"]["7C436110-AB2A-4BBB-A880-FE41995C9F82"]["boot-args"]' before
+  t_eq "$(pl "$B/config.plist" "$ba")" "-v keepsyms=1 extra=1" "boot-args at create"
+  t_contains "$(pl "$B/config.plist" '[x["Path"] for x in d["UEFI"]["Drivers"]]')" "OpenCanopy.efi"
+  before=$(all_sums)
+  t_ok "$DKVM" update e1 --dir "$T/vms" --opencore "$T/rel"
+  t_contains "$OUT" "up to date"
+  t_eq "$(all_sums)" "$before" "bundle after update"
 }
 
 # An EDID base block: vendor DEL, product 0xa0c4, 3840x2160 600x340 mm, name "DELL U2723QE".

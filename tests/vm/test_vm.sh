@@ -826,18 +826,12 @@ test_picker_gui_resources() {
   unset DKVM_GITHUB_MIRROR
   mk_fake_release "$T/rel"
   export MTOOLS_SKIP_CHECK=1
-  local commit=3b2e3749975714f5329bea00bdffec8233c02385 f n=0
+  local commit=3b2e3749975714f5329bea00bdffec8233c02385 f
   local srv=$T/srv/acidanthera/OcBinaryData/$commit
   local files="Resources/Font/Font_1x.bin Resources/Font/Font_2x.png Resources/Image/Acidanthera/GoldenGate/Background.icns Resources/Label/EFIBoot.lbl"
-  : > "$T/pins"
-  echo "# test pins" >> "$T/pins"
-  for f in $files; do
-    n=$((n + 1))
-    mkdir -p "$(dirname "$srv/$f")"
-    head -c $((1000 * n + 7)) /dev/urandom > "$srv/$f"
-    echo "$f $(sha256sum < "$srv/$f" | cut -c1-64) $(stat -c %s "$srv/$f")" >> "$T/pins"
-  done
-  export DKVM_OCBINARYDATA_PINS=$T/pins
+  source "$DKVM_SRCDIR/tests/image/fake_release.sh"
+  # shellcheck disable=SC2086
+  cd "$T" && gh_resources $files && cd - >/dev/null
   # the dry run explains the picker: the Resources and no Audio
   t_ok "$DKVM" create gui0 --picker gui --opencore "$T/rel" --no-recovery --dir "$T/vms" --dry-run --explain
   t_contains "$OUT" "EFI Resources: what OpenCanopy draws with, from acidanthera/OcBinaryData@${commit:0:12}"
