@@ -478,16 +478,27 @@ static bool has_token(const char *args, const char *tok)
 	return false;
 }
 
+#define BOOTARGS_PATH "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args"
+
+/* The config's boot-args string node. */
+static int bootargs_node(struct ctx *c, plist_t *n)
+{
+	*n = dk_pl_get(c->root, BOOTARGS_PATH);
+	if (!*n)
+		return missing(c, BOOTARGS_PATH);
+	if (!dk_pl_is(*n, PLIST_STRING))
+		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, BOOTARGS_PATH);
+	return 0;
+}
+
 static int apply_bootargs(struct ctx *c)
 {
 	if (c->nbootargs == 0)
 		return 0;
-	const char *path = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
-	plist_t n = dk_pl_get(c->root, path);
-	if (!n)
-		return missing(c, path);
-	if (!dk_pl_is(n, PLIST_STRING))
-		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, path);
+	const char *path = BOOTARGS_PATH;
+	plist_t n;
+	if (bootargs_node(c, &n) < 0)
+		return -1;
 	struct dk_buf b = {0};
 	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
 	for (int i = 0; i < c->nbootargs; i++) {
@@ -599,12 +610,10 @@ static int apply_user_bootargs(struct ctx *c)
 		return 0;
 	if (dk_oc_boot_args_check(ua) < 0)
 		return -1;
-	const char *path = "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args";
-	plist_t n = dk_pl_get(c->root, path);
-	if (!n)
-		return missing(c, path);
-	if (!dk_pl_is(n, PLIST_STRING))
-		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, path);
+	const char *path = BOOTARGS_PATH;
+	plist_t n;
+	if (bootargs_node(c, &n) < 0)
+		return -1;
 	struct dk_buf b = {0};
 	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
 	c->active = NULL;
@@ -612,6 +621,8 @@ static int apply_user_bootargs(struct ctx *c)
 		const char *v = ua[i];
 		if (v[0] == '-' && !strpbrk(v, " \t")) {
 			if (!remove_token(&b, v + 1)) {
+				if (c->o->boot_args_rebuild)
+					continue; /* the plan no longer adds it */
 				_cleanup_free_ char *have = dk_strdup(b.data ? b.data : "");
 				dk_buf_free(&b);
 				return dk_fail("--boot-args %s: '%s' is not in boot-args (\"%s\"); to add '%s' write +%s", v,

@@ -63,6 +63,8 @@ struct dk_oc_config_opts {
 	 * that starts with '-'), a single "-X" removes token X (an error when X is
 	 * not in boot-args). Applied after the Sample's and the recipes' tokens. */
 	const char *const *boot_args;
+	bool boot_args_rebuild;           /* boot_args recorded at create, applied again (update, tune):
+					   * removing a token that is no longer there is skipped, not an error */
 	const char *picker;               /* "gui" (OpenCanopy, PickerMode External), "text" or NULL (text) */
 	bool force;                       /* accept what the guide forbids (VirtualSMC beside QEMU's applesmc) */
 };

@@ -91,6 +91,7 @@ struct dk_oc_config_opts dk_vm_oc_config_opts(const struct dk_plan *p, json_obje
 		}
 		in->boot_args = dk_strv_take(&v);
 		co.boot_args = (const char *const *)in->boot_args;
+		co.boot_args_rebuild = true;
 	}
 	const char *picker = dk_json_get_str(oc, "picker");
 	if (picker) {
