@@ -604,6 +604,8 @@ static int build_opencore(struct build *b)
 		json_object_array_add(ba, json_object_new_string(o->boot_args[i]));
 	json_object_object_add(oc, "boot_args", ba);
 	json_object_object_add(oc, "picker", json_object_new_string(o->picker ? o->picker : "text"));
+	if (o->force) /* what the guide forbids was accepted (VirtualSMC): a rebuild accepts it too */
+		json_object_object_add(oc, "force", json_object_new_boolean(true));
 	json_object_object_add(oc, "recovery", recovery ? json_object_new_string(o->recovery ? o->recovery : "fetched") : NULL);
 	json_object_object_add(b->man, "opencore", oc);
 	return 0;

@@ -93,6 +93,8 @@ struct dk_oc_config_opts dk_vm_oc_config_opts(const struct dk_plan *p, json_obje
 		co.boot_args = (const char *const *)in->boot_args;
 		co.boot_args_rebuild = true;
 	}
+	json_object *force = NULL;
+	co.force = json_object_object_get_ex(oc, "force", &force) && json_object_get_boolean(force);
 	const char *picker = dk_json_get_str(oc, "picker");
 	if (picker) {
 		in->picker = dk_strdup(picker);

@@ -641,9 +641,13 @@ static int apply(struct rebuild *w)
 	json_object_object_add(oc, "release", json_object_new_string(w->release));
 	json_object *recov = man_get(oldoc, "recovery");
 	json_object_object_add(oc, "recovery", recov ? json_object_get(recov) : NULL);
-	json_object *pk = man_get(oldoc, "picker");
-	if (pk)
-		json_object_object_add(oc, "picker", json_object_get(pk));
+	/* the config's inputs create recorded (efiman.c reads them back) */
+	static const char *const inputs[] = {"boot_args", "picker", "force"};
+	for (size_t i = 0; i < DK_ARRAY_SIZE(inputs); i++) {
+		json_object *in = man_get(oldoc, inputs[i]);
+		if (in)
+			json_object_object_add(oc, inputs[i], json_object_get(in));
+	}
 	json_object *efi = dk_vm_efi_json(&res, ver, NULL, NULL);
 	dk_vm_efi_staged_sources(efi, &w->st, ver);
 	/* carried-over drivers keep what the manifest said of them */

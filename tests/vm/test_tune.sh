@@ -393,6 +393,7 @@ img_cfg() { # the config.plist on the bundle's OpenCore image
   mtype -i "$B/OpenCore.img@@$off" ::/EFI/OC/config.plist
 }
 pl() { python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb")); print(eval(sys.argv[2]))' "$@"; }
+pj() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 
 # An SMBIOS type 17 structure per DSP0134 3.x (0x28-byte formatted area + strings).
 mk_dmi17() { # mk_dmi17 FILE SIZE_MB SPEED CONF_SPEED TYPE FORM LOC BANK MAKER SERIAL PART
@@ -599,6 +600,21 @@ test_update_keeps_create_inputs() {
   t_ok "$DKVM" update e1 --dir "$T/vms" --opencore "$T/rel"
   t_contains "$OUT" "up to date"
   t_eq "$(all_sums)" "$before" "bundle after update"
+  # a real update (a Sample with a new key) keeps the recorded inputs in the
+  # manifest, so the next rebuild makes the same config
+  cp -a "$T/rel" "$T/rel2"; head -c 70001 /dev/urandom > "$T/rel2/X64/EFI/OC/OpenCore.efi"
+  python3 -c 'import plistlib,sys; d=plistlib.load(open(sys.argv[1],"rb")); d["Misc"]["Boot"]["DkvmNewKey"]=True; plistlib.dump(d, open(sys.argv[1],"wb"))' "$T/rel2/Docs/Sample.plist"
+  local inputs='[d["opencore"].get(k) for k in ("boot_args", "picker")]'
+  local want; want=$(pj "$B/manifest.json" "$inputs")
+  t_eq "$want" "[['-debug=0x100', 'extra=1 -v'], 'gui']" "inputs recorded at create"
+  t_ok "$DKVM" update e1 --dir "$T/vms" --opencore "$T/rel2"
+  t_not_contains "$OUT" "up to date"
+  t_eq "$(pj "$B/manifest.json" "$inputs")" "$want" "inputs after update"
+  t_eq "$(pl "$B/config.plist" "$ba")" "-v keepsyms=1 extra=1" "boot-args after update"
+  before=$(all_sums)
+  t_ok "$DKVM" update e1 --dir "$T/vms" --opencore "$T/rel2"
+  t_contains "$OUT" "up to date"
+  t_eq "$(all_sums)" "$before" "bundle after a second update"
 }
 
 # An EDID base block: vendor DEL, product 0xa0c4, 3840x2160 600x340 mm, name "DELL U2723QE".
