@@ -679,13 +679,32 @@ lv_stop() {
     kill -9 "$p" 2>/dev/null || true
   done
 }
+# A private libvirtd (and virtlogd) left by a test file that was killed (no
+# EXIT trap ran) holds the machine's one libvirtd: stop those whose owner
+# (the test file's shell, in lv/owner beside their config) is gone.
+lv_reap_stale() {
+  local pid dir owner cmd
+  for pid in $(pgrep -f '^/usr/sbin/(libvirtd|virtlogd) -d .*/dkvm-sh\.[^/ ]+/lv/' || true); do
+    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || continue
+    dir=$(sed -n 's|.* \(/[^ ]*/dkvm-sh\.[^/ ]*/lv\)/.*|\1|p' <<<"$cmd")
+    [ -n "$dir" ] || continue
+    owner=$(cat "$dir/owner" 2>/dev/null || true)
+    if [ -z "$owner" ] || ! kill -0 "$owner" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
 lv_start() {
   if timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; then
     URI=qemu:///system; return 0
   fi
   [ "$(id -u)" = 0 ] || t_skip "no libvirtd running and not root to start one"
   [ -x /usr/sbin/libvirtd ] || t_skip "libvirtd not installed"
+  lv_reap_stale
   mkdir -p "$T/lv/sock"
+  echo $$ > "$T/lv/owner"
   cat > "$T/lv/libvirtd.conf" <<EOF
 unix_sock_dir = "$T/lv/sock"
 unix_sock_rw_perms = "0700"
