@@ -68,6 +68,10 @@ assert len(doms) == 1, "spans L3 domains: %s" % doms
 pc = root + "/sys/devices/cpu_core/cpus"
 if os.path.exists(pc):
     assert set(pins) <= set(cpulist(rd(pc))), "E-core used"
+# one NUMA node (the node directories' cpulists)
+nd = root + "/sys/devices/system/node"
+nodes = {n: set(cpulist(rd(nd + "/" + n + "/cpulist"))) for n in os.listdir(nd) if n[4:].isdigit()}
+assert len({n for n, cs in nodes.items() if set(pins) & cs}) == 1, "spans NUMA nodes"
 assert 0 in cpulist(d["emulatorpin"]), "emulator not on CPU 0's core"
 assert not set(cpulist(d["iothreadpin"])) & set(pins), "IO thread on a vCPU's CPU"
 PY

@@ -291,6 +291,14 @@ secrets (1, {'vcpus': [1, 9, 2, 10, 3, 11, 4, 12], 'emulator': '0,8', 'iothread'
 4core-nosmt (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
 iommu-off (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
 EOT
+  # two NUMA nodes: the pins on node 1 (node 0 has no room beside CPU 0's core), guest RAM bound there
+  t_ok "$DKVM" --sysroot "$fx/xeon-2s" --json create lv --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("numa_node")')" "1"
+  t_ok "$DKVM" --sysroot "$fx/xeon-2s" create lv --dry-run --explain --dir "$T/vms"
+  t_contains "$OUT" "memory.numa    node 1 of 2 (strict)"
+  t_contains "$OUT" "all on NUMA node 1 (of the host's 2)"
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create lv --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("numa_node")')" "None"
   # the explanation says where each lever went
   t_ok "$DKVM" --sysroot "$fx/amd-ryzen" create lv --dry-run --explain --dir "$T/vms"
   t_contains "$OUT" "within one L3 domain"
