@@ -20,10 +20,11 @@ static const struct dk_opt tune_opts[] = {
 	{"dry-run", 'n', NULL, "show the diff of domain.xml and qemu.argv (config.plist, the override file), change nothing", NULL, 0},
 	{"force", 'f', NULL, "overwrite hand edits of domain.xml/qemu.argv, or change a running VM", NULL, 0},
 	{"dir", 'D', "DIR", "parent directory of bundles (default $XDG_DATA_HOME/dkvm)", DK_C_DIR, 0},
-	{"apply", 'a', NULL, "hugepages --reserve, bridge, cpu-governor: write the system files (else their diff only)", NULL, 0},
+	{"apply", 'a', NULL, "hugepages --reserve, pin --isolate, bridge, cpu-governor: write the system files (else their diff only)", NULL, 0},
+	{"isolate", 'I', NULL, "pin: isolate the pinned host CPUs (isolcpus, nohz_full, rcu_nocbs on the kernel command line)", NULL, 0},
 	{"reserve", 'r', NULL, "hugepages: the host's reservation too (sysctl.d, or kernel command line with --size 1G)", NULL, 0},
 	{"size", 'S', "2M|1G", "hugepages: the page size (default 2M)", "2M 1G", 0},
-	{"bootloader", 'B', "NAME", "hugepages --size 1G: auto (default), grub, systemd-boot or kernelstub", "auto grub systemd-boot kernelstub", 0},
+	{"bootloader", 'B', "NAME", "hugepages --size 1G, pin --isolate: auto (default), grub, systemd-boot or kernelstub", "auto grub systemd-boot kernelstub", 0},
 	{"device", 'd', "PATH", "evdev: an input device (repeatable; default: the by-id keyboard and mouse)", DK_C_FILE, 0},
 	{"toggle", 't', "KEYS", "evdev: the grab toggle (default ctrl-ctrl)", "ctrl-ctrl alt-alt shift-shift meta-meta scrolllock ctrl-scrolllock", 0},
 	{"uplink", 'u', "IFACE", "bridge: the Ethernet interface to bridge (default: the default route's)", NULL, 0},
@@ -52,8 +53,11 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"\n"
 		"Write-ups:\n"
 		"  pin          vCPUs on host cores: SMT siblings stay one guest core, host CPU 0's core\n"
-		"               is left to the host (and the emulator), one L3 domain when one has room,\n"
-		"               P-cores only on hybrid Intel; the IO thread on a leftover core\n"
+		"               is left to the host (and the emulator), one NUMA node and one L3 domain\n"
+		"               when one has room (guest RAM then bound to that node), P-cores only on\n"
+		"               hybrid Intel; the IO thread on a leftover core; --isolate: the pinned\n"
+		"               CPUs off the host's scheduler, tick and RCU callbacks (isolcpus=,\n"
+		"               nohz_full=, rcu_nocbs= on the kernel command line, as hugepages --size 1G)\n"
 		"  iothreads    virtio disks on a dedicated IO thread (<iothreads>, -object iothread)\n"
 		"  hugepages    guest RAM on hugepages; --reserve: the host reservation too, in\n"
 		"               /etc/sysctl.d/60-dkvm-hugepages.conf (2 MiB pages: vm.nr_hugepages), or\n"
@@ -88,7 +92,7 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"devices' DeviceProperties. The version kept for undo holds the previous OpenCore.img\n"
 		"and config.plist. An image given with --opencore-image is not rebuilt.\n"
 		"\n"
-		"System files (hugepages --reserve, bridge, cpu-governor) follow 'dkvm vfio persist':\n"
+		"System files (hugepages --reserve, pin --isolate, bridge, cpu-governor) follow 'dkvm vfio persist':\n"
 		"without --apply their diff is shown and nothing is written; --apply writes them under\n"
 		"--root (default /) with backups <file>.dkvm-bak.<time>, recorded in\n"
 		"/var/lib/dkvm/tune-<write-up>.json; WRITE-UP --off --apply restores them byte for byte.\n",
@@ -98,6 +102,7 @@ const struct dk_cmd_spec dk_spec_tune = {
 		"  dkvm tune mymac fake-cores --cpus 14\n"
 		"  dkvm tune mymac undo\n"
 		"  sudo dkvm tune mymac hugepages --reserve --apply\n"
+		"  sudo dkvm tune mymac pin --isolate --apply\n"
 		"  dkvm tune mymac evdev --toggle scrolllock\n"
 		"  sudo dkvm tune mymac bridge --uplink enp5s0 --apply\n"
 		"  dkvm tune pin --plan --vcpus 8 --json\n"
@@ -169,6 +174,7 @@ int dk_cmd_tune(int argc, char **argv)
 		case 'D': o.parent = optarg; break;
 		case 'a': o.apply = true; break;
 		case 'r': o.args.reserve = true; break;
+		case 'I': o.args.isolate = true; break;
 		case 'S':
 			if (strcmp(optarg, "2M") && strcmp(optarg, "1G"))
 				return dk_usage_error("tune", "--size '%s': 2M or 1G", optarg);
@@ -213,6 +219,8 @@ int dk_cmd_tune(int argc, char **argv)
 	o.args.pos = argv + optind + 2; /* the write-up's operands (argv is NULL-terminated) */
 	if (strcmp(o.writeup, "undo") != 0 && !dk_writeup_find(o.writeup))
 		return dk_usage_error("tune", "write-up '%s': unknown (pin, iothreads, hugepages, fake-cores, gpu, usb-controller, audio, evdev, bridge, cpu-governor, memory-map, restrict-events, display-override, undo)", o.writeup);
+	if (o.args.isolate && strcmp(o.writeup, "pin") != 0)
+		return dk_usage_error("tune", "--isolate: only for pin");
 	/* only the passthrough write-ups take an operand (the PCI address) */
 	bool takes_bdf = !strcmp(o.writeup, "gpu") || !strcmp(o.writeup, "usb-controller") || !strcmp(o.writeup, "audio");
 	if (takes_bdf && !argv[optind + 2])

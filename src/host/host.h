@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #define DK_MAX_CPUS 1024
+#define DK_MAX_NUMA_NODE 1024 /* node numbers dkvm keeps (nodeN/cpulist above: CPUs unknown) */
 
 enum dk_cpu_vendor { DK_VENDOR_UNKNOWN = 0, DK_VENDOR_INTEL, DK_VENDOR_AMD };
 
@@ -25,6 +26,10 @@ struct dk_host_cpu {
 	bool hybrid;          /* Intel P/E cores (cpu_core + cpu_atom) */
 	int p_cores, e_cores; /* physical, when hybrid */
 	int numa_nodes;
+	/* NUMA node per logical CPU, from /sys/devices/system/node/nodeN/cpulist;
+	 * meaningful only when numa_cpus_known (every online CPU found in one) */
+	int numa_node_of[DK_MAX_CPUS];
+	bool numa_cpus_known;
 	int n_l3;             /* L3 domains (CCX / shared L3 groups) */
 	int *l3_cpus[64];     /* per L3 domain, logical CPU list terminated by -1 */
 	/* per logical CPU (index = cpu number) */

@@ -167,6 +167,40 @@ static bool same_list(const int *a, const int *b)
 	}
 }
 
+/* NUMA nodes, and each online CPU's node from nodeN/cpulist. */
+static void probe_numa(struct dk_host_cpu *c, const int *cpus, int ncpus)
+{
+	char **names;
+	int nn = hlist("/sys/devices/system/node", &names);
+	static bool seen[DK_MAX_CPUS];
+	memset(seen, 0, sizeof seen);
+	c->numa_nodes = 0;
+	for (int i = 0; i < nn; i++) {
+		const char *d = names[i] + 4;
+		if (strncmp(names[i], "node", 4) || !*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 6)
+			continue;
+		c->numa_nodes++;
+		if (atoi(d) >= DK_MAX_NUMA_NODE) /* its CPUs stay unknown */
+			continue;
+		_cleanup_free_ char *l = hreadf("/sys/devices/system/node/%s/cpulist", names[i]);
+		static int tmp[DK_MAX_CPUS];
+		int n = l && l[0] ? dk_parse_cpulist(l, tmp, DK_MAX_CPUS) : 0;
+		for (int k = 0; k < n; k++)
+			if (tmp[k] >= 0 && tmp[k] < DK_MAX_CPUS) {
+				c->numa_node_of[tmp[k]] = atoi(d);
+				seen[tmp[k]] = true;
+			}
+	}
+	hlist_free(names, nn);
+	if (c->numa_nodes == 0)
+		c->numa_nodes = 1;
+	c->numa_cpus_known = ncpus > 0;
+	for (int i = 0; i < ncpus; i++)
+		c->numa_cpus_known &= seen[cpus[i]];
+	if (!c->numa_cpus_known)
+		memset(c->numa_node_of, 0, sizeof c->numa_node_of);
+}
+
 static void probe_topology(struct dk_host *h, const int *pkg_ci, const int *core_ci, int nci)
 {
 	struct dk_host_cpu *c = &h->cpu;
@@ -258,15 +292,7 @@ static void probe_topology(struct dk_host *h, const int *pkg_ci, const int *core
 		hlist_free(idx, ni);
 	}
 
-	/* NUMA nodes */
-	nn = hlist("/sys/devices/system/node", &names);
-	c->numa_nodes = 0;
-	for (int i = 0; i < nn; i++)
-		if (!strncmp(names[i], "node", 4) && isdigit((unsigned char)names[i][4]))
-			c->numa_nodes++;
-	hlist_free(names, nn);
-	if (c->numa_nodes == 0)
-		c->numa_nodes = 1;
+	probe_numa(c, cpus, ncpus);
 
 	/* hybrid */
 	_cleanup_free_ char *pc = hread("/sys/devices/cpu_core/cpus");

@@ -9,6 +9,7 @@
 #include "util/run.h"
 #include "util/strv.h"
 #include "vm/plan.h"
+#include "tune/pin.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -91,6 +92,34 @@ int dk_hugepages_files(const struct dk_host *h, const char *vm, uint64_t mib, bo
 		if (out->n)
 			dk_strv_push(&cmds, "sysctl -p " DK_HUGEPAGES_SYSCTL);
 	}
+	out->commands = dk_strv_take(&cmds);
+	return 0;
+}
+
+/* ---- pin --isolate ---- */
+
+const struct dk_sysfile_set dk_tune_set_isolate = {"/var/lib/dkvm/tune-pin.json", "tune pin --isolate", "tune pin",
+						   dk_vfio_bootloader_file};
+
+int dk_isolate_files(const struct dk_host *h, const int *cpus, int n, const char *bootloader, struct dk_vfio_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	if (n <= 0)
+		return dk_fail("pin --isolate: no vCPU is pinned, so there are no host CPUs to isolate");
+	char set[512];
+	dk_cpuset_format(cpus, n, set, sizeof set);
+	struct dk_strv params = {0}, cmds = {0};
+	static const char *const keys[] = {"isolcpus", "nohz_full", "rcu_nocbs"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		dk_strv_push_take(&params, dk_asprintf("%s=%s", keys[i], set));
+	out->params = dk_strv_take(&params);
+	if (dk_vfio_plan_bootloader(h, bootloader, out) < 0)
+		return -1;
+	const char *regen = dk_vfio_bootloader_regen(h, out->bootloader);
+	if (out->n && regen)
+		dk_strv_push(&cmds, regen);
+	if (out->n)
+		dk_strv_push(&cmds, "reboot (CPU isolation takes effect at boot)");
 	out->commands = dk_strv_take(&cmds);
 	return 0;
 }

@@ -6,6 +6,8 @@
  *                         or the kernel command line (--size 1G)
  *   bridge                systemd-networkd files or NetworkManager keyfiles
  *                         for br0 and its uplink; /etc/qemu/bridge.conf
+ *   pin --isolate         isolcpus/nohz_full/rcu_nocbs for the pinned CPUs on
+ *                         the kernel command line
  *   cpu-governor          a script that sets the performance governor and
  *                         restores the previous one, run by a libvirt hook
  *                         (libvirt VMs) or a systemd unit (dkvm start)
@@ -28,12 +30,20 @@
 extern const struct dk_sysfile_set dk_tune_set_hugepages;
 extern const struct dk_sysfile_set dk_tune_set_bridge;
 extern const struct dk_sysfile_set dk_tune_set_governor;
+extern const struct dk_sysfile_set dk_tune_set_isolate;
 
 /* Hugepages for mib of guest RAM: 2 MiB pages through sysctl, or (gig) 1 GiB
  * pages on the kernel command line of the boot loader ("auto": the host's). */
 uint64_t dk_hugepages_needed(uint64_t mib, bool gig);
 int dk_hugepages_files(const struct dk_host *h, const char *vm, uint64_t mib, bool gig, const char *bootloader,
 		       struct dk_vfio_plan *out);
+
+/* CPU isolation for the host CPUs the vCPUs are pinned to (cpus[n]):
+ * isolcpus=, nohz_full= and rcu_nocbs= with that list merged into the kernel
+ * command line of the boot loader ("auto": the host's), as hugepages --size
+ * 1G does. -1 + dk_fail when nothing is pinned or the boot loader's file is
+ * missing. */
+int dk_isolate_files(const struct dk_host *h, const int *cpus, int n, const char *bootloader, struct dk_vfio_plan *out);
 
 /* The interface of the default route (/proc/net/route through the sysroot,
  * the lowest metric). -1 + dk_fail when there is none. */

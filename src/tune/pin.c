@@ -44,6 +44,7 @@ struct core {
 	int t[8];
 	int nt;
 	int l3; /* L3 domain of its first thread, -1 unknown */
+	int node; /* NUMA node of its first thread (0 when the host has one or sysfs does not say) */
 };
 
 static int l3_of(const struct dk_host_cpu *c, int cpu)
@@ -60,9 +61,29 @@ int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinni
 	return dk_pin_plan_online(h, cores, threads, cores * threads, out);
 }
 
+/* On a host with several NUMA nodes: the first node (in node order) with
+ * `need` cores besides core0, -1 when none has (or the host has one node). */
+static int numa_pick(const struct dk_host_cpu *c, const struct core *hc, int nc, int core0, int need)
+{
+	if (c->numa_nodes < 2 || !c->numa_cpus_known)
+		return -1;
+	int best = -1;
+	for (int k = 0; k < nc; k++) {
+		int nd = hc[k].node, room = 0;
+		if (best >= 0 && nd >= best)
+			continue;
+		for (int j = 0; j < nc; j++)
+			room += j != core0 && hc[j].node == nd;
+		if (room >= need)
+			best = nd;
+	}
+	return best;
+}
+
 int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int online, struct dk_pinning *out)
 {
 	memset(out, 0, sizeof *out);
+	out->numa_node = -1;
 	const struct dk_host_cpu *c = &h->cpu;
 	int logical = c->logical < DK_MAX_CPUS ? c->logical : DK_MAX_CPUS;
 	static struct core hc[DK_MAX_CPUS];
@@ -87,6 +108,7 @@ int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int onli
 			if (c->sibling_of[j] == cpu)
 				k->t[k->nt++] = j;
 		k->l3 = l3_of(c, cpu);
+		k->node = c->numa_cpus_known ? c->numa_node_of[cpu] : 0;
 		for (int j = 0; j < k->nt; j++)
 			if (k->t[j] == 0)
 				core0 = nc;
@@ -110,19 +132,21 @@ int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int onli
 		snprintf(out->reason, sizeof out->reason, "too many vCPUs to pin");
 		return 0;
 	}
-	/* One L3 domain with room for every guest core, the first in CPU order. */
+	/* One NUMA node with room for every guest core, then within it one L3
+	 * domain with room for them all, the first in CPU order. */
+	int nd = numa_pick(c, hc, nc, core0, need);
 	int dom = -1;
 	for (int d = 0; d < c->n_l3 && d < 64 && dom < 0; d++) {
 		int room = 0;
 		for (int k = 0; k < nc; k++)
-			room += k != core0 && hc[k].l3 == d;
+			room += k != core0 && hc[k].l3 == d && (nd < 0 || hc[k].node == nd);
 		if (room >= need)
 			dom = d;
 	}
 	bool used[DK_MAX_CPUS] = {false};
 	int pick[DK_PIN_MAX], np = 0;
 	for (int k = 0; k < nc && np < need; k++)
-		if (k != core0 && (dom < 0 || hc[k].l3 == dom)) {
+		if (k != core0 && (dom < 0 || hc[k].l3 == dom) && (nd < 0 || hc[k].node == nd)) {
 			pick[np++] = k;
 			used[k] = true;
 		}
@@ -149,10 +173,14 @@ int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int onli
 	}
 	out->l3_domains = spans;
 	dk_cpuset_format(hc[core0].t, hc[core0].nt, out->emulator, sizeof out->emulator);
-	/* The IO thread: the first leftover core, in the guest's L3 domain if possible. */
+	/* The IO thread: the first leftover core, in the guest's L3 domain (else
+	 * its NUMA node) if possible. */
 	int io = -1;
 	for (int k = 0; k < nc && io < 0; k++)
-		if (k != core0 && !used[k] && (dom < 0 || hc[k].l3 == dom))
+		if (k != core0 && !used[k] && (dom < 0 || hc[k].l3 == dom) && (nd < 0 || hc[k].node == nd))
+			io = k;
+	for (int k = 0; k < nc && io < 0 && nd >= 0; k++)
+		if (k != core0 && !used[k] && hc[k].node == nd)
 			io = k;
 	for (int k = 0; k < nc && io < 0; k++)
 		if (k != core0 && !used[k])
@@ -161,12 +189,18 @@ int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int onli
 		dk_cpuset_format(hc[io].t, hc[io].nt, out->iothread, sizeof out->iothread);
 	else
 		snprintf(out->iothread, sizeof out->iothread, "%s", out->emulator);
+	out->numa_node = nd;
+	char numa[96] = "";
+	if (nd >= 0)
+		snprintf(numa, sizeof numa, ", all on NUMA node %d (of the host's %d)", nd, c->numa_nodes);
+	else if (c->numa_nodes > 1 && c->numa_cpus_known)
+		snprintf(numa, sizeof numa, ", spanning NUMA nodes (none has room)");
 	snprintf(out->reason, sizeof out->reason,
-		 "each guest core on its own host core (its SMT siblings for the threads)%s%s; host core %s (CPU 0's) keeps "
+		 "each guest core on its own host core (its SMT siblings for the threads)%s%s%s; host core %s (CPU 0's) keeps "
 		 "the host and the emulator threads, the IO thread goes to %s",
 		 c->hybrid ? ", P-cores only" : "",
 		 spans == 1 && c->n_l3 > 1 ? ", within one L3 domain" : spans > 1 ? ", spanning L3 domains (none has room)" : "",
-		 out->emulator, io >= 0 ? out->iothread : "the same core");
+		 numa, out->emulator, io >= 0 ? out->iothread : "the same core");
 	return 0;
 }
 

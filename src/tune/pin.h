@@ -13,6 +13,7 @@ struct dk_pinning {
 	char emulator[128];      /* cpuset of the host's reserved core, e.g. "0,12" */
 	char iothread[128];      /* a leftover core for the IO thread (else the reserved core) */
 	int l3_domains;          /* L3 domains the pinned cores span (0: unknown) */
+	int numa_node;           /* multi-node host: the NUMA node every pinned vCPU is on, else -1 */
 	char reason[640];
 };
 
@@ -22,9 +23,11 @@ struct dk_pinning {
 int dk_pin_plan(const struct dk_host *h, int cores, int threads, struct dk_pinning *out);
 /* The same for the first `online` vCPUs only (fake core count): as many guest
  * cores as they fill. The host core that holds CPU 0 stays the host's (and
- * the emulator's); the guest cores go to one L3 domain when one has room
- * (else they span domains, in order); hybrid Intel: P-cores only; the IO
- * thread gets the first core left over (in that L3 domain when possible). */
+ * the emulator's); on a host with several NUMA nodes (numa_cpus_known) the
+ * guest cores go to one node when one has room (the first in node order),
+ * and within it (or the host) to one L3 domain when one has room (else they
+ * span domains, in order); hybrid Intel: P-cores only; the IO thread gets the
+ * first core left over (in that L3 domain, else that node, when possible). */
 int dk_pin_plan_online(const struct dk_host *h, int cores, int threads, int online, struct dk_pinning *out);
 /* "1-3,8" style rendering of a CPU list. */
 void dk_cpuset_format(const int *cpus, int n, char *out, size_t len);

@@ -388,6 +388,32 @@ static int plan_isa(const struct dk_host *h, const struct dk_plan_opts *o, const
 	return 0;
 }
 
+/* NUMA-local memory follows the pins: bound to the node every vCPU is on
+ * (pn NULL: not pinned). A decision only on a multi-node host, or where the
+ * plan had one. */
+static void plan_numa(struct dk_plan *p, const struct dk_host *h, const struct dk_pinning *pn)
+{
+	bool had = false;
+	for (int i = 0; i < p->n_why; i++)
+		had |= !strcmp(p->why[i].key, "memory.numa");
+	p->numa_bind = pn && pn->numa_node >= 0;
+	p->numa_node = p->numa_bind ? pn->numa_node : 0;
+	int nodes = h ? h->cpu.numa_nodes : 0;
+	if (p->numa_bind)
+		why(p, "memory.numa",
+		    "every pinned vCPU runs on this NUMA node: guest RAM comes from its memory only (strict), never "
+		    "from a remote node across the interconnect",
+		    "node %d of %d (strict)", p->numa_node, nodes);
+	else if (pn && nodes > 1)
+		why(p, "memory.numa",
+		    h->cpu.numa_cpus_known ? "not bound: the pinned vCPUs span NUMA nodes (no node has room for them all)"
+					   : "not bound: the host does not say which NUMA node each CPU is on",
+		    "not bound (%d nodes)", nodes);
+	else if (had || (!pn && nodes > 1))
+		why(p, "memory.numa", "not bound: guest RAM is bound to a NUMA node only when the vCPUs are pinned to it",
+		    "not bound");
+}
+
 int dk_plan_set_pin(struct dk_plan *p, const struct dk_host *h, bool on)
 {
 	p->n_pin = 0;
@@ -395,12 +421,14 @@ int dk_plan_set_pin(struct dk_plan *p, const struct dk_host *h, bool on)
 	p->iothread_pin[0] = '\0';
 	if (!on) {
 		why(p, "pinning", "not asked for (dkvm tune NAME pin)", "not pinned");
+		plan_numa(p, h, NULL);
 		return 0;
 	}
 	struct dk_pinning pn;
 	dk_pin_plan_online(h, p->cores, p->threads, dk_plan_vcpus_online(p), &pn);
 	if (pn.n <= 0) {
 		why(p, "pinning", pn.reason, "not pinned");
+		plan_numa(p, h, NULL);
 		return 0;
 	}
 	p->n_pin = pn.n;
@@ -412,6 +440,7 @@ int dk_plan_set_pin(struct dk_plan *p, const struct dk_host *h, bool on)
 	dk_cpuset_format(pn.cpu, pn.n, set, sizeof set);
 	why(p, "pinning", pn.reason, "vCPUs on host CPUs %s, emulator on %s%s%s", set, pn.emulator,
 	    p->iothreads ? ", IO thread on " : "", p->iothreads ? pn.iothread : "");
+	plan_numa(p, h, &pn);
 	return 0;
 }
 
@@ -1143,6 +1172,8 @@ static void plan_host_writeups_to_json(const struct dk_plan *p, json_object *o)
 		json_object_object_add(o, "bridge", json_object_new_string(p->bridge));
 	if (p->cpu_governor)
 		json_object_object_add(o, "cpu_governor", json_object_new_boolean(true));
+	if (p->numa_bind)
+		json_object_object_add(o, "numa_node", json_object_new_int(p->numa_node));
 	if (p->restrict_events)
 		json_object_object_add(o, "restrict_events", json_object_new_boolean(true));
 }
@@ -1150,6 +1181,13 @@ static void plan_host_writeups_to_json(const struct dk_plan *p, json_object *o)
 static int plan_host_writeups_from_json(json_object *o, struct dk_plan *p)
 {
 	json_object *v;
+	if (json_object_object_get_ex(o, "numa_node", &v)) {
+		int64_t nd = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || nd < 0 || nd >= DK_MAX_NUMA_NODE || !p->n_pin)
+			return dk_fail("plan: numa_node must be a node number below %d, with pinning", DK_MAX_NUMA_NODE);
+		p->numa_bind = true;
+		p->numa_node = (int)nd;
+	}
 	if (json_object_object_get_ex(o, "hugepage_mib", &v)) {
 		int64_t m = json_object_get_int64(v);
 		if (m != 2 && m != 1024)

@@ -131,6 +131,10 @@ struct dk_plan {
 	int n_pin;
 	int pin[256];
 	char emulator_pin[128];
+	/* NUMA-local memory: pinned, every vCPU on one node of a multi-node host
+	 * (libvirt <numatune> strict, QEMU memory backend host-nodes/policy=bind) */
+	bool numa_bind;
+	int numa_node;            /* that node, when numa_bind */
 	/* VirtIO IO thread (guide 8.4): virtio disks on iothread 1, pinned to iothread_pin */
 	int iothreads;            /* 0 or 1 */
 	char iothread_pin[128];

@@ -178,6 +178,24 @@ static void qemu_evdev(struct dk_argv *a, const struct dk_plan *p)
 
 /* A host PCI function as vfio-pci in its root port (dkpt<port>), which is
  * created before its function 0. */
+/* Guest RAM as a memory backend (ram0): from hugetlbfs (hugepages) and/or
+ * bound to the NUMA node the vCPUs are pinned to. Nothing when neither. */
+static void qemu_memory_backend(struct dk_argv *a, const struct dk_plan *p)
+{
+	if (!p->hugepages && !p->numa_bind)
+		return;
+	char numa[48] = "";
+	if (p->numa_bind)
+		snprintf(numa, sizeof numa, ",host-nodes=%d,policy=bind", p->numa_node);
+	dk_argv_add(a, "-object");
+	if (p->hugepages)
+		dk_argv_addf(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=/dev/hugepages,prealloc=on%s%s",
+			     (unsigned long long)p->memory_mib, numa, p->nosharepages ? ",merge=off" : "");
+	else
+		dk_argv_addf(a, "memory-backend-ram,id=ram0,size=%lluM%s%s", (unsigned long long)p->memory_mib, numa,
+			     p->nosharepages ? ",merge=off" : "");
+}
+
 static void qemu_hostdev(struct dk_argv *a, const struct dk_plan *p, const struct dk_plan_hostdev *h)
 {
 	if (h->func == 0)
@@ -202,7 +220,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 
 	dk_qemu_argv_head(a, p->qemu_path, p->name, p->uuid);
 	dk_argv_add(a, "-machine");
-	if (p->hugepages) /* guest RAM from hugetlbfs: the backend carries merge=off */
+	if (p->hugepages || p->numa_bind) /* guest RAM from a backend: it carries merge=off */
 		dk_argv_addf(a, "q35,accel=%s,memory-backend=ram0", dk_accel_name(p->accel));
 	else
 		dk_argv_addf(a, "q35,accel=%s%s", dk_accel_name(p->accel), p->nosharepages ? ",mem-merge=off" : "");
@@ -217,11 +235,7 @@ int dk_qemu_argv(const struct dk_plan *p, const struct dk_vm_files *f, const str
 			     p->threads);
 	dk_argv_add(a, "-m");
 	dk_argv_addf(a, "%lluM", (unsigned long long)p->memory_mib);
-	if (p->hugepages) {
-		dk_argv_add(a, "-object");
-		dk_argv_addf(a, "memory-backend-file,id=ram0,size=%lluM,mem-path=/dev/hugepages,prealloc=on%s",
-			     (unsigned long long)p->memory_mib, p->nosharepages ? ",merge=off" : "");
-	}
+	qemu_memory_backend(a, p);
 	if (p->iothreads) {
 		dk_argv_add(a, "-object");
 		dk_argv_add(a, "iothread,id=iothread1");
@@ -352,6 +366,17 @@ static void xml_hugepages(xmlNodePtr mb, const struct dk_plan *p)
 		propf(pg, "size", "%d", p->hugepage_mib);
 		prop(pg, "unit", "MiB");
 	}
+}
+
+/* <numatune><memory mode='strict' nodeset='N'/></numatune>: guest RAM on the
+ * NUMA node the vCPUs are pinned to. */
+static void xml_numatune(xmlNodePtr dom, const struct dk_plan *p)
+{
+	if (!p->numa_bind)
+		return;
+	xmlNodePtr m = child(child(dom, "numatune", NULL), "memory", NULL);
+	prop(m, "mode", "strict");
+	propf(m, "nodeset", "%d", p->numa_node);
 }
 
 static void disk(xmlNodePtr devs, const char *format, const char *file, const char *dev, const char *bus, int boot,
@@ -493,6 +518,7 @@ int dk_libvirt_xml(const struct dk_plan *p, const struct dk_vm_files *f, const s
 			prop(ip, "cpuset", p->iothread_pin);
 		}
 	}
+	xml_numatune(dom, p);
 
 	xmlNodePtr os = child(dom, "os", NULL);
 	if (c->firmware_efi_with_loader)

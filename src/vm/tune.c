@@ -41,6 +41,17 @@ static int apply_pin(struct dk_plan *p, const struct dk_tune_ctx *c, const struc
 	return 0;
 }
 
+/* pin --isolate: the pinned host CPUs off the host's scheduler, timer tick
+ * and RCU callbacks (kernel command line); nothing without --isolate. */
+static int host_pin(const struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a,
+		    struct dk_vfio_plan *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!a->isolate)
+		return 0;
+	return dk_isolate_files(c->host, p->pin, p->n_pin, a->bootloader, out);
+}
+
 static int apply_iothreads(struct dk_plan *p, const struct dk_tune_ctx *c, const struct dk_tune_args *a)
 {
 	return dk_plan_set_iothreads(p, c->host, !a->off);
@@ -253,8 +264,8 @@ static int edit_restrict_events(plist_t config, const struct dk_cfgedit *ce)
 }
 
 const struct dk_writeup dk_writeups[] = {
-	{"pin", "[--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one L3 domain), emulator and IO thread on leftover cores",
-	 true, apply_pin},
+	{"pin", "[--isolate [--bootloader NAME]] [--off]", "pin vCPUs to host cores (SMT siblings paired, CPU 0's core left to the host, one NUMA node and L3 domain, guest RAM on that node), emulator and IO thread on leftover cores; --isolate: isolcpus/nohz_full/rcu_nocbs for them",
+	 true, apply_pin, host_pin, &dk_tune_set_isolate},
 	{"iothreads", "[--off]", "virtio disks on a dedicated IO thread", false, apply_iothreads},
 	{"hugepages", "[--reserve [--size 1G]] [--off]", "guest RAM on the host's hugepages; --reserve: the host's reservation (sysctl, or the kernel command line for 1 GiB pages)",
 	 false, apply_hugepages, host_hugepages, &dk_tune_set_hugepages},

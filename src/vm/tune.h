@@ -34,7 +34,8 @@ struct dk_tune_args {
 	char **pos;                   /* the write-up's operands (e.g. a PCI address), NULL-terminated or NULL */
 	bool reserve;                 /* hugepages: the host reservation (system files) too */
 	bool gig;                     /* hugepages --size 1G: 1 GiB pages (kernel command line) */
-	const char *bootloader;       /* hugepages --size 1G: "auto" (NULL), grub, systemd-boot, kernelstub */
+	const char *bootloader;       /* hugepages --size 1G, pin --isolate: "auto" (NULL), grub, systemd-boot, kernelstub */
+	bool isolate;                 /* pin --isolate: isolcpus/nohz_full/rcu_nocbs for the pinned CPUs (system files) */
 	const char *toggle;           /* evdev: the grab toggle (NULL: ctrl-ctrl) */
 	const char *devices[DK_PLAN_MAX_EVDEV]; /* evdev --device PATH: instead of the by-id keyboard/mouse */
 	int n_devices;

@@ -157,6 +157,37 @@ TEST(intel_desktop_json)
 	done(h);
 }
 
+TEST(numa_nodes)
+{
+	/* two sockets, two nodes: each CPU's node from nodeN/cpulist */
+	struct dk_host *h = probe("xeon-2s", "alice", NULL);
+	CHECK_INT(h->cpu.numa_nodes, 2);
+	CHECK(h->cpu.numa_cpus_known);
+	CHECK_INT(h->cpu.numa_node_of[0], 0);
+	CHECK_INT(h->cpu.numa_node_of[7], 0);
+	CHECK_INT(h->cpu.numa_node_of[8], 1);
+	CHECK_INT(h->cpu.numa_node_of[16], 0);
+	CHECK_INT(h->cpu.numa_node_of[31], 1);
+	done(h);
+	h = probe("amd-ryzen", "bob", NULL);
+	CHECK_INT(h->cpu.numa_nodes, 1);
+	CHECK(h->cpu.numa_cpus_known);
+	CHECK_INT(h->cpu.numa_node_of[23], 0);
+	done(h);
+	/* a node list that leaves an online CPU out: nodes counted, CPUs unknown */
+	char *root = fixture("xeon-2s");
+	char *f = dk_asprintf("%s/sys/devices/system/node/node1/cpulist", root);
+	CHECK(dk_write_file_atomic(f, "8-15,24-30\n", 11, true, 0644) == 0);
+	h = probe("xeon-2s", "alice", NULL);
+	CHECK_INT(h->cpu.numa_nodes, 2);
+	CHECK(!h->cpu.numa_cpus_known);
+	CHECK_INT(h->cpu.numa_node_of[8], 0);
+	done(h);
+	CHECK(dk_write_file_atomic(f, "8-15,24-31\n", 11, true, 0644) == 0);
+	free(f);
+	free(root);
+}
+
 TEST(amd_ryzen)
 {
 	struct dk_host *h = probe("amd-ryzen", "bob", NULL);
@@ -754,6 +785,7 @@ int main(void)
 	RUN(intel_desktop);
 	RUN(intel_desktop_json);
 	RUN(amd_ryzen);
+	RUN(numa_nodes);
 	RUN(iommu_off);
 	RUN(no_kvm);
 	RUN(intel_hybrid);

@@ -68,6 +68,10 @@ assert len(doms) == 1, "spans L3 domains: %s" % doms
 pc = root + "/sys/devices/cpu_core/cpus"
 if os.path.exists(pc):
     assert set(pins) <= set(cpulist(rd(pc))), "E-core used"
+# one NUMA node (the node directories' cpulists)
+nd = root + "/sys/devices/system/node"
+nodes = {n: set(cpulist(rd(nd + "/" + n + "/cpulist"))) for n in os.listdir(nd) if n[4:].isdigit()}
+assert len({n for n, cs in nodes.items() if set(pins) & cs}) == 1, "spans NUMA nodes"
 assert 0 in cpulist(d["emulatorpin"]), "emulator not on CPU 0's core"
 assert not set(cpulist(d["iothreadpin"])) & set(pins), "IO thread on a vCPU's CPU"
 PY
@@ -236,6 +240,61 @@ vm.nr_hugepages = 1024" "sysctl file"
   validate
   t_ok tv hugepages --off --apply
   t_ok cmp "$DKVM_SRCDIR/tests/tune/fixtures/debian-grub/root/etc/default/grub" "$T/r/etc/default/grub"
+}
+
+# pin --isolate: isolcpus/nohz_full/rcu_nocbs for the pinned CPUs on the
+# kernel command line (GRUB here), through the boot-loader edit hugepages
+# --size 1G uses: a diff without --apply, the file under --root with it,
+# twice = no change, --off --apply restores it byte for byte.
+test_pin_isolate() {
+  command -v qemu-system-x86_64 >/dev/null || t_skip "qemu-system-x86_64 not installed"
+  mk_img "$T/oc.img"
+  "$DKVM" create t1 --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G --no-tune \
+    --accel kvm >/dev/null 2>&1 || t_skip "no KVM plan on this host (pinning needs KVM)"
+  B="$T/vms/t1"
+  host_tree
+  tree_snap >"$T/t0"
+  t_ok tv pin --isolate
+  local set grub="$DKVM_SRCDIR/tests/tune/fixtures/debian-grub/root/etc/default/grub"
+  set=$(python3 - "$B/manifest.json" <<'PY'
+import json, sys
+v = sorted(json.load(open(sys.argv[1]))["plan"]["pinning"]["vcpus"])
+out, i = [], 0
+while i < len(v):
+    j = i
+    while j + 1 < len(v) and v[j + 1] == v[j] + 1:
+        j += 1
+    out += ["%d-%d" % (v[i], v[j])] if j - i >= 2 else [str(x) for x in v[i:j + 1]]
+    i = j + 1
+print(",".join(out))
+PY
+)
+  [ -n "$set" ] || t_fail "not pinned"
+  local line="GRUB_CMDLINE_LINUX_DEFAULT=\"quiet isolcpus=$set nohz_full=$set rcu_nocbs=$set\""
+  t_contains "$OUT" "+++ b/etc/default/grub"
+  t_contains "$OUT" "+$line"
+  t_contains "$ERR" "dry run: nothing written"
+  tree_snap >"$T/t1"; t_ok cmp "$T/t0" "$T/t1"
+  t_ok tv pin --isolate --apply
+  t_eq "$(cat "$T/r/etc/default/grub")" "$(sed "s/^GRUB_CMDLINE_LINUX_DEFAULT=.*/$line/" "$grub")" "grub file"
+  t_contains "$ERR" "update-grub"
+  t_contains "$ERR" "CPU isolation takes effect at boot"
+  [ -f "$T/r/var/lib/dkvm/tune-pin.json" ] || t_fail "no manifest"
+  tree_snap >"$T/t2"; hashes >"$T/h2"
+  t_ok tv pin --isolate --apply
+  t_contains "$ERR" "no change"
+  tree_snap >"$T/t3"; t_ok cmp "$T/t2" "$T/t3"; hashes >"$T/h3"; t_ok cmp "$T/h2" "$T/h3"
+  t_ok tv pin --isolate --off --apply
+  t_ok cmp "$grub" "$T/r/etc/default/grub"
+  t_not_contains "$(cat "$B/domain.xml")" "<cputune>"
+  rm -r "$T/r/var"
+  tree_snap >"$T/t4"; t_ok cmp "$T/t0" "$T/t4"
+  # a boot loader whose file is absent: the error names it, nothing written
+  t_exit 1 tv pin --isolate --bootloader kernelstub --apply
+  t_contains "$ERR" "etc/kernelstub/configuration: absent"
+  tree_snap >"$T/t5"; t_ok cmp "$T/t0" "$T/t5"
+  t_exit 2 tv iothreads --isolate
+  t_contains "$ERR" "--isolate: only for pin"
 }
 
 test_evdev_writeup() {

@@ -607,6 +607,137 @@ TEST(pinning)
 	CHECK_STR(buf, "0-2,5,7,8");
 }
 
+/* Dual-socket Xeon, 16 cores / 32 threads, two NUMA nodes (sockets): CPU n
+ * and n+16 are siblings, cores 0-7 on node 0, 8-15 on node 1. No L3 facts, so
+ * what keeps the pins on one node is the NUMA preference itself. */
+static void host_xeon_2s(struct dk_facts *h)
+{
+	base_host(h, DK_VENDOR_INTEL, cascade_flags, 32, 16, true, 128);
+	h->host.cpu.sockets = 2;
+	h->host.cpu.numa_nodes = 2;
+	h->host.cpu.numa_cpus_known = true;
+	for (int i = 0; i < 32; i++) {
+		h->host.cpu.sibling_of[i] = i % 16;
+		h->host.cpu.numa_node_of[i] = i % 16 / 8;
+	}
+}
+
+static const struct dk_plan_decision *why_of(const struct dk_plan *p, const char *key)
+{
+	for (int i = 0; i < p->n_why; i++)
+		if (!strcmp(p->why[i].key, key))
+			return &p->why[i];
+	return NULL;
+}
+
+static const char *reason_of(const struct dk_plan *p, const char *key)
+{
+	const struct dk_plan_decision *d = why_of(p, key);
+	return d ? d->reason : "";
+}
+
+TEST(pinning_numa)
+{
+	struct dk_facts h;
+	host_xeon_2s(&h);
+	struct dk_plan_opts o = opts("numa");
+	o.pin = true;
+	o.cpus = 8; /* 4 cores: node 0 has room beside CPU 0's core */
+	struct dk_plan p;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	static const int want0[] = {1, 17, 2, 18, 3, 19, 4, 20};
+	CHECK_INT(p.n_pin, 8);
+	for (int i = 0; i < 8 && i < p.n_pin; i++)
+		CHECK_INT(p.pin[i], want0[i]);
+	CHECK(p.numa_bind);
+	CHECK_INT(p.numa_node, 0);
+	/* 8 cores: node 0 has 7 besides CPU 0's, node 1 has 8: all on node 1
+	 * (without the preference they would be cores 1-8, across both) */
+	o.cpus = 16;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 16);
+	for (int i = 0; i < p.n_pin; i++)
+		CHECK_INT(h.host.cpu.numa_node_of[p.pin[i]], 1);
+	CHECK_INT(p.pin[0], 8);
+	CHECK_INT(p.pin[1], 24);
+	CHECK_STR(p.emulator_pin, "0,16");
+	CHECK(p.numa_bind);
+	CHECK_INT(p.numa_node, 1);
+	const struct dk_plan_decision *d = why_of(&p, "memory.numa");
+	CHECK(d != NULL);
+	if (d) {
+		CHECK_STR(d->value, "node 1 of 2 (strict)");
+		CHECK_CONTAINS(d->reason, "every pinned vCPU runs on this NUMA node");
+	}
+	CHECK_CONTAINS(reason_of(&p, "pinning"), "all on NUMA node 1 (of the host's 2)");
+	render_goldens("xeon-2s-pinned", &p);
+	/* the plan's JSON keeps the binding */
+	json_object *j = dk_plan_to_json(&p);
+	struct dk_plan q;
+	CHECK(dk_plan_from_json(j, &q) == 0);
+	CHECK(q.numa_bind);
+	CHECK_INT(q.numa_node, 1);
+	json_object_put(j);
+	/* with hugepages: one backend, from hugetlbfs and bound */
+	dk_plan_set_hugepages(&p, true);
+	struct dk_vm_files f = {.dir = "/v", .opencore = "/v/oc.img", .disk = "/v/d.qcow2", .vars = "/v/vars.fd"};
+	struct dk_argv a;
+	struct dk_qemu_opts qo = {.display = DK_DISPLAY_VNC};
+	CHECK(dk_qemu_argv(&p, &f, &qo, &a) == 0);
+	char *sh = dk_argv_to_shell(&a);
+	CHECK_CONTAINS(sh, "memory-backend-file,id=ram0,size=32768M,mem-path=/dev/hugepages,prealloc=on,host-nodes=1,policy=bind,merge=off");
+	CHECK(strstr(sh, "memory-backend-ram") == NULL);
+	CHECK_CONTAINS(sh, "memory-backend=ram0");
+	free(sh);
+	dk_argv_free(&a);
+	struct dk_virt_caps c100;
+	dk_virt_caps_for_version(10000000, &c100);
+	char *xml = NULL;
+	CHECK(dk_libvirt_xml(&p, &f, &c100, &xml) == 0);
+	CHECK_CONTAINS(xml, "<numatune>\n    <memory mode=\"strict\" nodeset=\"1\"/>\n  </numatune>");
+	CHECK_CONTAINS(xml, "<hugepages/>");
+	free(xml);
+	/* unpinned: no binding, and the decision says why */
+	dk_plan_set_pin(&p, &h.host, false);
+	CHECK(!p.numa_bind);
+	CHECK_CONTAINS(reason_of(&p, "memory.numa"), "only when the vCPUs are pinned");
+	CHECK(dk_libvirt_xml(&p, &f, &c100, &xml) == 0);
+	CHECK(strstr(xml, "numatune") == NULL);
+	free(xml);
+	/* no node has room for 12 cores: pinned across nodes, memory not bound */
+	p.cores = 12;
+	p.vcpus = 24;
+	dk_plan_set_pin(&p, &h.host, true);
+	CHECK_INT(p.n_pin, 24);
+	CHECK(!p.numa_bind);
+	CHECK_CONTAINS(reason_of(&p, "memory.numa"), "span NUMA nodes");
+	CHECK_CONTAINS(reason_of(&p, "pinning"), "spanning NUMA nodes (none has room)");
+	/* a host whose sysfs does not say each CPU's node: not bound */
+	h.host.cpu.numa_cpus_known = false;
+	o.cpus = 8;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 8);
+	CHECK(!p.numa_bind);
+	CHECK_CONTAINS(reason_of(&p, "memory.numa"), "does not say which NUMA node");
+	/* one node (the Ryzen): nothing bound, no NUMA decision */
+	host_amd(&h);
+	for (int i = 0; i < 12; i++)
+		h.host.cpu.sibling_of[i] = h.host.cpu.sibling_of[i + 12] = i;
+	o = opts("pin1");
+	o.pin = true;
+	CHECK(dk_plan_build(&h, &o, &p) == 0);
+	CHECK_INT(p.n_pin, 8);
+	CHECK(!p.numa_bind);
+	CHECK(why_of(&p, "memory.numa") == NULL);
+	/* a stored plan with a binding but no pins is refused */
+	j = dk_plan_to_json(&p);
+	json_object_object_add(j, "numa_node", json_object_new_int(0));
+	json_object_object_del(j, "pinning");
+	CHECK(dk_plan_from_json(j, &q) == -1);
+	CHECK_CONTAINS(dk_errmsg(), "numa_node");
+	json_object_put(j);
+}
+
 /* ---- facts that drive the plan: one golden each (XML, argv, --explain) ---- */
 
 /* The decisions as `--explain` prints them, then the plan's warnings. */
@@ -1445,6 +1576,7 @@ int main(void)
 	RUN(plan_bad_input);
 	RUN(profiles_data);
 	RUN(pinning);
+	RUN(pinning_numa);
 	RUN(facts_libvirt_user_no_kvm);
 	RUN(facts_libvirt_no_kvm_domains);
 	RUN(facts_nested_kvm_lacks_isa);

@@ -291,6 +291,14 @@ secrets (1, {'vcpus': [1, 9, 2, 10, 3, 11, 4, 12], 'emulator': '0,8', 'iothread'
 4core-nosmt (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
 iommu-off (1, {'vcpus': [1, 2], 'emulator': '0', 'iothread': '3'})
 EOT
+  # two NUMA nodes: the pins on node 1 (node 0 has no room beside CPU 0's core), guest RAM bound there
+  t_ok "$DKVM" --sysroot "$fx/xeon-2s" --json create lv --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("numa_node")')" "1"
+  t_ok "$DKVM" --sysroot "$fx/xeon-2s" create lv --dry-run --explain --dir "$T/vms"
+  t_contains "$OUT" "memory.numa    node 1 of 2 (strict)"
+  t_contains "$OUT" "all on NUMA node 1 (of the host's 2)"
+  t_ok "$DKVM" --sysroot "$fx/amd-ryzen" --json create lv --dry-run --dir "$T/vms"
+  t_eq "$(t_jget "$OUT" 'd["plan"].get("numa_node")')" "None"
   # the explanation says where each lever went
   t_ok "$DKVM" --sysroot "$fx/amd-ryzen" create lv --dry-run --explain --dir "$T/vms"
   t_contains "$OUT" "within one L3 domain"
@@ -830,6 +838,50 @@ test_libvirt_domain() {
   only_entries "$T/vms"
   virsh -c "$URI" pool-destroy "$pool" >/dev/null 2>&1 || true
   virsh -c "$URI" pool-undefine "$pool" >/dev/null 2>&1 || true
+}
+
+# Every domain-changing tune write-up, in turn, on a VM defined in a private
+# libvirtd: tune redefines the domain, `virsh define` accepts each domain.xml
+# as is, and `virsh dumpxml` keeps the write-up's element. Pinning reads the
+# dual-socket fixture (two NUMA nodes: <numatune> too), evdev and bridge the
+# tune fixture's input devices and interfaces; defining does not start the VM.
+test_libvirt_writeups() {
+  need_qemu
+  lv_start
+  id -u libvirt-qemu >/dev/null 2>&1 || t_skip "no libvirt-qemu user"
+  mk_esp "$T/oc.img"
+  local name="dkvm-test-$$-w" fx="$DKVM_SRCDIR/tests/fixtures/host"
+  local accel=(--accel kvm); [ -w /dev/kvm ] || accel=()
+  t_ok "$DKVM" create "$name" --dir "$T/vms" --opencore-image "$T/oc.img" --no-recovery --memory 2G --disk 16G \
+    --connect "$URI" --no-tune "${accel[@]}"
+  local B="$T/vms/$name"
+  rm -rf "$T/r"; cp -a "$DKVM_SRCDIR/tests/tune/fixtures/sysroot" "$T/r"
+  defined() { # defined ELEMENT...: virsh accepts domain.xml, dumpxml keeps each element
+    local e x
+    t_ok virsh -c "$URI" define "$B/domain.xml"
+    x=$(virsh -c "$URI" dumpxml "$name")
+    for e in "$@"; do t_contains "$x" "$e"; done
+  }
+  t_ok "$DKVM" tune "$name" iothreads --dir "$T/vms"
+  t_contains "$ERR" "libvirt domain redefined"
+  defined "<iothreads>1</iothreads>" "iothread='1'"
+  t_ok "$DKVM" tune "$name" fake-cores --cpus 2 --dir "$T/vms"
+  defined "current='2'" "<vcpus>"
+  if [ ${#accel[@]} -gt 0 ]; then
+    t_ok "$DKVM" --sysroot "$fx/xeon-2s" tune "$name" pin --dir "$T/vms"
+    t_contains "$(cat "$B/domain.xml")" "<numatune>"
+    defined "<cputune>" "<vcpupin vcpu='0' cpuset='1'/>" "<emulatorpin cpuset='0,16'/>" "<iothreadpin iothread='1'" \
+      "<numatune>" "<memory mode='strict' nodeset='0'/>"
+  fi
+  t_ok "$DKVM" tune "$name" hugepages --dir "$T/vms"
+  defined "<memoryBacking>" "<hugepages/>"
+  t_ok "$DKVM" --sysroot "$T/r" tune "$name" evdev --dir "$T/vms"
+  defined "<input type='evdev'>" "/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd"
+  t_ok "$DKVM" --sysroot "$T/r" --root "$T/r" tune "$name" bridge --uplink eth0 --dir "$T/vms"
+  defined "<interface type='bridge'>" "<source bridge='br0'/>"
+  # all of them at once, still accepted
+  t_ok virt-xml-validate "$B/domain.xml" domain
+  t_ok "$DKVM" destroy "$name" --dir "$T/vms" --yes --delete-disks
 }
 
 # --picker gui: OcBinaryData's Resources onto EFI/OC/Resources. The real files
