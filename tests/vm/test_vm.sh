@@ -703,6 +703,16 @@ lv_reap_stale() {
       kill -9 "$pid" 2>/dev/null || true
     fi
   done
+  # its domain definitions persist in /etc/libvirt/qemu (dkvm-test-<owner>...):
+  # a libvirtd started later would load them
+  local f n
+  for f in /etc/libvirt/qemu/dkvm-test-*.xml; do
+    [ -e "$f" ] || continue
+    n=${f##*/dkvm-test-}; n=${n%%[!0-9]*}
+    if [ -n "$n" ] && ! kill -0 "$n" 2>/dev/null; then
+      rm -f "$f" /var/lib/libvirt/qemu/nvram/"$(basename "$f" .xml)"_VARS.fd
+    fi
+  done
 }
 lv_start() {
   if timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; then
