@@ -480,14 +480,15 @@ static bool has_token(const char *args, const char *tok)
 
 #define BOOTARGS_PATH "NVRAM/Add/7C436110-AB2A-4BBB-A880-FE41995C9F82/boot-args"
 
-/* The config's boot-args string node. */
-static int bootargs_node(struct ctx *c, plist_t *n)
+/* The config's boot-args string node, its value copied into b. */
+static int bootargs_node(struct ctx *c, plist_t *n, struct dk_buf *b)
 {
 	*n = dk_pl_get(c->root, BOOTARGS_PATH);
 	if (!*n)
 		return missing(c, BOOTARGS_PATH);
 	if (!dk_pl_is(*n, PLIST_STRING))
 		return dk_fail("%s (OpenCore %s): %s is not a string", c->sample_name, c->release, BOOTARGS_PATH);
+	dk_buf_puts(b, plist_get_string_ptr(*n, NULL));
 	return 0;
 }
 
@@ -497,10 +498,9 @@ static int apply_bootargs(struct ctx *c)
 		return 0;
 	const char *path = BOOTARGS_PATH;
 	plist_t n;
-	if (bootargs_node(c, &n) < 0)
-		return -1;
 	struct dk_buf b = {0};
-	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
+	if (bootargs_node(c, &n, &b) < 0)
+		return -1;
 	for (int i = 0; i < c->nbootargs; i++) {
 		if (has_token(b.data, c->bootargs[i]))
 			continue;
@@ -612,10 +612,9 @@ static int apply_user_bootargs(struct ctx *c)
 		return -1;
 	const char *path = BOOTARGS_PATH;
 	plist_t n;
-	if (bootargs_node(c, &n) < 0)
-		return -1;
 	struct dk_buf b = {0};
-	dk_buf_puts(&b, plist_get_string_ptr(n, NULL));
+	if (bootargs_node(c, &n, &b) < 0)
+		return -1;
 	c->active = NULL;
 	for (size_t i = 0; ua[i]; i++) {
 		const char *v = ua[i];

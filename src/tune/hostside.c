@@ -62,6 +62,22 @@ static int plan_owned(struct dk_vfio_plan *p, const char *abs, char *text, unsig
 	return 0;
 }
 
+/* Kernel parameters (params, taken) through the boot loader's file, and the
+ * commands to run after writing it: the loader's regeneration, then reboot. */
+static int cmdline_files(const struct dk_host *h, const char *bootloader, struct dk_strv *params, const char *reboot,
+			 struct dk_vfio_plan *out, struct dk_strv *cmds)
+{
+	out->params = dk_strv_take(params);
+	if (dk_vfio_plan_bootloader(h, bootloader, out) < 0)
+		return -1;
+	const char *regen = dk_vfio_bootloader_regen(h, out->bootloader);
+	if (out->n && regen)
+		dk_strv_push(cmds, regen);
+	if (out->n)
+		dk_strv_push(cmds, reboot);
+	return 0;
+}
+
 int dk_hugepages_files(const struct dk_host *h, const char *vm, uint64_t mib, bool gig, const char *bootloader,
 		       struct dk_vfio_plan *out)
 {
@@ -75,14 +91,8 @@ int dk_hugepages_files(const struct dk_host *h, const char *vm, uint64_t mib, bo
 		dk_strv_push(&params, "hugepagesz=1G");
 		snprintf(buf, sizeof buf, "hugepages=%llu", (unsigned long long)n);
 		dk_strv_push(&params, buf);
-		out->params = dk_strv_take(&params);
-		if (dk_vfio_plan_bootloader(h, bootloader, out) < 0)
+		if (cmdline_files(h, bootloader, &params, "reboot (1 GiB pages are reserved at boot)", out, &cmds) < 0)
 			return -1;
-		const char *regen = dk_vfio_bootloader_regen(h, out->bootloader);
-		if (out->n && regen)
-			dk_strv_push(&cmds, regen);
-		if (out->n)
-			dk_strv_push(&cmds, "reboot (1 GiB pages are reserved at boot)");
 	} else {
 		char *text = dk_asprintf("# dkvm tune %s hugepages --reserve: 2 MiB hugepages for its %llu MiB of RAM\n"
 					 "vm.nr_hugepages = %llu\n",
@@ -112,14 +122,8 @@ int dk_isolate_files(const struct dk_host *h, const int *cpus, int n, const char
 	static const char *const keys[] = {"isolcpus", "nohz_full", "rcu_nocbs"};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
 		dk_strv_push_take(&params, dk_asprintf("%s=%s", keys[i], set));
-	out->params = dk_strv_take(&params);
-	if (dk_vfio_plan_bootloader(h, bootloader, out) < 0)
+	if (cmdline_files(h, bootloader, &params, "reboot (CPU isolation takes effect at boot)", out, &cmds) < 0)
 		return -1;
-	const char *regen = dk_vfio_bootloader_regen(h, out->bootloader);
-	if (out->n && regen)
-		dk_strv_push(&cmds, regen);
-	if (out->n)
-		dk_strv_push(&cmds, "reboot (CPU isolation takes effect at boot)");
 	out->commands = dk_strv_take(&cmds);
 	return 0;
 }
