@@ -31,6 +31,12 @@ const char *dk_json_get_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+json_object *dk_json_get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
 const char *dk_c_green(void) { return dk_color ? "\033[32m" : ""; }
 const char *dk_c_yellow(void) { return dk_color ? "\033[33m" : ""; }
 const char *dk_c_red(void) { return dk_color ? "\033[31m" : ""; }

@@ -16,6 +16,8 @@ json_object *dk_json_str(const char *s);
 /* The string value of o[key], or NULL when o is NULL, the key is missing or
  * the value is not a string. */
 const char *dk_json_get_str(json_object *o, const char *key);
+/* o's member key of any type, or NULL (o may be NULL). */
+json_object *dk_json_get(json_object *o, const char *key);
 /* Terminal colors (honours --no-color / NO_COLOR / non-TTY). */
 const char *dk_c_green(void);
 const char *dk_c_yellow(void);

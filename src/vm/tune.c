@@ -784,9 +784,7 @@ static bool device_writeup(const struct dk_writeup *w)
  * then r->note says so. */
 static bool efi_rebuilt(const struct dk_bundle *b, struct dk_tune_result *r)
 {
-	json_object *oc = NULL;
-	json_object_object_get_ex(b->manifest, "opencore", &oc);
-	if (oc && dk_json_get_str(oc, "image")) {
+	if (dk_json_get_str(dk_json_get(b->manifest, "opencore"), "image")) {
 		snprintf(r->note, sizeof r->note,
 			 "the OpenCore image was given with --opencore-image, so it was not rebuilt: its config.plist "
 			 "needs the kexts and DeviceProperties the plan's gpu.kext and deviceproperties decisions name");

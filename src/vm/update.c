@@ -236,19 +236,13 @@ struct rebuild {
 	uint32_t new_len;
 };
 
-static json_object *man_get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 /* The release: given, the bundle's own (current), or fetched (the cache
  * with --offline). */
 static int pick_release(struct rebuild *w)
 {
 	const struct dk_efi_rebuild_opts *o = w->o;
-	json_object *oc = man_get(w->b->manifest, "opencore");
-	const char *cur_ver = dk_json_get_str(man_get(w->b->manifest, "efi"), "opencore");
+	json_object *oc = dk_json_get(w->b->manifest, "opencore");
+	const char *cur_ver = dk_json_get_str(dk_json_get(w->b->manifest, "efi"), "opencore");
 	if (o->opencore) {
 		w->release = dk_strdup(o->opencore);
 		return 0;
@@ -301,7 +295,7 @@ static void make_pins(struct rebuild *w)
 		dk_strv_push(&w->pins, w->o->kext_pins[i]);
 	if (!w->o->current)
 		return;
-	json_object *k = man_get(man_get(w->b->manifest, "opencore"), "kexts");
+	json_object *k = dk_json_get(dk_json_get(w->b->manifest, "opencore"), "kexts");
 	for (size_t i = 0; k && json_object_is_type(k, json_type_array) && i < json_object_array_length(k); i++) {
 		json_object *e = json_object_array_get_idx(k, i);
 		const char *n = dk_json_get_str(e, "name"), *v = dk_json_get_str(e, "version");
@@ -318,7 +312,7 @@ static void make_pins(struct rebuild *w)
 
 static const char *old_kext_source(struct rebuild *w, const char *name)
 {
-	json_object *k = man_get(man_get(w->b->manifest, "opencore"), "kexts");
+	json_object *k = dk_json_get(dk_json_get(w->b->manifest, "opencore"), "kexts");
 	for (size_t i = 0; k && json_object_is_type(k, json_type_array) && i < json_object_array_length(k); i++) {
 		json_object *e = json_object_array_get_idx(k, i);
 		const char *n = dk_json_get_str(e, "name");
@@ -483,7 +477,7 @@ static int new_config(struct rebuild *w)
 	_cleanup_free_ char *kdir = dk_asprintf("%s/efi/Kexts", w->tmp);
 	/* as create built it: the plan's GPU, devices, the recorded --boot-args and --picker */
 	struct dk_vm_oc_inputs in;
-	struct dk_oc_config_opts co = dk_vm_oc_config_opts(&b->plan, man_get(b->manifest, "opencore"), &in);
+	struct dk_oc_config_opts co = dk_vm_oc_config_opts(&b->plan, dk_json_get(b->manifest, "opencore"), &in);
 	co.sample_path = sp;
 	co.smbios = &sm;
 	co.kexts_dir = kdir;
@@ -551,7 +545,7 @@ static int validate_config(struct rebuild *w)
 static void kext_changes(struct rebuild *w)
 {
 	struct dk_efi_rebuild_result *r = w->r;
-	json_object *k = man_get(man_get(w->b->manifest, "opencore"), "kexts");
+	json_object *k = dk_json_get(dk_json_get(w->b->manifest, "opencore"), "kexts");
 	size_t nold = k && json_object_is_type(k, json_type_array) ? json_object_array_length(k) : 0;
 	for (size_t i = 0; i < w->st.ninfo; i++) {
 		const struct dk_oc_staged_kext *x = &w->st.info[i];
@@ -633,25 +627,25 @@ static int apply(struct rebuild *w)
 	json_object *copy = NULL;
 	json_object_deep_copy(man, &copy, NULL);
 	json_object_put(man);
-	json_object *oldoc = man_get(copy, "opencore");
+	json_object *oldoc = dk_json_get(copy, "opencore");
 	json_object *oc = json_object_new_object();
 	const char *ver = w->r->new_opencore;
 	json_object_object_add(oc, "sample_release", json_object_new_string(ver ? ver : "unknown"));
 	dk_vm_staged_json(&w->st, oc);
 	json_object_object_add(oc, "release", json_object_new_string(w->release));
-	json_object *recov = man_get(oldoc, "recovery");
+	json_object *recov = dk_json_get(oldoc, "recovery");
 	json_object_object_add(oc, "recovery", recov ? json_object_get(recov) : NULL);
 	/* the config's inputs create recorded (efiman.c reads them back) */
 	static const char *const inputs[] = {"boot_args", "picker", "force"};
 	for (size_t i = 0; i < DK_ARRAY_SIZE(inputs); i++) {
-		json_object *in = man_get(oldoc, inputs[i]);
+		json_object *in = dk_json_get(oldoc, inputs[i]);
 		if (in)
 			json_object_object_add(oc, inputs[i], json_object_get(in));
 	}
 	json_object *efi = dk_vm_efi_json(&res, ver, NULL, NULL);
 	dk_vm_efi_staged_sources(efi, &w->st, ver);
 	/* carried-over drivers keep what the manifest said of them */
-	json_object *odr = man_get(man_get(copy, "efi"), "drivers"), *ndr = man_get(efi, "drivers");
+	json_object *odr = dk_json_get(dk_json_get(copy, "efi"), "drivers"), *ndr = dk_json_get(efi, "drivers");
 	for (size_t i = 0; ndr && i < json_object_array_length(ndr); i++) {
 		json_object *e = json_object_array_get_idx(ndr, i);
 		const char *src = dk_json_get_str(e, "source");
@@ -662,16 +656,16 @@ static int apply(struct rebuild *w)
 			const char *on = dk_json_get_str(oe, "name"), *nn = dk_json_get_str(e, "name");
 			if (on && nn && !strcmp(on, nn)) {
 				json_object *x;
-				if ((x = man_get(oe, "version")))
+				if ((x = dk_json_get(oe, "version")))
 					json_object_object_add(e, "version", json_object_get(x));
-				if ((x = man_get(oe, "source")))
+				if ((x = dk_json_get(oe, "source")))
 					json_object_object_add(e, "source", json_object_get(x));
 			}
 		}
 	}
 	dk_oc_image_result_free(&res);
 	json_object_object_add(copy, "opencore", oc);
-	json_object *ores = man_get(man_get(copy, "efi"), "resources");
+	json_object *ores = dk_json_get(dk_json_get(copy, "efi"), "resources");
 	if (ores && w->res_files.n) /* carried over as they were */
 		json_object_object_add(efi, "resources", json_object_get(ores));
 	json_object_object_add(copy, "efi", efi);
@@ -715,7 +709,7 @@ static int rebuild(struct rebuild *w)
 	struct dk_efi_rebuild_result *r = w->r;
 	if (b->ppc)
 		return dk_fail("%s: a PowerPC VM has no OpenCore EFI", b->name);
-	json_object *oc = man_get(b->manifest, "opencore");
+	json_object *oc = dk_json_get(b->manifest, "opencore");
 	if (dk_json_get_str(oc, "image"))
 		return dk_fail("%s: its OpenCore image was given with --opencore-image; dkvm does not rebuild it", b->name);
 	if (b->vol_opencore) {
@@ -745,7 +739,7 @@ static int rebuild(struct rebuild *w)
 		if (k < 0)
 			return -1;
 	}
-	const char *cur = dk_json_get_str(man_get(b->manifest, "efi"), "opencore");
+	const char *cur = dk_json_get_str(dk_json_get(b->manifest, "efi"), "opencore");
 	r->old_opencore = cur ? dk_strdup(cur) : NULL;
 	if (pick_release(w) < 0 || read_sample(w) < 0)
 		return -1;
