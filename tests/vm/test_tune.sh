@@ -331,10 +331,11 @@ test_evdev_unreadable_warns() {
   need_bundle; host_tree
   local u; u=$(mktemp -d /tmp/dkvm-evdev.XXXXXX)
   cp -a "$T/vms" "$T/r" "$u/"
+  cp "$DKVM" "$u/dkvm" # nobody cannot reach the build dir inside a 0700 checkout
   chown -R nobody "$u"
   chown root "$u/r/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd"
   chmod 0600 "$u/r/dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd"
-  t_ok setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$u" "$DKVM" --sysroot "$u/r" tune t1 evdev --dir "$u/vms"
+  t_ok setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$u" "$u/dkvm" --sysroot "$u/r" tune t1 evdev --dir "$u/vms"
   t_contains "$ERR" "usb-Logitech_USB_Keyboard-event-kbd: not readable by you"
   t_contains "$ERR" "group input"
   t_not_contains "$ERR" "event-mouse: not readable"
